@@ -1,0 +1,50 @@
+# usage-analysis: `make demo` runs the demo on the embedded emulator, `make test` runs every check.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8765
+
+.PHONY: demo test bench dashboard lint typecheck pytest setup browser clean
+
+setup: $(STAMP)
+
+# The venv is (re)built when missing or when pyproject.toml changes. uv is used
+# only to install fast; it comes from PyPI like everything else.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -U pip uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
+	touch $(STAMP)
+
+# Debian's Chromium for the browser tests (Playwright must not download its own).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium chromium-driver"; fi; \
+	fi
+
+lint: setup
+	$(BIN)/ruff check usage_analysis tests bench
+	$(BIN)/ruff format --check usage_analysis tests bench
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup browser
+	$(BIN)/python -m pytest -q
+
+test: lint typecheck pytest
+
+demo: setup
+	$(BIN)/python -m usage_analysis.demo --port $(PORT)
+
+bench: setup
+	$(BIN)/python -m bench
+
+dashboard: setup
+	$(BIN)/python -m usage_analysis.demo --port $(PORT) --dashboard
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out

@@ -1,0 +1,58 @@
+"""usage-analysis: request, read and chart Particle, HERE and Informatica usage reports.
+
+Data flows one way: provider API -> raw file on disk -> typed provider frame ->
+unified usage frame -> analysis -> figure / widget. See ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    InvalidParameter,
+    LimitExceeded,
+    NotFoundError,
+    RateLimitError,
+    ReportFailed,
+    ReportParseError,
+    ReportTimeout,
+    SchemaError,
+    ServerError,
+    UnitMismatch,
+    UsageAnalysisError,
+)
+from .schema import UNIFIED_COLUMNS, validate_unified
+
+# --- readers (issue 2) ---
+# --- clients (issue 4) ---
+# --- analysis (issue 5) ---
+# --- archive (issue 7) ---
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "UNIFIED_COLUMNS",
+    "APIError",
+    "AuthenticationError",
+    "ConfigurationError",
+    "ConnectionFailed",
+    "InvalidParameter",
+    "LimitExceeded",
+    "NotFoundError",
+    "RateLimitError",
+    "ReportFailed",
+    "ReportParseError",
+    "ReportTimeout",
+    "SchemaError",
+    "ServerError",
+    "UnitMismatch",
+    "UsageAnalysisError",
+    "__version__",
+    "validate_unified",
+    # readers
+    # clients
+    # analysis
+    # archive
+]

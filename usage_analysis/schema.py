@@ -1,0 +1,117 @@
+"""The unified usage schema shared by the three providers.
+
+Modelled on the FinOps FOCUS specification: one row per usage record, with the
+charge period (``period_start`` inclusive, ``period_end`` exclusive, UTC), the
+account (FOCUS SubAccountId), the resource (ResourceId), the meter (SkuMeter) and
+the consumed quantity with its unit (ConsumedQuantity / ConsumedUnit), plus the
+quantity in the provider's billing unit.
+
+Quantities of different units are never added by anything in this package: every
+aggregation groups by ``unit`` (or ``billable_unit``) or refuses with
+:class:`~usage_analysis.errors.UnitMismatch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from .errors import SchemaError, UnitMismatch
+
+__all__ = [
+    "UNIFIED_COLUMNS",
+    "UNIFIED_DTYPES",
+    "coerce_unified",
+    "empty_unified",
+    "single_unit",
+    "validate_unified",
+]
+
+# Column -> dtype. Strings repeat a lot (a device id appears once a day), so they
+# are categoricals: a 1,000,000-row frame then costs a fraction of object strings.
+UNIFIED_DTYPES: dict[str, str] = {
+    "provider": "category",  # "particle", "here" or "informatica"
+    "account_id": "category",  # Particle org or user; HERE realm; Informatica org id
+    "account_name": "category",
+    "product": "category",  # Particle product; HERE app or project; Informatica project
+    "resource_id": "category",  # Particle device; HERE app or resource; Informatica asset/task
+    "resource_name": "category",
+    "meter_id": "category",  # Particle op kind; HERE featureId HRN; Informatica meter id
+    "meter": "category",  # human name of the meter
+    "category": "category",  # HERE category; Informatica metric category; Particle device/product
+    "period_start": "datetime64[ns, UTC]",
+    "period_end": "datetime64[ns, UTC]",  # exclusive
+    "quantity": "float64",
+    "unit": "category",
+    "billable_quantity": "float64",
+    "billable_unit": "category",  # Particle: data operations; HERE: its unit; Informatica: IPU
+}
+UNIFIED_COLUMNS: tuple[str, ...] = tuple(UNIFIED_DTYPES)
+
+_STRING_COLUMNS = tuple(c for c, t in UNIFIED_DTYPES.items() if t == "category")
+
+
+def empty_unified() -> pd.DataFrame:
+    """An empty frame with the unified columns and dtypes."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in UNIFIED_DTYPES.items()})
+
+
+def coerce_unified(df: pd.DataFrame) -> pd.DataFrame:
+    """Order and type the unified columns (missing string columns become missing).
+
+    Extra columns (for example ``report_id`` added by the archive) are kept after
+    the unified ones.
+    """
+    missing_required = [
+        c for c in ("provider", "period_start", "quantity", "unit") if c not in df.columns
+    ]
+    if missing_required:
+        raise SchemaError(f"not a unified usage frame: missing columns {missing_required}")
+    out = {}
+    n = len(df)
+    for col, dtype in UNIFIED_DTYPES.items():
+        if col in df.columns:
+            s = df[col]
+            if str(s.dtype) != dtype:
+                if dtype.startswith("datetime64"):
+                    s = pd.to_datetime(s, utc=True).astype(dtype)
+                else:
+                    s = s.astype(dtype)
+        else:
+            s = pd.Series(pd.NA if dtype == "category" else None, index=df.index, dtype=dtype)
+        out[col] = s
+    extra = [c for c in df.columns if c not in UNIFIED_DTYPES]
+    for col in extra:
+        out[col] = df[col]
+    result = pd.DataFrame(out, index=df.index)
+    assert len(result) == n
+    return result
+
+
+def validate_unified(df: pd.DataFrame) -> None:
+    """Raise :class:`SchemaError` unless ``df`` has every unified column with its dtype."""
+    problems = []
+    for col, dtype in UNIFIED_DTYPES.items():
+        if col not in df.columns:
+            problems.append(f"missing column {col!r}")
+        elif str(df[col].dtype) != dtype:
+            problems.append(f"column {col!r} is {df[col].dtype}, expected {dtype}")
+    if problems:
+        raise SchemaError("not a unified usage frame: " + "; ".join(problems))
+
+
+def single_unit(
+    df: pd.DataFrame, column: str = "unit", *, groups: Iterable[str] = ()
+) -> str | None:
+    """Return the one unit in ``df[column]``; raise :class:`UnitMismatch` if there are several.
+
+    When ``column`` is among ``groups`` mixing is allowed (each group has one unit)
+    and ``None`` is returned.
+    """
+    if column in set(groups):
+        return None
+    units = df[column].dropna().unique()
+    if len(units) > 1:
+        raise UnitMismatch([str(u) for u in units])
+    return str(units[0]) if len(units) else None
