@@ -39,8 +39,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .defaults import APP_NAME, HOME_ENV
 from .errors import InvalidParameter, SchemaError
+from .paths import data_dir
 from .schema import UNIFIED_COLUMNS, UNIFIED_DTYPES, coerce_unified
 
 __all__ = [
@@ -99,26 +99,10 @@ FILE_SCHEMA = pa.schema(
     ]
 )
 _VIEW_COLUMNS = (*UNIFIED_COLUMNS, *PROVENANCE_COLUMNS)
-_FILTERABLE = tuple(c for c in _STRING_COLUMNS if c != "provider") + ("report_id", "source")
+_FILTERABLE = (*(c for c in _STRING_COLUMNS if c != "provider"), "report_id", "source")
 
 
 # --- where the archive is ----------------------------------------------------
-
-
-def _data_dir() -> Path:
-    """The data directory: ``USAGE_ANALYSIS_HOME``, else the platform's user data dir."""
-    try:  # usage_analysis.paths owns this rule once it exists
-        from . import paths  # type: ignore[attr-defined,unused-ignore]
-
-        return Path(paths.data_dir())
-    except (ImportError, AttributeError):
-        pass
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APP_NAME))
 
 
 def archive_root(archive: str | os.PathLike[str] | None = None) -> str:
@@ -126,7 +110,7 @@ def archive_root(archive: str | os.PathLike[str] | None = None) -> str:
     if archive is not None:
         root = os.fspath(archive)
     else:
-        root = os.environ.get(ARCHIVE_ENV) or str(_data_dir() / ARCHIVE_DIRNAME)
+        root = os.environ.get(ARCHIVE_ENV) or str(data_dir(create=False) / ARCHIVE_DIRNAME)
     if not root:
         raise InvalidParameter("archive", "expected a directory or an fsspec URL, got ''")
     return root.rstrip("/") or "/"
@@ -409,21 +393,22 @@ def _connect(store: _Store) -> duckdb.DuckDBPyConnection:
         store.fs.invalidate_cache()
         con.register_filesystem(store.fs)
     files = _files(store)
-    columns = ", ".join(_VIEW_COLUMNS) + ", month"
     if files:
         listing = "[" + ", ".join(_sql_string(f) for f in files) + "]"
         # Explicit partition types: DuckDB would otherwise read account=0123 as a number.
         con.execute(
-            f"CREATE VIEW usage AS SELECT {columns} FROM read_parquet({listing}, "
-            "hive_partitioning = true, union_by_name = true, "
+            f"CREATE VIEW _usage_files AS SELECT * FROM read_parquet({listing}, "
+            "hive_partitioning = true, "
             "hive_types = {'provider': VARCHAR, 'account': VARCHAR, 'month': VARCHAR})"
         )
     else:
         empty = FILE_SCHEMA.empty_table()
-        empty = empty.append_column("provider", pa.array([], pa.string()))
-        empty = empty.append_column("month", pa.array([], pa.string()))
-        con.register("_usage_empty", empty)
-        con.execute(f"CREATE VIEW usage AS SELECT {columns} FROM _usage_empty")
+        for key in PARTITION_KEYS:
+            empty = empty.append_column(key, pa.array([], pa.string()))
+        con.register("_usage_files", empty)
+    # ``account`` (the encoded directory name) stays out of the public view; history()
+    # filters on it through _usage_files so DuckDB skips other accounts' files.
+    con.execute(f"CREATE VIEW usage AS SELECT {', '.join(_VIEW_COLUMNS)}, month FROM _usage_files")
     return con
 
 
@@ -532,7 +517,7 @@ def history(
     store = _store(archive, storage_options)
     with _connect(store) as con:
         table = con.sql(
-            f"SELECT {', '.join(_VIEW_COLUMNS)} FROM usage{where} "
+            f"SELECT {', '.join(_VIEW_COLUMNS)} FROM _usage_files{where} "
             "ORDER BY period_start, provider, account_id, resource_id, meter_id",
             params=params,
         ).to_arrow_table()

@@ -1,0 +1,273 @@
+"""The Parquet archive: layout, overlap replacement, history() and sql() filters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+from usage_analysis import archive
+from usage_analysis.errors import InvalidParameter, SchemaError
+from usage_analysis.schema import UNIFIED_DTYPES, coerce_unified
+
+
+def usage(
+    first: str,
+    last: str,
+    devices: Sequence[str | None] = ("dev-a", "dev-b"),
+    *,
+    quantity: float = 1.0,
+    provider: str = "particle",
+    account: str | None = "acme",
+    product: str = "Trackers",
+    meter_id: str | None = "data_operations",
+) -> pd.DataFrame:
+    """Daily unified rows for each device from ``first`` to ``last`` (inclusive)."""
+    rows = [
+        {
+            "provider": provider,
+            "account_id": account,
+            "product": product,
+            "resource_id": device,
+            "meter_id": meter_id,
+            "meter": "Data operations",
+            "period_start": day,
+            "period_end": day + pd.Timedelta(days=1),
+            "quantity": quantity,
+            "unit": "data operations",
+            "billable_quantity": quantity,
+            "billable_unit": "data operations",
+        }
+        for day in pd.date_range(first, last, freq="D", tz="UTC")
+        for device in devices
+    ]
+    return coerce_unified(pd.DataFrame(rows))
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "archive"
+
+
+def test_archived_rows_come_back_with_unified_dtypes_and_provenance(root: Path) -> None:
+    frame = usage("2026-01-30", "2026-02-02")
+    done = archive.archive_frame(frame, report_id="R-1", source="/tmp/r1.csv", archive=root)
+
+    back = archive.history(archive=root)
+
+    assert done.rows == len(frame) == len(back) == 8
+    assert done.replaced == 0
+    for column, dtype in UNIFIED_DTYPES.items():
+        assert str(back[column].dtype) == dtype, column
+    assert set(back["report_id"]) == {"R-1"}
+    assert set(back["source"]) == {"/tmp/r1.csv"}
+    assert back["archived_at"].notna().all()
+    pd.testing.assert_frame_equal(
+        back[list(UNIFIED_DTYPES)].reset_index(drop=True),
+        frame.sort_values(["period_start", "resource_id"]).reset_index(drop=True),
+        check_categorical=False,
+    )
+
+
+def test_layout_is_hive_partitioned_by_provider_account_and_month(root: Path) -> None:
+    archive.archive_frame(usage("2026-01-31", "2026-02-01", account="org/with=odd"), archive=root)
+
+    months = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*/*"))
+    assert months == [
+        "provider=particle/account=org%2Fwith%3Dodd/month=2026-01",
+        "provider=particle/account=org%2Fwith%3Dodd/month=2026-02",
+    ]
+    # Any Hive-aware reader sees the same table (here pyarrow's own dataset reader).
+    table = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+    assert table.num_rows == 4
+    assert set(table.column("account_id").to_pylist()) == {"org/with=odd"}
+    assert set(table.column("provider").to_pylist()) == {"particle"}
+
+
+def test_same_report_archived_twice_does_not_double_count(root: Path) -> None:
+    frame = usage("2026-03-01", "2026-03-10")
+    archive.archive_frame(frame, archive=root)
+    again = archive.archive_frame(frame, archive=root)
+
+    back = archive.history(archive=root)
+    assert len(back) == len(frame)
+    assert again.replaced == len(frame)
+    assert back["quantity"].sum() == frame["quantity"].sum()
+
+
+def test_later_report_replaces_overlapping_rows_and_keeps_the_rest(root: Path) -> None:
+    archive.archive_frame(usage("2026-01-20", "2026-02-10"), report_id="early", archive=root)
+    later = archive.archive_frame(
+        usage("2026-02-01", "2026-02-20", quantity=5.0), report_id="late", archive=root
+    )
+
+    back = archive.history(archive=root)
+    by_report = back.groupby("report_id", observed=True)["period_start"].agg(["min", "max"])
+    assert later.replaced == 20  # Feb 1..10, two devices
+    assert by_report.loc["early", "max"] == pd.Timestamp("2026-01-31", tz="UTC")
+    assert by_report.loc["late", "min"] == pd.Timestamp("2026-02-01", tz="UTC")
+    assert not back.duplicated(["resource_id", "meter_id", "period_start"]).any()
+    assert back["quantity"].sum() == 12 * 2 * 1.0 + 20 * 2 * 5.0
+
+
+def test_replacement_matches_missing_resource_and_meter_ids(root: Path) -> None:
+    # Product-level rows have no device; missing keys must still match each other.
+    archive.archive_frame(usage("2026-04-01", "2026-04-03", [None], meter_id=None), archive=root)
+    archive.archive_frame(
+        usage("2026-04-02", "2026-04-03", [None], meter_id=None, quantity=9.0),
+        report_id="fix",
+        archive=root,
+    )
+
+    back = archive.history(archive=root)
+    assert len(back) == 3
+    assert back["quantity"].tolist() == [1.0, 9.0, 9.0]
+
+
+def test_replacement_never_touches_other_accounts_or_providers(root: Path) -> None:
+    archive.archive_frame(usage("2026-05-01", "2026-05-02", account="a"), archive=root)
+    archive.archive_frame(usage("2026-05-01", "2026-05-02", account="b"), archive=root)
+    archive.archive_frame(usage("2026-05-01", "2026-05-02", provider="here"), archive=root)
+
+    back = archive.history(archive=root)
+    assert len(back) == 12
+    assert back.groupby(["provider", "account_id"], observed=True).size().tolist() == [4, 4, 4]
+
+
+def test_history_filters_by_provider_dates_and_columns(root: Path) -> None:
+    archive.archive_frame(usage("2025-12-01", "2026-03-31", product="Trackers"), archive=root)
+    archive.archive_frame(
+        usage("2026-01-01", "2026-01-31", ["gw-1"], product="Gateways"), archive=root
+    )
+    archive.archive_frame(usage("2026-01-01", "2026-01-31", provider="here"), archive=root)
+
+    window = archive.history(
+        provider="particle", start="2026-01-15", end="2026-02-01", archive=root
+    )
+    assert set(window["provider"]) == {"particle"}
+    assert window["period_start"].min() == pd.Timestamp("2026-01-15", tz="UTC")
+    assert window["period_start"].max() == pd.Timestamp("2026-01-31", tz="UTC")
+    assert len(window) == 17 * 3
+
+    gateways = archive.history(archive=root, product="Gateways")
+    assert set(gateways["resource_id"]) == {"gw-1"}
+    assert len(gateways) == 31
+
+    two = archive.history(archive=root, provider=["particle"], resource_id=["dev-a", "gw-1"])
+    assert set(two["resource_id"]) == {"dev-a", "gw-1"}
+    assert len(two) == 121 + 31
+
+    by_account = archive.history(archive=root, account_id="acme", start="2026-03-31")
+    assert len(by_account) == 2
+
+
+def test_history_filter_none_selects_missing_values(root: Path) -> None:
+    archive.archive_frame(usage("2026-06-01", "2026-06-02", ["dev-a", None]), archive=root)
+
+    missing = archive.history(archive=root, resource_id=None)
+    assert len(missing) == 2
+    assert missing["resource_id"].isna().all()
+
+
+def test_history_rejects_an_unknown_filter_naming_it(root: Path) -> None:
+    with pytest.raises(InvalidParameter, match="colour"):
+        archive.history(archive=root, colour="red")
+    with pytest.raises(InvalidParameter, match="start"):
+        archive.history(archive=root, start="the first of May")
+
+
+def test_history_of_an_empty_archive_is_an_empty_unified_frame(root: Path) -> None:
+    back = archive.history(archive=root)
+    assert back.empty
+    for column, dtype in UNIFIED_DTYPES.items():
+        assert str(back[column].dtype) == dtype, column
+
+
+def test_sql_answers_monthly_totals_per_product(root: Path) -> None:
+    archive.archive_frame(usage("2026-01-30", "2026-02-02"), archive=root)
+    archive.archive_frame(
+        usage("2026-02-01", "2026-02-02", ["gw-1"], product="Gateways", quantity=3.0),
+        archive=root,
+    )
+
+    totals = archive.sql(
+        "select month, product, unit, sum(quantity) as total from usage "
+        "where provider = ? group by all order by all",
+        params=["particle"],
+        archive=root,
+    )
+
+    assert totals.to_dict("records") == [
+        {"month": "2026-01", "product": "Trackers", "unit": "data operations", "total": 4.0},
+        {"month": "2026-02", "product": "Gateways", "unit": "data operations", "total": 6.0},
+        {"month": "2026-02", "product": "Trackers", "unit": "data operations", "total": 4.0},
+    ]
+
+
+def test_month_filters_never_scan_files_of_other_months(root: Path) -> None:
+    archive.archive_frame(usage("2026-01-01", "2026-03-31"), archive=root)
+    # Spoil March's file: a query pruned to February must never open it. (DuckDB
+    # reads the first file, January, to learn the schema.)
+    (march,) = root.glob("*/*/month=2026-03/*.parquet")
+    march.write_bytes(b"not parquet at all")
+
+    feb = archive.history(archive=root, start="2026-02-01", end="2026-03-01")
+    assert len(feb) == 28 * 2
+    total = archive.sql(
+        "select sum(quantity) as q from usage where month = '2026-02'", archive=root
+    )
+    assert total["q"].tolist() == [56.0]
+    with pytest.raises(Exception, match="(?i)magic bytes"):
+        archive.history(archive=root)
+
+
+def test_a_presigned_source_url_is_stored_without_its_query(root: Path) -> None:
+    archive.archive_frame(
+        usage("2026-01-01", "2026-01-01"),
+        source="https://user:pw@files.example.com/r/42.csv?X-Amz-Signature=s3cr3t",
+        archive=root,
+    )
+
+    back = archive.history(archive=root)
+    assert set(back["source"]) == {"https://files.example.com/r/42.csv"}
+    stored = b"".join(p.read_bytes() for p in root.rglob("*.parquet"))
+    assert b"s3cr3t" not in stored
+    assert b"pw@" not in stored
+
+
+def test_archive_root_comes_from_argument_then_variable_then_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert archive.archive_root() == str(tmp_path / "ua-home" / "archive")
+    monkeypatch.setenv("USAGE_ANALYSIS_ARCHIVE", str(tmp_path / "shared"))
+    assert archive.archive_root() == str(tmp_path / "shared")
+    assert archive.archive_root(tmp_path / "mine") == str(tmp_path / "mine")
+
+    archive.archive_frame(usage("2026-01-01", "2026-01-01"))
+    assert len(archive.history(archive=tmp_path / "shared")) == 2
+
+
+def test_history_frame_copies_into_another_archive_with_its_provenance(
+    root: Path, tmp_path: Path
+) -> None:
+    archive.archive_frame(usage("2026-01-01", "2026-01-02"), report_id="R-9", archive=root)
+    copy = tmp_path / "copy"
+
+    archive.archive_frame(archive.history(archive=root), archive=copy)
+
+    original = archive.history(archive=root)
+    copied = archive.history(archive=copy)
+    pd.testing.assert_frame_equal(copied, original, check_categorical=False)
+
+
+def test_frames_without_period_or_unified_columns_are_refused(root: Path) -> None:
+    frame = usage("2026-01-01", "2026-01-01")
+    frame.loc[0, "period_start"] = pd.NaT
+    with pytest.raises(SchemaError, match="period_start"):
+        archive.archive_frame(frame, archive=root)
+    with pytest.raises(SchemaError, match="missing columns"):
+        archive.archive_frame(pd.DataFrame({"x": [1]}), archive=root)
+    assert not list(root.rglob("*.parquet"))
