@@ -79,3 +79,70 @@ HTTP_TIMEOUT = 60.0
 # Where the journal, raw downloads and the archive live; overridable by env.
 HOME_ENV = "USAGE_ANALYSIS_HOME"
 APP_NAME = "usage-analysis"
+
+# --- Readers (issue 2) -----------------------------------------------------
+# The compression-ratio cap applies only once a member or stream expands past
+# this size: a few KB of repeated CSV lines compress far beyond any cap, harmlessly.
+RATIO_CHECK_MIN_BYTES = 1024**2
+
+# --- Analysis (issue 5) ----------------------------------------------------
+# The bucket that collects the groups left out of a top-N table.
+OTHER_LABEL = "other"
+# Anomalies: a day is compared with the median of the previous 28 days (four
+# whole weeks, so weekday/weekend patterns weigh the same in every window) ...
+ANOMALY_WINDOW = 28
+# ... and only once a resource has at least a week of history.
+ANOMALY_MIN_PERIODS = 7
+# Robust z-score above which a day is reported (5 is far in the tail even for
+# noisy devices; 3 flags ordinary weekly swings).
+ANOMALY_THRESHOLD = 5.0
+# The spread used in the score is at least this share of the usual level, so a
+# perfectly flat series (MAD 0) does not turn a 1 % wobble into an anomaly.
+ANOMALY_MIN_SPREAD = 0.05
+# Forecast: the daily rate is the mean of the last 28 complete days (four weeks).
+FORECAST_LOOKBACK_DAYS = 28
+# Forecast: the width of the projection interval (central probability).
+FORECAST_INTERVAL = 0.80
+
+# --- Clients (issue 4) -----------------------------------------------------
+# Set to "0.5,1,2" (seconds; the last one repeats) to poll faster, e.g. on the emulator.
+POLL_SCHEDULE_ENV = "USAGE_ANALYSIS_POLL_SCHEDULE"
+# HERE gives no polling advice; its reports take minutes: check often at first, then each minute.
+HERE_POLL_SCHEDULE: tuple[float, ...] = (10.0, 20.0, 30.0)
+HERE_POLL_EVERY = 60.0
+# Informatica gives no polling advice; exports take seconds to minutes.
+INFORMATICA_POLL_SCHEDULE: tuple[float, ...] = (5.0, 10.0, 20.0)
+INFORMATICA_POLL_EVERY = 30.0
+# Waiting for a free slot under a provider's outstanding-jobs limit gives up after an
+# hour: the jobs ahead take minutes each, so longer means something is stuck.
+LIMIT_WAIT_TIMEOUT = 3600.0
+# A slot reserved by a process that died before sending its request is freed after this.
+LIMIT_RESERVATION_TTL = 300.0
+# Downloads are streamed in chunks of this size: constant memory whatever the file size.
+DOWNLOAD_CHUNK_SIZE = 1024 * 1024
+# fetch_report() asks again for a report the provider says failed, at most this often.
+REPORT_REREQUESTS = 2
+# Provider error bodies are cut to this many characters in exception messages.
+ERROR_BODY_CHARS = 300
+# Credential files: the Particle CLI's own config, and HERE's credentials.properties.
+PARTICLE_CONFIG_FILE = "~/.particle/particle.config.json"
+HERE_CREDENTIALS_FILE = "~/.here/credentials.properties"
+HERE_CREDENTIALS_ENV = "HERE_CREDENTIALS"
+
+# --- Charts and widgets (issue 6) ------------------------------------------
+# A figure shows at most this many groups on their own (the rest are "other"):
+# more colours than that cannot be told apart in a legend.
+CHART_MAX_SERIES = 25
+# A time chart draws at most this many points (groups x periods); beyond, days
+# become weeks, then months. Keeps a figure's JSON far under 500 KB.
+CHART_MAX_POINTS = 6_000
+# A heatmap or treemap has at most this many cells (e.g. 30 devices x 400 days).
+CHART_MAX_CELLS = 12_000
+# Panels per figure, one per unit: more units than this needs a filter first.
+CHART_MAX_UNITS = 8
+# ReportRequester: with no other information, a request covers this many days.
+WIDGET_DEFAULT_DAYS = 30
+# Particle documents no span limit for a usage report; one year keeps a request sane.
+PARTICLE_MAX_SPAN = timedelta(days=366)
+# UsageExplorer: the top consumers table lists this many rows.
+EXPLORER_TOP_ROWS = 10

@@ -1,0 +1,301 @@
+"""Usage per group and period, the top consumers, and this period against the last.
+
+Every function takes a unified usage frame and returns a tidy table a chart can
+plot directly. Quantities of different units are never added: unless the unit
+column is among the groups, a frame mixing units raises
+:class:`~usage_analysis.errors.UnitMismatch` naming them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..defaults import OTHER_LABEL
+from ..errors import InvalidParameter
+from ._common import (
+    as_columns,
+    bucket_numbers,
+    bucket_of,
+    bucket_starts,
+    check_frame,
+    check_freq,
+    check_units,
+    data_end,
+    group_sum,
+    nanoseconds,
+    select_rows,
+    timestamp,
+)
+
+__all__ = ["compare_periods", "top_consumers", "usage_by"]
+
+
+def usage_by(
+    df: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = "product",
+    freq: str | None = None,
+    top: int | None = None,
+    other: bool = True,
+    quantity: str = "quantity",
+) -> pd.DataFrame:
+    """Sum ``quantity`` per group (and per day, week or month), largest groups first.
+
+    Args:
+        df: a unified usage frame.
+        by: column(s) to group by; ``None`` for the total only. Rows with a missing
+            key form their own group, so the table always adds up to the frame.
+        freq: ``None`` (whole frame), ``"D"`` (UTC days), ``"W"`` (weeks from
+            Monday) or ``"MS"`` (calendar months); adds a ``period_start`` column.
+        top: keep the ``top`` groups with the largest total (per unit when ``unit``
+            is among ``by``); the rest are summed into an ``"other"`` group ...
+        other: ... or dropped when ``other=False``.
+        quantity: ``"quantity"`` or ``"billable_quantity"``.
+
+    Returns:
+        Columns ``*by``, ``period_start`` (with ``freq``), the quantity column and
+        its unit column (``unit`` or ``billable_unit``). Groups are ordered by their
+        total, largest first, ``"other"`` last; periods ascending within a group.
+
+    Raises:
+        UnitMismatch: the frame mixes units and the unit column is not in ``by``.
+    """
+    check_frame(df)
+    cols = as_columns(df, by)
+    freq = check_freq(freq)
+    ucol, unit = check_units(df, quantity, cols)
+    if top is not None and (not isinstance(top, int) or isinstance(top, bool) or top < 1):
+        raise InvalidParameter("top", f"expected a whole number >= 1 or None, got {top!r}")
+    rank_cols = [c for c in cols if c != ucol]
+    if top is not None and not rank_cols:
+        raise InvalidParameter("top", "needs a grouping column in 'by' to rank")
+    period = bucket_numbers(nanoseconds(df["period_start"], "period_start"), freq) if freq else None
+    table = group_sum(
+        df, cols, df[quantity].to_numpy(), period=period, freq=freq, value_name=quantity
+    )
+    is_other = np.zeros(len(table), dtype=bool)
+    if top is not None:
+        table, is_other = _top_and_other(
+            table, rank_cols, [ucol] if ucol in cols else [], quantity, top, other, freq
+        )
+    table = _order_by_total(table, rank_cols, ucol if ucol in cols else None, quantity, is_other)
+    return finish(table, cols, ucol, unit)
+
+
+def top_consumers(
+    df: pd.DataFrame,
+    *,
+    by: str | Sequence[str] = "resource_id",
+    n: int = 10,
+    quantity: str = "quantity",
+) -> pd.DataFrame:
+    """The ``n`` largest groups with their share of the total and the cumulative share.
+
+    Returns:
+        Columns ``rank`` (1 = largest), ``*by``, ``resource_name`` when ``by`` is
+        ``"resource_id"``, the quantity, ``share_percent`` (of the frame's total,
+        per unit when ``unit`` is in ``by``), ``cumulative_percent`` and the unit.
+    """
+    check_frame(df)
+    cols = as_columns(df, by)
+    if not cols:
+        raise InvalidParameter("by", "expected at least one column to rank")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise InvalidParameter("n", f"expected a whole number >= 1, got {n!r}")
+    ucol, unit = check_units(df, quantity, cols)
+    table = group_sum(df, cols, df[quantity].to_numpy(), value_name=quantity)
+    within = table[ucol].cat.codes.to_numpy() if ucol in cols else np.zeros(len(table), int)
+    q = table[quantity].to_numpy()
+    # Sort by unit, then quantity descending; ties keep key order (stable).
+    order = np.lexsort((np.arange(len(table)), -q, within))
+    table = table.iloc[order].reset_index(drop=True)
+    w = within[order]
+    q = q[order]
+    block_start = np.searchsorted(w, w, side="left")
+    rank = np.arange(len(table)) - block_start + 1
+    totals = np.bincount(w - w.min() if len(w) else w, weights=q)
+    total = totals[w - w.min()] if len(w) else q
+    running = np.cumsum(q)
+    before_block = (running - q)[block_start]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total != 0, q / total * 100.0, np.nan)
+        cumulative = np.where(total != 0, (running - before_block) / total * 100.0, np.nan)
+    table.insert(0, "rank", rank)
+    table["share_percent"] = share
+    table["cumulative_percent"] = cumulative
+    table = table.loc[rank <= n].reset_index(drop=True)
+    if cols == ["resource_id"] and "resource_name" in df.columns:
+        names = latest_names(df, "resource_id", "resource_name")
+        table.insert(2, "resource_name", table["resource_id"].map(names).astype("category"))
+    return finish(table, cols, ucol, unit)
+
+
+def compare_periods(
+    df: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = "product",
+    freq: str = "MS",
+    period: Any = None,
+    to_date: bool = False,
+    quantity: str = "quantity",
+) -> pd.DataFrame:
+    """This period against the one before, per group, with the change and the percent change.
+
+    Args:
+        freq: the period length: ``"MS"`` (months), ``"W"`` (weeks) or ``"D"``.
+        period: any time inside the current period; default the newest data's period.
+        to_date: compare only as much of the previous period as the current one
+            has data for (days 1-20 of last month against days 1-20 of this month),
+            so a month in progress is not compared with a whole month.
+
+    Returns:
+        Columns ``*by``, ``previous``, ``current``, ``change`` (current - previous),
+        ``change_percent`` (NaN where previous is 0) and the unit; largest current
+        first. ``attrs`` hold ``previous_period`` and ``current_period`` (starts).
+    """
+    check_frame(df)
+    cols = as_columns(df, by)
+    if freq is None or check_freq(freq) is None:
+        raise InvalidParameter("freq", "expected 'D', 'W' or 'MS'")
+    ucol, unit = check_units(df, quantity, cols)
+    ns = nanoseconds(df["period_start"], "period_start")
+    buckets = bucket_numbers(ns, freq)
+    if period is not None:
+        current = bucket_of(timestamp(period, "period"), freq)
+    elif len(buckets):
+        current = int(buckets.max())
+    else:
+        raise InvalidParameter("period", "the frame is empty; give the period to compare")
+    previous = current - 1
+    starts = bucket_starts(np.array([previous, current]), freq)
+    in_current = buckets == current
+    in_previous = buckets == previous
+    if to_date and in_current.any():
+        latest = data_end(df.loc[in_current])
+        assert latest is not None
+        elapsed = latest.value - starts[1].value
+        in_previous &= ns < starts[0].value + elapsed
+    mask = in_current | in_previous
+    sub = select_rows(df, mask)
+    q = np.nan_to_num(df[quantity].to_numpy(dtype=np.float64)[mask], nan=0.0)
+    table = group_sum(
+        sub,
+        cols,
+        {"previous": q * in_previous[mask], "current": q * in_current[mask]},
+    )
+    prev = table["previous"].to_numpy()
+    table["change"] = table["current"] - prev
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["change_percent"] = np.where(
+            prev != 0, table["change"].to_numpy() / prev * 100, np.nan
+        )
+    table = table.sort_values(["current", "previous"], ascending=False, kind="stable")
+    table = finish(table.reset_index(drop=True), cols, ucol, unit)
+    table.attrs.update(previous_period=starts[0], current_period=starts[1], to_date=to_date)
+    return table
+
+
+def finish(table: pd.DataFrame, cols: Sequence[str], ucol: str, unit: str | None) -> pd.DataFrame:
+    """Drop unused categories of the key columns and add the unit column."""
+    for c in cols:
+        if isinstance(table[c].dtype, pd.CategoricalDtype):
+            table[c] = table[c].cat.remove_unused_categories()
+    if ucol not in cols:
+        table[ucol] = (
+            pd.Categorical([unit] * len(table))
+            if unit is not None
+            else pd.Categorical([None] * len(table), categories=pd.Index([], dtype="str"))
+        )
+    return table.reset_index(drop=True)
+
+
+def latest_names(df: pd.DataFrame, id_col: str, name_col: str) -> pd.Series:
+    """id -> name, the name on the id's newest row that has one."""
+    has = df[name_col].notna().to_numpy() & df[id_col].notna().to_numpy()
+    pairs = pd.DataFrame(
+        {
+            "id": df[id_col].to_numpy()[has],
+            "name": df[name_col].to_numpy()[has],
+            "t": nanoseconds(df["period_start"].loc[has], "period_start"),
+        }
+    )
+    pairs = pairs.sort_values("t", kind="stable").drop_duplicates("id", keep="last")
+    return pd.Series(pairs["name"].to_numpy(), index=pairs["id"].to_numpy())
+
+
+def _top_and_other(
+    table: pd.DataFrame,
+    rank_cols: list[str],
+    within: list[str],
+    quantity: str,
+    top: int,
+    other: bool,
+    freq: str | None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Keep the ``top`` groups by total (per unit); sum the rest into ``OTHER_LABEL``."""
+    gid = table.groupby(rank_cols + within, dropna=False, observed=True, sort=True).ngroup()
+    gid = gid.to_numpy()
+    if not len(gid):
+        return table, np.zeros(0, dtype=bool)
+    n_groups = int(gid.max()) + 1
+    totals = np.bincount(gid, weights=table[quantity].to_numpy(), minlength=n_groups)
+    wid = np.zeros(n_groups, dtype=np.int64)
+    if within:
+        wid[gid] = table.groupby(within, dropna=False, observed=True, sort=True).ngroup().to_numpy()
+    order = np.lexsort((np.arange(n_groups), -totals, wid))
+    ws = wid[order]
+    rank = np.empty(n_groups, dtype=np.int64)
+    rank[order] = np.arange(n_groups) - np.searchsorted(ws, ws, side="left")
+    keep = rank[gid] < top
+    if keep.all():
+        return table, np.zeros(len(table), dtype=bool)
+    table = table.copy()
+    for c in rank_cols:
+        s = table[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            if OTHER_LABEL not in s.cat.categories:
+                table[c] = s.cat.add_categories([OTHER_LABEL])
+        elif not pd.api.types.is_string_dtype(s.dtype):
+            table[c] = s.astype(object)
+    kept = table.loc[keep]
+    if not other:
+        return kept, np.zeros(len(kept), dtype=bool)
+    rest = table.loc[~keep].copy()
+    for c in rank_cols:
+        rest[c] = OTHER_LABEL
+        if isinstance(table[c].dtype, pd.CategoricalDtype):
+            rest[c] = rest[c].astype(table[c].dtype)
+    keys = rank_cols + within + (["period_start"] if freq else [])
+    bucket = (
+        rest.groupby(keys, dropna=False, observed=True, sort=True)[quantity].sum().reset_index()
+    )
+    for c in keys:
+        bucket[c] = bucket[c].astype(table[c].dtype)
+    combined = pd.concat([kept, bucket[table.columns]], ignore_index=True)
+    flags = np.r_[np.zeros(len(kept), dtype=bool), np.ones(len(bucket), dtype=bool)]
+    return combined, flags
+
+
+def _order_by_total(
+    table: pd.DataFrame,
+    rank_cols: list[str],
+    ucol: str | None,
+    quantity: str,
+    is_other: np.ndarray,
+) -> pd.DataFrame:
+    """Order rows: unit, then groups by total (largest first, "other" last), then period."""
+    if not len(table) or not rank_cols:
+        return table
+    keys = rank_cols + ([ucol] if ucol else [])
+    gid = table.groupby(keys, dropna=False, observed=True, sort=True).ngroup().to_numpy()
+    totals = np.bincount(gid, weights=table[quantity].to_numpy())[gid]
+    # table is already in key order (then period), so a stable sort keeps ties in key order.
+    sort_keys = [gid, -totals, is_other]
+    if ucol:
+        sort_keys.append(table[ucol].cat.codes.to_numpy())
+    order = np.lexsort(tuple(sort_keys))
+    return table.iloc[order]
