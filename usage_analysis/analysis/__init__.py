@@ -1,7 +1,48 @@
-"""Billing analysis: pure functions over the unified usage frame (no widgets, no HTTP)."""
+"""Billing analysis: pure functions over the unified usage frame (no widgets, no HTTP).
+
+Every function takes a unified frame (``usage_analysis.schema``) and returns a tidy
+table a chart can plot directly, or a status object with such tables:
+
+- :func:`usage_by`, :func:`top_consumers`, :func:`compare_periods`: who uses what, when;
+- :class:`ParticlePlan`, :func:`plan_status`: Particle data operations against a plan;
+- :func:`ipu_usage`, :func:`ipu_status`, :func:`ipu_alerts`, :class:`IPUAlert`:
+  Informatica IPUs against the entitlement and the ipuAlert thresholds;
+- :func:`here_usage`, :func:`here_costs`, :class:`RateCard`: HERE quantities and cost;
+- :func:`forecast`: the period-end projection and the day the allowance runs out;
+- :func:`anomalies`: days far from a resource's usual level, explained;
+- :func:`overview`: one row per provider and account.
+
+Quantities of different units are never added (``UnitMismatch``).
+"""
 
 from __future__ import annotations
 
+from ._status import AllowanceStatus
 from .aggregate import compare_periods, top_consumers, usage_by
+from .anomalies import anomalies
+from .forecast import forecast
+from .here import RateCard, here_costs, here_usage
+from .informatica import IPUAlert, IPUStatus, ipu_alerts, ipu_status, ipu_usage
+from .overview import overview
+from .particle import ParticlePlan, ParticlePlanStatus, plan_status
 
-__all__ = ["compare_periods", "top_consumers", "usage_by"]
+__all__ = [
+    "AllowanceStatus",
+    "IPUAlert",
+    "IPUStatus",
+    "ParticlePlan",
+    "ParticlePlanStatus",
+    "RateCard",
+    "anomalies",
+    "compare_periods",
+    "forecast",
+    "here_costs",
+    "here_usage",
+    "ipu_alerts",
+    "ipu_status",
+    "ipu_usage",
+    "overview",
+    "plan_status",
+    "top_consumers",
+    "usage_by",
+]

@@ -1,0 +1,232 @@
+"""Period-end projection from daily history, with an interval and the day the allowance runs out.
+
+The model is deliberately simple and explainable: each group's daily rate is the
+mean of its last ``lookback`` complete days; days still to come are that rate;
+the newest days, which may be incomplete (HERE reports lag up to 48 h), count as
+the larger of what was reported and the rate. The interval treats days as
+independent draws around the rate, widened for the rate's own uncertainty:
+``sd = s * sqrt(m + m**2 / n)`` for ``m`` estimated days and ``n`` history days.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..defaults import FORECAST_INTERVAL, FORECAST_LOOKBACK_DAYS, HERE_DATA_LAG
+from ..errors import InvalidParameter
+from ._common import (
+    NS_PER_DAY,
+    as_columns,
+    bucket_of,
+    bucket_starts,
+    check_frame,
+    check_freq,
+    check_units,
+    data_end,
+    data_start,
+    group_ids,
+    nanoseconds,
+    timestamp,
+)
+from .aggregate import finish
+
+__all__ = ["forecast"]
+
+
+def forecast(
+    df: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = None,
+    quantity: str = "billable_quantity",
+    freq: str = "MS",
+    start: Any = None,
+    end: Any = None,
+    as_of: Any = None,
+    lag: timedelta | None = None,
+    lookback: int = FORECAST_LOOKBACK_DAYS,
+    interval: float = FORECAST_INTERVAL,
+    allowance: float | Mapping[Any, float] | None = None,
+) -> pd.DataFrame:
+    """Project each group's total at the end of the current period.
+
+    Args:
+        by: groups to project separately (e.g. ``"account_id"``); ``None`` for one.
+        quantity: ``"billable_quantity"`` or ``"quantity"``.
+        freq: the period: ``"MS"`` (calendar month), ``"W"`` or ``"D"``, holding
+            the newest data; or give ``start`` and ``end`` (exclusive) instead.
+        as_of: when the data was taken; default the end of the newest data.
+        lag: how long data stays incomplete; default 48 h when the frame has HERE
+            rows (HERE's documented latency), else none.
+        lookback: complete days the daily rate is averaged over.
+        interval: central probability of the ``lower``..``upper`` interval.
+        allowance: a number, or a mapping group key -> number, for ``runs_out_on``.
+
+    Returns:
+        One row per group: ``*by``, ``period_start``, ``period_end``, ``as_of``,
+        ``complete_until`` (days before it are complete), ``used`` (reported so
+        far), ``daily_rate``, ``history_days``, ``projected``, ``lower``, ``upper``,
+        ``allowance``, ``projected_percent`` (of the allowance), ``runs_out_on``
+        (the UTC day the projected running total reaches the allowance within the
+        period, NaT if it does not) and the unit.
+    """
+    check_frame(df)
+    cols = as_columns(df, by)
+    freq_ = check_freq(freq)
+    ucol, unit = check_units(df, quantity, cols)
+    if not isinstance(lookback, int) or isinstance(lookback, bool) or lookback < 1:
+        raise InvalidParameter(
+            "lookback", f"expected a whole number of days >= 1, got {lookback!r}"
+        )
+    if not 0 < float(interval) < 1:
+        raise InvalidParameter(
+            "interval", f"expected a probability between 0 and 1, got {interval!r}"
+        )
+    if lag is not None and (not isinstance(lag, timedelta) or lag < timedelta(0)):
+        raise InvalidParameter("lag", f"expected a timedelta >= 0, got {lag!r}")
+
+    latest = data_end(df)
+    as_of_ts = timestamp(as_of, "as_of") if as_of is not None else latest
+    if as_of_ts is None:
+        raise InvalidParameter("as_of", "the frame is empty; give as_of and the period")
+    p_start, p_end = _period(freq_, start, end, as_of_ts)
+    if lag is None:
+        providers = df["provider"]
+        lag = HERE_DATA_LAG if (providers == "here").any() else timedelta(0)
+
+    # Day grid (day numbers since the epoch): history before the period, then the period.
+    d_period = p_start.value // NS_PER_DAY
+    d_end = -(-p_end.value // NS_PER_DAY)
+    d_asof = min(-(-as_of_ts.value // NS_PER_DAY), d_end)  # days up to here have (some) data
+    d_complete = min((as_of_ts.value - int(lag.total_seconds() * 1e9)) // NS_PER_DAY, d_asof)
+    first = data_start(df)
+    d_first = first.value // NS_PER_DAY if first is not None else d_period
+    d_hist = max(d_first, min(d_period, d_complete - lookback))
+    d_hist = min(d_hist, d_period)
+    width = d_end - d_hist
+
+    ns = nanoseconds(df["period_start"], "period_start")
+    day = ns // NS_PER_DAY
+    inside = (day >= d_hist) & (day < d_asof)
+    rows = df.loc[inside] if not inside.all() else df
+    ids, keys = group_ids(rows, cols)
+    n_groups = len(keys)
+    q = np.nan_to_num(rows[quantity].to_numpy(dtype=np.float64), nan=0.0)
+    cell = ids * width + (day[inside] - d_hist)
+    matrix = np.bincount(cell, weights=q, minlength=n_groups * width).reshape(n_groups, width)
+
+    i_period, i_asof, i_complete = d_period - d_hist, d_asof - d_hist, d_complete - d_hist
+    h_lo = max(0, i_complete - lookback)
+    history = matrix[:, h_lo : max(h_lo, i_complete)]
+    n_hist = history.shape[1]
+    if n_hist:
+        rate = history.mean(axis=1)
+    else:
+        rate = np.full(n_groups, np.nan)
+    spread = history.std(axis=1, ddof=1) if n_hist >= 2 else np.full(n_groups, np.nan)
+
+    period = matrix[:, i_period:]
+    actual_days = max(0, i_asof - i_period)
+    complete_days = min(max(0, i_complete - i_period), actual_days)
+    path = period.copy()
+    inc = slice(complete_days, actual_days)
+    path[:, inc] = np.fmax(period[:, inc], rate[:, None])
+    path[:, actual_days:] = rate[:, None]
+    used = period[:, :actual_days].sum(axis=1)
+    projected = path.sum(axis=1)
+    m = path.shape[1] - complete_days  # estimated days
+    z = NormalDist().inv_cdf(0.5 + float(interval) / 2)
+    if m == 0:
+        sd = np.zeros(n_groups)
+    else:
+        sd = spread * np.sqrt(m + m * m / max(n_hist, 1))
+    lower = np.fmax(projected - z * sd, used)
+    upper = projected + z * sd
+    lower = np.where(np.isnan(sd), np.nan, lower)
+    upper = np.where(np.isnan(sd), np.nan, upper)
+    if m == 0:
+        lower, upper = projected.copy(), projected.copy()
+
+    limits = _allowances(allowance, keys, cols)
+    runs_out = _runs_out(path, limits, p_start.value // NS_PER_DAY)
+    out = keys.copy()
+    out["period_start"] = p_start
+    out["period_end"] = p_end
+    out["as_of"] = as_of_ts
+    out["complete_until"] = bucket_starts(np.array([d_complete]), "D")[0]
+    out["used"] = used
+    out["daily_rate"] = rate
+    out["history_days"] = n_hist
+    out["projected"] = projected
+    out["lower"] = lower
+    out["upper"] = upper
+    out["allowance"] = limits
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["projected_percent"] = np.where(limits > 0, projected / limits * 100.0, np.nan)
+    out["runs_out_on"] = runs_out
+    for col in ("period_start", "period_end", "as_of", "complete_until"):
+        out[col] = out[col].astype("datetime64[ns, UTC]")
+    return finish(out, cols, ucol, unit)
+
+
+def _period(
+    freq: str | None, start: Any, end: Any, as_of: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp]:
+    if (start is None) != (end is None):
+        raise InvalidParameter(
+            "end" if end is None else "start", "give both start and end, or neither"
+        )
+    if start is not None:
+        s, e = timestamp(start, "start"), timestamp(end, "end")
+        if e <= s:
+            raise InvalidParameter("end", f"must be after start ({s}), got {e}")
+        return s, e
+    if freq is None:
+        raise InvalidParameter("freq", "expected 'D', 'W' or 'MS' (or give start and end)")
+    # The period holding the newest data: the instant just before as_of.
+    b = bucket_of(as_of - pd.Timedelta(1, "ns"), freq)
+    edges = bucket_starts(np.array([b, b + 1]), freq)
+    return edges[0], edges[1]
+
+
+def _allowances(allowance: Any, keys: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    n = len(keys)
+    if allowance is None:
+        return np.full(n, np.nan)
+    if isinstance(allowance, Mapping):
+        if not cols:
+            raise InvalidParameter("allowance", "a mapping needs groups (by=...); give a number")
+        labels = (
+            keys[cols[0]].astype(object).tolist()
+            if len(cols) == 1
+            else list(keys[cols].astype(object).itertuples(index=False, name=None))
+        )
+        values = [allowance.get(k) for k in labels]
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+    try:
+        value = float(allowance)
+    except (TypeError, ValueError):
+        raise InvalidParameter(
+            "allowance", f"expected a number or a mapping, got {allowance!r}"
+        ) from None
+    if not value > 0:
+        raise InvalidParameter("allowance", f"expected a number > 0, got {allowance!r}")
+    return np.full(n, value)
+
+
+def _runs_out(path: np.ndarray, limits: np.ndarray, first_day: int) -> pd.DatetimeIndex:
+    """The first day the running total of ``path`` reaches each group's limit (NaT if never)."""
+    n = len(limits)
+    days = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    if path.shape[1]:
+        reached = np.maximum.accumulate(np.cumsum(path, axis=1), axis=1)
+        hit = reached >= (limits * (1 - 1e-12))[:, None]
+        any_hit = hit.any(axis=1) & ~np.isnan(limits)
+        idx = hit.argmax(axis=1)
+        days[any_hit] = (first_day + idx[any_hit]) * NS_PER_DAY
+    return pd.DatetimeIndex(days.view("datetime64[ns]")).tz_localize("UTC")

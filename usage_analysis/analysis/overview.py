@@ -1,0 +1,172 @@
+"""One table across providers: this period's consumption, allowance, percent used and forecast."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..defaults import PROVIDERS
+from ..errors import InvalidParameter
+from ._common import check_frame
+from .aggregate import latest_names
+from .forecast import forecast
+from .particle import ParticlePlan
+
+__all__ = ["overview"]
+
+Allowance = float | ParticlePlan
+
+_COLUMNS = [
+    "provider",
+    "account_id",
+    "account_name",
+    "period_start",
+    "period_end",
+    "unit",
+    "used",
+    "allowance",
+    "percent",
+    "forecast",
+    "forecast_lower",
+    "forecast_upper",
+    "forecast_percent",
+    "runs_out_on",
+    "as_of",
+    "complete_until",
+    "note",
+]
+
+
+def overview(
+    df: pd.DataFrame,
+    *,
+    allowances: Mapping[Any, Allowance] | None = None,
+    as_of: Any = None,
+    lag: timedelta | None = None,
+) -> pd.DataFrame:
+    """One row per provider, account and billing unit for the current calendar month.
+
+    Args:
+        df: a unified usage frame with any mix of providers.
+        allowances: the monthly allowance per account, keyed by ``account_id`` or
+            ``(provider, account_id)``: a number in the account's billing unit
+            (IPUs for Informatica, data operations for Particle) or a
+            :class:`ParticlePlan` (a plan over several months counts pro rata).
+            HERE accounts bill several units; a number applies to each of them
+            unless keyed ``(provider, account_id, unit)``.
+        as_of: when the data was taken; default each provider's newest data.
+        lag: how long data stays incomplete; default 48 h for HERE, none otherwise.
+
+    Returns:
+        ``provider``, ``account_id``, ``account_name``, ``period_start``,
+        ``period_end``, ``unit`` (the billing unit), ``used``, ``allowance``,
+        ``percent``, ``forecast`` (projected period total) with
+        ``forecast_lower``/``forecast_upper``, ``forecast_percent``,
+        ``runs_out_on``, ``as_of``, ``complete_until`` and a ``note``.
+    """
+    check_frame(df)
+    allowances = dict(allowances or {})
+    present = [str(p) for p in df["provider"].dropna().unique()]
+    order = [p for p in PROVIDERS if p in present] + sorted(
+        p for p in present if p not in PROVIDERS
+    )
+    tables = []
+    for provider in order:  # at most a few providers; each forecast is vectorised
+        rows = df.loc[(df["provider"] == provider).to_numpy(dtype=bool, na_value=False)]
+        quantity, note = "billable_quantity", ""
+        if rows["billable_quantity"].isna().all():
+            quantity, note = "quantity", "consumed quantity: the data has no billable quantity"
+        ucol = "billable_unit" if quantity == "billable_quantity" else "unit"
+        keys = rows[["account_id", ucol]].drop_duplicates()
+        limits, notes = _limits(provider, keys, ucol, allowances)
+        fc = forecast(
+            rows,
+            by=["account_id", ucol],
+            quantity=quantity,
+            freq="MS",
+            as_of=as_of,
+            lag=lag,
+            allowance=limits or None,
+        )
+        names = latest_names(rows, "account_id", "account_name")
+        table = pd.DataFrame(
+            {
+                "provider": provider,
+                "account_id": fc["account_id"].astype(object),
+                "account_name": fc["account_id"].astype(object).map(names),
+                "period_start": fc["period_start"],
+                "period_end": fc["period_end"],
+                "unit": fc[ucol].astype(object),
+                "used": fc["used"],
+                "allowance": fc["allowance"],
+                "forecast": fc["projected"],
+                "forecast_lower": fc["lower"],
+                "forecast_upper": fc["upper"],
+                "forecast_percent": fc["projected_percent"],
+                "runs_out_on": fc["runs_out_on"],
+                "as_of": fc["as_of"],
+                "complete_until": fc["complete_until"],
+            }
+        )
+        lagged = table["complete_until"] < table["as_of"]
+        extra = [
+            "; ".join(
+                s
+                for s in (
+                    note,
+                    notes.get((a, u), ""),
+                    "days from complete_until on are provisional" if lg else "",
+                )
+                if s
+            )
+            for a, u, lg in zip(table["account_id"], table["unit"], lagged, strict=True)
+        ]
+        table["note"] = extra
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in _COLUMNS})
+    out = pd.concat(tables, ignore_index=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["percent"] = out["used"] / out["allowance"] * 100.0
+    for col in ("provider", "account_id", "account_name", "unit"):
+        out[col] = out[col].astype("category")
+    return out[_COLUMNS]
+
+
+def _limits(
+    provider: str, keys: pd.DataFrame, ucol: str, allowances: dict[Any, Allowance]
+) -> tuple[dict[tuple[Any, Any], float], dict[tuple[Any, Any], str]]:
+    """(account, unit) -> monthly allowance and a note on how it was derived."""
+    limits: dict[tuple[Any, Any], float] = {}
+    notes: dict[tuple[Any, Any], str] = {}
+    for account, unit in keys.astype(object).itertuples(index=False, name=None):
+        for key in ((provider, account, unit), (provider, account), account):
+            if key in allowances:
+                value = allowances[key]
+                break
+        else:
+            continue
+        if key == account and isinstance(value, ParticlePlan) and provider != "particle":
+            continue  # the same id may name accounts at several providers
+        if isinstance(value, ParticlePlan):
+            if provider != "particle":
+                raise InvalidParameter(
+                    "allowances", f"a ParticlePlan was given for {provider} account {account!r}"
+                )
+            limits[(account, unit)] = value.data_ops / value.months
+            notes[(account, unit)] = f"{value.name} plan" + (
+                f", 1/{value.months} of its allowance" if value.months > 1 else ""
+            )
+        else:
+            try:
+                limits[(account, unit)] = float(value)
+            except (TypeError, ValueError):
+                raise InvalidParameter(
+                    f"allowances[{account!r}]",
+                    f"expected a number or a ParticlePlan, got {value!r}",
+                ) from None
+    return limits, notes
