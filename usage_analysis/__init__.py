@@ -26,6 +26,8 @@ from .errors import (
 from .schema import UNIFIED_COLUMNS, validate_unified
 
 # --- readers (issue 2) ---
+from .catalog import meter_catalog, meter_ids, meter_name
+from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
 # --- clients (issue 4) ---
 # --- analysis (issue 5) ---
 # --- archive (issue 7) ---
@@ -52,6 +54,14 @@ __all__ = [
     "__version__",
     "validate_unified",
     # readers
+    "CoercedValuesWarning",
+    "Detection",
+    "detect",
+    "meter_catalog",
+    "meter_ids",
+    "meter_name",
+    "read_report",
+    "to_unified",
     # clients
     # analysis
     # archive

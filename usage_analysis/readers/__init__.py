@@ -1,0 +1,401 @@
+"""Read Particle, HERE and Informatica report files into pandas, and unify them.
+
+``read_report(source)`` takes a path, bytes, a file object, CSV/JSON text or parsed
+HERE JSON pages; it finds the provider and report kind from the content (header
+row, ZIP members, gzip magic, JSON shape; never from the file name), and returns
+the *provider frame*: the file's columns in snake_case, typed (UTC timestamps,
+float quantities, categoricals for repeated strings), with ``attrs["provider"]``,
+``attrs["kind"]`` and ``attrs["source"]``. ``to_unified(df)`` (or
+``read_report(..., unified=True)``) turns a provider frame into the unified usage
+schema of :mod:`usage_analysis.schema`. The mapping is in ``docs/unified-schema.md``.
+
+Readers are pure: no network, nothing written to disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
+from . import _unified as U
+from . import here, informatica
+from ._csv import CoercedValuesWarning, ParseContext, Sniffed, closest, sniff, to_pandas
+from ._source import Member, Source, load_source
+
+__all__ = [
+    "KINDS",
+    "MIXED_COLUMN",
+    "CoercedValuesWarning",
+    "Detection",
+    "detect",
+    "read_report",
+    "to_unified",
+]
+
+# Detection order: the most specific headers first. Particle comes last because
+# it recognises columns by meaning and would claim too much otherwise.
+_MODULES: dict[str, ModuleType] = {"here": here, "informatica": informatica}
+KINDS: dict[str, tuple[str, ...]] = {name: mod.KINDS for name, mod in _MODULES.items()}
+# An archive of several kinds (job-level files of DI and AI meters) reads into one
+# frame with this column naming each row's kind; attrs["kind"] is then "mixed".
+MIXED_COLUMN = "report_kind"
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What a source holds: provider and report kind (unpacks as ``provider, kind``).
+
+    ``kind`` is ``"mixed"`` when an archive mixes kinds (say, job-level files of
+    Data Integration and Application Integration meters); ``members`` says which
+    member is which.
+    """
+
+    provider: str
+    kind: str
+    members: tuple[tuple[str | None, str], ...] = ()
+
+    def __iter__(self) -> Any:
+        yield self.provider
+        yield self.kind
+
+
+@dataclass
+class _Plan:
+    member: Member | None
+    provider: str
+    kind: str
+    sniffed: Sniffed | None = None
+    json: Any = None
+
+
+def _known_labels() -> list[str]:
+    labels: list[str] = []
+    for mod in _MODULES.values():
+        for layout in mod.LAYOUTS.values():
+            labels += [f.label for f in layout.fields]
+    return list(dict.fromkeys(labels))
+
+
+def _provider_of_kind(kind: str) -> str:
+    owners = [p for p, kinds in KINDS.items() if kind in kinds]
+    if not owners:
+        known = ", ".join(f"{p}: {', '.join(k)}" for p, k in KINDS.items())
+        raise InvalidParameter("kind", f"unknown report kind {kind!r}; known kinds: {known}")
+    return owners[0]
+
+
+def _check_options(provider: str | None, kind: str | None) -> tuple[str | None, str | None]:
+    if provider is not None and provider not in _MODULES:
+        raise InvalidParameter(
+            "provider", f"must be one of {', '.join(_MODULES)}, not {provider!r}"
+        )
+    if kind is not None:
+        owner = _provider_of_kind(kind)
+        if provider is None:
+            provider = owner
+        elif kind not in KINDS[provider]:
+            raise InvalidParameter(
+                "kind", f"{provider} reports are {', '.join(KINDS[provider])}, not {kind!r}"
+            )
+    return provider, kind
+
+
+def _plan_member(member: Member, *, label: str, provider: str | None, kind: str | None) -> _Plan:
+    if here.looks_like_json(member):
+        if provider not in (None, "here"):
+            raise ReportParseError(
+                f"this is JSON, but {provider} reports are CSV",
+                file=label,
+                member=member.name,
+                line=1,
+                expected=f"a {provider} CSV report",
+            )
+        return _Plan(member, "here", "search", json=here.load_json(member, label=label))
+    sniffed = sniff(member, label=label)
+    candidates = [provider] if provider else list(_MODULES)
+    for name in candidates:
+        found = _MODULES[name].detect_csv(sniffed)
+        if found and (kind is None or found == kind):
+            return _Plan(member, name, found, sniffed)
+    if provider is not None:
+        # Forced: read as asked and let the reader say which columns are missing.
+        forced = kind or _MODULES[provider].default_kind(sniffed)
+        return _Plan(member, provider, forced, sniffed)
+    raise ReportParseError(
+        "cannot tell which report this is from its header row",
+        file=label,
+        member=member.name,
+        line=1,
+        expected="the header of a Particle, HERE or Informatica usage report "
+        "(or pass provider= and kind=)",
+        candidates=closest(sniffed.header[:20], _known_labels()),
+    )
+
+
+def _plans(src: Source, provider: str | None, kind: str | None) -> list[_Plan]:
+    if src.obj is not None:
+        if provider not in (None, "here") or kind not in (None, "search"):
+            raise InvalidParameter("source", "parsed JSON objects can only be HERE search pages")
+        return [_Plan(None, "here", "search", json=src.obj)]
+    if kind is not None and len(src.members) > 1:
+        # An archive: keep the members of the asked kind, detecting each.
+        plans = []
+        for m in src.members:
+            try:
+                plans.append(_plan_member(m, label=src.label, provider=provider, kind=None))
+            except ReportParseError:
+                plans.append(_plan_member(m, label=src.label, provider=provider, kind=kind))
+        chosen = [p for p in plans if p.kind == kind]
+        if not chosen:
+            raise ReportParseError(
+                f"no member of this archive is a {kind!r} report",
+                file=src.label,
+                expected=f"one of: {', '.join(sorted({p.kind for p in plans}))}",
+            )
+        src.skipped += [str(p.member.name) for p in plans if p.kind != kind and p.member]
+        return chosen
+    plans = [_plan_member(m, label=src.label, provider=provider, kind=kind) for m in src.members]
+    providers = sorted({p.provider for p in plans})
+    if len(providers) > 1:
+        raise ReportParseError(
+            f"the archive mixes reports of {', '.join(providers)}",
+            file=src.label,
+            expected="members of one provider",
+        )
+    return plans
+
+
+def _read_group(
+    plans: Sequence[_Plan], src: Source, ctx: ParseContext, column_map: Any
+) -> pd.DataFrame:
+    provider, kind = plans[0].provider, plans[0].kind
+    mod = _MODULES[provider]
+    if kind == "search":
+        frames = [
+            here.read_pages(
+                p.json, ctx=ctx, member=p.member.name if p.member else None, column_map=column_map
+            )
+            for p in plans
+        ]
+        df = U.concat_frames(frames).reset_index(drop=True)
+    else:
+        tables = []
+        for p in plans:
+            assert p.member is not None and p.sniffed is not None
+            tables.append(
+                mod.read_csv(p.member, p.sniffed, kind=kind, ctx=ctx, column_map=column_map)
+            )
+        table = (
+            tables[0]
+            if len(tables) == 1
+            else pa.concat_tables(tables, promote_options="permissive")
+        )
+        df = to_pandas(table)
+        finish = getattr(mod, "finish", None)
+        if finish is not None:
+            df = finish(df, kind=kind)
+    df.attrs.update(
+        {
+            "provider": provider,
+            "kind": kind,
+            "source": src.label,
+            "members": [p.member.name for p in plans if p.member is not None and p.member.name],
+            "coerced": dict(ctx.coerced),
+        }
+    )
+    if src.skipped:
+        df.attrs["skipped_members"] = list(src.skipped)
+    return df
+
+
+def _safely(label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn``; any parsing failure of a library below becomes ReportParseError."""
+    try:
+        return fn(*args, **kwargs)
+    except UsageAnalysisError:
+        raise
+    except (OSError, TypeError):
+        raise
+    except (
+        ValueError,
+        LookupError,
+        ArithmeticError,
+        pa.ArrowException,
+        RecursionError,
+        UnicodeError,
+        EOFError,
+    ) as exc:
+        # A reader bug or a file shape nobody foresaw: still the caller's bad file,
+        # reported as such (the original is chained for debugging).
+        raise ReportParseError(
+            f"could not read the file ({type(exc).__name__}: {exc})", file=label
+        ) from exc
+
+
+def detect(source: Any) -> Detection:
+    """Which provider and report kind ``source`` holds, from its content alone.
+
+    Raises:
+        ReportParseError: the content is not a report this package knows.
+    """
+    src = _safely("<source>", load_source, source)
+    plans = _safely(src.label, _plans, src, None, None)
+    kinds = sorted({p.kind for p in plans})
+    members = tuple((p.member.name if p.member else None, p.kind) for p in plans)
+    return Detection(plans[0].provider, kinds[0] if len(kinds) == 1 else "mixed", members)
+
+
+def read_report(
+    source: Any,
+    *,
+    provider: str | None = None,
+    kind: str | None = None,
+    column_map: Mapping[str, str] | None = None,
+    unified: bool = False,
+    errors: str = "raise",
+    period: Sequence[Any] | None = None,
+    detail_level: str | None = None,
+) -> pd.DataFrame:
+    """Read a usage report into a typed provider frame, or the unified frame.
+
+    Args:
+        source: a path, ``bytes``, a binary or text file object, CSV/JSON text, or
+            HERE search pages as Python objects (one page dict or a list of them).
+            Plain, gzipped, ZIP (one or many CSV members); UTF-8 with or without
+            BOM, UTF-16; CRLF; ``,``/``;``/tab separated.
+        provider: ``"particle"``, ``"here"`` or ``"informatica"``: skip detection.
+        kind: the report kind (see ``KINDS``); for an archive mixing kinds, read
+            only the members of this kind.
+        column_map: ``{"device_id": "My Column", ...}``: which file column holds a
+            field, when the reader cannot tell by itself.
+        unified: return the unified usage frame (``to_unified``) instead.
+        errors: ``"raise"`` (default): a value that does not convert raises
+            :class:`ReportParseError` listing the first bad rows. ``"coerce"``: such
+            values become missing; :class:`CoercedValuesWarning` says how many and
+            ``df.attrs["coerced"]`` holds the count per column.
+        period: ``(start, end)`` (end exclusive, UTC) of the requested range, for
+            rows without a time of their own (HERE ``detailLevel=summarized``).
+        detail_level: HERE only: ``"hour"``, ``"day"``, ``"month"`` or
+            ``"summarized"``, overriding what the timestamps suggest.
+
+    Raises:
+        ReportParseError: the file is not a report this package reads, is damaged,
+            or holds values that do not convert (with ``errors="raise"``).
+        InvalidParameter: an option is wrong.
+        FileNotFoundError: ``source`` names a missing file.
+    """
+    ctx = ParseContext(label="<source>", errors=errors)
+    provider, kind = _check_options(provider, kind)
+    window = U.parse_period(period)
+    if column_map is not None and not isinstance(column_map, Mapping):
+        raise InvalidParameter("column_map", "expected a dict of field name -> header text")
+    src = _safely(ctx.label, load_source, source)
+    ctx.label = src.label
+    plans = _safely(src.label, _plans, src, provider, kind)
+    groups: dict[str, list[_Plan]] = {}
+    for p in plans:
+        groups.setdefault(p.kind, []).append(p)
+    frames = [_safely(src.label, _read_group, g, src, ctx, column_map) for g in groups.values()]
+    if unified:
+        return U.concat_unified(
+            [
+                _safely(src.label, to_unified, f, period=window, detail_level=detail_level)
+                for f in frames
+            ]
+        ).reset_index(drop=True)
+    if len(frames) == 1:
+        return frames[0]
+    return _mixed(frames)
+
+
+def _mixed(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One frame from an archive of several kinds: the union of their columns.
+
+    ``report_kind`` says each row's kind; columns of the other kinds are missing.
+    """
+    parts = []
+    for f in frames:
+        part = f.copy()
+        part.insert(0, MIXED_COLUMN, U.const(str(f.attrs["kind"]), f.index))
+        parts.append(part)
+    df = U.concat_frames(parts).reset_index(drop=True)
+    attrs = dict(frames[0].attrs)
+    attrs["kind"] = "mixed"
+    attrs["kinds"] = [str(f.attrs["kind"]) for f in frames]
+    attrs["members"] = [m for f in frames for m in f.attrs.get("members", [])]
+    attrs["coerced"] = frames[-1].attrs.get("coerced", {})
+    df.attrs.update(attrs)
+    return df
+
+
+def _guess_kind(provider: str, df: pd.DataFrame) -> str:
+    mod = _MODULES[provider]
+    return str(mod.guess_kind(df))
+
+
+def to_unified(
+    df: pd.DataFrame,
+    *,
+    provider: str | None = None,
+    kind: str | None = None,
+    period: Sequence[Any] | None = None,
+    detail_level: str | None = None,
+) -> pd.DataFrame:
+    """Convert a provider frame (from :func:`read_report`) to the unified usage schema.
+
+    ``provider``/``kind`` default to ``df.attrs``; pass them for a frame that lost
+    its attrs (the kind is then guessed from the columns). ``period=(start, end)``
+    fills the period of rows that have no time of their own; ``detail_level`` (HERE)
+    overrides the period length inferred from the timestamps.
+
+    Raises:
+        InvalidParameter: the provider is unknown or cannot be told.
+        SchemaError: the frame lacks the columns the conversion needs.
+    """
+    p = provider or df.attrs.get("provider")
+    if p is None:
+        raise InvalidParameter(
+            "provider",
+            "the frame has no attrs['provider']: pass provider='particle', 'here' or 'informatica'",
+        )
+    if (kind or df.attrs.get("kind")) == "mixed" and MIXED_COLUMN in df.columns:
+        parts = []
+        for k_, part in df.groupby(MIXED_COLUMN, observed=True, sort=False):
+            part = part.drop(columns=MIXED_COLUMN)
+            part.attrs = {**df.attrs, "kind": str(k_)}
+            parts.append(
+                to_unified(part, provider=str(p), period=period, detail_level=detail_level)
+            )
+        return U.concat_unified(parts).loc[df.index]
+    checked, k = _check_options(str(p), kind)
+    p = str(checked)
+    if detail_level is not None and p != "here":
+        raise InvalidParameter("detail_level", "applies to HERE reports only")
+    k = k or df.attrs.get("kind") or _guess_kind(p, df)
+    window = U.parse_period(period)
+    mod = _MODULES[p]
+    opts: dict[str, Any] = {"kind": k}
+    if p == "here":
+        opts["detail_level"] = detail_level
+    columns, extra = mod.unify(df, **opts)
+    if window is not None:
+        start = columns.get("period_start")
+        end = columns.get("period_end")
+        if start is None:
+            start, end = U.missing(df.index, U.UTC_NS), U.missing(df.index, U.UTC_NS)
+        no_time = start.isna()
+        if no_time.any():
+            columns["period_start"] = start.where(~no_time, window[0])
+            columns["period_end"] = (
+                end if end is not None else U.missing(df.index, U.UTC_NS)
+            ).where(~no_time, window[1])
+    attrs = {"provider": p, "kind": k, "source": df.attrs.get("source"), **extra}
+    if df.attrs.get("coerced"):
+        attrs["coerced"] = dict(df.attrs["coerced"])
+    return U.finish(columns, df.index, attrs)

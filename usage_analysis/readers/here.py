@@ -1,0 +1,355 @@
+"""HERE Cost Management usage: report CSVs (plain or gzipped) and JSON search pages.
+
+Kinds: ``"report"`` (the CSV of ``/reports/{id}/output`` or ``/csv``, every header
+variant) and ``"search"`` (the JSON pages of ``/usage/realms/{realmId}``). Both give
+the same provider frame: one column per HERE field, in snake_case
+(``usage_date_time``, ``realm_id``, ``feature_id``, ``billable_value`` ...).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .. import defaults
+from ..errors import InvalidParameter, ReportParseError
+from . import _unified as U
+from ._csv import (
+    Field,
+    Layout,
+    ParseContext,
+    Sniffed,
+    match_fields,
+    read_layout,
+    satisfied,
+    snake,
+)
+from ._source import Member
+
+PROVIDER = "here"
+KINDS = ("report", "search")
+DETAIL_LEVELS = ("hour", "day", "month", "summarized")
+
+_F = Field
+FIELDS: tuple[Field, ...] = (
+    _F("usage_date_time", "time_z", "Date and time (usageDateTime)"),
+    _F("realm_id", "cat", "Org ID (realmId)", ("orgid",)),
+    _F("org_name", "cat", "orgName", ("Org Name",)),
+    _F("category", "cat", "Category (category)"),
+    _F("app_id", "cat", "App ID (appId)"),
+    _F("app_name", "cat", "App Name (appName)"),
+    _F("app_hrn", "cat", "App Hrn (appHrn)"),
+    _F("feature_id", "cat", "Item (featureId)"),
+    _F("billing_subscription_id", "cat", "Subscription ID (billingSubscriptionId)"),
+    _F("name", "cat", "Item description (name)", ("itemdescription",)),
+    _F("value_driver", "cat", "Unit (valueDriver)", ("unit",)),
+    _F("project_hrn", "cat", "Project ID (projectHrn)", ("projectid",)),
+    _F("billing_tag", "cat", "Billing tag (billingTag)"),
+    _F("resource_hrn", "cat", "Resource ID (resourceHrn)", ("resourceid",)),
+    _F("billing_charge_number", "cat", "Charge Number (billingChargeNumber)"),
+    _F("billable_value", "float", "Usage Amount (billableValue)", ("usageamount",)),
+    _F("usage_value", "float", "Usage Amount (usageValue)"),
+    _F("billable_value_hot", "float", "billableValueHot"),
+    _F("billable_value_cold", "float", "billableValueCold"),
+    _F("usage_value_hot", "float", "usageValueHot"),
+    _F("usage_value_cold", "float", "usageValueCold"),
+)
+_VALUE = ("billable_value", "usage_value")
+LAYOUT = Layout(
+    PROVIDER,
+    "report",
+    FIELDS,
+    signature=(("feature_id",), _VALUE),
+    required=(("feature_id",), _VALUE),
+)
+LAYOUTS = {
+    "report": LAYOUT,
+    "search": Layout(PROVIDER, "search", FIELDS, LAYOUT.signature, LAYOUT.required),
+}
+
+
+def detect_csv(sniffed: Sniffed) -> str | None:
+    """``"report"`` when the header is a HERE usage header, else None."""
+    found = match_fields(sniffed.header, FIELDS)
+    return "report" if satisfied(LAYOUT.signature, found.values()) else None
+
+
+def default_kind(sniffed: Sniffed) -> str:
+    """The kind to read a CSV as when ``provider="here"`` is forced."""
+    return "report"
+
+
+def guess_kind(df: pd.DataFrame) -> str:
+    """The kind of a HERE provider frame that lost its attrs (CSV and JSON read alike)."""
+    return "report"
+
+
+def read_csv(
+    member: Member,
+    sniffed: Sniffed,
+    *,
+    kind: str,
+    ctx: ParseContext,
+    column_map: Mapping[str, str] | None,
+) -> pa.Table:
+    """Parse one HERE CSV member into a typed Arrow table."""
+    return read_layout(member, sniffed, LAYOUT, ctx, column_map)
+
+
+# --- JSON search pages ---------------------------------------------------------
+
+
+def looks_like_json(member: Member) -> bool:
+    """True when the member's first non-blank character opens a JSON object or array."""
+    return member.head(64).lstrip()[:1] in ("{", "[")
+
+
+def load_json(member: Member, *, label: str) -> Any:
+    """Parse a JSON member (ReportParseError with line and column when it is not JSON)."""
+    text = bytes(member.data).decode("utf-8", "replace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportParseError(
+            f"not valid JSON ({exc.msg}, column {exc.colno})",
+            file=label,
+            member=member.name,
+            line=exc.lineno,
+            expected="a HERE search page or a list of pages",
+        ) from None
+    except RecursionError:
+        raise ReportParseError(
+            "JSON nested too deeply",
+            file=label,
+            member=member.name,
+            expected="a HERE search page or a list of pages",
+        ) from None
+
+
+def _pages(obj: Any, *, label: str, member: str | None) -> list[Mapping[str, Any]]:
+    pages = [obj] if isinstance(obj, Mapping) else obj
+    if not isinstance(pages, list | tuple) or not pages:
+        raise ReportParseError(
+            f"JSON holds a {type(obj).__name__}",
+            file=label,
+            member=member,
+            expected='a HERE search page {"total", "limit", "items": [...]} or a list of pages',
+        )
+    for i, page in enumerate(pages):
+        if not isinstance(page, Mapping) or not isinstance(page.get("items"), list):
+            if isinstance(page, Mapping) and ("errorId" in page or "title" in page):
+                what = f"a HERE error response: {page.get('code', '')} {page.get('title', '')}"
+            else:
+                what = f"a {type(page).__name__} without an 'items' list"
+            raise ReportParseError(
+                f"page {i + 1} is {what.strip()}",
+                file=label,
+                member=member,
+                expected='a HERE search page {"total", "limit", "items": [...]}',
+            )
+        for j, item in enumerate(page["items"]):
+            if not isinstance(item, Mapping):
+                raise ReportParseError(
+                    f"page {i + 1}, item {j + 1} is a {type(item).__name__}",
+                    file=label,
+                    member=member,
+                    expected="an object of HERE usage fields",
+                )
+    return list(pages)
+
+
+def _cell(value: Any) -> Any:
+    # Nested values (a list of tags, say) are kept as their JSON text.
+    if isinstance(value, Mapping | list):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def read_pages(
+    obj: Any,
+    *,
+    ctx: ParseContext,
+    member: str | None = None,
+    column_map: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One DataFrame from HERE JSON search pages (items of every page, in order)."""
+    pages = _pages(obj, label=ctx.label, member=member)
+    items = [item for page in pages for item in page["items"]]
+    keys: list[str] = list(dict.fromkeys(k for item in items for k in item))
+    if column_map:
+        unknown = set(column_map) - set(LAYOUT.names)
+        if unknown:
+            raise InvalidParameter(
+                "column_map", f"{sorted(unknown)} are not HERE columns; known: {LAYOUT.names}"
+            )
+    found = match_fields(keys, FIELDS, column_map)
+    if items and not satisfied(LAYOUT.required, found.values()):
+        raise ReportParseError(
+            "the items lack 'featureId' or a usage value ('billableValue'/'usageValue')",
+            file=ctx.label,
+            member=member,
+            expected="HERE usage items with featureId and billableValue",
+        )
+    names = [found.get(i) or snake(k) for i, k in enumerate(keys)]
+    types = {f.name: f.type for f in FIELDS}
+    data: dict[str, pd.Series] = {}
+    for key, name in zip(keys, names, strict=True):
+        raw = pd.Series([_cell(item.get(key)) for item in items], dtype=object)
+        kind = types.get(name, "cat")
+        data[name] = _convert_json(raw, name=name, key=key, kind=kind, ctx=ctx, member=member)
+    for f in FIELDS:
+        # Every page-derived frame has the documented columns, even when empty.
+        if f.name in data or f.name not in ("usage_date_time", "feature_id", "billable_value"):
+            continue
+        data[f.name] = _convert_json(
+            pd.Series([None] * len(items), dtype=object),
+            name=f.name,
+            key=f.name,
+            kind=f.type,
+            ctx=ctx,
+            member=member,
+        )
+    df = pd.DataFrame(data, index=pd.RangeIndex(len(items)))
+    totals = [p.get("total") for p in pages if isinstance(p.get("total"), int)]
+    if totals:
+        df.attrs["total"] = totals[0]
+    return df
+
+
+def _convert_json(
+    raw: pd.Series, *, name: str, key: str, kind: str, ctx: ParseContext, member: str | None
+) -> pd.Series:
+    blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and not v.strip())
+    if kind in ("cat", "text"):
+        values = raw.where(~blank).map(lambda v: v if v is None or isinstance(v, str) else str(v))
+        return values.astype("category") if kind == "cat" else values.astype("str")
+    if kind == "float":
+        conv = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
+    else:
+        conv = pd.to_datetime(
+            raw.where(~blank).astype("str"), utc=True, errors="coerce", format="ISO8601"
+        ).astype(U.UTC_NS)
+    bad = np.flatnonzero((conv.isna() & ~blank).to_numpy())
+    if len(bad):
+        first = [(int(i) + 1, raw.iloc[int(i)]) for i in bad[: defaults.MAX_BAD_ROWS_SHOWN]]
+        listed = ", ".join(f"item {i}: {v!r}" for i, v in first)
+        if ctx.errors == "raise":
+            raise ReportParseError(
+                f"{len(bad)} value(s) do not convert (first: {listed}); "
+                "pass errors='coerce' to turn them into missing values",
+                file=ctx.label,
+                member=member,
+                column=key,
+                expected="a number" if kind == "float" else "an ISO 8601 date and time",
+                bad_rows=first,
+            )
+        ctx.note_coerced(name, len(bad), f"first: {listed}")
+    return conv
+
+
+# --- unified -------------------------------------------------------------------
+
+
+def infer_detail_level(start: pd.Series) -> str:
+    """``"hour"``, ``"day"`` or ``"month"`` from the timestamps; ``"summarized"`` when none.
+
+    Any time other than midnight means hourly rows; midnights that all fall on the
+    first of a month mean monthly rows (a single first-of-month too: a one-month
+    report is far more common than a one-day report that starts on the 1st); other
+    midnights mean daily rows. Pass ``detail_level=`` when you know better.
+    """
+    values = pd.DatetimeIndex(start.dropna().unique())
+    if len(values) == 0:
+        return "summarized"
+    if (values != values.floor("D")).any():
+        return "hour"
+    if (values.day == 1).all():
+        return "month"
+    return "day"
+
+
+def _end(start: pd.Series, level: str) -> pd.Series:
+    if level == "hour":
+        return start + pd.Timedelta(hours=1)
+    if level == "day":
+        return start + pd.Timedelta(days=1)
+    # Month arithmetic is done once per distinct timestamp, not once per row.
+    codes, uniques = pd.factorize(start)
+    ends = pd.DatetimeIndex(uniques) + pd.DateOffset(months=1)
+    out = pd.Series(ends.take(codes, allow_fill=True, fill_value=pd.NaT), index=start.index)
+    return out.astype(U.UTC_NS)
+
+
+def unify(
+    df: pd.DataFrame,
+    *,
+    kind: str,
+    detail_level: str | None = None,
+) -> tuple[dict[str, pd.Series], dict[str, Any]]:
+    """Unified columns from a HERE provider frame, and attrs to add."""
+    if detail_level is not None and detail_level not in DETAIL_LEVELS:
+        raise InvalidParameter(
+            "detail_level", f"must be one of {DETAIL_LEVELS}, not {detail_level!r}"
+        )
+    idx = df.index
+    get = df.get
+    if "usage_date_time" in df.columns:
+        start = df["usage_date_time"]
+        start = (
+            start
+            if str(start.dtype) == U.UTC_NS
+            else pd.to_datetime(start, utc=True).astype(U.UTC_NS)
+        )
+    else:
+        start = U.missing(idx, U.UTC_NS)
+    level = detail_level or infer_detail_level(start)
+    if level == "summarized" or start.isna().all():
+        end = U.missing(idx, U.UTC_NS)
+    else:
+        end = _end(start, level)
+    usage = get("usage_value")
+    billable = get("billable_value")
+    if usage is not None and billable is not None:
+        quantity = usage.where(usage.notna(), billable)
+    else:
+        quantity = usage if usage is not None else billable
+    resource_hrn = get("resource_hrn")
+    app_name = get("app_name")
+    if resource_hrn is not None and app_name is not None:
+        resource_name = U.text(app_name).where(resource_hrn.isna())
+    else:
+        resource_name = app_name
+    unit = get("value_driver")
+    cols: dict[str, pd.Series | None] = {
+        "provider": U.const(PROVIDER, idx),
+        "account_id": get("realm_id"),
+        "account_name": get("org_name"),
+        "product": _coalesce_present(app_name, get("app_id"), get("project_hrn")),
+        "resource_id": _coalesce_present(resource_hrn, get("app_id")),
+        "resource_name": resource_name,
+        "meter_id": get("feature_id"),
+        "meter": _coalesce_present(get("name"), get("feature_id")),
+        "category": get("category"),
+        "period_start": start,
+        "period_end": end,
+        "quantity": quantity,
+        "unit": unit,
+        "billable_quantity": billable,
+        "billable_unit": unit,
+    }
+    return {k: v for k, v in cols.items() if v is not None}, {"detail_level": level}
+
+
+def _coalesce_present(*columns: pd.Series | None) -> pd.Series | None:
+    present = [c for c in columns if c is not None]
+    return U.coalesce(*present) if present else None
+
+
+def names_of(columns: Sequence[str]) -> set[str]:
+    """The HERE field names among ``columns``."""
+    return set(columns) & set(LAYOUT.names)
