@@ -1,0 +1,485 @@
+"""One report job, whatever the provider: request -> wait -> download -> DataFrame.
+
+A :class:`ReportJob` is either one job on the provider's side (its ``id`` is the
+provider's report or job id) or a group of such jobs (``parts``), when a date range
+had to be split to fit a provider's limits; then ``download()`` joins the parts'
+files into one file of the provider's own format, so readers see one report.
+
+Every change of state is written to the journal at once, so a kernel restart
+loses nothing: ``usage_analysis.resume(job_id)`` re-attaches.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._secrets import Secret, get_logger, redact
+from ..errors import (
+    AuthenticationError,
+    NotFoundError,
+    ReportFailed,
+    ReportParseError,
+    ReportTimeout,
+)
+from ._clock import PollSchedule
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._base import BaseClient
+
+__all__ = [
+    "DOWNLOADED",
+    "EXPIRED",
+    "FAILED",
+    "PENDING",
+    "READY",
+    "PartialReportWarning",
+    "Poll",
+    "ReportJob",
+]
+
+log = get_logger(__name__)
+
+# The states of a job, the same for every provider; the provider's own word for
+# it is kept in ``provider_state``.
+PENDING = "pending"  # asked for, not finished (Particle pending, HERE inProgress, IDMC CREATED...)
+READY = "ready"  # finished, the file can be downloaded
+DOWNLOADED = "downloaded"  # the file is on disk (``path``)
+FAILED = "failed"  # the provider says the job failed (or answered a state nobody knows)
+EXPIRED = "expired"  # the provider no longer has it (deleted, archived, link gone)
+STATES = (PENDING, READY, DOWNLOADED, FAILED, EXPIRED)
+
+
+class PartialReportWarning(UserWarning):
+    """A report arrived incomplete (Informatica PARTIAL_SUCCESS): some data is missing."""
+
+
+class Poll:
+    """What one status check said, in provider-neutral words."""
+
+    __slots__ = ("download_url", "message", "provider_state", "retry_after", "state", "warnings")
+
+    def __init__(
+        self,
+        state: str,
+        provider_state: str | None,
+        *,
+        download_url: Secret | None = None,
+        message: str | None = None,
+        warnings: Sequence[str] = (),
+        retry_after: float | None = None,
+    ) -> None:
+        self.state = state
+        self.provider_state = provider_state
+        self.download_url = download_url
+        self.message = redact(message) if message else None
+        self.warnings = tuple(redact(w) for w in warnings)
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        return f"Poll(state={self.state!r}, provider_state={self.provider_state!r})"
+
+
+class _Progress:
+    """A tqdm.auto bar (a widget in a notebook, text in a terminal), or nothing."""
+
+    def __init__(self, enabled: bool, **kwargs: Any) -> None:
+        self.bar: Any = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(**kwargs)
+
+    def state(self, text: str, done: int | None = None) -> None:
+        if self.bar is None:
+            return
+        if done is not None and done != self.bar.n:
+            self.bar.update(done - self.bar.n)
+        self.bar.set_postfix_str(text, refresh=True)
+
+    def bytes(self, size: int, total: int | None) -> None:
+        if self.bar is None:
+            return
+        if total is not None and self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(size - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class ReportJob:
+    """A report requested from Particle, HERE or Informatica.
+
+    ``state`` is one of ``pending``, ``ready``, ``downloaded``, ``failed``,
+    ``expired``; ``provider_state`` is the provider's own word. Use
+    :meth:`wait`, :meth:`download` and :meth:`to_dataframe`, each of which does
+    the steps before it when needed.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: BaseClient,
+        id: str,
+        params: dict[str, Any],
+        account: str | None = None,
+        state: str = PENDING,
+        provider_state: str | None = None,
+        requested_at: datetime | None = None,
+        updated_at: datetime | None = None,
+        path: Path | None = None,
+        size: int | None = None,
+        sha256: str | None = None,
+        warnings: Sequence[str] = (),
+        message: str | None = None,
+        parts: Sequence[ReportJob] = (),
+        parent: str | None = None,
+    ) -> None:
+        self._client = client
+        self.provider: str = client.provider
+        self.account: str = account if account is not None else client.account
+        self.id = id
+        self.params = dict(params)
+        self.state = state
+        self.provider_state = provider_state
+        now = client.clock.now()
+        self.requested_at = requested_at or now
+        self.updated_at = updated_at or now
+        self.path = path
+        self.size = size
+        self.sha256 = sha256
+        self.warnings: list[str] = list(warnings)
+        self.message = message
+        self.parts: list[ReportJob] = list(parts)
+        self.parent = parent
+        self._download_url: Secret | None = None
+        self._retry_after: float | None = None
+        self._warned: set[str] = set(self.warnings)
+
+    # -- description ------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        parts = f", parts={len(self.parts)}" if self.parts else ""
+        return (
+            f"<ReportJob {self.provider} {self.id!r} state={self.state!r}{parts} "
+            f"params={self.params!r}>"
+        )
+
+    @property
+    def client(self) -> BaseClient:
+        """The client this job talks through."""
+        return self._client
+
+    @property
+    def done(self) -> bool:
+        """Whether the file is ready to download or already downloaded."""
+        return self.state in (READY, DOWNLOADED)
+
+    def leaves(self) -> Iterator[ReportJob]:
+        """The provider-side jobs under this one, in date order (itself when unsplit)."""
+        if not self.parts:
+            yield self
+            return
+        for part in self.parts:
+            yield from part.leaves()
+
+    def _save(self) -> None:
+        self.updated_at = self._client.clock.now()
+        self._client.journal.save(self)
+
+    # -- state ----------------------------------------------------------------
+
+    def _apply(self, poll: Poll) -> None:
+        saved = self.state == DOWNLOADED and self.path is not None and self.path.exists()
+        self.state = DOWNLOADED if saved and poll.state == READY else poll.state
+        self.provider_state = poll.provider_state
+        self._retry_after = poll.retry_after
+        if poll.message:
+            self.message = poll.message
+        if poll.download_url is not None:
+            self._download_url = poll.download_url
+        for text in poll.warnings:
+            if text not in self._warned:
+                self._warned.add(text)
+                self.warnings.append(text)
+                # Visible in a notebook: partial data must not pass for complete data.
+                warnings.warn(text, PartialReportWarning, stacklevel=4)
+
+    def _derive(self) -> None:
+        """A group's state from its parts'."""
+        states = {p.state for p in self.parts}
+        if self.path is not None and self.state == DOWNLOADED:
+            return
+        for state in (FAILED, EXPIRED, PENDING):
+            if state in states:
+                self.state = state
+                break
+        else:
+            self.state = READY
+        self.warnings = [w for p in self.parts for w in p.warnings]
+
+    def refresh(self) -> ReportJob:
+        """Ask the provider for the current state (of every unfinished part)."""
+        if self.parts:
+            for part in self.parts:
+                if part.state == PENDING:
+                    part.refresh()
+            self._derive()
+        else:
+            try:
+                poll = self._client._poll(self)
+            except NotFoundError:
+                self.state = EXPIRED
+                self.message = f"{self.provider} no longer knows job {self.id}"
+                self._save()
+                raise
+            self._apply(poll)
+        self._save()
+        return self
+
+    def _raise_if_failed(self) -> None:
+        for leaf in self.leaves():
+            if leaf.state in (FAILED, EXPIRED):
+                detail = f": {leaf.message}" if leaf.message else ""
+                raise ReportFailed(
+                    f"the {self.provider} report failed{detail}",
+                    job_id=leaf.id,
+                    state=leaf.provider_state or leaf.state,
+                    provider=self.provider,
+                )
+
+    def wait(
+        self,
+        *,
+        timeout: float | None = None,
+        progress: bool = True,
+        schedule: PollSchedule | Sequence[float] | str | float | None = None,
+    ) -> ReportJob:
+        """Poll until the report is ready (or failed), on the provider's schedule.
+
+        The default schedule is the client's (Particle: 15 s, 30 s, 60 s, then every
+        minute); a ``Retry-After`` from the provider lengthens a wait. Raises
+        :class:`ReportFailed` when the provider says the job failed and
+        :class:`ReportTimeout` after ``timeout`` seconds.
+        """
+        clock = self._client.clock
+        plan = PollSchedule.coerce(schedule, default=self._client.schedule)
+        total = sum(1 for _ in self.leaves())
+        bar = _Progress(
+            progress,
+            total=total,
+            desc=f"{self.provider} report {self.id}",
+            unit="part",
+            bar_format="{desc}: {n_fmt}/{total_fmt} ready [{elapsed}{postfix}]",
+        )
+        start = clock.monotonic()
+        n = 0
+        try:
+            while True:
+                if not self.done:
+                    self.refresh()
+                ready = sum(1 for leaf in self.leaves() if leaf.done)
+                bar.state(self.state, ready)
+                if self.done:
+                    return self
+                self._raise_if_failed()
+                waited = clock.monotonic() - start
+                if timeout is not None and waited >= timeout:
+                    raise ReportTimeout(
+                        f"the {self.provider} report is not ready yet; call wait() again "
+                        f"or resume('{self.id}') later",
+                        job_id=self.id,
+                        state=self.provider_state or self.state,
+                        waited=waited,
+                    )
+                delay = max(plan.delay(n), self._retry_after or 0.0)
+                if timeout is not None:
+                    delay = min(delay, timeout - waited)
+                log.debug(
+                    "%s report %s is %s; next status check in %.1f s",
+                    self.provider,
+                    self.id,
+                    self.provider_state or self.state,
+                    delay,
+                )
+                clock.sleep(delay)
+                n += 1
+        finally:
+            bar.close()
+
+    def resubmit(self) -> ReportJob:
+        """Ask again for what failed: a new job for a leaf; failed parts for a group."""
+        if not self.parts:
+            return self._client._submit_leaf(self.params, refresh=True, parent=self.parent)
+        self.parts = [p.resubmit() if p.state in (FAILED, EXPIRED) else p for p in self.parts]
+        self.state = PENDING
+        self._derive()
+        self._save()
+        return self
+
+    # -- download -------------------------------------------------------------
+
+    def download(
+        self, dest: str | Path | None = None, *, progress: bool = True, timeout: float | None = None
+    ) -> Path:
+        """Save the report file (waiting for it first when needed) and return its path.
+
+        The file is streamed to disk in constant memory and renamed into place only
+        when whole; its size and sha256 are recorded in the journal. An expired
+        download link is renewed by asking the status again.
+        """
+        target = Path(dest).expanduser() if dest is not None else None
+        saved = self.state == DOWNLOADED and self.path is not None and self.path.exists()
+        if saved and (target is None or target.resolve() == self.path.resolve()):  # type: ignore[union-attr]
+            return self.path  # type: ignore[return-value]
+        if not self.done:
+            self.wait(progress=progress, timeout=timeout)
+        if self.parts:
+            return self._download_group(target, progress=progress, timeout=timeout)
+        return self._download_leaf(target, progress=progress, timeout=timeout)
+
+    def _download_leaf(self, target: Path | None, *, progress: bool, timeout: float | None) -> Path:
+        client = self._client
+        path = target or client._default_path(self)
+        bar = _Progress(
+            progress,
+            total=None,
+            desc=f"{self.provider} report {self.id}",
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+        )
+        attempts = 3
+        try:
+            for attempt in range(1, attempts + 1):
+                url, headers = client._download_request(self)
+                try:
+                    saved = client.http.download(
+                        url,
+                        path,
+                        what=f"download of report {self.id}",
+                        headers=headers,
+                        validate=lambda p: client._validate_file(self, p),
+                        progress=bar.bytes,
+                    )
+                    break
+                except (NotFoundError, AuthenticationError) as exc:
+                    if attempt == attempts:
+                        raise
+                    # An expired or refused link: the status answer gives a fresh one.
+                    log.debug(
+                        "%s download of %s refused (%s); asking the status again",
+                        self.provider,
+                        self.id,
+                        type(exc).__name__,
+                    )
+                    self._download_url = None
+                    self.state = PENDING
+                    self.refresh()
+                    if not self.done:
+                        self.wait(progress=False, timeout=timeout)
+        finally:
+            bar.close()
+        self.path, self.size, self.sha256 = saved.path, saved.size, saved.sha256
+        self.state = DOWNLOADED
+        self._save()
+        windows = client._recheck(self, saved.path)
+        if windows:
+            # Too big for one report (HERE's record cap): ask for smaller ones.
+            self.parts = [client._submit_leaf(w, refresh=True, parent=self.id) for w in windows]
+            self.path = self.size = self.sha256 = None
+            self.state = PENDING
+            self._save()
+            return self.download(target, progress=progress, timeout=timeout)
+        return saved.path
+
+    def _download_group(
+        self, target: Path | None, *, progress: bool, timeout: float | None
+    ) -> Path:
+        client = self._client
+        for part in self.parts:
+            part.download(progress=progress, timeout=timeout)
+        self._derive()
+        files = [leaf.path for leaf in self.leaves()]
+        assert all(f is not None for f in files)
+        path = target or client._default_path(self)
+        saved = client._combine([f for f in files if f is not None], path)
+        self.path, self.size, self.sha256 = saved.path, saved.size, saved.sha256
+        self.state = DOWNLOADED
+        self._save()
+        return saved.path
+
+    # -- data -----------------------------------------------------------------
+
+    def to_dataframe(self, *, unified: bool = False) -> pd.DataFrame:
+        """The report as a DataFrame (``unified=True``: the unified usage schema).
+
+        Downloads first when needed. A file that cannot be read stays on disk; the
+        error says where it is.
+        """
+        path = self.download(progress=False) if self.state != DOWNLOADED else self.path
+        if path is None or not path.exists():
+            path = self.download(progress=False)
+        # Imported here: readers are the next layer down the chain and clients must
+        # work (request, wait, download) even where reading is not needed.
+        from ..readers import read_report
+
+        try:
+            return read_report(path, provider=self.provider, unified=unified)
+        except ReportParseError as exc:
+            exc.add_note(f"The downloaded report is kept at {path}")
+            raise
+
+    # -- journal rows -----------------------------------------------------------
+
+    def to_row(self) -> dict[str, Any]:
+        """The journal row of this job (no secrets: links and tokens are never kept)."""
+        return {
+            "provider": self.provider,
+            "account": self.account,
+            "id": self.id,
+            "parent": self.parent,
+            "params": self.params,
+            "state": self.state,
+            "provider_state": self.provider_state,
+            "parts": [p.id for p in self.parts] or None,
+            "endpoints": self._client.endpoints(),
+            "requested_at": self.requested_at,
+            "updated_at": self.updated_at,
+            "path": str(self.path) if self.path is not None else None,
+            "size": self.size,
+            "sha256": self.sha256,
+            "warnings": self.warnings or None,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_row(
+        cls, row: dict[str, Any], client: BaseClient, *, load: Callable[[str], dict[str, Any]]
+    ) -> ReportJob:
+        """A job from its journal row; ``load(id)`` gives the rows of its parts."""
+        parts = [cls.from_row(load(pid), client, load=load) for pid in row.get("parts") or ()]
+        return cls(
+            client=client,
+            id=row["id"],
+            params=row["params"],
+            account=row["account"],
+            state=row["state"],
+            provider_state=row.get("provider_state"),
+            requested_at=row.get("requested_at"),
+            updated_at=row.get("updated_at"),
+            path=Path(row["path"]) if row.get("path") else None,
+            size=row.get("size"),
+            sha256=row.get("sha256"),
+            warnings=row.get("warnings") or (),
+            message=row.get("message"),
+            parts=parts,
+            parent=row.get("parent"),
+        )

@@ -1,0 +1,357 @@
+"""The journal: every report job ever requested, in SQLite in the data directory.
+
+One row per job (provider, account, id): its parameters, state, times, and the
+file it was saved to with size and sha256. Never a token, password, session id or
+download link. The journal is what makes a kernel restart harmless
+(:func:`resume`), what lets a repeated request reuse a report already downloaded,
+and what the provider limits are counted from (see :mod:`.limits`), across
+processes: SQLite's locking serialises writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidParameter, NotFoundError
+from ..paths import journal_path
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ._base import BaseClient
+    from .job import ReportJob
+
+__all__ = ["Journal", "jobs", "params_key", "resume"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    provider TEXT NOT NULL,
+    account TEXT NOT NULL,
+    id TEXT NOT NULL,
+    parent TEXT,
+    params TEXT NOT NULL,
+    params_key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    provider_state TEXT,
+    parts TEXT,
+    endpoints TEXT,
+    requested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    path TEXT,
+    size INTEGER,
+    sha256 TEXT,
+    warnings TEXT,
+    message TEXT,
+    PRIMARY KEY (provider, account, id)
+);
+CREATE INDEX IF NOT EXISTS jobs_by_params ON jobs (provider, account, params_key);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (provider, account, state);
+CREATE TABLE IF NOT EXISTS slots (
+    token TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    account TEXT NOT NULL,
+    created REAL NOT NULL,
+    pid INTEGER
+);
+"""
+
+_JSON_COLUMNS = ("params", "parts", "endpoints", "warnings")
+_TIME_COLUMNS = ("requested_at", "updated_at")
+COLUMNS = (
+    "provider",
+    "account",
+    "id",
+    "state",
+    "provider_state",
+    "requested_at",
+    "updated_at",
+    "params",
+    "path",
+    "size",
+    "sha256",
+    "parent",
+    "parts",
+    "warnings",
+    "message",
+)
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def params_key(provider: str, params: dict[str, Any]) -> str:
+    """A fingerprint of a request's parameters: equal requests have equal keys."""
+    return hashlib.sha256(f"{provider}\n{_canonical(params)}".encode()).hexdigest()
+
+
+class Journal:
+    """The SQLite journal at ``path`` (default: ``journal.sqlite`` in the data dir)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else journal_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r})"
+
+    @contextmanager
+    def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        # A connection per operation: cheap, and safe across threads and processes.
+        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA busy_timeout = 60000")
+            if write:
+                # IMMEDIATE: take the write lock now, so a count-then-insert is atomic.
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute("COMMIT")
+            else:
+                yield db
+        finally:
+            db.close()
+
+    # -- rows -----------------------------------------------------------------
+
+    @staticmethod
+    def _encode(row: dict[str, Any]) -> dict[str, Any]:
+        out = dict(row)
+        for name in _JSON_COLUMNS:
+            if out.get(name) is not None:
+                out[name] = _canonical(out[name])
+        for name in _TIME_COLUMNS:
+            value = out.get(name)
+            if isinstance(value, datetime):
+                out[name] = value.isoformat()
+        out["params_key"] = params_key(row["provider"], row["params"])
+        return out
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> dict[str, Any]:
+        out = dict(row)
+        for name in _JSON_COLUMNS:
+            if out.get(name) is not None:
+                out[name] = json.loads(out[name])
+        for name in _TIME_COLUMNS:
+            if out.get(name):
+                out[name] = datetime.fromisoformat(out[name])
+        return out
+
+    def save(self, job: ReportJob, *, release: str | None = None) -> None:
+        """Insert or update ``job``'s row; ``release`` a slot token in the same transaction."""
+        row = self._encode(job.to_row())
+        names = list(row)
+        sql = (
+            f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
+            "ON CONFLICT (provider, account, id) DO UPDATE SET "
+            + ", ".join(
+                f"{n} = excluded.{n}"
+                for n in names
+                if n not in ("provider", "account", "id", "requested_at")
+            )
+        )
+        with self._connect(write=True) as db:
+            db.execute(sql, [row[n] for n in names])
+            if release is not None:
+                db.execute("DELETE FROM slots WHERE token = ?", (release,))
+
+    def get(self, provider: str, account: str, job_id: str) -> dict[str, Any] | None:
+        """One job's row, or None."""
+        with self._connect() as db:
+            found = db.execute(
+                "SELECT * FROM jobs WHERE provider = ? AND account = ? AND id = ?",
+                (provider, account, job_id),
+            ).fetchone()
+        return self._decode(found) if found else None
+
+    def find(self, job_id: str, *, provider: str | None = None) -> list[dict[str, Any]]:
+        """Every row with this id (of this provider), newest first."""
+        sql = "SELECT * FROM jobs WHERE id = ?"
+        args: list[Any] = [job_id]
+        if provider is not None:
+            sql += " AND provider = ?"
+            args.append(provider)
+        with self._connect() as db:
+            rows = db.execute(sql + " ORDER BY requested_at DESC", args).fetchall()
+        return [self._decode(r) for r in rows]
+
+    def reusable(
+        self, provider: str, account: str, params: dict[str, Any], *, parent: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows for the same request that are not failed or expired, newest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM jobs WHERE provider = ? AND account = ? AND params_key = ? "
+                "AND state IN ('pending', 'ready', 'downloaded') ORDER BY requested_at DESC",
+                (provider, account, params_key(provider, params)),
+            ).fetchall()
+        return [self._decode(r) for r in rows]
+
+    def outstanding(self, provider: str, account: str) -> list[dict[str, Any]]:
+        """The provider-side jobs of this account still pending, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM jobs WHERE provider = ? AND account = ? AND state = 'pending' "
+                "AND parts IS NULL ORDER BY requested_at",
+                (provider, account),
+            ).fetchall()
+        return [self._decode(r) for r in rows]
+
+    def rows(
+        self, *, provider: str | None = None, account: str | None = None
+    ) -> list[dict[str, Any]]:
+        """All rows (of a provider, an account), oldest first."""
+        sql = "SELECT * FROM jobs WHERE 1 = 1"
+        args: list[Any] = []
+        if provider is not None:
+            sql += " AND provider = ?"
+            args.append(provider)
+        if account is not None:
+            sql += " AND account = ?"
+            args.append(account)
+        with self._connect() as db:
+            found = db.execute(sql + " ORDER BY requested_at, id", args).fetchall()
+        return [self._decode(r) for r in found]
+
+    # -- slots under a provider limit -------------------------------------------
+
+    def try_reserve(
+        self, provider: str, account: str, *, limit: int, now: float, ttl: float
+    ) -> tuple[str | None, int]:
+        """Reserve a slot when fewer than ``limit`` jobs are outstanding: (token or None, count).
+
+        Counted in one write transaction: pending jobs in the journal plus slots
+        reserved by requests in flight (in any process); reservations older than
+        ``ttl`` seconds belong to a process that died and are dropped.
+        """
+        with self._connect(write=True) as db:
+            db.execute("DELETE FROM slots WHERE created < ?", (now - ttl,))
+            (pending,) = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE provider = ? AND account = ? "
+                "AND state = 'pending' AND parts IS NULL",
+                (provider, account),
+            ).fetchone()
+            (reserved,) = db.execute(
+                "SELECT COUNT(*) FROM slots WHERE provider = ? AND account = ?",
+                (provider, account),
+            ).fetchone()
+            count = int(pending) + int(reserved)
+            if count >= limit:
+                return None, count
+            token = uuid.uuid4().hex
+            db.execute(
+                "INSERT INTO slots (token, provider, account, created, pid) VALUES (?, ?, ?, ?, ?)",
+                (token, provider, account, now, os.getpid()),
+            )
+            return token, count
+
+    def touch(self, token: str, *, now: float) -> None:
+        """Keep a reservation alive while its request waits for the provider."""
+        with self._connect(write=True) as db:
+            db.execute("UPDATE slots SET created = ? WHERE token = ?", (now, token))
+
+    def release(self, token: str) -> None:
+        """Give a reserved slot back (the request was not sent, or failed)."""
+        with self._connect(write=True) as db:
+            db.execute("DELETE FROM slots WHERE token = ?", (token,))
+
+    # -- views ----------------------------------------------------------------
+
+    def frame(self, *, provider: str | None = None) -> pd.DataFrame:
+        """The journal as a DataFrame, oldest first."""
+        import pandas as pd
+
+        rows = self.rows(provider=provider)
+        for row in rows:
+            for name in ("params", "parts", "warnings"):
+                if row.get(name) is not None:
+                    row[name] = _canonical(row[name])
+        df = pd.DataFrame(rows, columns=list(COLUMNS))
+        for name in _TIME_COLUMNS:
+            df[name] = pd.to_datetime(df[name], utc=True)
+        df["size"] = df["size"].astype("Int64")
+        return df
+
+
+def jobs(*, provider: str | None = None) -> pd.DataFrame:
+    """Every report job requested from this machine (the journal), as a DataFrame."""
+    return Journal().frame(provider=provider)
+
+
+def _client_for(row: dict[str, Any]) -> BaseClient:
+    """A client able to talk about this row's job: credentials from env/config files."""
+    endpoints = row.get("endpoints") or {}
+    provider = row["provider"]
+    if provider == "particle":
+        from .particle import ParticleClient
+
+        org = None if row["account"] == "sandbox" else row["account"]
+        return ParticleClient(org=org, base_url=endpoints.get("base_url"))
+    if provider == "here":
+        from .here import HereClient
+
+        return HereClient(
+            realm_id=row["account"],
+            base_url=endpoints.get("base_url"),
+            token_url=endpoints.get("token_url"),
+        )
+    if provider == "informatica":
+        from .informatica import InformaticaClient
+
+        return InformaticaClient(login_url=endpoints.get("login_url"))
+    raise InvalidParameter("provider", f"unknown provider {provider!r} in the journal")
+
+
+def resume(
+    job_id: str, *, provider: str | None = None, client: BaseClient | None = None
+) -> ReportJob:
+    """Re-attach to a job requested earlier (after a kernel restart, from another process).
+
+    Credentials come from ``client`` when given, else from the environment and
+    config files as for a new client; the job's endpoints come from the journal.
+    """
+    from .job import ReportJob
+
+    journal = client.journal if client is not None else Journal()
+    if client is not None:
+        provider = provider or client.provider
+    rows = journal.find(job_id, provider=provider)
+    if not rows:
+        raise NotFoundError(
+            f"no job {job_id!r} in the journal at {journal.path}; "
+            "usage_analysis.jobs() lists the jobs it knows",
+        )
+    if len({(r["provider"], r["account"]) for r in rows}) > 1:
+        raise InvalidParameter(
+            "provider",
+            f"job id {job_id!r} exists for several providers/accounts "
+            f"({', '.join(sorted({r['provider'] for r in rows}))}); pass provider=",
+        )
+    row = rows[0]
+    if client is None:
+        client = _client_for(row)
+        client._journal = journal
+
+    def load(part_id: str) -> dict[str, Any]:
+        part = journal.get(row["provider"], row["account"], part_id)
+        if part is None:
+            raise NotFoundError(f"part {part_id!r} of job {job_id!r} is missing from the journal")
+        return part
+
+    return ReportJob.from_row(row, client, load=load)
