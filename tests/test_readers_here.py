@@ -30,14 +30,17 @@ def _row(day: str, value: str, *, app: str = "app1", unit: str = "Transactions")
     )
 
 
-LABEL_CSV = "\n".join(
-    [
-        LABEL_HEADER,
-        _row("2026-10-01T00:00:00Z", "144940.0000"),
-        _row("2026-10-02T00:00:00Z", "10.5000"),
-        _row("2026-10-02T00:00:00Z", "", app="app2"),
-    ]
-) + "\n"
+LABEL_CSV = (
+    "\n".join(
+        [
+            LABEL_HEADER,
+            _row("2026-10-01T00:00:00Z", "144940.0000"),
+            _row("2026-10-02T00:00:00Z", "10.5000"),
+            _row("2026-10-02T00:00:00Z", "", app="app2"),
+        ]
+    )
+    + "\n"
+)
 
 
 def test_label_header_reads_typed_snake_case_columns() -> None:
@@ -99,7 +102,10 @@ def test_legacy_header_uses_usage_value_as_quantity_and_billable_value_as_billab
 
 def test_partner_report_fills_account_name_from_org_name() -> None:
     partner = (
-        '"Org Name (orgName)",' + LABEL_HEADER + "\n" + '"Acme Maps",'
+        '"Org Name (orgName)",'
+        + LABEL_HEADER
+        + "\n"
+        + '"Acme Maps",'
         + _row("2026-10-01T00:00:00Z", "1.0000")
         + "\n"
     )

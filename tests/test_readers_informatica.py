@@ -108,7 +108,12 @@ def test_one_member_per_org_and_combined_give_the_same_rows() -> None:
     header, r1, r2 = SUMMARY.strip().split("\n")
     r2b = r2.replace("orgA", "orgB")
     per_org = read_report(
-        _zip({"MeteringSummary_orgA.csv": f"{header}\n{r1}\n", "MeteringSummary_orgB.csv": f"{header}\n{r2b}\n"})
+        _zip(
+            {
+                "MeteringSummary_orgA.csv": f"{header}\n{r1}\n",
+                "MeteringSummary_orgB.csv": f"{header}\n{r2b}\n",
+            }
+        )
     )
     combined = read_report(_zip({"MeteringSummary_AllOrgs.csv": f"{header}\n{r1}\n{r2b}\n"}))
     assert per_org["org_id"].tolist() == combined["org_id"].tolist() == ["orgA", "orgB"]

@@ -105,7 +105,10 @@ def test_zip_members_are_concatenated_and_named_in_attrs() -> None:
 
 def test_macos_metadata_members_are_skipped_and_reported() -> None:
     data = _zip(
-        {"MeteringSummary_orgA.csv": SUMMARY.encode(), "__MACOSX/._MeteringSummary_orgA.csv": b"\0\5"}
+        {
+            "MeteringSummary_orgA.csv": SUMMARY.encode(),
+            "__MACOSX/._MeteringSummary_orgA.csv": b"\0\5",
+        }
     )
     df = read_report(data)
     assert len(df) == 2
@@ -140,7 +143,7 @@ def test_a_member_larger_than_its_declared_size_is_refused() -> None:
         real = zf.infolist()[0].file_size
     patched = data.replace(real.to_bytes(4, "little"), (10).to_bytes(4, "little"))
     # zipfile stops at the declared size, so the check fails on the CRC.
-    with pytest.raises(ReportParseError, match="declared size|CRC") as info:
+    with pytest.raises(ReportParseError, match=r"declared size|CRC") as info:
         read_report(patched)
     assert info.value.member == "MeteringSummary_a.csv"
 

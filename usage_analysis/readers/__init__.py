@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
 from . import _unified as U
-from . import here, informatica
+from . import here, informatica, particle
 from ._csv import CoercedValuesWarning, ParseContext, Sniffed, closest, sniff, to_pandas
 from ._source import Member, Source, load_source
 
@@ -40,7 +40,11 @@ __all__ = [
 
 # Detection order: the most specific headers first. Particle comes last because
 # it recognises columns by meaning and would claim too much otherwise.
-_MODULES: dict[str, ModuleType] = {"here": here, "informatica": informatica}
+_MODULES: dict[str, ModuleType] = {
+    "here": here,
+    "informatica": informatica,
+    "particle": particle,
+}
 KINDS: dict[str, tuple[str, ...]] = {name: mod.KINDS for name, mod in _MODULES.items()}
 # An archive of several kinds (job-level files of DI and AI meters) reads into one
 # frame with this column naming each row's kind; attrs["kind"] is then "mixed".
@@ -196,7 +200,10 @@ def _read_group(
             if len(tables) == 1
             else pa.concat_tables(tables, promote_options="permissive")
         )
+        table_attrs = getattr(mod, "table_attrs", None)
+        extra = table_attrs(table) if table_attrs is not None else {}
         df = to_pandas(table)
+        df.attrs.update(extra)
         finish = getattr(mod, "finish", None)
         if finish is not None:
             df = finish(df, kind=kind)

@@ -1,0 +1,337 @@
+"""Particle data operations reports: ``devices`` and ``products``, long or wide layout.
+
+Particle does not document the report's columns, so they are found by meaning:
+a device id column by its name (``Device ID``, ``device_id``, ``deviceId``,
+``coreid``...) or, failing that, by its values (24 hexadecimal characters); the
+date or period; the product; and the data operation counts, as a total and/or
+split by kind (publishes, subscribes, function calls, variable reads). A wide
+export (one row per device, one column per day) is melted to the long layout:
+one row per device (or product) per day, the day's count in
+``total_data_operations``. ``column_map`` names any column the reader misses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from .. import defaults
+from ..errors import ReportParseError
+from . import _unified as U
+from ._csv import (
+    Field,
+    Layout,
+    ParseContext,
+    Sniffed,
+    check_columns,
+    column_names,
+    match_fields,
+    parse,
+    satisfied,
+)
+from ._source import Member
+
+PROVIDER = "particle"
+KINDS = ("devices", "products")
+UNIT = "data operations"
+METER_ID = "data_operations"
+METER = "Data Operations"
+KIND_COLUMNS = ("publishes", "subscribes", "function_calls", "variable_reads")
+OPS = ("total_data_operations", *KIND_COLUMNS)
+# Keys of Arrow schema metadata that become attrs of the provider frame.
+META_LAYOUT, META_PERIOD = b"ua.layout", b"ua.period"
+
+_F = Field
+FIELDS: tuple[Field, ...] = (
+    _F(
+        "date",
+        "date",
+        "Date",
+        ("day", "period", "month", "usage date", "report date", "period start", "start date"),
+    ),
+    _F(
+        "device_id",
+        "cat",
+        "Device ID",
+        ("device", "coreid", "core id", "particle device id", "device identifier"),
+    ),
+    _F("device_name", "cat", "Device Name", ("name",)),
+    _F("product_id", "cat", "Product ID", ("productid",)),
+    _F("product_name", "cat", "Product Name", ("product",)),
+    _F("publishes", "float", "Publishes", ("publish", "published", "events published", "events")),
+    _F("subscribes", "float", "Subscribes", ("subscribe", "subscriptions")),
+    _F("function_calls", "float", "Function Calls", ("functions", "function", "function call")),
+    _F(
+        "variable_reads",
+        "float",
+        "Variable Reads",
+        ("variables", "variable", "variable read", "variable requests"),
+    ),
+    _F(
+        "total_data_operations",
+        "float",
+        "Total Data Operations",
+        (
+            "data operations",
+            "data ops",
+            "total data ops",
+            "total",
+            "total ops",
+            "operations",
+            "data operations count",
+            "data operation count",
+        ),
+    ),
+    _F("devices", "float", "Devices", ("device count", "number of devices", "active devices")),
+)
+LAYOUTS: dict[str, Layout] = {
+    "devices": Layout(
+        PROVIDER,
+        "devices",
+        FIELDS,
+        signature=(("device_id",), ("date",), OPS),
+        required=(("device_id",), ("date",), OPS),
+    ),
+    "products": Layout(
+        PROVIDER,
+        "products",
+        FIELDS,
+        signature=(("product_id", "product_name"), ("date",), OPS),
+        required=(("product_id", "product_name"), ("date",), OPS),
+    ),
+}
+_HEX = re.compile(defaults.PARTICLE_DEVICE_ID_PATTERN)
+_DAY = re.compile(r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})\s*$")
+_MONTH = re.compile(r"^\s*(\d{4})[-/](\d{1,2})\s*$")
+
+
+def _header_date(text: str) -> tuple[pd.Timestamp, str] | None:
+    """A wide layout's column header as (UTC day, "day"/"month"), or None."""
+    m = _DAY.match(text)
+    period = "day"
+    if not m:
+        m = _MONTH.match(text)
+        period = "month"
+    if not m:
+        return None
+    try:
+        parts = [int(g) for g in m.groups()] + ([1] if period == "month" else [])
+        return pd.Timestamp(*parts[:3], tz="UTC"), period
+    except ValueError:
+        return None
+
+
+def _hex_column(sniffed: Sniffed, taken: set[int]) -> int | None:
+    """The position of a column whose sample values are all Particle device ids."""
+    for pos in range(len(sniffed.header)):
+        if pos in taken:
+            continue
+        values = [r[pos].strip() for r in sniffed.rows if pos < len(r) and r[pos].strip()]
+        if values and all(_HEX.match(v) for v in values):
+            return pos
+    return None
+
+
+class _Shape:
+    """How a Particle CSV is laid out: its matched columns, kind, layout and period."""
+
+    def __init__(self, sniffed: Sniffed, column_map: Mapping[str, str] | None = None) -> None:
+        self.wide_dates: dict[int, tuple[pd.Timestamp, str]] = {}
+        found = match_fields(sniffed.header, FIELDS, column_map)
+        if "date" not in found.values():
+            for pos, text in enumerate(sniffed.header):
+                if pos not in found and (hit := _header_date(text)):
+                    self.wide_dates[pos] = hit
+        if "device_id" not in found.values():
+            hex_pos = _hex_column(sniffed, set(found) | set(self.wide_dates))
+            if hex_pos is not None:
+                # The 24-hex values identify the device id column whatever its header.
+                found = {k: v for k, v in found.items() if k != hex_pos}
+                found[hex_pos] = "device_id"
+        self.found = found
+        self.layout = "wide" if self.wide_dates else "long"
+        names = set(found.values())
+        if "device_id" in names:
+            self.kind: str | None = "devices"
+        elif names & {"product_id", "product_name"}:
+            self.kind = "products"
+        else:
+            self.kind = None
+        have = names | ({"date", "total_data_operations"} if self.wide_dates else set())
+        self.recognised = self.kind is not None and satisfied(LAYOUTS[self.kind].signature, have)
+        date_pos = [p for p, n in found.items() if n == "date"]
+        self.period = "day"
+        if self.wide_dates:
+            periods = {p for _, p in self.wide_dates.values()}
+            self.period = "month" if periods == {"month"} else "day"
+        elif date_pos:
+            header = sniffed.header[date_pos[0]]
+            values = [r[date_pos[0]] for r in sniffed.rows if date_pos[0] < len(r)]
+            if re.sub(r"[^a-z]", "", header.casefold()) == "month" or (
+                values and all(_MONTH.match(v) for v in values if v.strip())
+            ):
+                self.period = "month"
+
+
+def detect_csv(sniffed: Sniffed) -> str | None:
+    """``"devices"``/``"products"`` when the CSV reads as a Particle report, else None."""
+    shape = _Shape(sniffed)
+    return shape.kind if shape.recognised else None
+
+
+def default_kind(sniffed: Sniffed) -> str:
+    """The kind to read a CSV as when ``provider="particle"`` is forced."""
+    return _Shape(sniffed).kind or "devices"
+
+
+def guess_kind(df: pd.DataFrame) -> str:
+    """The kind of a Particle provider frame that lost its attrs."""
+    return "devices" if "device_id" in df.columns else "products"
+
+
+def read_csv(
+    member: Member,
+    sniffed: Sniffed,
+    *,
+    kind: str,
+    ctx: ParseContext,
+    column_map: Mapping[str, str] | None,
+) -> pa.Table:
+    """Parse one Particle CSV into a typed Arrow table in the long layout."""
+    shape = _Shape(sniffed, column_map)
+    layout = LAYOUTS[kind]
+    # Columns found by value (the hex device ids) are handed on as a column map.
+    effective = {name: sniffed.header[pos] for pos, name in shape.found.items()}
+    if shape.layout == "wide":
+        check_columns(
+            Layout(PROVIDER, kind, FIELDS, (), layout.required[:1]),
+            sniffed,
+            member,
+            ctx,
+            effective,
+        )
+        table = _read_wide(member, sniffed, ctx, shape)
+    else:
+        found = check_columns(layout, sniffed, member, ctx, effective)
+        names = column_names(sniffed.header, found)
+        table = parse(member, sniffed, ctx, names=names, types={f.name: f.type for f in FIELDS})
+    meta = {META_LAYOUT: shape.layout.encode(), META_PERIOD: shape.period.encode()}
+    return table.replace_schema_metadata(meta)
+
+
+def _read_wide(member: Member, sniffed: Sniffed, ctx: ParseContext, shape: _Shape) -> pa.Table:
+    header = sniffed.header
+    names = column_names(
+        header, {**shape.found, **{p: f"day_{i}" for i, p in enumerate(shape.wide_dates)}}
+    )
+    types = {n: "float" for n in names if n.startswith("day_")}
+    types |= {f.name: f.type for f in FIELDS}
+    table = parse(member, sniffed, ctx, names=names, types=types)
+    day_cols = [names[p] for p in shape.wide_dates]
+    id_cols = [n for n in names if n not in day_cols]
+    n, k = table.num_rows, len(day_cols)
+    # Melt in Arrow: each id column repeated once per day, the day columns
+    # interleaved row by row, so a device's days stay together.
+    ids = table.select(id_cols).take(pa.array(np.repeat(np.arange(n), k)))
+    counts = np.column_stack(
+        [table.column(c).to_numpy(zero_copy_only=False) for c in day_cols]
+    ).ravel()
+    stamps = pd.DatetimeIndex([d for d, _ in shape.wide_dates.values()]).as_unit("ns")
+    days = pa.array(np.tile(stamps.tz_convert(None).to_numpy(), n), pa.timestamp("ns", "UTC"))
+    long = ids.add_column(0, "date", days)
+    return long.append_column("total_data_operations", pa.array(counts, pa.float64()))
+
+
+def finish(df: pd.DataFrame, *, kind: str) -> pd.DataFrame:
+    """No post-processing beyond the Arrow conversion (hook kept for symmetry)."""
+    return df
+
+
+def table_attrs(table: pa.Table) -> dict[str, Any]:
+    """Attrs carried in a Particle table's schema metadata."""
+    meta = table.schema.metadata or {}
+    out = {}
+    if META_LAYOUT in meta:
+        out["layout"] = meta[META_LAYOUT].decode()
+    if META_PERIOD in meta:
+        out["period"] = meta[META_PERIOD].decode()
+    return out
+
+
+# --- unified -------------------------------------------------------------------
+
+
+def _period(df: pd.DataFrame) -> str:
+    period = df.attrs.get("period")
+    if period in ("day", "month"):
+        return str(period)
+    days = pd.DatetimeIndex(df["date"].dropna().unique() if "date" in df.columns else [])
+    if len(days) > 1 and (days.day == 1).all():
+        return "month"
+    return "day"
+
+
+def unify(df: pd.DataFrame, *, kind: str) -> tuple[dict[str, pd.Series | None], dict[str, Any]]:
+    """Unified columns from a Particle provider frame: one row per device (product) and day."""
+    if "date" not in df.columns:
+        raise ReportParseError(
+            "a Particle frame needs a 'date' column", expected="the frame read_report returned"
+        )
+    idx = df.index
+    get = df.get
+    split = [df[c] for c in KIND_COLUMNS if c in df.columns]
+    kinds_sum = pd.concat(split, axis=1).sum(axis=1, min_count=1) if split else None
+    total = get("total_data_operations")
+    if total is None:
+        quantity = kinds_sum
+    elif kinds_sum is not None:
+        quantity = total.where(total.notna(), kinds_sum)
+    else:
+        quantity = total
+    if quantity is None:
+        raise ReportParseError(
+            "a Particle frame needs 'total_data_operations' or the per-kind counts",
+            expected=", ".join(OPS),
+        )
+    period = _period(df)
+    start = df["date"]
+    if period == "month":
+        codes, uniques = pd.factorize(start)
+        ends = pd.DatetimeIndex(uniques) + pd.DateOffset(months=1)
+        end = pd.Series(ends.take(codes, allow_fill=True, fill_value=pd.NaT), index=idx)
+    else:
+        end = start + pd.Timedelta(days=1)
+    product = (
+        U.coalesce(*(c for c in (get("product_name"), get("product_id")) if c is not None))
+        if ("product_name" in df.columns or "product_id" in df.columns)
+        else None
+    )
+    if kind == "devices":
+        resource_id, resource_name = get("device_id"), get("device_name")
+    else:
+        resource_id = U.coalesce(
+            *(c for c in (get("product_id"), get("product_name")) if c is not None)
+        )
+        resource_name = get("product_name")
+    unit = U.const(UNIT, idx)
+    cols: dict[str, pd.Series | None] = {
+        "provider": U.const(PROVIDER, idx),
+        "product": product,
+        "resource_id": resource_id,
+        "resource_name": resource_name,
+        "meter_id": U.const(METER_ID, idx),
+        "meter": U.const(METER, idx),
+        "category": U.const("device" if kind == "devices" else "product", idx),
+        "period_start": start,
+        "period_end": end,
+        "quantity": quantity,
+        "unit": unit,
+        "billable_quantity": quantity,
+        "billable_unit": unit,
+    }
+    return {k: v for k, v in cols.items() if v is not None}, {"period": period}
