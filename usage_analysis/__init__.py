@@ -30,6 +30,26 @@ from .catalog import meter_catalog, meter_ids, meter_name
 from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
 # --- clients (issue 4) ---
 # --- analysis (issue 5) ---
+from .analysis import (
+    AllowanceStatus,
+    IPUAlert,
+    IPUStatus,
+    ParticlePlan,
+    ParticlePlanStatus,
+    RateCard,
+    anomalies,
+    compare_periods,
+    forecast,
+    here_costs,
+    here_usage,
+    ipu_alerts,
+    ipu_status,
+    ipu_usage,
+    overview,
+    plan_status,
+    top_consumers,
+    usage_by,
+)
 # --- archive (issue 7) ---
 
 __version__ = "0.1.0"
@@ -64,5 +84,23 @@ __all__ = [
     "to_unified",
     # clients
     # analysis
+    "AllowanceStatus",
+    "IPUAlert",
+    "IPUStatus",
+    "ParticlePlan",
+    "ParticlePlanStatus",
+    "RateCard",
+    "anomalies",
+    "compare_periods",
+    "forecast",
+    "here_costs",
+    "here_usage",
+    "ipu_alerts",
+    "ipu_status",
+    "ipu_usage",
+    "overview",
+    "plan_status",
+    "top_consumers",
+    "usage_by",
     # archive
 ]
