@@ -97,14 +97,30 @@ def test_days_before_a_device_first_appears_are_not_zeros() -> None:
     # d3 comes online on Oct 10: a jump on its third day has too little history.
     late = series("d3", {9: 100.0, 10: 100.0, 11: 1_000.0})
     assert len(anomalies(combine(wobbly_then_spike(), late), min_volume=1)) == 1
+    assert len(anomalies(late, min_volume=1, min_periods=2)) == 1  # scored with 2 days
+
+
+def test_two_weeks_of_history_are_needed_by_default() -> None:
+    values = {d: (90.0 if d % 2 == 0 else 110.0) for d in range(13)}
+    values[13] = 500.0  # only 13 days before it
+    assert len(anomalies(series("d6", values))) == 0
+    assert len(anomalies(series("d6", values), min_periods=13)) == 1
+
+
+def test_a_significant_but_small_rise_is_not_reported() -> None:
+    # A flat series: 130 against a steady 100 scores 6 (spread floor 5 %) but is only 1.3x.
+    values = {d: 100.0 for d in range(14)}
+    values[14] = 130.0
+    assert len(anomalies(series("d7", values), min_volume=1)) == 0
+    assert len(anomalies(series("d7", values), min_volume=1, min_factor=1.2)) == 1
 
 
 def test_days_without_rows_after_the_first_count_as_silent() -> None:
-    # Rows on Oct 1 only, then Oct 9: the seven days between are zeros.
-    df = series("d4", {0: 0.0, 8: 400.0})
+    # Rows on Oct 1, then Oct 16: the fourteen days between are zeros.
+    df = series("d4", {0: 0.0, 15: 400.0})
     found = anomalies(df, min_volume=1)
     assert len(found) == 1
-    assert (found["usual"].iloc[0], found["history_days"].iloc[0]) == (0.0, 8)
+    assert (found["usual"].iloc[0], found["history_days"].iloc[0]) == (0.0, 15)
     assert np.isinf(found["factor"].iloc[0])
     assert "from a usual level of 0" in found["explanation"].iloc[0]
 
@@ -145,6 +161,7 @@ def test_mixed_units_are_refused() -> None:
     [
         ({"window": 1}, "window"),
         ({"min_periods": 30}, "min_periods"),
+        ({"min_factor": 0}, "min_factor"),
         ({"threshold": -1}, "threshold"),
         ({"direction": "sideways"}, "direction"),
         ({"by": []}, "by"),

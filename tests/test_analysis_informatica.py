@@ -177,3 +177,31 @@ def test_bad_alerts_name_the_parameter(kwargs: dict[str, Any], parameter: str) -
 def test_an_alert_object_without_threshold_value_is_refused() -> None:
     with pytest.raises(InvalidParameter, match="thresholdValue"):
         IPUAlert.from_api({"orgId": "x"})
+
+
+def test_a_folder_alert_matches_the_project_folder_rows() -> None:
+    # A project/folder export: the readers name each row's resource "<project>/<folder>".
+    df = unified(
+        product=["Sales", "Sales", "Finance"],
+        resource_id=["Sales/Ingest", "Sales/Publish", "Finance/Ingest"],
+        resource_name=["Ingest", "Publish", "Ingest"],
+        period_start=["2026-10-01", "2026-10-01", "2026-10-01"],
+        billable_quantity=[3.0, 5.0, 7.0],
+    )
+    alert = {
+        "projectName": "Sales",
+        "folderName": "Ingest",
+        "thresholdValue": 2,
+        "ipuThresholdPrefType": "ABSOLUTE",
+    }
+    table = ipu_alerts(df, [alert])
+    assert (table["folder"].iloc[0], table["consumed"].iloc[0]) == ("Ingest", 3.0)
+    assert bool(table["crossed"].iloc[0])
+
+
+def test_a_project_alert_on_summary_rows_is_refused_not_charged_with_the_org(
+    ipus: pd.DataFrame,
+) -> None:
+    summary = ipus.assign(product=pd.Categorical([None] * len(ipus)))
+    with pytest.raises(SchemaError, match="project"):
+        ipu_alerts(summary, [IPUAlert(10, "ABSOLUTE", project="Sales")])

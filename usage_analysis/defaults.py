@@ -91,14 +91,18 @@ OTHER_LABEL = "other"
 # Anomalies: a day is compared with the median of the previous 28 days (four
 # whole weeks, so weekday/weekend patterns weigh the same in every window) ...
 ANOMALY_WINDOW = 28
-# ... and only once a resource has at least a week of history.
-ANOMALY_MIN_PERIODS = 7
+# ... and only once a resource has two weeks of history (a spread estimated from
+# fewer days is too unsteady: one quiet week makes ordinary days look like spikes).
+ANOMALY_MIN_PERIODS = 14
 # Robust z-score above which a day is reported (5 is far in the tail even for
 # noisy devices; 3 flags ordinary weekly swings).
 ANOMALY_THRESHOLD = 5.0
 # The spread used in the score is at least this share of the usual level, so a
 # perfectly flat series (MAD 0) does not turn a 1 % wobble into an anomaly.
 ANOMALY_MIN_SPREAD = 0.05
+# ... and a spike must be at least 1.5x the usual level (a drop at most 1/1.5 of
+# it): steady devices make small changes statistically significant but not costly.
+ANOMALY_MIN_FACTOR = 1.5
 # Forecast: the daily rate is the mean of the last 28 complete days (four weeks).
 FORECAST_LOOKBACK_DAYS = 28
 # Forecast: the width of the projection interval (central probability).

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..defaults import (
+    ANOMALY_MIN_FACTOR,
     ANOMALY_MIN_PERIODS,
     ANOMALY_MIN_SPREAD,
     ANOMALY_THRESHOLD,
@@ -81,6 +82,7 @@ def anomalies(
     min_periods: int = ANOMALY_MIN_PERIODS,
     threshold: float = ANOMALY_THRESHOLD,
     min_volume: float | None = None,
+    min_factor: float = ANOMALY_MIN_FACTOR,
     direction: Direction = "up",
     since: Any = None,
 ) -> pd.DataFrame:
@@ -96,6 +98,8 @@ def anomalies(
             usual level of at least this); default the median of all non-zero
             group-days, so tiny series cannot dominate. The value used is in
             ``attrs["min_volume"]``.
+        min_factor: a spike must also be at least this many times the usual
+            level (a drop at most 1/``min_factor`` of it).
         direction: ``"up"`` (spikes, the default: what costs money), ``"down"``
             (drops, e.g. a device gone silent) or ``"both"``.
         since: only report days from this date on (history before it is used).
@@ -118,6 +122,7 @@ def anomalies(
             "min_periods", f"must be at most window ({window}), got {min_periods}"
         )
     threshold = check_positive(threshold, "threshold")
+    min_factor = check_positive(min_factor, "min_factor")
     if direction not in ("up", "down", "both"):
         raise InvalidParameter("direction", f"expected 'up', 'down' or 'both', got {direction!r}")
 
@@ -150,9 +155,9 @@ def anomalies(
     score = (value - usual) / spread
     keep = np.zeros(len(score), dtype=bool)
     if direction in ("up", "both"):
-        keep |= (score >= threshold) & (value >= volume)
+        keep |= (score >= threshold) & (value >= volume) & (value >= min_factor * usual)
     if direction in ("down", "both"):
-        keep |= (score <= -threshold) & (usual >= volume)
+        keep |= (score <= -threshold) & (usual >= volume) & (value * min_factor <= usual)
     rows, days, value, usual, spread, score = (
         a[keep] for a in (rows, days, value, usual, spread, score)
     )

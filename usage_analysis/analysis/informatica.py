@@ -209,8 +209,14 @@ def ipu_alerts(
         ``threshold``, ``threshold_ipus``, ``consumed``, ``percent`` (of the
         threshold), ``crossed`` and ``crossed_on``.
 
-    A folder alert needs a ``folder`` column in the frame (the unified schema has
-    none); without it the error says so rather than charging the whole project.
+    Project and folder alerts need rows that carry the project (project/folder
+    or asset exports). A folder is matched on a ``folder`` column when the frame
+    has one, else on ``resource_id`` ``"<project>/<folder>"`` (how the readers
+    name the rows of a project/folder export).
+
+    Raises:
+        SchemaError: the frame cannot tell a project's or folder's consumption
+            (e.g. only summary rows), rather than charging it with the org's.
     """
     check_frame(df)
     rows = provider_rows(df, "informatica")
@@ -220,19 +226,7 @@ def ipu_alerts(
     out = []
     for item in alerts:  # a handful of alerts; each scope's sum is vectorised
         alert = item if isinstance(item, IPUAlert) else IPUAlert.from_api(item)
-        mask = np.ones(len(rows), dtype=bool)
-        for col, value in (
-            ("account_id", alert.org_id),
-            ("product", alert.project),
-            ("folder", alert.folder),
-        ):
-            if value is None:
-                continue
-            if col not in rows.columns:
-                raise SchemaError(
-                    f"the alert on folder {value!r} needs a {col!r} column; the frame has none"
-                )
-            mask &= (rows[col] == value).to_numpy(dtype=bool, na_value=False)
+        mask = _scope(rows, alert)
         scope = select_rows(rows, mask)
         daily = daily_totals(scope, values[mask], period_start, period_end)
         ipus = alert.ipus(entitlement)
@@ -270,6 +264,44 @@ def ipu_alerts(
     table["crossed_on"] = table["crossed_on"].astype("datetime64[ns, UTC]")
     table["crossed"] = table["crossed"].astype(bool)
     return table
+
+
+def _scope(rows: pd.DataFrame, alert: IPUAlert) -> np.ndarray:
+    """The rows an alert watches: its org, project and folder."""
+
+    def equal(col: str, value: str) -> np.ndarray:
+        return (rows[col] == value).to_numpy(dtype=bool, na_value=False)
+
+    mask = np.ones(len(rows), dtype=bool)
+    if alert.org_id is not None:
+        mask &= equal("account_id", alert.org_id)
+    if alert.project is None and alert.folder is None:
+        return mask
+    if alert.folder is not None and alert.project is None and "folder" not in rows.columns:
+        raise SchemaError(
+            f"the alert on folder {alert.folder!r} names no project; folder names repeat across projects"
+        )
+    if not rows["product"].notna().any():
+        raise SchemaError(
+            f"the alert on {alert.label!r} needs rows with a project (a project/folder "
+            "or asset export); these rows have none"
+        )
+    if alert.project is not None:
+        mask &= equal("product", alert.project)
+    if alert.folder is not None:
+        if "folder" in rows.columns:
+            mask &= equal("folder", alert.folder)
+        else:
+            path = f"{alert.project}/{alert.folder}"
+            # The distinct ids (categories), not every row, are searched for a "/".
+            ids = pd.Series(rows["resource_id"].dropna().unique(), dtype=object).astype(str)
+            if not ids.str.contains("/", regex=False).any():
+                raise SchemaError(
+                    f"the alert on folder {alert.folder!r} needs project/folder rows "
+                    "(resource_id 'project/folder') or a 'folder' column; the frame has neither"
+                )
+            mask &= equal("resource_id", path)
+    return mask
 
 
 def _shares(levels: Sequence[float]) -> list[float]:
