@@ -50,7 +50,7 @@ _GENERIC = [
         r"\g<keep>?***",
     ),
     # Authorization headers and their like.
-    (re.compile(r"(?P<keep>\bBearer\s+)[A-Za-z0-9._~+/=-]+", re.I), r"\g<keep>***"),
+    (re.compile(r"(?P<keep>\bBearer\s+)[A-Za-z0-9._~+/=-]{12,}", re.I), r"\g<keep>***"),
     (
         re.compile(
             r"(?P<keep>\b(?:INFA-SESSION-ID|icSessionId|sessionId|session_id|access_token|"
@@ -166,6 +166,10 @@ _THIRD_PARTY_LOGGERS = (
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.proxy",
+    "httpcore.socks",
+    "oauthlib",
+    "oauthlib.oauth1.rfc5849",
+    "oauthlib.oauth1.rfc5849.signature",
     "stamina",
     "tenacity",
 )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import time
 import uuid
@@ -326,11 +327,6 @@ class HTTP:
         )
         self.clock: Clock = clock or SystemClock()
         self.retry = retry or RetryPolicy()
-        self._backoff = tenacity.wait_exponential_jitter(
-            initial=self.retry.wait_initial,
-            max=self.retry.wait_max,
-            jitter=self.retry.wait_initial,
-        )
 
     def close(self) -> None:
         """Close the httpx client if this object made it."""
@@ -347,7 +343,14 @@ class HTTP:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return float(retry_after)
-        return float(self._backoff(retry_state))
+        # Exponential backoff with jitter (Google's retry strategy): initial * 2^(n-1) plus
+        # up to ``initial`` at random, capped at wait_max.
+        n = retry_state.attempt_number
+        policy = self.retry
+        return min(
+            policy.wait_max,
+            policy.wait_initial * 2 ** (n - 1) + random.uniform(0, policy.wait_initial),
+        )
 
     def call(self, fn: Callable[[], T], *, what: str) -> T:
         """Run ``fn`` and retry it while it raises a transient error."""

@@ -177,7 +177,7 @@ class HereClient(BaseClient):
         self._token = credential(
             token, argument="token", env="HERE_TOKEN", required=False, what="HERE token"
         )
-        self._key_id: str | None = None
+        self._key_id: Secret | None = None
         self._key_secret: Secret | None = None
         settings: dict[str, str] = {}
         if self._token is None or credentials is not None:
@@ -185,7 +185,7 @@ class HereClient(BaseClient):
             key_id = _pick(settings, "here.access.key.id", "access_key_id")
             secret = _pick(settings, "here.access.key.secret", "access_key_secret")
             if key_id and secret:
-                self._key_id, self._key_secret = key_id, Secret(secret)
+                self._key_id, self._key_secret = Secret(key_id), Secret(secret)
             elif self._token is None:
                 looked = (
                     f" ({where} lacks here.access.key.id/here.access.key.secret)" if where else ""
@@ -248,7 +248,7 @@ class HereClient(BaseClient):
         def signed() -> dict[str, str]:
             # Signed afresh for every attempt: a retried request needs a new nonce.
             signer = oauth1.Client(
-                key_id,
+                key_id.get(),
                 client_secret=key_secret.get(),
                 signature_method=oauth1.SIGNATURE_HMAC_SHA256,
             )

@@ -154,6 +154,7 @@ class ParticleClient(BaseClient):
             setting(base_url, env="PARTICLE_API_URL", default=PARTICLE_API_URL) or ""
         ).rstrip("/")
         self._suspect: dict[str, tuple[int, str]] = {}
+        self._default_agreement: str | None = None
         super().__init__(**options)
 
     def request(self, *args: Any, **kwargs: Any) -> ReportJob:
@@ -223,13 +224,18 @@ class ParticleClient(BaseClient):
         params = self._params(
             start, end, report_type=report_type, devices=devices, products=products
         )
-        if agreement is None or "start" not in params:
+        if "start" not in params:
             chosen = self._first_agreement() if agreement is None else self._agreement(agreement)
             agreement = str(chosen["id"])
             if "start" not in params:
                 params["start"] = str(chosen.get("current_billing_period_start"))
                 params["end"] = str(chosen.get("current_billing_period_end"))
                 day_range(params["start"], params["end"])
+        elif agreement is None:
+            # Particle: the agreement id "will generally not change": asked once per client.
+            if self._default_agreement is None:
+                self._default_agreement = str(self._first_agreement()["id"])
+            agreement = self._default_agreement
         params["agreement"] = agreement
         return self._submit(params, refresh=refresh)
 
