@@ -33,6 +33,7 @@ __all__ = ["ParticleAPI", "particle_query"]
 
 PREFIX = "/particle"
 REPORT_TYPES = ("devices", "products")
+MAX_LINKS = 100_000
 
 
 def particle_query(scope: str, params: dict[str, Any]) -> ParticleQuery:
@@ -306,9 +307,10 @@ class ParticleAPI:
         signature = new_secret(32)
         lifetime = self.state.options.particle_url_lifetime
         with self.state.lock:
-            # Forget links that can no longer be used.
-            for key in [k for k, (_r, until) in self.links.items() if until < now]:
-                del self.links[key]
+            # Expired links are kept (they answer 410, or 404 once the report is deleted),
+            # up to a bound: a client polling once a second for hours stays well under it.
+            if len(self.links) >= MAX_LINKS:
+                del self.links[next(iter(self.links))]
             self.links[signature] = (job.id, now + lifetime)
         stamp = iso_z(now).replace("-", "").replace(":", "")
         return (
