@@ -150,3 +150,15 @@ WIDGET_DEFAULT_DAYS = 30
 PARTICLE_MAX_SPAN = timedelta(days=366)
 # UsageExplorer: the top consumers table lists this many rows.
 EXPLORER_TOP_ROWS = 10
+
+# --- Demo and notebooks (issue 6) ------------------------------------------
+# The Particle organization connect() asks for when none is passed (sandbox if unset).
+PARTICLE_ORG_ENV = "PARTICLE_ORG"
+# Set by `make demo` to the emulator's base URL, so connect() can say the data is emulated.
+DEMO_EMULATOR_ENV = "USAGE_ANALYSIS_EMULATOR_URL"
+# The embedded emulator's seed and speed: fixed, so every run shows the same world,
+# and "fast" finishes report jobs in about a second.
+DEMO_SEED = 7
+DEMO_SPEED = "fast"
+# Against the emulator a report takes about a second: check its status this often.
+DEMO_POLL_SCHEDULE = "0.2,0.5,1"
