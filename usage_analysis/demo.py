@@ -1,0 +1,444 @@
+"""The demo: ``connect()`` for notebooks, and ``make demo`` (emulator + JupyterLab or Voila).
+
+In a notebook::
+
+    from usage_analysis.demo import connect
+
+    client = connect("particle")   # ParticleClient, HereClient or InformaticaClient
+
+gives a configured client. When credentials are configured (the environment
+variables and credential files each client reads), it talks to the real API and
+the notebook runs unchanged. Otherwise it talks to an emulator embedded in the
+kernel (started once, in the background, seed 7, speed "fast"), and says so in a
+visible note: the data is emulated.
+
+From a shell::
+
+    python -m usage_analysis.demo [--port 8765] [--no-lab] [--dashboard]
+
+starts the emulator on the port, points the clients at it (environment
+variables, inherited by every kernel), runs the main job (notebook 04, the
+billing overview, executed headless; its HTML lands in ``demo-output/``), then
+serves JupyterLab on ``notebooks/`` (or Voila on notebook 04 with
+``--dashboard``). Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import html
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from .defaults import (
+    DEMO_EMULATOR_ENV,
+    DEMO_POLL_SCHEDULE,
+    DEMO_SEED,
+    DEMO_SPEED,
+    HOME_ENV,
+    PARTICLE_ORG_ENV,
+    POLL_SCHEDULE_ENV,
+    PROVIDERS,
+)
+from .errors import ConfigurationError, InvalidParameter, UsageAnalysisError
+
+if TYPE_CHECKING:
+    from .clients._base import BaseClient
+    from .emulator import Emulator
+
+__all__ = [
+    "DASHBOARD_NOTEBOOK",
+    "NOTEBOOKS",
+    "REPO",
+    "Connection",
+    "connect",
+    "connection_of",
+    "demo_env",
+    "embedded_emulator",
+    "execute_notebook",
+    "main",
+]
+
+# The checkout this module lives in (``make demo`` runs from an editable install).
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+DASHBOARD_NOTEBOOK = "04_billing_overview.ipynb"
+DEMO_HOME = REPO / ".usage-analysis-home"
+DEMO_OUTPUT = REPO / "demo-output"
+# A notebook cell may wait for a report; against the emulator that is seconds, so
+# a cell running this long is stuck, not slow.
+CELL_TIMEOUT = 300
+# JupyterLab's and Voila's usual ports; each picks the next free one when taken.
+LAB_PORT = 8888
+VOILA_PORT = 8866
+# How long a child server gets to shut its kernels down after SIGTERM.
+STOP_GRACE = 15.0
+
+
+# --------------------------------------------------------------------------- connect()
+
+
+class Connection:
+    """Where a client from :func:`connect` talks to, for the note a notebook shows."""
+
+    def __init__(self, provider: str, *, emulated: bool, where: str, reason: str | None) -> None:
+        self.provider = provider
+        self.emulated = emulated
+        self.where = where
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        kind = "emulated" if self.emulated else "real"
+        return f"Connection({self.provider!r}, {kind}, {self.where!r})"
+
+    @property
+    def text(self) -> str:
+        """The note as plain text."""
+        name = _NAMES[self.provider]
+        if not self.emulated:
+            return f"{name}: using {self.where} with the credentials configured on this machine."
+        why = f" ({self.reason})" if self.reason else ""
+        return (
+            f"{name}: EMULATED DATA from the local emulator at {self.where}{why}. "
+            "Configure credentials to see your own account; the notebook runs unchanged."
+        )
+
+    def _repr_html_(self) -> str:
+        colour, border = ("#fff7e0", "#e0a800") if self.emulated else ("#eef6ee", "#5a9e5a")
+        return (
+            f"<div class='ua-connection' style='background:{colour};border-left:4px solid "
+            f"{border};padding:6px 10px;margin:4px 0'>{html.escape(self.text)}</div>"
+        )
+
+
+_NAMES = {"particle": "Particle", "here": "HERE", "informatica": "Informatica IDMC"}
+_embedded: Emulator | None = None
+_embedded_lock = threading.Lock()
+# Kept beside the clients rather than set on them: the clients are not this module's.
+_connections: weakref.WeakKeyDictionary[BaseClient, Connection] = weakref.WeakKeyDictionary()
+
+
+def embedded_emulator() -> Emulator:
+    """The emulator of this process: started on first use on a free port, stopped at exit."""
+    global _embedded
+    with _embedded_lock:
+        if _embedded is None:
+            from .emulator import Emulator
+
+            emulator = Emulator(seed=DEMO_SEED, speed=DEMO_SPEED, port=0).start()
+            atexit.register(emulator.stop)
+            _embedded = emulator
+        return _embedded
+
+
+def _emulator_client(provider: str, emulator: Emulator, options: dict[str, Any]) -> BaseClient:
+    """A client of ``provider`` pointed at ``emulator`` with its credentials."""
+    from .clients import HereClient, InformaticaClient, ParticleClient
+
+    creds = emulator.credentials[provider]
+    options.setdefault("schedule", DEMO_POLL_SCHEDULE)
+    if provider == "particle":
+        options.setdefault("org", creds["org"])
+        return ParticleClient(token=creds["token"], base_url=emulator.particle_api_url, **options)
+    if provider == "here":
+        return HereClient(
+            token=creds["token"],
+            realm_id=creds["realm_id"],
+            base_url=emulator.here_api_url,
+            token_url=emulator.here_token_url,
+            **options,
+        )
+    return InformaticaClient(
+        username=creds["username"],
+        password=creds["password"],
+        login_url=emulator.informatica_login_url,
+        **options,
+    )
+
+
+def _configured_client(provider: str, options: dict[str, Any]) -> BaseClient:
+    """A client from the environment and credential files (ConfigurationError if none)."""
+    from .clients import HereClient, InformaticaClient, ParticleClient
+
+    if provider == "particle":
+        if "org" not in options:
+            options["org"] = os.environ.get(PARTICLE_ORG_ENV, "").strip() or None
+        return ParticleClient(**options)
+    if provider == "here":
+        return HereClient(**options)
+    return InformaticaClient(**options)
+
+
+def _where(client: BaseClient) -> str:
+    for name in ("base_url", "login_url"):
+        value = getattr(client, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return "the provider's API"
+
+
+def connect(
+    provider: str,
+    *,
+    emulator: bool | Emulator | None = None,
+    note: bool = True,
+    **options: Any,
+) -> BaseClient:
+    """A configured client of ``provider``: the real API if configured, else the emulator.
+
+    Args:
+        provider: ``"particle"``, ``"here"`` or ``"informatica"``.
+        emulator: ``None`` (default): the real API when credentials are configured
+            (environment variables or credential files), else the embedded emulator;
+            ``True``: always the embedded emulator; ``False``: never (raises
+            :class:`ConfigurationError` naming what is missing); an
+            :class:`~usage_analysis.emulator.Emulator`: that one.
+        note: show (in a notebook) or print where the client talks to, and that
+            the data is emulated when it is.
+        options: passed to the client (e.g. ``org=`` for Particle; default
+            ``$PARTICLE_ORG``, else the sandbox).
+
+    :func:`connection_of` tells where the client talks to and whether the data is
+    emulated.
+    """
+    if provider not in PROVIDERS:
+        raise InvalidParameter(
+            "provider", f"expected one of {', '.join(PROVIDERS)}, got {provider!r}"
+        )
+    reason: str | None = None
+    client: BaseClient | None = None
+    if emulator is None or emulator is False:
+        try:
+            client = _configured_client(provider, dict(options))
+        except ConfigurationError as exc:
+            if emulator is False:
+                raise
+            # The message names the argument, variable and files looked at; no secrets.
+            reason = f"no credentials configured: {exc}"
+    if client is None:
+        target = emulator if emulator is not None and not isinstance(emulator, bool) else None
+        client = _emulator_client(provider, target or embedded_emulator(), dict(options))
+        connection = Connection(provider, emulated=True, where=_where(client), reason=reason)
+    else:
+        demo_url = os.environ.get(DEMO_EMULATOR_ENV, "").strip()
+        emulated = bool(demo_url) and _where(client).startswith(demo_url)
+        reason = "started by `make demo`" if emulated else None
+        connection = Connection(provider, emulated=emulated, where=_where(client), reason=reason)
+    _connections[client] = connection
+    if note:
+        _show(connection)
+    return client
+
+
+def connection_of(client: BaseClient) -> Connection | None:
+    """Where a client from :func:`connect` talks to (None for other clients)."""
+    return _connections.get(client)
+
+
+def _show(connection: Connection) -> None:
+    """Display the note in a notebook, print it elsewhere."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        shell = None
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        from IPython.display import display
+
+        display(connection)
+    else:
+        print(connection.text)
+
+
+# --------------------------------------------------------------------------- make demo
+
+
+def demo_env(emulator: Emulator, *, home: Path) -> dict[str, str]:
+    """Environment variables pointing every client (and kernel) at ``emulator``."""
+    env = dict(emulator.env())
+    env[PARTICLE_ORG_ENV] = emulator.credentials["particle"]["org"]
+    env[POLL_SCHEDULE_ENV] = DEMO_POLL_SCHEDULE
+    env[DEMO_EMULATOR_ENV] = emulator.base_url
+    env[HOME_ENV] = str(home)
+    return env
+
+
+def execute_notebook(
+    path: Path,
+    *,
+    html_out: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: int = CELL_TIMEOUT,
+    kernel_name: str = "python3",
+) -> Any:
+    """Run a notebook top to bottom in a fresh kernel (cwd: its folder); optionally save HTML.
+
+    Returns the executed notebook; raises ``nbclient.exceptions.CellExecutionError``
+    naming the cell that failed.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel_name,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    if env is not None:
+        client.execute(env=dict(env))
+    else:
+        client.execute()
+    if html_out is not None:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        html_out.parent.mkdir(parents=True, exist_ok=True)
+        html_out.write_text(body, encoding="utf-8")
+    return nb
+
+
+def _server_command(args: argparse.Namespace) -> list[str]:
+    """The JupyterLab or Voila command line."""
+    if args.dashboard:
+        return [
+            sys.executable,
+            "-m",
+            "voila",
+            str(NOTEBOOKS / DASHBOARD_NOTEBOOK),
+            f"--port={args.server_port or VOILA_PORT}",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+        ]
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={NOTEBOOKS}",
+        f"--ServerApp.port={args.server_port or LAB_PORT}",
+        "--ServerApp.ip=127.0.0.1",
+    ]
+    if args.no_browser:
+        command.append("--no-browser")
+    return command
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the servers then shut their kernels down), SIGKILL after a grace period."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(STOP_GRACE)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turned into KeyboardInterrupt so one cleanup path handles Ctrl-C and kill.
+    raise KeyboardInterrupt
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m usage_analysis.demo`` options."""
+    p = argparse.ArgumentParser(
+        prog="python -m usage_analysis.demo",
+        description="Start the emulator, run the billing overview notebook headless, "
+        "then serve JupyterLab on notebooks/ (or Voila on notebook 04). Ctrl-C stops it.",
+    )
+    p.add_argument("--port", type=int, default=8765, help="emulator port (0: any free port)")
+    p.add_argument("--no-lab", action="store_true", help="run the main job only, start no server")
+    p.add_argument(
+        "--dashboard", action="store_true", help="serve notebook 04 with Voila, not JupyterLab"
+    )
+    p.add_argument("--no-job", action="store_true", help="skip the headless run of notebook 04")
+    p.add_argument(
+        "--server-port",
+        type=int,
+        default=None,
+        help=f"JupyterLab/Voila port (default {LAB_PORT} / {VOILA_PORT})",
+    )
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=DEMO_HOME,
+        help=f"data directory of the demo (default {DEMO_HOME.name}/ in the checkout)",
+    )
+    p.add_argument(
+        "--output", type=Path, default=DEMO_OUTPUT, help="where the main job writes its HTML"
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo until Ctrl-C; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    if not 0 <= args.port <= 65535:
+        raise InvalidParameter("--port", f"expected 0..65535, got {args.port}")
+    from .emulator import Emulator
+    from .emulator.cli import write_env_file
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    emulator = Emulator(seed=DEMO_SEED, speed=DEMO_SPEED, port=args.port)
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        emulator.start()
+        home = args.home.resolve()
+        env = demo_env(emulator, home=home)
+        os.environ.update(env)
+        home.mkdir(parents=True, exist_ok=True)
+        env_file = home / "emulator.env"
+        # Credentials go to a file readable by the owner only, never to the terminal.
+        write_env_file(env_file, env)
+        print(f"usage-analysis demo: emulator on {emulator.base_url} (seed {DEMO_SEED})")
+        print(f"  data directory   {home}")
+        print(f"  environment      {env_file}  (load with: set -a; . {env_file}; set +a)")
+        if not args.no_job:
+            out = args.output.resolve() / DASHBOARD_NOTEBOOK.replace(".ipynb", ".html")
+            print(f"  main job         running {DASHBOARD_NOTEBOOK} headless ...", flush=True)
+            started = time.monotonic()
+            execute_notebook(NOTEBOOKS / DASHBOARD_NOTEBOOK, html_out=out)
+            print(f"                   done in {time.monotonic() - started:.0f} s: {out}")
+        if args.no_lab:
+            return 0
+        what = "Voila on notebook 04" if args.dashboard else "JupyterLab on notebooks/"
+        print(f"  starting         {what}; Ctrl-C stops everything", flush=True)
+        # A session of its own: Ctrl-C reaches only this process, which then stops
+        # the server cleanly (JupyterLab would otherwise ask for confirmation).
+        server = subprocess.Popen(_server_command(args), cwd=NOTEBOOKS, start_new_session=True)
+        return server.wait()
+    except KeyboardInterrupt:
+        print("\nusage-analysis demo: stopping ...", flush=True)
+        return 130
+    except UsageAnalysisError as exc:
+        print(f"usage-analysis demo: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        # nbclient's CellExecutionError names the cell and shows its traceback.
+        if type(exc).__name__ != "CellExecutionError":
+            raise
+        print(f"usage-analysis demo: the main job failed:\n{exc}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None:
+            _stop(server)
+        emulator.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
