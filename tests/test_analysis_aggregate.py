@@ -352,3 +352,10 @@ def test_top_n_plus_other_equals_the_total(records: list[Any], top: int, freq: A
     kept = usage_by(df, by="resource_id", freq=freq, top=top, other=False)
     other = table.loc[table["resource_id"].astype(object) == "other", "quantity"].sum()
     assert kept["quantity"].sum() + other == pytest.approx(df["quantity"].sum(), rel=1e-9, abs=1e-6)
+
+
+def test_concatenated_frames_with_object_columns_are_coerced_not_refused(
+    small: pd.DataFrame,
+) -> None:
+    loose = small.astype({"product": object, "unit": object})
+    assert rows(usage_by(loose, by="product"), "product", "quantity")[0] == ("A", 67.0)

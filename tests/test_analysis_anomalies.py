@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from usage_analysis.analysis import anomalies
-from usage_analysis.errors import InvalidParameter, UnitMismatch
+from usage_analysis.errors import InvalidParameter, SchemaError, UnitMismatch
 from usage_analysis.schema import coerce_unified
 
 START = pd.Timestamp("2026-10-01", tz="UTC")
@@ -171,3 +171,10 @@ def test_bad_options_name_the_parameter(kwargs: dict[str, Any], parameter: str) 
     with pytest.raises(InvalidParameter) as err:
         anomalies(wobbly_then_spike(), **kwargs)
     assert err.value.parameter == parameter
+
+
+def test_monthly_rows_are_refused() -> None:
+    df = wobbly_then_spike()
+    df["period_end"] = df["period_start"] + pd.Timedelta(days=30)
+    with pytest.raises(SchemaError, match="a day or less"):
+        anomalies(df)

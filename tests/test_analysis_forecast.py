@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from usage_analysis.analysis import forecast
-from usage_analysis.errors import InvalidParameter
+from usage_analysis.errors import InvalidParameter, SchemaError
 from usage_analysis.schema import coerce_unified
 
 
@@ -138,3 +138,10 @@ def test_bad_options_name_the_parameter(kwargs: dict[str, Any], parameter: str) 
     with pytest.raises(InvalidParameter) as err:
         forecast(october([1.0, 2.0]), **kwargs)
     assert err.value.parameter == parameter
+
+
+def test_monthly_rows_cannot_be_forecast_by_day() -> None:
+    df = october([100.0])
+    df["period_end"] = df["period_start"] + pd.DateOffset(months=1)
+    with pytest.raises(SchemaError, match="a day or less"):
+        forecast(df)

@@ -168,3 +168,20 @@ def test_a_card_stating_another_unit_is_a_unit_mismatch(here: pd.DataFrame) -> N
         here_costs(here, {"f-geocode": {"price": 1.0, "unit": "GB"}})
     assert err.value.units == ["GB", "Transactions"]
     assert "f-geocode" in str(err.value)
+
+
+def test_an_extra_billing_tag_column_can_be_a_group(here: pd.DataFrame) -> None:
+    # The unified schema has no billing tag; a frame may carry it as an extra column.
+    tagged = here.assign(billing_tag=["team-a", "team-b", ""] * 4)
+    table = here_usage(tagged, by="billing_tag")
+    assert records(table, "billing_tag", "billable_unit", "billable_quantity") == [
+        ["", "GB", 8.0],
+        ["team-a", "Transactions", 400.0],
+        ["team-b", "Transactions", 200.0],
+    ]
+    costs = here_costs(
+        tagged, {"f-geocode": 0.01, "f-routing": 0.02, "f-tiles": 1.0}, by="billing_tag"
+    )
+    assert dict(zip(costs["billing_tag"], costs["cost"], strict=True)) == pytest.approx(
+        {"team-a": 4.0, "team-b": 4.0, "": 8.0}
+    )

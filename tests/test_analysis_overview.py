@@ -99,3 +99,27 @@ def test_a_bad_allowance_names_the_account(world: pd.DataFrame) -> None:
     with pytest.raises(InvalidParameter) as err:
         overview(world, allowances={"org-prod": "plenty"})
     assert "org-prod" in err.value.parameter
+
+
+def test_monthly_rows_give_the_month_used_but_no_forecast(world: pd.DataFrame) -> None:
+    monthly = pd.DataFrame(
+        {
+            "provider": ["particle", "particle"],
+            "account_id": ["acme-iot", "acme-iot"],
+            "period_start": pd.to_datetime(["2026-09-01", "2026-10-01"], utc=True),
+            "period_end": pd.to_datetime(["2026-10-01", "2026-11-01"], utc=True),
+            "quantity": [90_000.0, 30_000.0],
+            "unit": "data operations",
+            "billable_quantity": [90_000.0, 30_000.0],
+            "billable_unit": "data operations",
+        }
+    )
+    table = overview(coerce_unified(monthly), allowances={"particle": ParticlePlan.free()})
+    row = table.iloc[0]
+    assert (row["period_start"], row["used"], row["percent"]) == (
+        pd.Timestamp("2026-10-01", tz="UTC"),
+        30_000.0,
+        30.0,
+    )
+    assert np.isnan(row["forecast"]) and pd.isna(row["runs_out_on"])
+    assert "no forecast" in row["note"] and "free plan" in row["note"]

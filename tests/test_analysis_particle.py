@@ -200,3 +200,14 @@ def test_thresholds_crossed_are_monotone_in_time(daily: list[float], cut: int) -
             assert now["crossed"] and now["crossed_on"] == was["crossed_on"]
         elif now["crossed"]:
             assert now["crossed_on"] >= day(days[min(cut, len(daily)) - 1])
+
+
+def test_rows_of_a_products_report_are_not_counted_as_devices() -> None:
+    df = unified(
+        resource_id=["31021", "31022"],
+        category=["product", "product"],
+        period_start=["2026-10-01", "2026-10-01"],
+        quantity=[500.0, 700.0],
+    )
+    status = plan_status(df, ParticlePlan.free())
+    assert (status.used, status.devices_seen) == (1_200.0, None)

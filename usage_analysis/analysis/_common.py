@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidParameter, SchemaError
-from ..schema import single_unit, validate_unified
+from ..schema import UNIFIED_DTYPES, coerce_unified, single_unit, validate_unified
 
 NS_PER_DAY = 86_400_000_000_000
 # 1970-01-01 was a Thursday: adding 3 days makes whole weeks start on Monday.
@@ -32,11 +32,42 @@ _DENSE_FACTOR = 4
 _MAX_KEY = 2**62
 
 
-def check_frame(df: pd.DataFrame) -> None:
-    """Raise :class:`SchemaError` unless ``df`` is a unified usage frame."""
+def check_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as a unified usage frame; raise :class:`SchemaError` if it is not one.
+
+    A frame with every unified column but some of another dtype (``pd.concat`` of
+    frames with different categories gives object columns) is coerced, not refused.
+    """
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(f"expected a unified usage DataFrame, got {type(df).__name__}")
+    missing = [c for c in UNIFIED_DTYPES if c not in df.columns]
+    if missing:
+        raise SchemaError(f"not a unified usage frame: missing columns {missing}")
+    if any(str(df[c].dtype) != t for c, t in UNIFIED_DTYPES.items()):
+        df = coerce_unified(df)
     validate_unified(df)
+    return df
+
+
+def longest_row(df: pd.DataFrame) -> pd.Timedelta:
+    """The longest ``period_end - period_start`` (rows without an end count as 0)."""
+    if not len(df):
+        return pd.Timedelta(0)
+    start = df["period_start"].to_numpy(dtype="datetime64[ns]").view("i8")
+    end = df["period_end"].to_numpy(dtype="datetime64[ns]").view("i8")
+    nat = np.iinfo(np.int64).min
+    span = np.where((end == nat) | (start == nat), 0, end - start)
+    return pd.Timedelta(int(span.max()), "ns")
+
+
+def require_daily(df: pd.DataFrame, what: str) -> None:
+    """Raise :class:`SchemaError` when some rows span more than a day (monthly data)."""
+    longest = longest_row(df)
+    if longest > pd.Timedelta(days=1):
+        raise SchemaError(
+            f"{what} needs rows of a day or less; the longest row spans {longest} "
+            "(monthly or summarized data cannot be spread over days)"
+        )
 
 
 def as_columns(

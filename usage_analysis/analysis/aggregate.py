@@ -64,7 +64,7 @@ def usage_by(
     Raises:
         UnitMismatch: the frame mixes units and the unit column is not in ``by``.
     """
-    check_frame(df)
+    df = check_frame(df)
     cols = as_columns(df, by)
     freq = check_freq(freq)
     ucol, unit = check_units(df, quantity, cols)
@@ -100,7 +100,7 @@ def top_consumers(
         ``"resource_id"``, the quantity, ``share_percent`` (of the frame's total,
         per unit when ``unit`` is in ``by``), ``cumulative_percent`` and the unit.
     """
-    check_frame(df)
+    df = check_frame(df)
     cols = as_columns(df, by)
     if not cols:
         raise InvalidParameter("by", "expected at least one column to rank")
@@ -129,7 +129,7 @@ def top_consumers(
     table["cumulative_percent"] = cumulative
     table = table.loc[rank <= n].reset_index(drop=True)
     if cols == ["resource_id"] and "resource_name" in df.columns:
-        names = latest_names(df, "resource_id", "resource_name")
+        names = latest_names(df, "resource_id", "resource_name", ids=table["resource_id"])
         table.insert(2, "resource_name", table["resource_id"].map(names).astype("category"))
     return finish(table, cols, ucol, unit)
 
@@ -157,7 +157,7 @@ def compare_periods(
         ``change_percent`` (NaN where previous is 0) and the unit; largest current
         first. ``attrs`` hold ``previous_period`` and ``current_period`` (starts).
     """
-    check_frame(df)
+    df = check_frame(df)
     cols = as_columns(df, by)
     if freq is None or check_freq(freq) is None:
         raise InvalidParameter("freq", "expected 'D', 'W' or 'MS'")
@@ -213,9 +213,14 @@ def finish(table: pd.DataFrame, cols: Sequence[str], ucol: str, unit: str | None
     return table.reset_index(drop=True)
 
 
-def latest_names(df: pd.DataFrame, id_col: str, name_col: str) -> pd.Series:
-    """id -> name, the name on the id's newest row that has one."""
+def latest_names(
+    df: pd.DataFrame, id_col: str, name_col: str, *, ids: pd.Series | None = None
+) -> pd.Series:
+    """id -> name, the name on the id's newest row that has one (only for ``ids`` if given)."""
     has = df[name_col].notna().to_numpy() & df[id_col].notna().to_numpy()
+    if ids is not None:
+        # Only the rows of the few ids asked for are sorted, not the whole frame.
+        has &= df[id_col].isin(pd.unique(ids.dropna().astype(object))).to_numpy()
     pairs = pd.DataFrame(
         {
             "id": df[id_col].to_numpy()[has],

@@ -39,6 +39,7 @@ from ._common import (
     fmt,
     group_ids,
     nanoseconds,
+    require_daily,
     timestamp,
 )
 from .aggregate import latest_names
@@ -110,7 +111,7 @@ def anomalies(
         ``spread``, ``score``, ``factor`` (value / usual), ``history_days``, the
         unit and ``explanation`` (a sentence), ordered by score (largest first).
     """
-    check_frame(df)
+    df = check_frame(df)
     cols = as_columns(df, by)
     if not cols:
         raise InvalidParameter("by", "expected at least one column naming the series")
@@ -126,6 +127,7 @@ def anomalies(
     if direction not in ("up", "down", "both"):
         raise InvalidParameter("direction", f"expected 'up', 'down' or 'both', got {direction!r}")
 
+    require_daily(df, "anomalies")
     matrix, keys, d0 = daily_matrix(df, cols, quantity)
     if min_volume is None:
         positive = matrix[matrix > 0]
@@ -170,7 +172,7 @@ def anomalies(
 
     out = keys.iloc[rows].reset_index(drop=True)
     if cols == ["resource_id"] and "resource_name" in df.columns:
-        names = latest_names(df, "resource_id", "resource_name")
+        names = latest_names(df, "resource_id", "resource_name", ids=out["resource_id"])
         out["resource_name"] = out["resource_id"].map(names).astype("category")
     out["day"] = bucket_starts(days + d0, "D")
     out["value"] = value

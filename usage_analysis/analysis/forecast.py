@@ -32,6 +32,7 @@ from ._common import (
     data_start,
     group_ids,
     nanoseconds,
+    require_daily,
     timestamp,
 )
 from .aggregate import finish
@@ -75,7 +76,7 @@ def forecast(
         (the UTC day the projected running total reaches the allowance within the
         period, NaT if it does not) and the unit.
     """
-    check_frame(df)
+    df = check_frame(df)
     cols = as_columns(df, by)
     freq_ = check_freq(freq)
     ucol, unit = check_units(df, quantity, cols)
@@ -90,6 +91,7 @@ def forecast(
     if lag is not None and (not isinstance(lag, timedelta) or lag < timedelta(0)):
         raise InvalidParameter("lag", f"expected a timedelta >= 0, got {lag!r}")
 
+    require_daily(df, "forecast")
     latest = data_end(df)
     as_of_ts = timestamp(as_of, "as_of") if as_of is not None else latest
     if as_of_ts is None:

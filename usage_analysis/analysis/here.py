@@ -186,7 +186,7 @@ def here_usage(
     ``billable_quantity``, always grouped by ``billable_unit`` as well (HERE mixes
     Transactions, GB, GB-months), so ``top`` keeps the top groups of each unit.
     """
-    check_frame(df)
+    df = check_frame(df)
     rows = provider_rows(df, "here")
     cols = as_columns(rows, by)
     if "billable_unit" not in cols:
@@ -218,7 +218,7 @@ def here_costs(
     Raises:
         UnitMismatch: the card states a unit other than the report's for a feature.
     """
-    check_frame(df)
+    df = check_frame(df)
     card = RateCard.coerce(rates)
     rows = provider_rows(df, "here")
     cols = [c for c in as_columns(rows, by) if c not in ("meter_id", "meter", "billable_unit")]

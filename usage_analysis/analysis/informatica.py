@@ -127,7 +127,7 @@ def ipu_usage(
     The Informatica rows of :func:`~usage_analysis.analysis.usage_by` over
     ``billable_quantity`` (IPUs).
     """
-    check_frame(df)
+    df = check_frame(df)
     return usage_by(
         provider_rows(df, "informatica"),
         by=by,
@@ -160,7 +160,7 @@ def ipu_status(
             JSON object); added to the levels.
         levels: shares of the entitlement to report, 25/50/75/95/100 % by default.
     """
-    check_frame(df)
+    df = check_frame(df)
     rows = provider_rows(df, "informatica")
     rows, account_id = one_account(rows, account, provider="informatica")
     _ucol, unit = check_units(rows, "billable_quantity", ())
@@ -218,7 +218,7 @@ def ipu_alerts(
         SchemaError: the frame cannot tell a project's or folder's consumption
             (e.g. only summary rows), rather than charging it with the org's.
     """
-    check_frame(df)
+    df = check_frame(df)
     rows = provider_rows(df, "informatica")
     _ucol, _unit = check_units(rows, "billable_quantity", ())
     period_start, period_end = _span(rows, start, end)

@@ -11,7 +11,16 @@ import pandas as pd
 
 from ..defaults import PROVIDERS
 from ..errors import InvalidParameter
-from ._common import check_frame
+from ._common import (
+    bucket_of,
+    bucket_starts,
+    check_frame,
+    data_end,
+    group_sum,
+    longest_row,
+    nanoseconds,
+    timestamp,
+)
 from .aggregate import latest_names
 from .forecast import forecast
 from .particle import ParticlePlan
@@ -52,8 +61,9 @@ def overview(
 
     Args:
         df: a unified usage frame with any mix of providers.
-        allowances: the monthly allowance per account, keyed by ``account_id`` or
-            ``(provider, account_id)``: a number in the account's billing unit
+        allowances: the monthly allowance per account, keyed by ``account_id``,
+            ``(provider, account_id)`` or the provider name alone (for every
+            account of that provider): a number in the account's billing unit
             (IPUs for Informatica, data operations for Particle) or a
             :class:`ParticlePlan` (a plan over several months counts pro rata).
             HERE accounts bill several units; a number applies to each of them
@@ -68,7 +78,7 @@ def overview(
         ``forecast_lower``/``forecast_upper``, ``forecast_percent``,
         ``runs_out_on``, ``as_of``, ``complete_until`` and a ``note``.
     """
-    check_frame(df)
+    df = check_frame(df)
     allowances = dict(allowances or {})
     present = [str(p) for p in df["provider"].dropna().unique()]
     order = [p for p in PROVIDERS if p in present] + sorted(
@@ -83,15 +93,20 @@ def overview(
         ucol = "billable_unit" if quantity == "billable_quantity" else "unit"
         keys = rows[["account_id", ucol]].drop_duplicates()
         limits, notes = _limits(provider, keys, ucol, allowances)
-        fc = forecast(
-            rows,
-            by=["account_id", ucol],
-            quantity=quantity,
-            freq="MS",
-            as_of=as_of,
-            lag=lag,
-            allowance=limits or None,
-        )
+        if longest_row(rows) > pd.Timedelta(days=1):
+            # Monthly or summarized rows: the month's use is known, its course is not.
+            fc = _month_totals(rows, quantity, ucol, as_of, limits)
+            note = "; ".join(s for s in (note, "no forecast: the rows are not daily") if s)
+        else:
+            fc = forecast(
+                rows,
+                by=["account_id", ucol],
+                quantity=quantity,
+                freq="MS",
+                as_of=as_of,
+                lag=lag,
+                allowance=limits or None,
+            )
         names = latest_names(rows, "account_id", "account_name")
         table = pd.DataFrame(
             {
@@ -144,13 +159,13 @@ def _limits(
     limits: dict[tuple[Any, Any], float] = {}
     notes: dict[tuple[Any, Any], str] = {}
     for account, unit in keys.astype(object).itertuples(index=False, name=None):
-        for key in ((provider, account, unit), (provider, account), account):
+        for key in ((provider, account, unit), (provider, account), account, provider):
             if key in allowances:
                 value = allowances[key]
                 break
         else:
             continue
-        if key == account and isinstance(value, ParticlePlan) and provider != "particle":
+        if key is account and isinstance(value, ParticlePlan) and provider != "particle":
             continue  # the same id may name accounts at several providers
         if isinstance(value, ParticlePlan):
             if provider != "particle":
@@ -170,3 +185,29 @@ def _limits(
                     f"expected a number or a ParticlePlan, got {value!r}",
                 ) from None
     return limits, notes
+
+
+def _month_totals(
+    rows: pd.DataFrame,
+    quantity: str,
+    ucol: str,
+    as_of: Any,
+    limits: dict[tuple[Any, Any], float],
+) -> pd.DataFrame:
+    """What :func:`forecast` returns, without a projection: the month's totals per account."""
+    latest = timestamp(as_of, "as_of") if as_of is not None else data_end(rows)
+    assert latest is not None  # rows is never empty here
+    b = bucket_of(latest - pd.Timedelta(1, "ns"), "MS")
+    start, end = bucket_starts(np.array([b, b + 1]), "MS")
+    ns = nanoseconds(rows["period_start"], "period_start")
+    inside = (ns >= start.value) & (ns < end.value)
+    fc = group_sum(rows.loc[inside], ["account_id", ucol], rows[quantity].to_numpy()[inside])
+    fc = fc.rename(columns={"quantity": "used"})
+    keys = fc[["account_id", ucol]].astype(object).itertuples(index=False, name=None)
+    fc["allowance"] = [limits.get(k, np.nan) for k in keys]
+    for col in ("projected", "lower", "upper", "projected_percent"):
+        fc[col] = np.nan
+    fc["period_start"], fc["period_end"] = start, end
+    fc["as_of"] = fc["complete_until"] = latest
+    fc["runs_out_on"] = pd.Series(pd.NaT, index=fc.index, dtype="datetime64[ns, UTC]")
+    return fc

@@ -144,7 +144,7 @@ def plan_status(
         threshold (70/90/100 % by default) was crossed, devices seen against the
         device allowance, and the Basic blocks needed for what was used.
     """
-    check_frame(df)
+    df = check_frame(df)
     if not isinstance(plan, ParticlePlan):
         raise InvalidParameter("plan", f"expected a ParticlePlan, got {type(plan).__name__}")
     rows = provider_rows(df, "particle")
@@ -206,12 +206,18 @@ def _period(
 def _devices_seen(
     rows: pd.DataFrame, values: np.ndarray, start: pd.Timestamp, end: pd.Timestamp
 ) -> int | None:
-    """Devices with data operations in the period (billing starts when a device comes online)."""
+    """Devices with data operations in the period (billing starts when a device comes online).
+
+    Rows of a products report (category "product") name products, not devices.
+    """
     ids = rows["resource_id"]
-    if not ids.notna().any():
+    device_rows = ids.notna().to_numpy() & (rows["category"] != "product").to_numpy(
+        dtype=bool, na_value=True
+    )
+    if not device_rows.any():
         return None
     ns = nanoseconds(rows["period_start"], "period_start")
-    active = (ns >= start.value) & (ns < end.value) & (np.nan_to_num(values) > 0)
+    active = (ns >= start.value) & (ns < end.value) & (np.nan_to_num(values) > 0) & device_rows
     codes = ids.cat.codes.to_numpy()[active]
     codes = codes[codes >= 0]
     return int(np.count_nonzero(np.bincount(codes))) if len(codes) else 0
