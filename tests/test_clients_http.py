@@ -160,7 +160,7 @@ def test_server_errors_are_retried_until_success() -> None:
 
 
 def test_retry_after_is_honoured() -> None:
-    handler, seen = answers(_response(429, {}, {"Retry-After": "7"}), _response(200, {}))
+    handler, _ = answers(_response(429, {}, {"Retry-After": "7"}), _response(200, {}))
     http, clock = make_http(handler)
     http.send("GET", "https://api.test/x", what="thing")
     assert clock.sleeps == [7.0]

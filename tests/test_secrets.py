@@ -12,7 +12,7 @@ from usage_analysis._secrets import MASK, Secret, get_logger, redact
 
 def test_secret_repr_str_and_format_hide_the_value() -> None:
     secret = Secret("tok-1234567890abcdef")
-    for text in (repr(secret), str(secret), f"{secret}", f"{secret:>30}", "%s" % secret):
+    for text in (repr(secret), str(secret), f"{secret}", f"{secret:>30}", "%s" % (secret,)):  # noqa: UP031
         assert "tok-1234567890abcdef" not in text
         assert MASK in text
     assert secret.get() == "tok-1234567890abcdef"

@@ -101,6 +101,8 @@ class Journal:
         self.path = Path(path) if path is not None else journal_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
+            # WAL: readers never wait for a writer, and a commit costs one fsync at most.
+            db.execute("PRAGMA journal_mode = WAL")
             db.executescript(_SCHEMA)
 
     def __repr__(self) -> str:
@@ -113,6 +115,7 @@ class Journal:
         db.row_factory = sqlite3.Row
         try:
             db.execute("PRAGMA busy_timeout = 60000")
+            db.execute("PRAGMA synchronous = NORMAL")
             if write:
                 # IMMEDIATE: take the write lock now, so a count-then-insert is atomic.
                 db.execute("BEGIN IMMEDIATE")
