@@ -155,19 +155,26 @@ def _labels(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, s
         mask = df[column].isin(raw).to_numpy(dtype=bool, na_value=False)
         found = latest_names(df.loc[mask], column, name_col)
         names = {k: str(v) for k, v in found.items()}
-    out: dict[Any, str] = {}
+    plain = {v: names.get(v, str(v)) for v in raw}
     seen: dict[str, int] = {}
-    for v in raw:
-        seen[names.get(v, str(v))] = seen.get(names.get(v, str(v)), 0) + 1
+    for label in plain.values():
+        seen[label] = seen.get(label, 0) + 1
+    # Two devices may share a name: a piece of the id tells them apart, the whole
+    # id when the pieces are alike too.
+    short = {v: f"{plain[v]} ({str(v)[:8]})" for v in raw if seen[plain[v]] > 1}
+    clash: dict[str, int] = {}
+    for label in short.values():
+        clash[label] = clash.get(label, 0) + 1
+    out: dict[Any, str] = {}
     for v in values:
         if _missing(v):
             out[v] = none_label
         elif v == OTHER_LABEL:
             out[v] = OTHER_LABEL
+        elif v in short:
+            out[v] = short[v] if clash[short[v]] == 1 else f"{plain[v]} ({v})"
         else:
-            label = names.get(v, str(v))
-            # Two devices may share a name: the id's start tells them apart.
-            out[v] = f"{label} ({str(v)[:8]})" if seen[label] > 1 and label != str(v) else label
+            out[v] = plain[v]
     return out
 
 

@@ -1,0 +1,339 @@
+"""Charts: what each figure shows adds up to the frame, units never mix, figures stay small."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from usage_analysis import charts
+from usage_analysis.analysis import (
+    ParticlePlan,
+    compare_periods,
+    forecast,
+    ipu_status,
+    plan_status,
+)
+from usage_analysis.errors import InvalidParameter, SchemaError, UnitMismatch
+from usage_analysis.readers import read_report
+from usage_analysis.schema import coerce_unified
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+def synthetic(
+    *,
+    devices: int = 40,
+    days: int = 61,
+    products: int = 4,
+    start: str = "2026-09-01",
+    units: tuple[str, ...] = ("data operations",),
+    provider: str = "particle",
+    seed: int = 1,
+) -> pd.DataFrame:
+    """A unified frame: one row per device, day and unit; device i is in product i % products."""
+    rng = np.random.default_rng(seed)
+    dev = np.repeat(np.arange(devices), days)
+    day = np.tile(np.arange(days), devices)
+    base = rng.integers(50, 500, devices).astype(float)
+    ts = pd.Timestamp(start, tz="UTC") + pd.to_timedelta(day, unit="D")
+
+    def cat(codes: np.ndarray | int, labels: list[str]) -> pd.Categorical:
+        codes = np.broadcast_to(np.asarray(codes, dtype=np.int32), dev.shape)
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype="str"))
+
+    frames = []
+    for k, unit in enumerate(units):
+        qty = base[dev] * (1 + k) + rng.integers(0, 20, len(dev))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "provider": cat(0, [provider]),
+                    "account_id": cat(0, ["acme"]),
+                    "account_name": cat(0, ["Acme"]),
+                    "product": cat(dev % products, [f"P{p}" for p in range(products)]),
+                    "resource_id": cat(dev, [f"{i:024x}" for i in range(devices)]),
+                    "resource_name": cat(dev, [f"dev-{i:03d}" for i in range(devices)]),
+                    "meter_id": cat(0, [f"m{k}"]),
+                    "meter": cat(0, [f"meter {k}"]),
+                    "category": cat(0, ["device"]),
+                    "period_start": ts,
+                    "period_end": ts + pd.Timedelta(days=1),
+                    "quantity": qty,
+                    "unit": cat(0, [unit]),
+                    "billable_quantity": qty,
+                    "billable_unit": cat(0, [unit]),
+                }
+            )
+        )
+    return coerce_unified(pd.concat(frames, ignore_index=True))
+
+
+def ys(trace: Any) -> np.ndarray:
+    return np.asarray(trace.y, dtype=float)
+
+
+def fig_size(fig: go.Figure) -> int:
+    return len(fig.to_json().encode())
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return synthetic()
+
+
+@pytest.fixture(scope="module")
+def here() -> pd.DataFrame:
+    return read_report(SAMPLES / "here_report_2026-10.csv.gz", unified=True)
+
+
+@pytest.fixture(scope="module")
+def particle() -> pd.DataFrame:
+    return read_report(SAMPLES / "particle_devices_2026-09-01_2026-11-20.csv", unified=True)
+
+
+# ----------------------------------------------------------------- usage over time
+
+
+def test_usage_over_time_stacks_top_groups_and_other_adding_up_to_the_total(
+    frame: pd.DataFrame,
+) -> None:
+    fig = charts.usage_over_time(frame, by="resource_id", freq="D", top=5)
+    names = [t.name for t in fig.data]
+    assert len(names) == 6 and names[-1] == "other"
+    assert fig.layout.barmode == "stack"
+    assert sum(ys(t).sum() for t in fig.data) == pytest.approx(frame["quantity"].sum())
+    # Devices are labelled by name, largest first.
+    totals = frame.groupby("resource_name", observed=True)["quantity"].sum()
+    assert names[:5] == list(totals.sort_values(ascending=False).index[:5])
+    assert fig.data[-1].marker.color == charts.OTHER_COLOR
+
+
+def test_usage_over_time_labels_axes_with_the_unit_and_hover_with_exact_values(
+    frame: pd.DataFrame,
+) -> None:
+    fig = charts.usage_over_time(frame, by="product", freq="W")
+    assert fig.layout.yaxis.title.text == "data operations per week"
+    assert "by product" in fig.layout.title.text
+    assert all(
+        "%{y:,}" in t.hovertemplate and "data operations" in t.hovertemplate for t in fig.data
+    )
+    # Weeks start on Monday; 2026-08-31 is the Monday before the first day.
+    assert fig.data[0].x[0] == "2026-08-31"
+
+
+def test_usage_over_time_gives_each_unit_its_own_panel(here: pd.DataFrame) -> None:
+    fig = charts.usage_over_time(here, by="meter", freq="D")
+    units = here.groupby("unit", observed=True)["quantity"].sum()
+    layout = fig.layout.to_plotly_json()
+    titles = {a["title"]["text"] for k, a in layout.items() if k.startswith("yaxis")}
+    assert titles == {f"{u} per day" for u in units.index}
+    per_axis: dict[str, float] = {}
+    for t in fig.data:
+        per_axis[t.yaxis] = per_axis.get(t.yaxis, 0.0) + ys(t).sum()
+    axis_unit = {
+        ("y" + k[5:]): a["title"]["text"].removesuffix(" per day")
+        for k, a in layout.items()
+        if k.startswith("yaxis")
+    }
+    for axis, total in per_axis.items():
+        assert total == pytest.approx(units[axis_unit[axis]])
+
+
+def test_usage_over_time_uses_coarser_periods_when_days_would_not_fit() -> None:
+    big = synthetic(devices=30, days=1500, products=30)
+    fig = charts.usage_over_time(big, by="product", freq="D", top=20)
+    assert "weekly" in fig.layout.title.subtitle.text
+    points = sum(len(t.x) for t in fig.data)
+    assert points <= charts.CHART_MAX_POINTS
+
+
+def test_usage_over_time_names_the_sandbox_for_particle_devices_without_product(
+    particle: pd.DataFrame,
+) -> None:
+    fig = charts.usage_over_time(particle, by="product")
+    assert "(sandbox)" in [t.name for t in fig.data]
+    assert sum(ys(t).sum() for t in fig.data) == pytest.approx(particle["quantity"].sum())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"freq": "H"}, "freq"),
+        ({"top": 0}, "top"),
+        ({"top": 500}, "top"),
+        ({"kind": "pie"}, "kind"),
+    ],
+)
+def test_usage_over_time_rejects_bad_options_naming_them(
+    frame: pd.DataFrame, kwargs: dict[str, Any], parameter: str
+) -> None:
+    with pytest.raises(InvalidParameter) as info:
+        charts.usage_over_time(frame, **kwargs)
+    assert info.value.parameter == parameter
+
+
+def test_charts_refuse_a_frame_that_is_not_unified() -> None:
+    with pytest.raises(SchemaError):
+        charts.top_bar(pd.DataFrame({"quantity": [1.0]}))
+
+
+def test_an_empty_selection_gives_a_figure_that_says_so(frame: pd.DataFrame) -> None:
+    fig = charts.usage_over_time(frame.iloc[:0])
+    assert not fig.data
+    assert "no usage" in fig.layout.annotations[0].text
+
+
+# ----------------------------------------------------------------- top bars
+
+
+def test_top_bar_has_n_bars_and_an_other_bar_with_the_rest(frame: pd.DataFrame) -> None:
+    fig = charts.top_bar(frame, by="resource_id", n=7)
+    (bars,) = fig.data
+    assert len(bars.y) == 8 and bars.y[-1] == "other"
+    per_device = frame.groupby("resource_id", observed=True)["quantity"].sum()
+    top = per_device.sort_values(ascending=False)
+    np.testing.assert_allclose(bars.x[:7], top.iloc[:7].to_numpy())
+    assert bars.x[-1] == pytest.approx(top.iloc[7:].sum())
+    shares = bars.customdata[:, 0].astype(float)
+    assert shares.sum() == pytest.approx(100.0)
+    assert bars.marker.color[-1] == charts.OTHER_COLOR
+    assert fig.layout.yaxis.autorange == "reversed"  # largest on top
+
+
+def test_top_bar_tells_devices_with_the_same_name_apart() -> None:
+    df = synthetic(devices=3, days=2)
+    df["resource_name"] = pd.Categorical(["twin"] * len(df))
+    fig = charts.top_bar(df, by="resource_id", n=3)
+    labels = list(fig.data[0].y)
+    assert len(set(labels)) == 3 and all(label.startswith("twin (") for label in labels)
+
+
+# ----------------------------------------------------------------- heatmap
+
+
+def test_heatmap_cells_hold_each_device_days_usage(frame: pd.DataFrame) -> None:
+    fig = charts.heatmap(frame, by="resource_id", top=10)
+    (hm,) = fig.data
+    assert len(hm.y) == 10 and len(hm.x) == 61
+    exact = np.asarray(hm.customdata, dtype=float)
+    name = hm.y[0]
+    day = frame["period_start"].dt.strftime("%Y-%m-%d") == hm.x[3]
+    expected = frame.loc[(frame["resource_name"] == name) & day, "quantity"].sum()
+    assert exact[0, 3] == pytest.approx(expected)
+    # Colours follow log10(1 + value): a 30x runaway does not flatten the others.
+    np.testing.assert_allclose(np.asarray(hm.z, dtype=float), np.log10(1 + exact))
+    assert "%{customdata:,}" in hm.hovertemplate
+
+
+def test_heatmap_refuses_to_mix_units(here: pd.DataFrame) -> None:
+    with pytest.raises(UnitMismatch) as info:
+        charts.heatmap(here)
+    assert "GB" in str(info.value) and "Transactions" in str(info.value)
+
+
+# ----------------------------------------------------------------- breakdown
+
+
+def test_breakdown_boxes_add_up_and_each_unit_gets_its_own_treemap(here: pd.DataFrame) -> None:
+    fig = charts.breakdown(here, path=("category", "meter"))
+    units = here.groupby("unit", observed=True)["quantity"].sum()
+    assert sorted(t.name for t in fig.data) == sorted(units.index)
+    for t in fig.data:
+        roots = [v for v, p in zip(t["values"], t.parents, strict=True) if p == ""]
+        assert sum(roots) == pytest.approx(units[t.name])
+        assert t.branchvalues == "total"
+
+
+def test_breakdown_cuts_to_top_leaves_with_one_other(frame: pd.DataFrame) -> None:
+    fig = charts.breakdown(frame, path=("product", "resource_id"), top=5, kind="sunburst")
+    (sb,) = fig.data
+    leaves = set(sb.ids) - set(sb.parents)
+    assert len(leaves) == 6 and "other" in leaves
+    assert sum(v for v, p in zip(sb["values"], sb.parents, strict=True) if p == "") == (
+        pytest.approx(frame["quantity"].sum())
+    )
+
+
+# ----------------------------------------------------------------- period over period
+
+
+def test_period_over_period_compares_the_same_days_of_a_month_in_progress(
+    particle: pd.DataFrame,
+) -> None:
+    fig = charts.period_over_period(particle, by="product")
+    expected = compare_periods(particle, by="product", freq="MS", to_date=True)
+    previous, current = fig.data
+    assert "same days" in previous.name
+    assert sum(current.y) == pytest.approx(expected["current"].sum())
+    assert sum(previous.y) == pytest.approx(expected["previous"].sum())
+    assert "Nov 2026" in fig.layout.title.text
+
+
+# ----------------------------------------------------------------- cumulative vs allowance
+
+
+def test_cumulative_vs_allowance_draws_the_plan_lines_the_usage_and_the_forecast(
+    particle: pd.DataFrame,
+) -> None:
+    plan = ParticlePlan.basic(blocks=1)
+    fig = charts.cumulative_vs_allowance(particle, plan=plan)
+    status = plan_status(particle, plan)
+    lines = sorted(shape.y0 for shape in fig.layout.shapes)
+    assert lines == pytest.approx([0.7 * 720_000, 0.9 * 720_000, 720_000])
+    used = next(t for t in fig.data if t.name == "used")
+    assert used.y[-1] == pytest.approx(status.used)
+    projected = forecast(
+        particle, start=status.period_start, end=status.period_end, allowance=720_000
+    )["projected"].iloc[0]
+    line = next(t for t in fig.data if t.name == "forecast")
+    assert line.y[-1] == pytest.approx(projected)
+    assert line.x[-1].startswith("2026-12-01")
+    assert "of 720,000 data operations" in fig.layout.title.text
+    crossed = status.thresholds.loc[status.thresholds["crossed"]]
+    labels = " ".join(a.text for a in fig.layout.annotations)
+    for day in crossed["crossed_on"]:
+        assert f"crossed {day:%b %d}" in labels
+
+
+def test_cumulative_vs_allowance_takes_an_informatica_ipu_status() -> None:
+    df = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
+    org = str(df["account_id"].dropna().iloc[0])
+    status = ipu_status(df, entitlement=3000, account=org)
+    fig = charts.cumulative_vs_allowance(df, plan=status)
+    assert fig.layout.yaxis.title.text == "IPU (cumulative)"
+    assert len(fig.layout.shapes) == len(status.thresholds)
+    assert next(t for t in fig.data if t.name == "used").y[-1] == pytest.approx(status.used)
+
+
+def test_cumulative_vs_allowance_refuses_something_that_is_not_a_plan(
+    particle: pd.DataFrame,
+) -> None:
+    with pytest.raises(InvalidParameter) as info:
+        charts.cumulative_vs_allowance(particle, plan=720_000)
+    assert info.value.parameter == "plan"
+
+
+# ----------------------------------------------------------------- size
+
+
+def test_every_figure_stays_under_500_kb_on_a_million_rows() -> None:
+    big = synthetic(devices=1000, days=1000, products=40)
+    assert len(big) == 1_000_000
+    figures = {
+        "time": charts.usage_over_time(big, by="resource_id", top=25),
+        "top": charts.top_bar(big, by="resource_id", n=25),
+        "heatmap": charts.heatmap(big, top=100),
+        "breakdown": charts.breakdown(big, path=("product", "resource_id"), top=120),
+        "compare": charts.period_over_period(big, by="resource_id", top=25),
+        "plan": charts.cumulative_vs_allowance(big, plan=ParticlePlan.basic(blocks=300)),
+    }
+    for name, fig in figures.items():
+        size = fig_size(fig)
+        assert size < 500_000, (name, size)
+        json.loads(fig.to_json())  # valid JSON
