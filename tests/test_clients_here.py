@@ -208,7 +208,7 @@ def test_missing_token_and_keys_fail_at_construction_naming_the_ways_to_give_the
 
 
 def test_missing_or_bad_realm_is_named() -> None:
-    with pytest.raises(ConfigurationError, match="realm_id=.*HERE_REALM_ID"):
+    with pytest.raises(ConfigurationError, match=r"realm_id=.*HERE_REALM_ID"):
         HereClient(token="t" * 20)
     with pytest.raises(InvalidParameter) as info:
         HereClient(token="t" * 20, realm_id="org1")

@@ -298,10 +298,10 @@ def test_bad_parameters_fail_before_any_request(kwargs: dict[str, Any], paramete
 
 
 def test_missing_credentials_name_arguments_and_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ConfigurationError, match="username=.*INFORMATICA_USERNAME"):
+    with pytest.raises(ConfigurationError, match=r"username=.*INFORMATICA_USERNAME"):
         InformaticaClient()
     monkeypatch.setenv("INFORMATICA_USERNAME", USER)
-    with pytest.raises(ConfigurationError, match="password=.*INFORMATICA_PASSWORD"):
+    with pytest.raises(ConfigurationError, match=r"password=.*INFORMATICA_PASSWORD"):
         InformaticaClient()
     with pytest.raises(ConfigurationError, match="base_api_url="):
         InformaticaClient(session_id="s" * 20)
