@@ -179,15 +179,16 @@ def test_a_bad_number_names_file_line_column_and_expectation() -> None:
     err = info.value
     assert err.line == 3
     assert err.column == "Usage Amount (billableValue)"
-    assert err.expected == "a number"
+    assert err.expected == "a finite number"
     assert err.bad_rows == [(3, "ten")]
     assert "line 3" in str(err) and "'ten'" in str(err)
 
 
 def test_coerce_turns_bad_values_into_missing_and_reports_how_many() -> None:
     text = LABEL_CSV.replace('"10.5000"', '"ten"').replace('"2026-10-01T00:00:00Z"', '"soon"')
-    with pytest.warns(CoercedValuesWarning, match="1 value"):
+    with pytest.warns(CoercedValuesWarning, match="1 value") as record:
         df = read_report(text.encode(), errors="coerce")
+    assert {w.filename for w in record} == {__file__}  # points at the caller's line
     assert df.attrs["coerced"] == {"usage_date_time": 1, "billable_value": 1}
     assert len(df) == 3  # no row dropped
     assert pd.isna(df["billable_value"].iloc[1]) and pd.isna(df["usage_date_time"].iloc[0])

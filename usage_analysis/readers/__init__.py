@@ -227,8 +227,10 @@ def _safely(label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         return fn(*args, **kwargs)
     except UsageAnalysisError:
         raise
-    except (OSError, TypeError):
-        raise
+    except (OSError, TypeError) as exc:
+        if not isinstance(exc, pa.ArrowException):
+            raise  # a missing file or a wrong argument type, not a bad file
+        raise ReportParseError(f"could not read the file ({exc})", file=label) from exc
     except (
         ValueError,
         LookupError,
@@ -237,6 +239,7 @@ def _safely(label: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         RecursionError,
         UnicodeError,
         EOFError,
+        NotImplementedError,
     ) as exc:
         # A reader bug or a file shape nobody foresaw: still the caller's bad file,
         # reported as such (the original is chained for debugging).

@@ -15,14 +15,16 @@ import csv
 import difflib
 import io
 import re
+import sys
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from .. import defaults
@@ -49,7 +51,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "time_z": pa.timestamp("ns", "UTC"),
 }
 _EXPECTED: dict[str, str] = {
-    "float": "a number",
+    "float": "a finite number",
     "time": "an ISO 8601 date and time (UTC)",
     "time_z": "an ISO 8601 date and time (UTC)",
     "date": "a date YYYY-MM-DD",
@@ -278,8 +280,21 @@ class ParseContext:
                 f"{self.label}: {count} value(s) in column {column!r} did not convert and "
                 f"became missing ({detail})"
             ),
-            stacklevel=4,
+            stacklevel=_caller_level(),
         )
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _line_numbers(member: Member, sniffed: Sniffed, rows: Sequence[int]) -> dict[int, int]:
@@ -310,7 +325,8 @@ def _line_numbers(member: Member, sniffed: Sniffed, rows: Sequence[int]) -> dict
 def _lenient(values: pd.Series, kind: str) -> pd.Series:
     """Convert text leniently; values that still fail become missing."""
     if kind == "float":
-        return pd.to_numeric(values.str.strip(), errors="coerce").astype("float64")
+        numbers = pd.to_numeric(values.str.strip(), errors="coerce").astype("float64")
+        return numbers.where(np.isfinite(numbers))
     converted = pd.to_datetime(values.str.strip(), utc=True, errors="coerce", format="ISO8601")
     return converted.astype(UTC_NS)
 
@@ -382,21 +398,14 @@ def parse(
     Columns without a type are read as dictionary-encoded strings. Naive timestamps
     are taken as UTC.
     """
-    bad_shape: list[tuple[int | None, int, int, str]] = []
 
-    def on_invalid(row: Any) -> str:
-        bad_shape.append((row.number, row.expected_columns, row.actual_columns, row.text))
-        return "skip"  # collected and raised below: nothing is dropped silently
-
-    def read(column_types: Mapping[str, pa.DataType], *, threads: bool = True) -> pa.Table:
+    def read(column_types: Mapping[str, pa.DataType]) -> pa.Table:
         return pacsv.read_csv(
             pa.BufferReader(member.data.slice(sniffed.skip_bytes)),
-            read_options=pacsv.ReadOptions(
-                column_names=list(names), skip_rows=1, use_threads=threads
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=sniffed.delimiter, invalid_row_handler=on_invalid
-            ),
+            read_options=pacsv.ReadOptions(column_names=list(names), skip_rows=1),
+            # No invalid_row_handler: Arrow then stops at the first malformed row
+            # (nothing is skipped) and _shape_error() finds where it is.
+            parse_options=pacsv.ParseOptions(delimiter=sniffed.delimiter),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict(column_types),
                 # Only an empty cell is missing: a device may well be called "NA".
@@ -409,26 +418,25 @@ def parse(
     typed = {n: _ARROW_TYPES[types.get(n, "cat")] for n in names}
     header_of = dict(zip(names, sniffed.header, strict=False))
     try:
+        table: pa.Table | None
         try:
             table = read(typed)
+            if _any_infinite(table, [n for n in names if types.get(n) == "float"]):
+                table = None  # "1e999" parses as infinity: a broken value, not usage
         except pa.ArrowInvalid as exc:
             if "conversion error" not in str(exc):
                 raise
-            bad_shape.clear()
+            table = None
+        if table is None:
             as_text = {
                 n: (pa.string() if types.get(n, "cat") in _EXPECTED else t)
                 for n, t in typed.items()
             }
             table = read(as_text)
             table = _convert_slowly(table, member, sniffed, ctx, types, header_of)
-        if bad_shape:
-            if any(number is None for number, *_ in bad_shape):
-                # Arrow numbers the rows only when parsing on one thread: do that
-                # again, as text, just to say where the broken rows are.
-                bad_shape.clear()
-                read(dict.fromkeys(names, pa.string()), threads=False)
-            _raise_shape(bad_shape, member, ctx)
     except pa.ArrowException as exc:
+        if "columns, got" in str(exc):
+            raise _shape_error(member, sniffed, ctx, len(names)) from None
         raise _arrow_error(exc, member, ctx) from None
     for n in names:
         kind = types.get(n, "cat")
@@ -438,19 +446,49 @@ def parse(
     return table
 
 
-def _raise_shape(
-    bad: list[tuple[int | None, int, int, str]], member: Member, ctx: ParseContext
-) -> None:
-    first = bad[0]
-    shown = bad[: defaults.MAX_BAD_ROWS_SHOWN]
-    listed = ", ".join(f"line {n if n is not None else '?'}: {a} field(s)" for n, _, a, _ in shown)
-    raise ReportParseError(
-        f"{len(bad)} row(s) have a different number of fields than the header ({listed})",
+def _any_infinite(table: pa.Table, names: Sequence[str]) -> bool:
+    for name in names:
+        col = table.column(name)
+        if col.null_count < len(col) and pc.any(pc.is_inf(col)).as_py():
+            return True
+    return False
+
+
+def _shape_error(
+    member: Member, sniffed: Sniffed, ctx: ParseContext, expected: int
+) -> ReportParseError:
+    """Where the rows with the wrong number of fields are (error path: a full scan)."""
+    text = bytes(member.data.slice(sniffed.skip_bytes)).decode("utf-8", "replace")
+    base = bytes(member.data.slice(0, sniffed.skip_bytes)).count(b"\n")
+    reader = csv.reader(io.StringIO(text), delimiter=sniffed.delimiter)
+    bad: list[tuple[int, int, str]] = []
+    count = 0
+    try:
+        next(reader, None)
+        for row in reader:
+            if row and len(row) != expected:
+                count += 1
+                if len(bad) < defaults.MAX_BAD_ROWS_SHOWN:
+                    bad.append((reader.line_num + base, len(row), sniffed.delimiter.join(row)))
+    except csv.Error:
+        pass
+    if not bad:
+        # Python's csv module accepted what Arrow did not (a quoted line break, say).
+        return ReportParseError(
+            "a row does not split into the header's fields (an unclosed quote or a line "
+            "break inside a value?)",
+            file=ctx.label,
+            member=member.name,
+            expected=f"{expected} fields per row, like the header",
+        )
+    listed = ", ".join(f"line {n}: {k} field(s)" for n, k, _ in bad)
+    return ReportParseError(
+        f"{count} row(s) have a different number of fields than the header ({listed})",
         file=ctx.label,
         member=member.name,
-        line=first[0],
-        expected=f"{first[1]} fields per row, like the header",
-        bad_rows=[(n, text[:200]) for n, _, _, text in shown],
+        line=bad[0][0],
+        expected=f"{expected} fields per row, like the header",
+        bad_rows=[(n, row[:200]) for n, _, row in bad],
     )
 
 

@@ -205,7 +205,14 @@ def _unzip(
     """Yield (name, bytes) of each file member, after every cap and name check."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(memoryview(data)))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,  # an unsupported ZIP version or feature
+        ValueError,
+        EOFError,
+        OSError,
+    ) as exc:
         raise ReportParseError(f"not a readable ZIP archive ({exc})", file=label) from None
     with zf:
         infos = [i for i in zf.infolist() if not i.is_dir()]

@@ -134,8 +134,9 @@ def load_json(member: Member, *, label: str) -> Any:
 def _pages(obj: Any, *, label: str, member: str | None) -> list[Mapping[str, Any]]:
     pages = [obj] if isinstance(obj, Mapping) else obj
     if not isinstance(pages, list | tuple) or not pages:
+        what = "an empty list" if isinstance(pages, list | tuple) else f"a {type(obj).__name__}"
         raise ReportParseError(
-            f"JSON holds a {type(obj).__name__}",
+            f"the JSON holds {what}",
             file=label,
             member=member,
             expected='a HERE search page {"total", "limit", "items": [...]} or a list of pages',
@@ -145,7 +146,7 @@ def _pages(obj: Any, *, label: str, member: str | None) -> list[Mapping[str, Any
             if isinstance(page, Mapping) and ("errorId" in page or "title" in page):
                 what = f"a HERE error response: {page.get('code', '')} {page.get('title', '')}"
             else:
-                what = f"a {type(page).__name__} without an 'items' list"
+                what = f"not a search page: no 'items' list (JSON {type(page).__name__})"
             raise ReportParseError(
                 f"page {i + 1} is {what.strip()}",
                 file=label,
@@ -155,7 +156,7 @@ def _pages(obj: Any, *, label: str, member: str | None) -> list[Mapping[str, Any
         for j, item in enumerate(page["items"]):
             if not isinstance(item, Mapping):
                 raise ReportParseError(
-                    f"page {i + 1}, item {j + 1} is a {type(item).__name__}",
+                    f"page {i + 1}, item {j + 1} is not an object (JSON {type(item).__name__})",
                     file=label,
                     member=member,
                     expected="an object of HERE usage fields",
@@ -230,6 +231,7 @@ def _convert_json(
         return values.astype("category") if kind == "cat" else values.astype("str")
     if kind == "float":
         conv = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
+        conv = conv.where(np.isfinite(conv))  # 1e999 is infinity: a broken value
     else:
         conv = pd.to_datetime(
             raw.where(~blank).astype("str"), utc=True, errors="coerce", format="ISO8601"
@@ -245,7 +247,7 @@ def _convert_json(
                 file=ctx.label,
                 member=member,
                 column=key,
-                expected="a number" if kind == "float" else "an ISO 8601 date and time",
+                expected="a finite number" if kind == "float" else "an ISO 8601 date and time",
                 bad_rows=first,
             )
         ctx.note_coerced(name, len(bad), f"first: {listed}")
