@@ -359,3 +359,37 @@ def test_concatenated_frames_with_object_columns_are_coerced_not_refused(
 ) -> None:
     loose = small.astype({"product": object, "unit": object})
     assert rows(usage_by(loose, by="product"), "product", "quantity")[0] == ("A", 67.0)
+
+
+@pytest.mark.parametrize("path", ["sparse", "pandas"])
+def test_every_grouping_path_gives_the_same_table(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """The hashed (sparse key space) and pandas (oversized key space) paths match the dense one."""
+    from usage_analysis.analysis import _common
+
+    rng = np.random.default_rng(3)
+    n = 500
+    df = unified(
+        product=rng.choice(["A", "B", "C", None], n),
+        resource_id=rng.choice([f"d{i}" for i in range(40)] + [None], n),
+        period_start=pd.Timestamp("2026-09-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 60, n), unit="D"),
+        quantity=rng.random(n) * 100,
+    )
+    expected = {
+        "daily": usage_by(df, by=["product", "resource_id"], freq="D"),
+        "top": top_consumers(df, n=5),
+        "compare": compare_periods(df, by="resource_id"),
+    }
+    monkeypatch.setattr(_common, "_DENSE_MIN", 0)
+    monkeypatch.setattr(_common, "_DENSE_FACTOR", 0)
+    if path == "pandas":
+        monkeypatch.setattr(_common, "_MAX_KEY", 1)
+    got = {
+        "daily": usage_by(df, by=["product", "resource_id"], freq="D"),
+        "top": top_consumers(df, n=5),
+        "compare": compare_periods(df, by="resource_id"),
+    }
+    for name, table in expected.items():
+        pd.testing.assert_frame_equal(got[name], table, check_categorical=False, obj=name)

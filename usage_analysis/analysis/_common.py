@@ -29,6 +29,8 @@ QUANTITY_UNITS = {"quantity": "unit", "billable_quantity": "billable_unit"}
 # Dense bincount is used while the key space is at most this many times the row
 # count (or 2**20); beyond that the keys are hashed with pd.factorize first.
 _DENSE_FACTOR = 4
+_DENSE_MIN = 2**20
+# Beyond this key space the codes no longer fit one int64: pandas groups instead.
 _MAX_KEY = 2**62
 
 
@@ -244,7 +246,7 @@ def group_sum(
     key = np.zeros(n, dtype=np.int64)
     for p in parts:
         key = key * p.cardinality + p.codes
-    if space <= max(_DENSE_FACTOR * n, 2**20):
+    if space <= max(_DENSE_FACTOR * n, _DENSE_MIN):
         count = np.bincount(key, minlength=space)
         group_keys = np.flatnonzero(count)
         sums = {
@@ -378,7 +380,7 @@ def group_ids(df: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.Dat
     key = np.zeros(n, dtype=np.int64)
     for p in parts:
         key = key * p.cardinality + p.codes
-    if space <= max(_DENSE_FACTOR * n, 2**20):
+    if space <= max(_DENSE_FACTOR * n, _DENSE_MIN):
         present = np.bincount(key, minlength=space) > 0
         group_keys = np.flatnonzero(present)
         remap = np.cumsum(present) - 1

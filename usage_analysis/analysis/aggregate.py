@@ -25,6 +25,7 @@ from ._common import (
     check_freq,
     check_units,
     data_end,
+    group_ids,
     group_sum,
     nanoseconds,
     select_rows,
@@ -216,20 +217,25 @@ def finish(table: pd.DataFrame, cols: Sequence[str], ucol: str, unit: str | None
 def latest_names(
     df: pd.DataFrame, id_col: str, name_col: str, *, ids: pd.Series | None = None
 ) -> pd.Series:
-    """id -> name, the name on the id's newest row that has one (only for ``ids`` if given)."""
+    """id -> name, the name on the id's newest row that has one (only for ``ids`` if given).
+
+    Works on (id, name) pairs: the rows collapse to the few distinct pairs with
+    their newest time, so a million rows are never sorted or turned into objects.
+    """
     has = df[name_col].notna().to_numpy() & df[id_col].notna().to_numpy()
     if ids is not None:
-        # Only the rows of the few ids asked for are sorted, not the whole frame.
         has &= df[id_col].isin(pd.unique(ids.dropna().astype(object))).to_numpy()
-    pairs = pd.DataFrame(
-        {
-            "id": df[id_col].to_numpy()[has],
-            "name": df[name_col].to_numpy()[has],
-            "t": nanoseconds(df["period_start"].loc[has], "period_start"),
-        }
+    sub = select_rows(df, has)
+    pair, keys = group_ids(sub, [id_col, name_col])
+    if not len(keys):
+        return pd.Series([], dtype=object)
+    t = nanoseconds(sub["period_start"], "period_start")
+    newest = pd.Series(t).groupby(pair).max()  # one value per pair, in pair order
+    keys = keys.assign(t=newest.to_numpy())
+    keys = keys.sort_values("t", kind="stable").drop_duplicates(id_col, keep="last")
+    return pd.Series(
+        keys[name_col].astype(object).to_numpy(), index=keys[id_col].astype(object).to_numpy()
     )
-    pairs = pairs.sort_values("t", kind="stable").drop_duplicates("id", keep="last")
-    return pd.Series(pairs["name"].to_numpy(), index=pairs["id"].to_numpy())
 
 
 def _top_and_other(
