@@ -181,6 +181,15 @@ class BaseClient:
         """Close the HTTP connections this client opened."""
         self.http.close()
 
+    def __del__(self) -> None:
+        # A client dropped without close() (the notebook habit) still closes its connections.
+        http = getattr(self, "http", None)
+        if http is not None:
+            try:
+                http.close()
+            except Exception:
+                pass
+
     def __enter__(self) -> BaseClient:
         return self
 
