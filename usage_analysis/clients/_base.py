@@ -8,6 +8,7 @@ saved reports, the journal, limits, waiting and downloading live here once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -185,10 +186,9 @@ class BaseClient:
         # A client dropped without close() (the notebook habit) still closes its connections.
         http = getattr(self, "http", None)
         if http is not None:
-            try:
+            # Nothing sensible to do about a failure while being garbage-collected.
+            with contextlib.suppress(Exception):
                 http.close()
-            except Exception:
-                pass
 
     def __enter__(self) -> BaseClient:
         return self
