@@ -146,8 +146,6 @@ CHART_MAX_CELLS = 12_000
 CHART_MAX_UNITS = 8
 # ReportRequester: with no other information, a request covers this many days.
 WIDGET_DEFAULT_DAYS = 30
-# Particle documents no span limit for a usage report; one year keeps a request sane.
-PARTICLE_MAX_SPAN = timedelta(days=366)
 # UsageExplorer: the top consumers table lists this many rows.
 EXPLORER_TOP_ROWS = 10
 

@@ -13,5 +13,6 @@ without a browser; every message and error shows in the widget's own Output area
 from __future__ import annotations
 
 from .explorer import Headline, UsageExplorer
+from .requester import ReportRequester
 
-__all__ = ["Headline", "UsageExplorer"]
+__all__ = ["Headline", "ReportRequester", "UsageExplorer"]
