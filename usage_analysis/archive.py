@@ -24,7 +24,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .defaults import PROVIDERS
 from .errors import InvalidParameter, SchemaError
 from .paths import data_dir
 from .schema import UNIFIED_COLUMNS, UNIFIED_DTYPES, coerce_unified
@@ -249,6 +249,7 @@ def archive_frame(
     *,
     report_id: str | None = None,
     source: str | os.PathLike[str] | None = None,
+    account: str | None = None,
     archive: str | os.PathLike[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> ArchiveWrite:
@@ -259,11 +260,17 @@ def archive_frame(
     the frame's own ``report_id`` column, else a hash of the rows. ``source`` is kept
     without any query string, so a pre-signed URL never lands in the archive.
     A frame from :func:`history` can be archived again (to copy an archive): its
-    ``report_id``, ``source`` and ``archived_at`` columns are kept.
+    ``report_id``, ``source`` and ``archived_at`` columns are kept. ``account``
+    fills a missing ``account_id`` (a Particle CSV does not name its account).
     """
     if not isinstance(df, pd.DataFrame):
         raise InvalidParameter("df", f"expected a pandas DataFrame, got {type(df).__name__}")
     frame = coerce_unified(df)
+    if account is not None:
+        if not isinstance(account, str) or not account.strip():
+            raise InvalidParameter("account", f"expected a non-empty account id, got {account!r}")
+        ids_ = frame["account_id"]
+        frame["account_id"] = ids_.astype("string").fillna(account).astype("category")
     if frame["provider"].isna().any():
         raise SchemaError("cannot archive rows without a provider")
     if frame["period_start"].isna().any():
@@ -550,14 +557,111 @@ def sql(
 
 # --- refresh -----------------------------------------------------------------
 
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+def _default_client(provider: str) -> Any:
+    """The provider's client, configured from the environment (see docs/clients.md)."""
+    from .clients import HereClient, InformaticaClient, ParticleClient
+
+    classes: dict[str, Any] = {
+        "particle": ParticleClient,
+        "here": HereClient,
+        "informatica": InformaticaClient,
+    }
+    return classes[provider]()
+
+
+def _last_end(store: _Store, provider: str, account: str) -> pd.Timestamp | None:
+    """The end of the latest archived period of one provider account (DuckDB max, no rows read)."""
+    with _connect(store) as con:
+        # Through Arrow: DuckDB's Python values for TIMESTAMPTZ need pytz.
+        row = (
+            con.sql(
+                "SELECT max(period_end) AS e, max(period_start) AS s FROM _usage_files "
+                "WHERE provider = ? AND account = ? AND account_id = ?",
+                params=[provider, _encode(account), account],
+            )
+            .to_arrow_table()
+            .to_pylist()[0]
+        )
+    end, start = row["e"], row["s"]
+    value = end if end is not None else start
+    return None if value is None else pd.Timestamp(value).tz_convert("UTC")
 
 
 def refresh(
     provider: str,
     *,
     until: str | date | datetime | None = None,
+    start: str | date | datetime | None = None,
     client: Any = None,
-) -> pd.DataFrame:
-    """Fetch and archive the usage missing since the last archived period."""
-    raise NotImplementedError
+    archive: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    progress: bool = False,
+    timeout: float | None = None,
+    **request_options: Any,
+) -> list[ArchiveWrite]:
+    """Fetch and archive only the days missing since the last archived period.
+
+    The gap runs from the end of the latest archived period of the client's
+    account (its day, so a partly archived day is asked for again and replaced)
+    up to ``until`` (exclusive, default today in UTC: today is not over). When the
+    archive has nothing for this account yet, ``start`` says the first day. The
+    client (default: built from the environment) splits the gap into windows the
+    provider accepts (HERE 95 days, Informatica 180 or 30) and keeps within its
+    limit of outstanding reports; each provider job is archived as its own report.
+    ``request_options`` go to the client's ``request`` (``report_type=``,
+    ``detail_level=``, ``job_type=``...). Returns one :class:`ArchiveWrite` per
+    provider job, none when the archive is up to date.
+    """
+    if provider not in PROVIDERS:
+        raise InvalidParameter(
+            "provider", f"expected one of {', '.join(PROVIDERS)}, got {provider!r}"
+        )
+    own = client is None
+    if client is None:
+        client = _default_client(provider)
+    elif getattr(client, "provider", provider) != provider:
+        raise InvalidParameter(
+            "client", f"expected a {provider} client, got one for {client.provider!r}"
+        )
+    try:
+        account = str(client.account)
+        store = _store(archive, storage_options)
+        stop = (
+            _timestamp(until, "until") if until is not None else pd.Timestamp.now(tz="UTC")
+        ).floor("D")
+        last = _last_end(store, provider, account)
+        if last is not None:
+            first = last.floor("D")
+        elif start is not None:
+            first = _timestamp(start, "start").floor("D")
+        else:
+            raise InvalidParameter(
+                "start",
+                f"the archive holds no {provider} usage of account {account!r} yet: "
+                "give start= (the first day to fetch)",
+            )
+        last_day = stop - pd.Timedelta(days=1)
+        if first > last_day:
+            log.debug("%s %s: archive is up to date until %s", provider, account, stop.date())
+            return []
+        log.debug("%s %s: fetching %s..%s", provider, account, first.date(), last_day.date())
+        job = client.request(first.date(), last_day.date(), **request_options)
+        job.download(progress=progress, timeout=timeout)
+        written = []
+        for leaf in job.leaves():
+            frame = leaf.to_dataframe(unified=True)
+            written.append(
+                archive_frame(
+                    frame,
+                    report_id=f"{provider}:{leaf.id}",
+                    source=leaf.path,
+                    account=account,
+                    archive=archive,
+                    storage_options=storage_options,
+                )
+            )
+        return written
+    finally:
+        if own:
+            client.close()

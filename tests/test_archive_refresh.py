@@ -1,0 +1,135 @@
+"""refresh(): only the days missing from the archive are asked for (against the emulator)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from usage_analysis import archive
+from usage_analysis.clients import FakeClock, HereClient, ParticleClient
+from usage_analysis.emulator import Emulator, running
+from usage_analysis.errors import InvalidParameter
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    with running(seed=7, speed="instant") as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def particle(emu: Emulator) -> Iterator[ParticleClient]:
+    creds = emu.credentials["particle"]
+    with ParticleClient(
+        token=creds["token"], org=creds["org"], base_url=emu.particle_api_url, clock=FakeClock()
+    ) as client:
+        yield client
+
+
+def particle_periods(emu: Emulator, since: int) -> list[tuple[str, str]]:
+    """(first, last) day of every Particle report requested since job number ``since``."""
+    return [
+        (
+            job.params["report_params"]["date_period_start"],
+            job.params["report_params"]["date_period_end"],
+        )
+        for job in emu.state.list_jobs("particle")[since:]
+    ]
+
+
+def test_refresh_asks_only_for_the_days_after_the_last_archived_one(
+    emu: Emulator, particle: ParticleClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "archive"
+    before = len(emu.state.list_jobs("particle"))
+    first = archive.refresh(
+        "particle", start="2026-10-01", until="2026-10-06", client=particle, archive=root
+    )
+    posts_before = sum(1 for m, p, _ in emu.requests_log if m == "POST")
+
+    second = archive.refresh("particle", until="2026-10-09", client=particle, archive=root)
+
+    assert particle_periods(emu, before) == [
+        ("2026-10-01", "2026-10-05"),
+        ("2026-10-06", "2026-10-08"),
+    ]
+    assert sum(1 for m, p, _ in emu.requests_log if m == "POST") == posts_before + 1
+    assert [w.replaced for w in first + second] == [0, 0]
+    back = archive.history(archive=root)
+    assert set(back["account_id"]) == {emu.credentials["particle"]["org"]}
+    days = back.groupby("report_id", observed=True)["period_start"].agg(["min", "max"])
+    assert days.loc[second[0].report_id, "min"] == pd.Timestamp("2026-10-06", tz="UTC")
+    assert days.loc[second[0].report_id, "max"] == pd.Timestamp("2026-10-08", tz="UTC")
+    assert back["period_start"].dt.date.nunique() == 8
+    assert not back.duplicated(["resource_id", "period_start"]).any()
+
+
+def test_refresh_of_an_up_to_date_archive_requests_nothing(
+    emu: Emulator, particle: ParticleClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "archive"
+    archive.refresh(
+        "particle", start="2026-09-01", until="2026-09-03", client=particle, archive=root
+    )
+    log_length = len(emu.requests_log)
+
+    assert archive.refresh("particle", until="2026-09-03", client=particle, archive=root) == []
+    assert len(emu.requests_log) == log_length
+
+
+def test_refresh_of_an_empty_archive_needs_a_start(
+    particle: ParticleClient, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidParameter, match="start"):
+        archive.refresh("particle", until="2026-10-01", client=particle, archive=tmp_path)
+    with pytest.raises(InvalidParameter, match="provider"):
+        archive.refresh("fax", client=particle, archive=tmp_path)
+
+
+def test_refresh_splits_a_long_here_gap_into_95_day_reports(emu: Emulator, tmp_path: Path) -> None:
+    creds = emu.credentials["here"]
+    root = tmp_path / "archive"
+    before = len(emu.state.list_jobs("here"))
+    with HereClient(
+        token=creds["token"],
+        realm_id=creds["realm_id"],
+        base_url=emu.here_api_url,
+        clock=FakeClock(),
+    ) as client:
+        archive.refresh("here", start="2026-06-01", until="2026-06-03", client=client, archive=root)
+        written = archive.refresh("here", until="2026-10-01", client=client, archive=root)
+
+    spans = [
+        (job.params["query"].start, job.params["query"].end)
+        for job in emu.state.list_jobs("here")[before:]
+    ]
+    assert spans[0] == (date(2026, 6, 1), date(2026, 6, 2))
+    gap = spans[1:]
+    assert gap[0][0] == date(2026, 6, 3) and gap[-1][1] == date(2026, 9, 30)
+    assert all((end - start) < timedelta(days=95) for start, end in gap)
+    assert all(b[0] - a[1] == timedelta(days=1) for a, b in itertools.pairwise(gap))
+    assert len(written) == len(gap) >= 2
+    back = archive.history(archive=root, provider="here")
+    assert back["period_start"].min() == pd.Timestamp("2026-06-01", tz="UTC")
+    assert back["period_end"].max() == pd.Timestamp("2026-10-01", tz="UTC")
+
+
+def test_refresh_builds_its_client_from_the_environment(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in emu.env().items():
+        monkeypatch.setenv(name, value)
+    # Poll at once: the emulator's reports are ready immediately.
+    monkeypatch.setenv("USAGE_ANALYSIS_POLL_SCHEDULE", "0.01")
+    monkeypatch.setenv("USAGE_ANALYSIS_ARCHIVE", str(tmp_path / "shared"))
+    before = len(emu.state.list_jobs("particle"))
+
+    written = archive.refresh("particle", start="2026-10-10", until="2026-10-12")
+
+    assert particle_periods(emu, before) == [("2026-10-10", "2026-10-11")]
+    assert sum(w.rows for w in written) == len(archive.history(archive=tmp_path / "shared")) > 0
