@@ -51,6 +51,7 @@ from .analysis import (
     usage_by,
 )
 # --- archive (issue 7) ---
+from .archive import archive_file, archive_frame, history, refresh, sql
 
 __version__ = "0.1.0"
 
@@ -103,4 +104,9 @@ __all__ = [
     "top_consumers",
     "usage_by",
     # archive
+    "archive_file",
+    "archive_frame",
+    "history",
+    "refresh",
+    "sql",
 ]

@@ -349,6 +349,7 @@ def archive_file(
     path: str | os.PathLike[str],
     *,
     report_id: str | None = None,
+    account: str | None = None,
     archive: str | os.PathLike[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     **read_options: Any,
@@ -357,6 +358,7 @@ def archive_file(
 
     ``report_id`` defaults to the file name plus a hash of its bytes: importing the
     same download twice changes nothing, a corrected re-download replaces it.
+    ``account`` fills a missing account id (Particle files name none).
     ``read_options`` go to ``read_report`` (for example ``provider=``).
     """
     from .readers import read_report  # type: ignore[attr-defined,unused-ignore]
@@ -370,6 +372,7 @@ def archive_file(
         df,
         report_id=rid,
         source=str(file.resolve()),
+        account=account,
         archive=archive,
         storage_options=storage_options,
     )

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .defaults import PROVIDERS
 from .errors import InvalidParameter, UsageAnalysisError
 
 __all__ = ["register"]
@@ -31,6 +32,15 @@ def register(subparsers: Any) -> None:
         "(default: $USAGE_ANALYSIS_ARCHIVE, else <data dir>/archive)",
     )
     parser.add_argument(
+        "--account",
+        help="account id for rows whose file names none (Particle CSVs): the org slug or 'sandbox'",
+    )
+    parser.add_argument(
+        "--provider",
+        choices=PROVIDERS,
+        help="skip detecting which provider's report each file is",
+    )
+    parser.add_argument(
         "--report-id",
         help="id recorded for every row (one file only; default: file name and content hash)",
     )
@@ -48,7 +58,13 @@ def run_import(args: argparse.Namespace) -> int:
     failed = 0
     for file in files:
         try:
-            done = archive_file(file, report_id=args.report_id, archive=root)
+            done = archive_file(
+                file,
+                report_id=args.report_id,
+                account=args.account,
+                archive=root,
+                **({"provider": args.provider} if args.provider else {}),
+            )
         except UsageAnalysisError as exc:
             failed += 1
             print(f"{file}: not imported: {exc}", file=sys.stderr)
