@@ -88,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn_config(emulator.app, host=args.host, port=emulator.port))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down gracefully, then re-raises the Ctrl-C: that is a normal stop.
+        pass
     finally:
         sock.close()
+    print("usage-analysis emulator stopped.", flush=True)
     return 0

@@ -115,6 +115,8 @@ class Emulator:
         if sock is not None:
             sock.close()
         self._server = self._thread = self._sock = None
+        if thread is not None:
+            self.port = None
 
     def __enter__(self) -> Emulator:
         return self.start()
