@@ -353,7 +353,7 @@ class UsageExplorer(widgets.VBox):
                 ),
                 _CSS[col],
             )
-            select.description_tooltip = FILTER_LABELS[col]
+            select.tooltip = FILTER_LABELS[col]
             search.observe(self._guard(lambda ch, c=col: self._search(c)), names="value")
             select.observe(self._guard(lambda ch: self.refresh()), names="value")
             self.searches[col], self.selects[col] = search, select
@@ -463,7 +463,7 @@ class UsageExplorer(widgets.VBox):
             widgets.HBox([self.freq, self.quantity, plan_box]),
             self.headline_html,
             self.figure,
-            widgets.HTML("<b>Top consumers</b>"),
+            widgets.HTML("<b>Top consumers</b> (devices, apps, assets)"),
             self.top_table,
             widgets.HBox([self.csv_button, self.html_button, self.links]),
             self.messages.output,
@@ -524,8 +524,9 @@ class UsageExplorer(widgets.VBox):
             fig = charts._empty(CHART_KINDS[view.chart], str(exc))
         self._show(fig)
         with self.messages.catching():
+            # Top consumers are devices, apps or assets, whatever the chart groups by.
             self.top_table.value = top_table_html(
-                sub, by=view.by, quantity=view.quantity, n=EXPLORER_TOP_ROWS
+                sub, by="resource_id", quantity=view.quantity, n=EXPLORER_TOP_ROWS
             )
         self.redraws += 1
         self.last_redraw_seconds = time.perf_counter() - t0

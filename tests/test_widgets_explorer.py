@@ -1,0 +1,267 @@
+"""UsageExplorer headless: set widget values, click, and check numbers, figure, table and files."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from usage_analysis import charts
+from usage_analysis.analysis import ParticlePlan, forecast, plan_status
+from usage_analysis.readers import read_report
+from usage_analysis.schema import coerce_unified
+from usage_analysis.widgets import UsageExplorer
+from usage_analysis.widgets._filter import FrameFilter, Selection
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def particle() -> pd.DataFrame:
+    return read_report(SAMPLES / "particle_devices_2026-09-01_2026-11-20.csv", unified=True)
+
+
+@pytest.fixture(scope="module")
+def mixed(particle: pd.DataFrame) -> pd.DataFrame:
+    here = read_report(SAMPLES / "here_report_2026-10.csv.gz", unified=True)
+    infa = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
+    return coerce_unified(pd.concat([particle, here, infa], ignore_index=True))
+
+
+@pytest.fixture
+def explorer(particle: pd.DataFrame, tmp_path: Path) -> UsageExplorer:
+    return UsageExplorer(particle, export_dir=tmp_path / "exports")
+
+
+def chart_total(ex: UsageExplorer) -> float:
+    return float(sum(np.asarray(t.y, dtype=float).sum() for t in ex.figure.data))
+
+
+def classes(widget: Any) -> set[str]:
+    found = set(getattr(widget, "_dom_classes", ()))
+    for child in getattr(widget, "children", ()):
+        found |= classes(child)
+    return found
+
+
+def test_the_explorer_opens_with_totals_chart_and_table_of_the_whole_frame(
+    explorer: UsageExplorer, particle: pd.DataFrame
+) -> None:
+    total = particle["quantity"].sum()
+    assert explorer.headline.totals == {"data operations": pytest.approx(total)}
+    assert chart_total(explorer) == pytest.approx(total)
+    assert "Usage per day by product" in explorer.figure.layout.title.text
+    # The table ranks devices whatever the chart groups by.
+    top_device = particle.groupby("resource_name", observed=True)["quantity"].sum().idxmax()
+    assert top_device in explorer.top_table.value
+    assert f"{total:,.0f}" in explorer.headline_html.value
+    assert not explorer.messages.errors
+
+
+def test_widgets_carry_the_css_classes_a_browser_test_looks_for(explorer: UsageExplorer) -> None:
+    assert {
+        "ua-explorer",
+        "ua-provider-filter",
+        "ua-product-filter",
+        "ua-product-search",
+        "ua-resource-filter",
+        "ua-meter-filter",
+        "ua-date-start",
+        "ua-date-end",
+        "ua-group-by",
+        "ua-freq",
+        "ua-chart-type",
+        "ua-plan",
+        "ua-plan-blocks",
+        "ua-headline",
+        "ua-chart",
+        "ua-top-table",
+        "ua-export-csv",
+        "ua-export-html",
+        "ua-messages",
+    } <= classes(explorer)
+
+
+def test_choosing_a_product_redraws_with_only_its_usage(
+    explorer: UsageExplorer, particle: pd.DataFrame
+) -> None:
+    before = explorer.redraws
+    explorer.selects["product"].value = ("Fleet Gateway",)
+    expected = particle.loc[particle["product"] == "Fleet Gateway", "quantity"].sum()
+    assert explorer.redraws == before + 1
+    assert explorer.headline.total == pytest.approx(expected)
+    assert chart_total(explorer) == pytest.approx(expected)
+    assert len(explorer.filtered) == (particle["product"] == "Fleet Gateway").sum()
+    assert np.isfinite(explorer.last_redraw_seconds)
+
+
+def test_sandbox_devices_without_a_product_can_be_chosen(
+    explorer: UsageExplorer, particle: pd.DataFrame
+) -> None:
+    labels = dict(explorer.selects["product"].options)
+    assert labels["(none)"] is None
+    explorer.selects["product"].value = (None,)
+    assert explorer.headline.total == pytest.approx(
+        particle.loc[particle["product"].isna(), "quantity"].sum()
+    )
+
+
+def test_searching_narrows_the_device_list_and_keeps_what_is_selected(
+    explorer: UsageExplorer, particle: pd.DataFrame
+) -> None:
+    select = explorer.selects["resource_id"]
+    first = select.options[0][1]
+    select.value = (first,)
+    explorer.searches["resource_id"].value = "tracker-000"
+    labels = [label for label, _ in select.options]
+    assert select.value == (first,)
+    assert all("tracker-000" in label for label in labels if label != select.options[0][0])
+    assert len(labels) < len(explorer.filter.options("resource_id"))
+    assert explorer.headline.total == pytest.approx(
+        particle.loc[particle["resource_id"] == first, "quantity"].sum()
+    )
+
+
+def test_a_date_range_keeps_the_days_in_it(explorer: UsageExplorer, particle: pd.DataFrame) -> None:
+    explorer.set_filters(start="2026-10-01", end="2026-10-31")
+    day = particle["period_start"].dt.tz_convert("UTC").dt.date
+    inside = (day >= date(2026, 10, 1)) & (day <= date(2026, 10, 31))
+    assert explorer.headline.total == pytest.approx(particle.loc[inside, "quantity"].sum())
+    assert explorer.redraws >= 2
+
+
+def test_a_last_day_before_the_first_is_reported_in_the_widget_not_raised(
+    explorer: UsageExplorer,
+) -> None:
+    explorer.start.value = date(2026, 11, 10)
+    explorer.end.value = date(2026, 11, 1)
+    assert explorer.messages.errors
+    assert "before the first" in "".join(
+        o.get("text", "") for o in explorer.messages.output.outputs
+    )
+
+
+def test_every_chart_type_draws_without_errors(explorer: UsageExplorer) -> None:
+    titles = {}
+    for kind in ("time", "top", "heatmap", "breakdown", "compare", "plan"):
+        explorer.chart.value = kind
+        titles[kind] = explorer.figure.layout.title.text
+        assert explorer.figure.data, kind
+    assert not explorer.messages.errors, explorer.messages.lines
+    assert titles["top"].startswith("Top 10 products")
+    assert "plan" in titles["plan"]
+    explorer.by.value = "resource_id"
+    explorer.chart.value = "top"
+    assert "devices" in explorer.figure.layout.title.text
+
+
+def test_the_plan_choice_drives_percent_and_forecast(
+    explorer: UsageExplorer, particle: pd.DataFrame
+) -> None:
+    # Default: Basic with the blocks the newest month needs.
+    needed = plan_status(particle, ParticlePlan.basic(blocks=1)).blocks_needed
+    assert explorer.plan.value == "basic" and explorer.blocks.value == needed
+    explorer.plan.value = "free"
+    status = plan_status(particle, ParticlePlan.free())
+    h = explorer.headline
+    assert h.percent == pytest.approx(status.percent)
+    assert h.allowance == 100_000
+    expected = forecast(
+        particle, start=status.period_start, end=status.period_end, allowance=100_000
+    )
+    assert h.forecast == pytest.approx(expected["projected"].iloc[0])
+    assert "ua-headline-percent" in explorer.headline_html.value
+    assert f"{status.percent:.1f} %" in explorer.headline_html.value
+    explorer.plan.value = "basic"
+    explorer.blocks.value = 3
+    assert explorer.headline.allowance == 3 * 720_000
+    assert explorer.blocks.disabled is False
+    explorer.plan.value = "none"
+    assert explorer.headline.percent is None and explorer.blocks.disabled
+
+
+def test_units_are_never_added_across_providers(mixed: pd.DataFrame, tmp_path: Path) -> None:
+    ex = UsageExplorer(mixed, export_dir=tmp_path)
+    # Informatica's billable unit (IPU) is common to its meters: billable is the default.
+    assert ex.quantity.value == "billable_quantity"
+    billable = mixed.groupby("billable_unit", observed=True)["billable_quantity"].sum()
+    assert ex.headline.totals == pytest.approx(billable.to_dict())
+    assert "IPU" in ex.headline.totals
+    ex.quantity.value = "quantity"
+    consumed = mixed.groupby("unit", observed=True)["quantity"].sum()
+    assert ex.headline.totals == pytest.approx(consumed.to_dict())
+    ex.chart.value = "heatmap"  # one colour scale cannot hold three units
+    assert any("UnitMismatch" in line for line in ex.messages.lines)
+    assert "refusing to add" in ex.figure.layout.annotations[0].text
+    ex.selects["provider"].value = ("here",)
+    ex.chart.value = "time"
+    axes = {t.yaxis for t in ex.figure.data}
+    assert len(axes) == mixed.loc[mixed["provider"] == "here", "unit"].nunique()
+
+
+def test_saving_writes_the_filtered_rows_and_the_chart(
+    explorer: UsageExplorer, particle: pd.DataFrame, tmp_path: Path
+) -> None:
+    explorer.selects["product"].value = ("Smart Water Meter",)
+    explorer.csv_button.click()
+    explorer.html_button.click()
+    csv_path, html_path = explorer.last_export["csv"], explorer.last_export["html"]
+    back = pd.read_csv(csv_path)
+    chosen = particle.loc[particle["product"] == "Smart Water Meter"]
+    assert len(back) == len(chosen)
+    assert back["quantity"].sum() == pytest.approx(chosen["quantity"].sum())
+    assert set(back.columns) >= {"provider", "resource_id", "period_start", "quantity", "unit"}
+    page = html_path.read_text()
+    assert "plotly" in page.lower() and "Usage per day by product" in page
+    assert "ua-download-csv" in explorer.links.value
+    assert any(str(csv_path) in line for line in explorer.messages.lines)
+
+
+def test_an_unexpected_error_in_a_callback_shows_its_traceback_in_the_widget(
+    explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("chart exploded")
+
+    monkeypatch.setattr(charts, "top_bar", broken)
+    explorer.chart.value = "top"  # must not raise into the comm handler
+    text = "".join(o.get("text", "") for o in explorer.messages.output.outputs)
+    assert "RuntimeError: chart exploded" in text and "Traceback" in text
+
+
+# ----------------------------------------------------------------- the filter
+
+
+def test_frame_filter_masks_match_pandas(particle: pd.DataFrame) -> None:
+    flt = FrameFilter(particle)
+    products = [v for _, v in flt.options("product") if v is not None][:2]
+    sel = Selection(
+        values={"product": frozenset(products)},
+        start=date(2026, 9, 15),
+        end=date(2026, 10, 20),
+    )
+    day = particle["period_start"].dt.date
+    expected = (
+        particle["product"].isin(products)
+        & (day >= date(2026, 9, 15))
+        & (day <= date(2026, 10, 20))
+    ).to_numpy()
+    mask = flt.mask(sel)
+    assert mask is not None
+    np.testing.assert_array_equal(mask, expected)
+    # The same selection again reuses the cached column mask.
+    first = flt._column_mask("product", products)
+    assert flt._column_mask("product", products) is first
+
+
+def test_frame_filter_returns_the_frame_itself_when_nothing_is_filtered(
+    particle: pd.DataFrame,
+) -> None:
+    flt = FrameFilter(particle)
+    everything = Selection(start=flt.first_day, end=flt.last_day)
+    assert flt.mask(everything) is None
+    assert flt.apply(everything) is particle
