@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .defaults import PROVIDERS
+from .defaults import ARCHIVE_DIRNAME, ARCHIVE_ENV, PROVIDERS
 from .errors import InvalidParameter, SchemaError
 from .paths import data_dir
 from .schema import UNIFIED_COLUMNS, UNIFIED_DTYPES, coerce_unified
@@ -57,10 +57,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Overrides where the archive lives (a path or any fsspec URL).
-ARCHIVE_ENV = "USAGE_ANALYSIS_ARCHIVE"
-# Sub-directory of the data directory used when neither argument nor variable says.
-ARCHIVE_DIRNAME = "archive"
 # Hive's spelling of a missing partition value, understood by Spark, Trino and DuckDB.
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 PARTITION_KEYS = ("provider", "account", "month")

@@ -160,3 +160,9 @@ DEMO_SEED = 7
 DEMO_SPEED = "fast"
 # Against the emulator a report takes about a second: check its status this often.
 DEMO_POLL_SCHEDULE = "0.2,0.5,1"
+
+# --- Archive (issue 7) -----------------------------------------------------
+# Where the Parquet archive lives when no archive= is given (a path or fsspec URL).
+ARCHIVE_ENV = "USAGE_ANALYSIS_ARCHIVE"
+# Without the variable: this sub-directory of the data directory.
+ARCHIVE_DIRNAME = "archive"
