@@ -94,6 +94,7 @@ class ReportRequester(widgets.VBox):
         self.check = Check()
         self.status: dict[str, Any] = {"state": "idle"}
         self._thread: threading.Thread | None = None
+        self._working = False
         self._cancel = threading.Event()
         self._agreements: list[dict[str, Any]] = []
 
@@ -395,7 +396,7 @@ class ReportRequester(widgets.VBox):
     @property
     def busy(self) -> bool:
         """Whether the background thread is working."""
-        return self._thread is not None and self._thread.is_alive()
+        return self._working
 
     def request(self) -> None:
         """Send the request (in the background) if the form is valid."""
@@ -419,6 +420,7 @@ class ReportRequester(widgets.VBox):
         if self.busy:
             raise ConfigurationError("a report is already on its way: wait or stop waiting first")
         self._cancel.clear()
+        self._working = True
         self.dataframe = None
         self.request_button.disabled = True
         self.resume_button.disabled = True
@@ -475,6 +477,7 @@ class ReportRequester(widgets.VBox):
             self.messages.error(exc)
             self._set_status("failed", started)
         finally:
+            self._working = False
             self.cancel_button.disabled = True
             with self.messages.catching():
                 self.load_jobs()
