@@ -353,7 +353,7 @@ def test_informatica_export_by_meter_name_over_http(emulator: Any) -> None:
     assert meter.disabled and meter.value is None  # SUMMARY covers every meter
     r.fields["job_type"].value = "ASSET"
     assert not meter.disabled
-    label, meter_id = next(o for o in meter.options if o[0] == "Data Integration")
+    meter_id = next(v for label, v in meter.options if label == "Data Integration")
     meter.value = meter_id
     r.start.value = date(2026, 10, 1)
     r.end.value = date(2026, 10, 10)
