@@ -220,10 +220,11 @@ class Emulator:
             frames = [f for f in members.values()]
             return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         try:
+            # Copies: the emulator keeps serving from its cached frames.
             if provider == "particle":
-                return self.state.data.particle_frame(self._particle_query(report_params))
+                return self.state.data.particle_frame(self._particle_query(report_params)).copy()
             if provider == "here":
-                return self.state.data.here_frame(self._here_query(report_params))
+                return self.state.data.here_frame(self._here_query(report_params)).copy()
         except BadParams as exc:
             raise InvalidParameter(exc.field, exc.message) from None
         raise InvalidParameter(

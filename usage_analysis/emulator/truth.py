@@ -131,6 +131,9 @@ def gzip_fast(data: bytes) -> bytes:
 
 # ---------------------------------------------------------------------------- the source
 
+MAX_CACHED_FRAMES = 8
+MAX_CACHED_ROWS = 2_500_000
+
 
 class DataSource:
     """Computes report frames and files from the seeded world, with a small cache."""
@@ -158,8 +161,12 @@ class DataSource:
         frame = compute()
         with self._lock:
             self._cache[key] = frame
-            # Pages of a large search are read one after another: keep a few results.
-            while len(self._cache) > 8:
+            # Pages of a large search are read one after another: keep a few results,
+            # but never more than a few million rows (a 1,000,000-row frame is ~0.5 GB).
+            while len(self._cache) > 1 and (
+                len(self._cache) > MAX_CACHED_FRAMES
+                or sum(len(f) for f in self._cache.values()) > MAX_CACHED_ROWS
+            ):
                 self._cache.popitem(last=False)
         return frame
 
