@@ -43,15 +43,14 @@ def test_archive_file_keeps_every_row_of_each_provider_with_its_report(tmp_path:
 def test_importing_the_same_download_twice_changes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     first = archive.archive_file(PARTICLE, account="acme", archive=root)
-    total = archive.sql("select sum(quantity) as q, count(*) as n from usage", archive=root)
+    query = "select sum(quantity) as q, count(*) as n from usage"
+    total = archive.sql(query, archive=root)
 
     again = archive.archive_file(PARTICLE, account="acme", archive=root)
 
     assert again.report_id == first.report_id
     assert again.replaced == first.rows
-    assert archive.sql(
-        "select sum(quantity) as q, count(*) as n from usage", archive=root
-    ).equals(total)
+    assert archive.sql(query, archive=root).equals(total)
     assert set(archive.history(archive=root)["account_id"]) == {"acme"}
 
 

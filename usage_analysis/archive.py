@@ -291,6 +291,10 @@ def archive_frame(
     summary_id = str(ids.iloc[0]) if len(ids) and ids.nunique() == 1 else "several"
 
     store = _store(archive, storage_options)
+    if not store.local:
+        # fsspec caches listings per filesystem instance: another writer's files
+        # must be seen, or their rows would be kept beside the replacements.
+        store.fs.invalidate_cache()
     starts = frame["period_start"]
     frame["_month"] = (starts.dt.year * 100 + starts.dt.month).astype("int64")
     replaced = 0
@@ -321,8 +325,6 @@ def archive_frame(
             for f in old_files:
                 store.fs.rm_file(f)
             written.append(directory[len(store.path) + 1 :])
-    if not store.local:
-        store.fs.invalidate_cache(store.path)
     log.debug(
         "archived %d rows of report %s into %d partitions (%d replaced)",
         len(frame),
