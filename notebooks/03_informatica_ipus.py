@@ -1,0 +1,131 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Informatica IDMC: IPU consumption
+#
+# Where your Informatica Processing Units (IPUs) go, by meter, org and project,
+# and how close each org and project is to its alert threshold.
+#
+# The notebook talks to IDMC when `INFORMATICA_USERNAME` and
+# `INFORMATICA_PASSWORD` are set (and `INFORMATICA_LOGIN_URL` for a pod other
+# than dm-us); without them it uses the local emulator and says so below.
+
+# %%
+from datetime import date, timedelta
+
+import ipywidgets as widgets
+import pandas as pd
+from IPython.display import display
+
+import usage_analysis as ua
+from usage_analysis import charts
+from usage_analysis.demo import connect
+from usage_analysis.widgets import ReportRequester, UsageExplorer
+
+client = connect("informatica")
+
+# %% [markdown]
+# ## Request an export
+#
+# The form starts a metering export job (summary, project/folder, asset or job
+# level; a meter chosen by name) and shows its progress; the explorer below then
+# shows it. The cells after it start two jobs in code: the IPU summary of every
+# linked org for last month and this month, and this month per project and folder.
+
+# %%
+explorer_box = widgets.VBox()
+
+
+def explore(df):
+    """Show an export that came in through the form in the explorer."""
+    explorer_box.children = [UsageExplorer(df, quantity="billable_quantity")]
+
+
+requester = ReportRequester(client, on_complete=explore)
+requester
+
+# %%
+today = date.today()
+month_start = today.replace(day=1)
+start = (month_start - timedelta(days=1)).replace(day=1)
+summary_job = client.request_export(start, today, job_type="SUMMARY", all_linked_orgs=True)
+summary = summary_job.wait().to_dataframe(unified=True)
+print(f"summary: {len(summary):,} rows, {summary['account_id'].nunique()} orgs, {summary['meter'].nunique()} meters")
+
+# %%
+folders_job = client.request_export(month_start, today, job_type="PROJECT_FOLDER")
+folders = folders_job.wait().to_dataframe(unified=True)
+print(f"projects and folders: {len(folders):,} rows, {folders['product'].nunique()} projects")
+
+# %% [markdown]
+# ## Explore by meter, org and project
+
+# %%
+explore(summary)
+explorer_box
+
+# %% [markdown]
+# ## IPUs by meter
+
+# %%
+ua.ipu_usage(summary, by=["account_name", "meter"])
+
+# %%
+charts.usage_over_time(summary, by="meter", freq="D", quantity="billable_quantity", title="IPUs per day, by meter (all linked orgs)")
+
+# %% [markdown]
+# ## IPUs by project and folder, this month
+
+# %%
+charts.breakdown(folders, path=("product", "resource_name"), quantity="billable_quantity", title="IPUs this month by project and folder")
+
+# %% [markdown]
+# ## Alert thresholds
+#
+# Each org's IPU alert (`ipuAlert`) against what it consumed this month, with the
+# day each level was crossed. A threshold in percent needs the org's monthly
+# IPU entitlement from your contract: fill in `ENTITLEMENTS` to see those too.
+# IDMC itself e-mails admins at 25, 50, 75, 95 and 100 % of the entitlement.
+
+# %%
+ENTITLEMENTS: dict[str, float] = {}  # org id -> IPUs per month, from your contract
+next_month = (month_start + timedelta(days=32)).replace(day=1)
+org_alerts = client.ipu_alerts()
+tables = []
+for alert in org_alerts:
+    entitlement = ENTITLEMENTS.get(alert["orgId"])
+    if entitlement is None and alert.get("ipuThresholdPrefType") != "ABSOLUTE":
+        print(f"{alert.get('orgName')}: its alert is {alert['thresholdValue']} % of the entitlement; add the org to ENTITLEMENTS")
+        continue
+    tables.append(ua.ipu_alerts(summary, [alert], entitlement=entitlement, start=month_start, end=next_month))
+pd.concat(tables, ignore_index=True)
+
+# %%
+alert = next((a for a in org_alerts if a["orgId"] == client.account), None)
+entitlement = ENTITLEMENTS.get(client.account)
+if entitlement is None and (alert is None or alert.get("ipuThresholdPrefType") != "ABSOLUTE"):
+    print("Add this org's entitlement to ENTITLEMENTS to see its burn-down.")
+else:
+    status = ua.ipu_status(summary, entitlement=entitlement, account=client.account, alert=alert, start=month_start, end=next_month)
+    display(charts.cumulative_vs_allowance(summary, plan=status, title=f"IPUs this month of {alert.get('orgName') if alert else client.account}"))
+
+# %% [markdown]
+# Alerts per project and folder (`viewTagsPreference`) against this month's
+# project/folder export:
+
+# %%
+ua.ipu_alerts(folders, client.ipu_alert_tags(), start=month_start, end=next_month)
