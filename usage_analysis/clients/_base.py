@@ -153,12 +153,16 @@ class BaseClient:
         schedule: PollSchedule | Sequence[float] | str | float | None = None,
         journal: Journal | str | Path | None = None,
         limit_timeout: float = LIMIT_WAIT_TIMEOUT,
+        rerequests: int = REPORT_REREQUESTS,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self.http = HTTP(provider=self.provider, client=http_client, clock=self.clock, retry=retry)
         self.schedule = PollSchedule.coerce(schedule, default=self.default_schedule)
         self._journal = Journal(journal) if isinstance(journal, str | Path) else journal
         self.limit_timeout = float(limit_timeout)
+        if rerequests < 0:
+            raise InvalidParameter("rerequests", f"expected 0 or more, got {rerequests!r}")
+        self.rerequests = int(rerequests)
 
     # -- plumbing -------------------------------------------------------------
 
@@ -315,23 +319,6 @@ class BaseClient:
             group._save()
         return group
 
-    def _fetch(
-        self, job: ReportJob, *, unified: bool, timeout: float | None, progress: bool
-    ) -> pd.DataFrame:
-        """Wait, download and read ``job``; a failed report is asked for again."""
-        from ..errors import ReportFailed
-
-        for attempt in range(REPORT_REREQUESTS + 1):
-            try:
-                job.download(progress=progress, timeout=timeout)
-                break
-            except ReportFailed as exc:
-                if attempt == REPORT_REREQUESTS:
-                    raise
-                log.debug("%s: %s; asking again", self.provider, exc)
-                job = job.resubmit()
-        return job.to_dataframe(unified=unified)
-
     def fetch(
         self,
         *args: Any,
@@ -341,8 +328,9 @@ class BaseClient:
         **kwargs: Any,
     ) -> pd.DataFrame:
         """Request, wait, download and read: the ``fetch_*`` method shared by every client."""
-        job = self.request(*args, **kwargs)
-        return self._fetch(job, unified=unified, timeout=timeout, progress=progress)
+        return self.request(*args, **kwargs).fetch(
+            unified=unified, timeout=timeout, progress=progress
+        )
 
     def jobs(self) -> pd.DataFrame:
         """This account's jobs from the journal."""
@@ -364,7 +352,4 @@ def fetch_many(
     """
     pairs = [(client, dict(params)) for client, params in requests]
     jobs = [client.request(**params) for client, params in pairs]
-    return [
-        client._fetch(job, unified=unified, timeout=timeout, progress=progress)
-        for (client, _), job in zip(pairs, jobs, strict=True)
-    ]
+    return [job.fetch(unified=unified, timeout=timeout, progress=progress) for job in jobs]

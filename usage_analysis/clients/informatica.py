@@ -243,7 +243,7 @@ class InformaticaClient(BaseClient):
     ) -> pd.DataFrame:
         """Request, wait, download and read an export: :meth:`request_export` in one call."""
         job = self.request_export(start, end, **options)
-        return self._fetch(job, unified=unified, timeout=timeout, progress=progress)
+        return job.fetch(unified=unified, timeout=timeout, progress=progress)
 
     def ipu_alerts(self, *, org_id: str | None = None) -> list[dict[str, Any]]:
         """IPU alert thresholds and consumption of an org (default: the logged-in org)."""

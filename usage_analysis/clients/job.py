@@ -315,14 +315,46 @@ class ReportJob:
             bar.close()
 
     def resubmit(self) -> ReportJob:
-        """Ask again for what failed: a new job for a leaf; failed parts for a group."""
+        """Ask again for what failed, in place: this object then follows the new job(s).
+
+        A failed leaf becomes the new provider job (new ``id``); a group asks again
+        for its failed parts. The failed jobs stay in the journal, marked failed.
+        """
         if not self.parts:
-            return self._client._submit_leaf(self.params, refresh=True, parent=self.parent)
-        self.parts = [p.resubmit() if p.state in (FAILED, EXPIRED) else p for p in self.parts]
+            fresh = self._client._submit_leaf(self.params, refresh=True, parent=self.parent)
+            self.id = fresh.id
+            self.state, self.provider_state = fresh.state, fresh.provider_state
+            self.requested_at, self.updated_at = fresh.requested_at, fresh.updated_at
+            self.path = self.size = self.sha256 = None
+            self.message = fresh.message
+            self.warnings, self._warned = list(fresh.warnings), set(fresh.warnings)
+            self._download_url = fresh._download_url
+            return self
+        for part in self.parts:
+            if any(leaf.state in (FAILED, EXPIRED) for leaf in part.leaves()):
+                part.resubmit()
         self.state = PENDING
         self._derive()
         self._save()
         return self
+
+    def fetch(
+        self, *, unified: bool = False, timeout: float | None = None, progress: bool = True
+    ) -> pd.DataFrame:
+        """Wait, download and read; a report the provider says failed is asked for again.
+
+        At most ``client.rerequests`` times (default 2); then :class:`ReportFailed`.
+        """
+        for attempt in range(self._client.rerequests + 1):
+            try:
+                self.download(progress=progress, timeout=timeout)
+                break
+            except ReportFailed as exc:
+                if attempt == self._client.rerequests:
+                    raise
+                log.debug("%s: %s; asking again", self.provider, exc)
+                self.resubmit()
+        return self.to_dataframe(unified=unified)
 
     # -- download -------------------------------------------------------------
 

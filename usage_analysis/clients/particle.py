@@ -251,7 +251,7 @@ class ParticleClient(BaseClient):
     ) -> pd.DataFrame:
         """Request, wait, download and read a report: :meth:`request_report` in one call."""
         job = self.request_report(start, end, **options)
-        return self._fetch(job, unified=unified, timeout=timeout, progress=progress)
+        return job.fetch(unified=unified, timeout=timeout, progress=progress)
 
     # -- parameters -----------------------------------------------------------
 
