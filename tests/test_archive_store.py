@@ -208,6 +208,17 @@ def test_sql_answers_monthly_totals_per_product(root: Path) -> None:
     ]
 
 
+def test_a_wrong_query_is_an_invalid_parameter_naming_the_problem(root: Path) -> None:
+    archive.archive_frame(usage("2026-01-01", "2026-01-01"), archive=root)
+
+    with pytest.raises(InvalidParameter, match=r"query: .*no_such_column"):
+        archive.sql("select no_such_column from usage", archive=root)
+    with pytest.raises(InvalidParameter, match="query"):
+        archive.sql("selec 1", archive=root)
+    with pytest.raises(InvalidParameter, match="query"):
+        archive.sql("   ", archive=root)
+
+
 def test_month_filters_never_scan_files_of_other_months(root: Path) -> None:
     archive.archive_frame(usage("2026-01-01", "2026-03-31"), archive=root)
     # Spoil March's file: a query pruned to February must never open it. (DuckDB

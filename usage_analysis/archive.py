@@ -550,8 +550,12 @@ def sql(
         raise InvalidParameter("query", "expected a SQL statement over the view 'usage'")
     store = _store(archive, storage_options)
     with _connect(store) as con:
-        rel = con.sql(query, params=params)
-        if rel is None:
+        try:
+            rel = con.sql(query, params=params)
+        except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
+            # A mistake in the query is the caller's: say so in the package's own terms.
+            raise InvalidParameter("query", f"DuckDB cannot run it: {exc}") from exc
+        if rel is None:  # older DuckDB: a statement without a result
             raise InvalidParameter("query", "expected a query returning rows (a SELECT)")
         return _to_frame(rel.to_arrow_table())
 
