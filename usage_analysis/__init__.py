@@ -29,6 +29,15 @@ from .schema import UNIFIED_COLUMNS, validate_unified
 from .catalog import meter_catalog, meter_ids, meter_name
 from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
 # --- clients (issue 4) ---
+from .clients import (
+    HereClient,
+    InformaticaClient,
+    ParticleClient,
+    ReportJob,
+    fetch_many,
+    jobs,
+    resume,
+)
 # --- analysis (issue 5) ---
 from .analysis import (
     AllowanceStatus,
@@ -84,6 +93,13 @@ __all__ = [
     "read_report",
     "to_unified",
     # clients
+    "HereClient",
+    "InformaticaClient",
+    "ParticleClient",
+    "ReportJob",
+    "fetch_many",
+    "jobs",
+    "resume",
     # analysis
     "AllowanceStatus",
     "IPUAlert",
