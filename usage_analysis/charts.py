@@ -152,8 +152,7 @@ def _labels(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, s
     name_col = _NAME_OF.get(column)
     if name_col and name_col in df.columns and raw:
         # Only the rows of the shown ids are looked at: cheap on a big frame.
-        mask = df[column].isin(raw).to_numpy(dtype=bool, na_value=False)
-        found = latest_names(df.loc[mask], column, name_col)
+        found = latest_names(df.loc[_rows_of(df[column], raw)], column, name_col)
         names = {k: str(v) for k, v in found.items()}
     plain = {v: names.get(v, str(v)) for v in raw}
     seen: dict[str, int] = {}
@@ -176,6 +175,17 @@ def _labels(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, s
         else:
             out[v] = plain[v]
     return out
+
+
+def _rows_of(series: pd.Series, values: Sequence[Any]) -> np.ndarray:
+    """Boolean mask of the rows holding one of ``values`` (a gather on categorical codes)."""
+    if not isinstance(series.dtype, pd.CategoricalDtype):
+        return series.isin(values).to_numpy(dtype=bool, na_value=False)
+    cats = series.cat.categories
+    positions = cats.get_indexer(pd.Index(list(values), dtype=cats.dtype))
+    table = np.zeros(len(cats) + 1, dtype=bool)
+    table[positions[positions >= 0] + 1] = True
+    return table[series.cat.codes.to_numpy() + 1]
 
 
 def _missing(value: Any) -> bool:

@@ -318,6 +318,11 @@ class UsageExplorer(widgets.VBox):
         validate_unified(df)
         super().__init__()
         self.add_class("ua-explorer")
+        # pandas deep-copies ``attrs`` into every derived frame; the explorer needs none
+        # of them, and a shallow copy (copy-on-write) costs no data.
+        if df.attrs:
+            df = df.copy(deep=False)
+            df.attrs = {}
         self.df = df
         self.filter = FrameFilter(df)
         self.export_dir = Path(export_dir) if export_dir is not None else Path("exports")
