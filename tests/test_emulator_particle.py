@@ -355,3 +355,12 @@ def test_notifications_list_the_thresholds_crossed_this_period(
     assert expected, "the seeded October should cross at least one threshold"
     assert [n["attributes"]["threshold_percent"] for n in data] == expected
     assert sa["attributes"]["current_usage_summary"]["data_operations"] == used
+
+    # The sandbox's few devices stay far below the free plan's 100,000 operations.
+    user_sa = _agreement(emu, http, "user")
+    r = http.get(
+        f"{emu.particle_api_url}/v1/user/service_agreements/{user_sa['id']}/notifications",
+        headers=particle_headers(emu),
+    )
+    assert r.status_code == 200
+    assert check("particle_notifications", r.json())["data"] == []
