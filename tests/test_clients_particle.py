@@ -53,6 +53,7 @@ class FakeParticle:
         self.links_issued = 0
         self.refused = 0
         self.tokens = {TOKEN}
+        self.status_retry_after: str | None = None
 
     def outstanding(self) -> int:
         return sum(1 for r in self.reports.values() if r["state"] == "pending")
@@ -123,7 +124,8 @@ class FakeParticle:
             report["polls"] += 1
             if report["state"] == "pending" and report["polls"] >= self.polls_to_ready:
                 report["state"] = report["outcome"]
-            return httpx.Response(200, json={"data": self._report(report_id)})
+            headers = {"Retry-After": self.status_retry_after} if self.status_retry_after else None
+            return httpx.Response(200, json={"data": self._report(report_id)}, headers=headers)
         return httpx.Response(404, json={"errors": [{"detail": f"no route {path}"}]})
 
     def _report(self, report_id: str) -> dict[str, Any]:
@@ -174,6 +176,14 @@ def test_pending_report_is_polled_until_available_on_particles_schedule() -> Non
         "date_period_start": "2026-10-01",
         "date_period_end": "2026-10-02",
     }
+
+
+def test_retry_after_on_a_status_answer_lengthens_the_wait() -> None:
+    fake = FakeParticle(polls_to_ready=3)
+    fake.status_retry_after = "40"
+    client = make_client(fake)
+    client.request_report("2026-10-01", "2026-10-02").wait(progress=False)
+    assert client.clock.sleeps == [40.0, 40.0]  # type: ignore[attr-defined]  # not 15 s, 30 s
 
 
 def test_schedule_is_an_option_for_fast_runs() -> None:

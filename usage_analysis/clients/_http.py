@@ -65,6 +65,7 @@ __all__ = [
     "error_from_response",
     "is_transient",
     "parse_retry_after",
+    "retry_after_of",
 ]
 
 log = get_logger(__name__)
@@ -157,6 +158,11 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
         return None
     reference = time.time() if now is None else now
     return max(0.0, when.timestamp() - reference)
+
+
+def retry_after_of(response: httpx.Response) -> float | None:
+    """The seconds a (successful) answer asks the caller to wait before asking again."""
+    return parse_retry_after(response.headers.get("Retry-After"))
 
 
 def _text(value: Any) -> str | None:

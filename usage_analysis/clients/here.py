@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin, urlsplit
 
+import httpx
 from oauthlib import oauth1
 
 from .._secrets import Secret, get_logger
@@ -45,7 +46,7 @@ from ..errors import (
 )
 from ._base import BaseClient, credential, day_range, day_windows, one_of, setting
 from ._clock import PollSchedule
-from ._http import Headers
+from ._http import Headers, retry_after_of
 from .job import EXPIRED, FAILED, PENDING, READY, Poll, ReportJob
 
 if TYPE_CHECKING:
@@ -288,16 +289,20 @@ class HereClient(BaseClient):
     def _headers(self, *, accept: str = "application/json") -> dict[str, str]:
         return {"Authorization": f"Bearer {self._bearer().get()}", "Accept": accept}
 
-    def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
-        """A JSON call; a 401 with a fetched token fetches a new token once."""
+    def _call(self, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
+        """A request; a 401 with a fetched token fetches a new token once."""
         try:
-            return self.http.send_json(method, url, what=what, headers=self._headers(), **kwargs)
+            return self.http.send(method, url, what=what, headers=self._headers(), **kwargs)
         except AuthenticationError:
             if self._key_id is None or self._key_secret is None:
                 raise
             log.debug("here: token refused; fetching a new one")
             self._token = self._fetch_token()
-            return self.http.send_json(method, url, what=what, headers=self._headers(), **kwargs)
+            return self.http.send(method, url, what=what, headers=self._headers(), **kwargs)
+
+    def _send(self, method: str, url: str, *, what: str, **kwargs: Any) -> Any:
+        """:meth:`_call`, then the JSON answer."""
+        return self.http.parse_json(self._call(method, url, what=what, **kwargs), what=what)
 
     def _realm_url(self, path: str = "") -> str:
         return f"{self.base_url}/usage/realms/{quote(self.realm_id, safe='')}{path}"
@@ -537,12 +542,14 @@ class HereClient(BaseClient):
         return Poll(state, raw, download_url=link, message=str(message) if message else None)
 
     def _poll(self, job: ReportJob) -> Poll:
-        data = self._send(
-            "GET",
-            self._realm_url(f"/reports/{quote(job.id, safe='')}"),
-            what=f"status of report {job.id}",
+        what = f"status of report {job.id}"
+        response = self._call(
+            "GET", self._realm_url(f"/reports/{quote(job.id, safe='')}"), what=what
         )
-        return self._state_of(data if isinstance(data, dict) else {})
+        data = self.http.parse_json(response, what=what)
+        poll = self._state_of(data if isinstance(data, dict) else {})
+        poll.retry_after = retry_after_of(response)
+        return poll
 
     def _download_request(self, job: ReportJob) -> tuple[str | Secret, Headers]:
         output = self._realm_url(f"/reports/{quote(job.id, safe='')}/output")

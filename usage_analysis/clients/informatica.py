@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+import httpx
+
 from .._secrets import Secret, get_logger
 from ..defaults import (
     INFORMATICA_DOWNLOAD_LIFETIME,
@@ -35,7 +37,7 @@ from ..errors import (
 )
 from ._base import BaseClient, credential, day_range, day_windows, one_of, setting
 from ._clock import PollSchedule
-from ._http import Headers
+from ._http import Headers, retry_after_of
 from .job import FAILED, PENDING, READY, Poll, ReportJob
 
 if TYPE_CHECKING:
@@ -196,12 +198,15 @@ class InformaticaClient(BaseClient):
             self.login()
             return call()
 
-    def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
         return self._relogin_once(
-            lambda: self.http.send_json(
+            lambda: self.http.send(
                 method, self._url(path), what=what, headers=self._headers, **kwargs
             )
         )
+
+    def _send(self, method: str, path: str, *, what: str, **kwargs: Any) -> Any:
+        return self.http.parse_json(self._call(method, path, what=what, **kwargs), what=what)
 
     # -- public ---------------------------------------------------------------
 
@@ -355,12 +360,14 @@ class InformaticaClient(BaseClient):
         return Poll(state, raw, message=str(message) if message else None, warnings=notes)
 
     def _poll(self, job: ReportJob) -> Poll:
-        data = self._send(
-            "GET",
-            f"{_METERING}/ExportMeteringData/{quote(job.id, safe='')}",
-            what=f"status of export {job.id}",
+        what = f"status of export {job.id}"
+        response = self._call(
+            "GET", f"{_METERING}/ExportMeteringData/{quote(job.id, safe='')}", what=what
         )
-        return self._state_of(job.id, data if isinstance(data, dict) else {})
+        data = self.http.parse_json(response, what=what)
+        poll = self._state_of(job.id, data if isinstance(data, dict) else {})
+        poll.retry_after = retry_after_of(response)
+        return poll
 
     def _download_request(self, job: ReportJob) -> tuple[str | Secret, Headers]:
         if self.base_api_url is None:

@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ._base import BaseClient, credential, day_range, one_of, setting
 from ._clock import PollSchedule
-from ._http import Headers
+from ._http import Headers, retry_after_of
 from .job import EXPIRED, FAILED, PENDING, READY, Poll, ReportJob
 
 if TYPE_CHECKING:
@@ -351,7 +351,9 @@ class ParticleClient(BaseClient):
         )
         data = self.http.parse_json(response, what=what)
         item = data.get("data") if isinstance(data, dict) else None
-        return _state_of(item.get("attributes") or {} if isinstance(item, dict) else {})
+        poll = _state_of(item.get("attributes") or {} if isinstance(item, dict) else {})
+        poll.retry_after = retry_after_of(response)
+        return poll
 
     def _download_request(self, job: ReportJob) -> tuple[str | Secret, Headers]:
         if job._download_url is None:
