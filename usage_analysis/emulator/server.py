@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -58,6 +59,24 @@ def uvicorn_config(app: Any, *, host: str, port: int) -> uvicorn.Config:
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, noticing a stop request within 10 ms instead of 100 ms.
+
+    A test suite starts and stops an emulator per test: the shorter wait adds up.
+    """
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            for _ in range(10):
+                await asyncio.sleep(0.01)
+                if self.should_exit:
+                    break
+            counter = (counter + 1) % 864000
+            should_exit = await self.on_tick(counter)
+
+
 class Emulator:
     """One emulator run: its server, base URLs, credentials, clock, faults and ground truth."""
 
@@ -67,7 +86,7 @@ class Emulator:
         self.options = EmulatorOptions.build(options, **overrides)
         self.state = EmulatorState(self.options)
         self.app = create_app(state=self.state)
-        self._server: uvicorn.Server | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self.port: int | None = None
@@ -84,7 +103,7 @@ class Emulator:
         sock = bind_socket(self.options.host, self.options.port)
         self._sock = sock
         self.port = int(sock.getsockname()[1])
-        server = uvicorn.Server(uvicorn_config(self.app, host=self.options.host, port=self.port))
+        server = _Server(uvicorn_config(self.app, host=self.options.host, port=self.port))
         self._server = server
         thread = threading.Thread(
             target=server.run,
