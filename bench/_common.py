@@ -25,13 +25,28 @@ def best_time(fn: Callable[[], Any], *, repeat: int = 3) -> float:
     return min(times)
 
 
+def _vm_hwm() -> int:
+    """Peak resident memory of this process in bytes.
+
+    /proc's VmHWM belongs to the address space, so it starts afresh after exec;
+    getrusage's ru_maxrss does not (Linux carries the parent's peak over a fork).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _child(target: Callable[..., Any], args: tuple[Any, ...], conn: Any) -> None:
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _vm_hwm()
     t0 = time.perf_counter()
     target(*args)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    conn.send((seconds, before * 1024, peak * 1024))
+    conn.send((seconds, before, _vm_hwm()))
     conn.close()
 
 
