@@ -265,3 +265,14 @@ def test_frame_filter_returns_the_frame_itself_when_nothing_is_filtered(
     everything = Selection(start=flt.first_day, end=flt.last_day)
     assert flt.mask(everything) is None
     assert flt.apply(everything) is particle
+
+
+def test_a_browser_view_opened_after_a_redraw_starts_from_the_current_chart(
+    explorer: UsageExplorer,
+) -> None:
+    # A new view of the FigureWidget (a page opened, the box displayed later) is
+    # built from its synced state, not from the messages sent before it existed.
+    explorer.selects["product"].value = ("Fleet Gateway",)
+    state = explorer.figure.get_state()
+    assert [t["name"] for t in state["_widget_data"]] == ["Fleet Gateway"]
+    assert state["_widget_layout"]["title"]["text"] == "Usage per day by product"

@@ -10,6 +10,7 @@ filter change on 1,000,000 rows redraws within 200 ms (``make bench``).
 from __future__ import annotations
 
 import base64
+import copy
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -237,24 +238,30 @@ def top_table_html(df: pd.DataFrame, *, by: str, quantity: str, n: int) -> str:
     keys = [by] if by == ucol else [by, ucol]
     table = top_consumers(df, by=keys, n=n, quantity=quantity)
     labels = charts._labels(df, by, table[by].unique().tolist())
+    cell = "padding:2px 12px;border-bottom:1px solid #eee"
+    num = f"{cell};text-align:right;font-variant-numeric:tabular-nums"
     rows = []
     for rec in table.itertuples(index=False):
         value = getattr(rec, by)
         rows.append(
             "<tr>"
-            f"<td>{int(rec.rank)}</td>"
-            f"<td title='{esc(value)}'>{esc(labels.get(value, value))}</td>"
-            f"<td style='text-align:right'>{fmt_number(float(getattr(rec, quantity)))}</td>"
-            f"<td>{esc(getattr(rec, ucol))}</td>"
-            f"<td style='text-align:right'>{float(rec.share_percent):.1f} %</td>"
-            f"<td style='text-align:right'>{float(rec.cumulative_percent):.1f} %</td>"
+            f"<td style='{num}'>{int(rec.rank)}</td>"
+            f"<td style='{cell}' title='{esc(value)}'>{esc(labels.get(value, value))}</td>"
+            f"<td style='{num}'>{fmt_number(float(getattr(rec, quantity)))}</td>"
+            f"<td style='{cell}'>{esc(getattr(rec, ucol))}</td>"
+            f"<td style='{num}'>{float(rec.share_percent):.1f} %</td>"
+            f"<td style='{num}'>{float(rec.cumulative_percent):.1f} %</td>"
             "</tr>"
         )
     noun = charts._noun(df, by)
+    head = "".join(
+        f"<th style='{num if i in (0, 2, 4, 5) else cell};border-bottom:1px solid #999'>"
+        f"{esc(h)}</th>"
+        for i, h in enumerate(("#", noun, "usage", "unit", "share", "cumulative"))
+    )
     return (
-        f"<table class='ua-top-table-rows' style='border-collapse:collapse'>"
-        f"<thead><tr><th>#</th><th>{esc(noun)}</th><th>usage</th><th>unit</th>"
-        f"<th>share</th><th>cumulative</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "<table class='ua-top-table-rows' style='border-collapse:collapse'>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
 
 
@@ -648,10 +655,17 @@ class UsageExplorer(widgets.VBox):
         self.links.value = " · ".join(links)
 
     def _show(self, fig: go.Figure) -> None:
-        with self.figure.batch_update():
-            self.figure.data = ()
-            self.figure.add_traces(list(fig.data))
-            self.figure.layout = fig.layout
+        fw = self.figure
+        with fw.batch_update():
+            fw.data = ()
+            fw.add_traces(list(fig.data))
+            fw.layout = fig.layout
+        # A FigureWidget inside a container is never displayed by its own
+        # _repr_mimebundle_, the only place plotly copies the figure into the synced
+        # state a new view starts from: without this a page opened (or a container
+        # displayed) after an update shows an empty chart. Plotly does the same there.
+        fw._widget_layout = copy.deepcopy(fw._layout_obj._props)
+        fw._widget_data = copy.deepcopy(fw._data)
 
     def _search(self, column: str) -> None:
         self._set_options(column, list(self.selects[column].value))
