@@ -20,6 +20,7 @@ import pytest
 from emulator_helpers import (
     METERING,
     assert_stopped,
+    check,
     emu,
     here_headers,
     here_realm_url,
@@ -263,3 +264,20 @@ def test_emulator_command_serves_until_interrupted(tmp_path: Path) -> None:
     assert values["INFORMATICA_PASSWORD"].strip("'") not in printed
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/")
+
+
+def test_unknown_paths_and_methods_answer_in_the_providers_error_shape(
+    emu: Emulator, http: httpx.Client
+) -> None:
+    r = http.get(f"{emu.particle_api_url}/v1/user/nothing")
+    assert r.status_code == 404
+    check("particle_error", r.json())
+    r = http.delete(f"{emu.particle_api_url}/v1/user/service_agreements")
+    assert r.status_code == 405
+    check("particle_error", r.json())
+    r = http.get(f"{emu.here_api_url}/nothing")
+    assert r.status_code == 404
+    check("here_error", r.json())
+    r = http.get(f"{emu.base_url}/informatica/saas/public/core/v3/nothing")
+    assert r.status_code == 404
+    check("informatica_error", r.json())

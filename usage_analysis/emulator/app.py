@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .faults import FaultMiddleware
+from .faults import FaultMiddleware, provider_of
 from .here import HereAPI
 from .informatica import InformaticaAPI
 from .options import EmulatorOptions
 from .particle import ParticleAPI
+from .responses import error_for
 from .state import EmulatorState
 
 __all__ = ["create_app"]
@@ -53,6 +56,15 @@ def create_app(
             }
         )
 
+    async def http_error(request: Request, exc: Exception) -> Response:
+        # Unknown paths and wrong methods answer in the provider's error shape too.
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        provider = provider_of(request.url.path)
+        message = f"{request.method} {request.url.path}: {HTTPStatus(status).phrase}"
+        if provider is None:
+            return JSONResponse({"error": message}, status_code=status)
+        return error_for(provider, status, message, request=request)
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.start_executor()
@@ -70,6 +82,7 @@ def create_app(
         ],
         middleware=[Middleware(FaultMiddleware, state=state)],
         lifespan=lifespan,
+        exception_handlers={404: http_error, 405: http_error},
     )
     app.state.emulator = state
     app.state.providers = {"particle": particle, "here": here, "informatica": informatica}
