@@ -15,6 +15,7 @@ import uvicorn
 
 from ..errors import ConfigurationError, InvalidParameter
 from ._http import BadParams
+from .app import create_app
 from .here import here_query
 from .informatica import informatica_query
 from .options import EmulatorOptions, FaultRates
@@ -81,8 +82,6 @@ class Emulator:
     """One emulator run: its server, base URLs, credentials, clock, faults and ground truth."""
 
     def __init__(self, options: EmulatorOptions | None = None, **overrides: Any) -> None:
-        from .app import create_app
-
         self.options = EmulatorOptions.build(options, **overrides)
         self.state = EmulatorState(self.options)
         self.app = create_app(state=self.state)
