@@ -73,7 +73,7 @@ class Job:
     duration: float
     outcome: Outcome = "success"
     missing_orgs: tuple[str, ...] = ()
-    body: bytes | None = None
+    body: bytes | None = field(default=None, repr=False)  # the rendered file, cached
     _render_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @property
