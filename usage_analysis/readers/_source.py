@@ -158,20 +158,26 @@ def _gunzip(data: pa.Buffer, *, label: str, member: str | None, budget: _Budget)
                 "unexpected bytes after the gzip data", file=label, member=member
             )
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        pending: bytes | memoryview = rest
+        consumed = 0  # input bytes handed to this gzip member so far
         try:
+            # Feed the input a chunk at a time: zlib copies unconsumed input into
+            # unconsumed_tail, which must stay small for a large stream.
             while not d.eof:
-                before = len(pending)
-                piece = d.decompress(pending, _CHUNK)
-                pending = d.unconsumed_tail
-                if not piece:
-                    if not pending or len(pending) == before:
-                        break  # input exhausted before the end of the stream
-                    continue
-                out += len(piece)
-                budget.add(len(piece), member=member)
-                _check_ratio(out, len(view), label=label, member=member)
-                chunks.append(piece)
+                chunk_in: bytes | memoryview = rest[consumed : consumed + _CHUNK]
+                consumed += len(chunk_in)
+                # Input exhausted: zlib may still hold output for what it has read.
+                drain = not chunk_in
+                while (chunk_in or drain) and not d.eof:
+                    piece = d.decompress(chunk_in, _CHUNK)
+                    chunk_in = d.unconsumed_tail
+                    if drain and not piece:
+                        break
+                    out += len(piece)
+                    budget.add(len(piece), member=member)
+                    _check_ratio(out, len(view), label=label, member=member)
+                    chunks.append(piece)
+                if drain:
+                    break
         except zlib.error as exc:
             raise ReportParseError(
                 f"corrupt gzip data ({exc})", file=label, member=member
@@ -180,7 +186,7 @@ def _gunzip(data: pa.Buffer, *, label: str, member: str | None, budget: _Budget)
             raise ReportParseError(
                 "gzip data ends early (truncated download?)", file=label, member=member
             )
-        pos = len(view) - len(d.unused_data)
+        pos += consumed - len(d.unused_data)
     return b"".join(chunks)
 
 
@@ -251,25 +257,18 @@ def _unzip(
             if _is_metadata(info.filename):
                 skipped.append(info.filename)
                 continue
-            chunks: list[bytes] = []
-            got = 0
             try:
                 with zf.open(info) as fh:
-                    while True:
-                        piece = fh.read(_CHUNK)
-                        if not piece:
-                            break
-                        got += len(piece)
-                        # zipfile stops at the declared size; checking here as well
-                        # keeps the cap independent of that implementation detail.
-                        if got > info.file_size:
-                            raise ReportParseError(
-                                "member is larger than its declared size",
-                                file=label,
-                                member=info.filename,
-                            )
-                        budget.add(len(piece), member=info.filename)
-                        chunks.append(piece)
+                    # One read of at most the declared size plus one byte: zipfile
+                    # stops at the declared size, and more would be a lie we refuse.
+                    data = fh.read(info.file_size + 1)
+                if len(data) > info.file_size:
+                    raise ReportParseError(
+                        "member is larger than its declared size",
+                        file=label,
+                        member=info.filename,
+                    )
+                budget.add(len(data), member=info.filename)
             except ReportParseError:
                 raise
             except (
@@ -284,7 +283,7 @@ def _unzip(
                 raise ReportParseError(
                     f"cannot decompress member ({exc})", file=label, member=info.filename
                 ) from None
-            yield info.filename, b"".join(chunks)
+            yield info.filename, data
 
 
 def _decode(raw: bytes | pa.Buffer, *, label: str, member: str | None) -> Member:
