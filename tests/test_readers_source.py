@@ -7,6 +7,7 @@ import io
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from usage_analysis import defaults
@@ -198,3 +199,25 @@ def test_detect_does_not_use_the_file_name(tmp_path: Path) -> None:
     path = tmp_path / "particle_devices.csv"  # a misleading name
     path.write_text(SUMMARY)
     assert tuple(detect(path)) == ("informatica", "summary")
+
+
+def test_large_multi_member_gzip_streams_read_completely() -> None:
+    rng = np.random.default_rng(1)
+    header, row = SUMMARY.split("\n")[:2]
+    # Random values and org names keep the stream poorly compressible: more than
+    # the decompressor's input chunk, so it is fed in pieces and crosses a member
+    # boundary in the middle.
+    values = rng.random(100_000)
+    names = [f"{x:020x}" for x in rng.integers(0, 2**62, 100_000)]
+    rows = [
+        row.replace(",10,1.6,", f",{v:.6f},{v * 0.16:.6f},").replace("Acme", n)
+        for v, n in zip(values, names, strict=True)
+    ]
+    first = "\n".join([header, *rows[:50_000]]) + "\n"
+    second = "\n".join(rows[50_000:]) + "\n"
+    data = gzip.compress(first.encode(), 1) + gzip.compress(second.encode(), 1)
+    assert len(data) > 1024**2
+    df = read_report(data)
+    assert len(df) == 100_000
+    assert df["org_name"].iloc[-1] == names[-1]
+    assert df["meter_usage"].sum() == pytest.approx(sum(float(f"{v:.6f}") for v in values))
