@@ -204,9 +204,6 @@ def _read_group(
         extra = table_attrs(table) if table_attrs is not None else {}
         df = to_pandas(table)
         df.attrs.update(extra)
-        finish = getattr(mod, "finish", None)
-        if finish is not None:
-            df = finish(df, kind=kind)
     df.attrs.update(
         {
             "provider": provider,

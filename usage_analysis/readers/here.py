@@ -9,7 +9,7 @@ the same provider frame: one column per HERE field, in snake_case
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -350,8 +350,3 @@ def unify(
 def _coalesce_present(*columns: pd.Series | None) -> pd.Series | None:
     present = [c for c in columns if c is not None]
     return U.coalesce(*present) if present else None
-
-
-def names_of(columns: Sequence[str]) -> set[str]:
-    """The HERE field names among ``columns``."""
-    return set(columns) & set(LAYOUT.names)

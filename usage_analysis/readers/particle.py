@@ -247,11 +247,6 @@ def _read_wide(member: Member, sniffed: Sniffed, ctx: ParseContext, shape: _Shap
     return long.append_column("total_data_operations", pa.array(counts, pa.float64()))
 
 
-def finish(df: pd.DataFrame, *, kind: str) -> pd.DataFrame:
-    """No post-processing beyond the Arrow conversion (hook kept for symmetry)."""
-    return df
-
-
 def table_attrs(table: pa.Table) -> dict[str, Any]:
     """Attrs carried in a Particle table's schema metadata."""
     meta = table.schema.metadata or {}
