@@ -2,8 +2,8 @@
 
 Every kind of fault the emulator injects is on (429 with Retry-After, 500/503,
 connections dropped mid-body, slow answers, truncated and expired downloads, failed
-reports, partial Informatica jobs). Waits are honoured on a clock that runs ten
-times faster than real time, so the soak takes seconds, not minutes.
+reports, partial Informatica jobs). Waits are honoured on a clock that runs twenty
+times faster than real time (and the emulator's jobs take 0.1-0.4 s), so the soak takes seconds, not minutes.
 """
 
 from __future__ import annotations
@@ -139,9 +139,11 @@ def test_fifty_reports_with_twenty_percent_faults_complete_exactly(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with running(seed=11, speed="fast", faults=0.2, slow_seconds=0.1) as emu:
+    with running(
+        seed=11, speed="fast", job_seconds=(0.1, 0.4), faults=0.2, slow_seconds=0.1
+    ) as emu:
         creds = emu.credentials
-        clock = FakeClock(real_fraction=0.1)
+        clock = FakeClock(real_fraction=0.05)
         options: dict[str, Any] = {
             "clock": clock,
             "schedule": [2.0],

@@ -62,9 +62,13 @@ def _append(sources: Sequence[tuple[str, _Reader]], out: _Writer, *, what: str) 
                 line=1,
                 expected=f"the first part's header {header[:120]!r}",
             )
+        starting = True
         while chunk := src.read(_COPY_CHUNK):
-            if last != b"\n":
+            if starting and last != b"\n":
+                # The previous part ended without a line break: its last row must
+                # not run into this part's first one.
                 out.write(b"\n")
+            starting = False
             out.write(chunk)
             last = chunk[-1:]
 
