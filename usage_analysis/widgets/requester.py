@@ -382,6 +382,9 @@ class ReportRequester(widgets.VBox):
         frame = frame.sort_values("requested_at", ascending=False)
         options = [(_job_label(row), str(row["id"])) for row in frame.head(50).to_dict("records")]
         self.jobs_select.options = options or [("no earlier jobs", None)]
+        # The newest job is preselected: after a kernel restart that is the one to resume.
+        self.jobs_select.index = 0
+        self.jobs_select.disabled = not options
         self.resume_button.disabled = not options or self.busy
 
     def resume_selected(self) -> None:
