@@ -145,6 +145,17 @@ def test_usage_over_time_gives_each_unit_its_own_panel(here: pd.DataFrame) -> No
         assert total == pytest.approx(units[axis_unit[axis]])
 
 
+def test_usage_over_time_stacks_areas_per_unit_panel(here: pd.DataFrame) -> None:
+    fig = charts.usage_over_time(here, by="meter", freq="D", kind="area")
+    assert {t.type for t in fig.data} == {"scatter"}
+    # One stack per panel: areas of different units are never stacked together.
+    stacks = {t.yaxis: set() for t in fig.data}
+    for t in fig.data:
+        stacks[t.yaxis].add(t.stackgroup)
+    assert all(len(groups) == 1 for groups in stacks.values())
+    assert len({g for groups in stacks.values() for g in groups}) == len(stacks)
+
+
 def test_usage_over_time_uses_coarser_periods_when_days_would_not_fit() -> None:
     big = synthetic(devices=30, days=1500, products=30)
     fig = charts.usage_over_time(big, by="product", freq="D", top=20)
