@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 from .._secrets import Secret, get_logger
 from ..defaults import LIMIT_WAIT_TIMEOUT, REPORT_REREQUESTS
@@ -24,7 +25,7 @@ from ._clock import Clock, PollSchedule, SystemClock
 from ._combine import combine
 from ._http import HTTP, Download, Headers, RetryPolicy
 from .job import DOWNLOADED, PENDING, READY, Poll, ReportJob
-from .journal import Journal
+from .journal import Journal, Owner
 from .limits import acquire_slot, until_accepted
 
 if TYPE_CHECKING:
@@ -143,6 +144,8 @@ class BaseClient:
     download_lifetime: ClassVar[timedelta | None] = None
     default_schedule: ClassVar[PollSchedule] = PollSchedule()
     file_suffix: ClassVar[str] = ".csv"
+    #: The provider's public API (downloads from elsewhere go to their own folder).
+    default_endpoint: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -181,6 +184,16 @@ class BaseClient:
     def endpoints(self) -> dict[str, str]:
         """The base URLs of this client, kept in the journal so a job can be resumed."""
         raise NotImplementedError
+
+    @property
+    def endpoint(self) -> str:
+        """The API this client talks to (its first endpoint): part of a job's identity."""
+        return next(iter(self.endpoints().values()))
+
+    @property
+    def owner(self) -> Owner:
+        """Whose jobs this client makes: provider, endpoint and account."""
+        return Owner(self.provider, self.endpoint, self.account)
 
     def close(self) -> None:
         """Close the HTTP connections this client opened."""
@@ -236,7 +249,12 @@ class BaseClient:
     # -- shared flow -----------------------------------------------------------
 
     def _default_path(self, job: ReportJob) -> Path:
-        folder = downloads_dir() / self.provider / _UNSAFE.sub("_", job.account)
+        # Another endpoint (the emulator, a proxy) gets its own folder: its report ids
+        # would otherwise land on the real API's files.
+        name = job.account
+        if job.endpoint != self.default_endpoint:
+            name += "@" + (urlsplit(job.endpoint).netloc or job.endpoint)
+        folder = downloads_dir() / self.provider / _UNSAFE.sub("_", name)
         return folder / f"{_UNSAFE.sub('_', job.id)}{self.file_suffix}"
 
     def _combine(self, files: Sequence[Path], dest: Path) -> Download:
@@ -244,9 +262,10 @@ class BaseClient:
 
     def _load(self, row: dict[str, Any]) -> ReportJob:
         journal = self.journal
+        owner = Owner(row["provider"], row["endpoint"], row["account"])
 
         def load(part_id: str) -> dict[str, Any]:
-            part = journal.get(row["provider"], row["account"], part_id)
+            part = journal.get(owner, part_id)
             if part is None:
                 raise NotFoundError(
                     f"part {part_id!r} of job {row['id']!r} is missing from the journal"
@@ -258,7 +277,7 @@ class BaseClient:
     def _reuse(self, params: dict[str, Any]) -> ReportJob | None:
         """A job already asked for with these parameters that can still deliver, if any."""
         now = self.clock.now()
-        for row in self.journal.reusable(self.provider, self.account, params):
+        for row in self.journal.reusable(self.owner, params):
             if row["state"] == DOWNLOADED:
                 path = Path(row["path"]) if row.get("path") else None
                 if path is not None and path.exists() and path.stat().st_size == row.get("size"):
@@ -335,7 +354,8 @@ class BaseClient:
     def jobs(self) -> pd.DataFrame:
         """This account's jobs from the journal."""
         df = self.journal.frame(provider=self.provider)
-        return df[df["account"] == self.account].reset_index(drop=True)
+        mine = (df["account"] == self.account) & (df["endpoint"] == self.endpoint)
+        return df[mine].reset_index(drop=True)
 
 
 def fetch_many(

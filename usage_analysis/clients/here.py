@@ -162,6 +162,7 @@ class HereClient(BaseClient):
     provider = "here"
     max_outstanding = None
     default_schedule = PollSchedule(HERE_POLL_SCHEDULE, HERE_POLL_EVERY)
+    default_endpoint = HERE_API_URL
     file_suffix = ".csv.gz"
 
     def __init__(

@@ -74,6 +74,7 @@ class InformaticaClient(BaseClient):
     max_outstanding = INFORMATICA_MAX_ACTIVE
     download_lifetime = INFORMATICA_DOWNLOAD_LIFETIME
     default_schedule = PollSchedule(INFORMATICA_POLL_SCHEDULE, INFORMATICA_POLL_EVERY)
+    default_endpoint = INFORMATICA_LOGIN_URL
     file_suffix = ".zip"
 
     def __init__(

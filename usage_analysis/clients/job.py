@@ -130,6 +130,7 @@ class ReportJob:
         id: str,
         params: dict[str, Any],
         account: str | None = None,
+        endpoint: str | None = None,
         state: str = PENDING,
         provider_state: str | None = None,
         requested_at: datetime | None = None,
@@ -145,6 +146,7 @@ class ReportJob:
         self._client = client
         self.provider: str = client.provider
         self.account: str = account if account is not None else client.account
+        self.endpoint: str = endpoint if endpoint is not None else client.endpoint
         self.id = id
         self.params = dict(params)
         self.state = state
@@ -475,6 +477,7 @@ class ReportJob:
         """The journal row of this job (no secrets: links and tokens are never kept)."""
         return {
             "provider": self.provider,
+            "endpoint": self.endpoint,
             "account": self.account,
             "id": self.id,
             "parent": self.parent,
@@ -503,6 +506,7 @@ class ReportJob:
             id=row["id"],
             params=row["params"],
             account=row["account"],
+            endpoint=row["endpoint"],
             state=row["state"],
             provider_state=row.get("provider_state"),
             requested_at=row.get("requested_at"),

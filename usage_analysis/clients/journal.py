@@ -1,7 +1,9 @@
 """The journal: every report job ever requested, in SQLite in the data directory.
 
-One row per job (provider, account, id): its parameters, state, times, and the
-file it was saved to with size and sha256. Never a token, password, session id or
+One row per job (provider, endpoint, account, id): its parameters, state, times,
+and the file it was saved to with size and sha256. The endpoint (the API's base
+URL) is part of a job's identity: report 1001 of the emulator is not report 1001
+of the real API, and neither is reused for, or counted against, the other. Never a token, password, session id or
 download link. The journal is what makes a kernel restart harmless
 (:func:`resume`), what lets a repeated request reuse a report already downloaded,
 and what the provider limits are counted from (see :mod:`.limits`), across
@@ -19,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..errors import InvalidParameter, NotFoundError
 from ..paths import journal_path
@@ -30,11 +32,21 @@ if TYPE_CHECKING:
     from ._base import BaseClient
     from .job import ReportJob
 
-__all__ = ["Journal", "jobs", "params_key", "resume"]
+__all__ = ["Journal", "Owner", "jobs", "params_key", "resume"]
+
+
+class Owner(NamedTuple):
+    """Whose jobs: a provider's account at one endpoint (the API's base URL)."""
+
+    provider: str
+    endpoint: str
+    account: str
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     provider TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
     account TEXT NOT NULL,
     id TEXT NOT NULL,
     parent TEXT,
@@ -51,24 +63,28 @@ CREATE TABLE IF NOT EXISTS jobs (
     sha256 TEXT,
     warnings TEXT,
     message TEXT,
-    PRIMARY KEY (provider, account, id)
+    PRIMARY KEY (provider, endpoint, account, id)
 );
-CREATE INDEX IF NOT EXISTS jobs_by_params ON jobs (provider, account, params_key);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (provider, account, state);
+CREATE INDEX IF NOT EXISTS jobs_by_params ON jobs (provider, endpoint, account, params_key);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (provider, endpoint, account, state);
+CREATE INDEX IF NOT EXISTS jobs_by_id ON jobs (id);
 CREATE TABLE IF NOT EXISTS slots (
     token TEXT PRIMARY KEY,
     provider TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
     account TEXT NOT NULL,
     created REAL NOT NULL,
     pid INTEGER
 );
 """
 
+_OWNER = "provider = ? AND endpoint = ? AND account = ?"
 _JSON_COLUMNS = ("params", "parts", "endpoints", "warnings")
 _TIME_COLUMNS = ("requested_at", "updated_at")
 COLUMNS = (
     "provider",
     "account",
+    "endpoint",
     "id",
     "state",
     "provider_state",
@@ -103,6 +119,13 @@ class Journal:
         with self._connect() as db:
             # WAL: readers never wait for a writer, and a commit costs one fsync at most.
             db.execute("PRAGMA journal_mode = WAL")
+            columns = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
+            if columns and "endpoint" not in columns:
+                # A journal from before endpoints were kept: set it aside, start afresh.
+                db.execute("ALTER TABLE jobs RENAME TO jobs_without_endpoint")
+                db.execute("DROP TABLE IF EXISTS slots")
+                for index in ("jobs_by_params", "jobs_by_state"):
+                    db.execute(f"DROP INDEX IF EXISTS {index}")
             db.executescript(_SCHEMA)
 
     def __repr__(self) -> str:
@@ -162,11 +185,11 @@ class Journal:
         names = list(row)
         sql = (
             f"INSERT INTO jobs ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
-            "ON CONFLICT (provider, account, id) DO UPDATE SET "
+            "ON CONFLICT (provider, endpoint, account, id) DO UPDATE SET "
             + ", ".join(
                 f"{n} = excluded.{n}"
                 for n in names
-                if n not in ("provider", "account", "id", "requested_at")
+                if n not in ("provider", "endpoint", "account", "id", "requested_at")
             )
         )
         with self._connect(write=True) as db:
@@ -174,12 +197,11 @@ class Journal:
             if release is not None:
                 db.execute("DELETE FROM slots WHERE token = ?", (release,))
 
-    def get(self, provider: str, account: str, job_id: str) -> dict[str, Any] | None:
+    def get(self, owner: Owner, job_id: str) -> dict[str, Any] | None:
         """One job's row, or None."""
         with self._connect() as db:
             found = db.execute(
-                "SELECT * FROM jobs WHERE provider = ? AND account = ? AND id = ?",
-                (provider, account, job_id),
+                f"SELECT * FROM jobs WHERE {_OWNER} AND id = ?", (*owner, job_id)
             ).fetchone()
         return self._decode(found) if found else None
 
@@ -194,25 +216,23 @@ class Journal:
             rows = db.execute(sql + " ORDER BY requested_at DESC", args).fetchall()
         return [self._decode(r) for r in rows]
 
-    def reusable(
-        self, provider: str, account: str, params: dict[str, Any], *, parent: str | None = None
-    ) -> list[dict[str, Any]]:
+    def reusable(self, owner: Owner, params: dict[str, Any]) -> list[dict[str, Any]]:
         """Rows for the same request that are not failed or expired, newest first."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT * FROM jobs WHERE provider = ? AND account = ? AND params_key = ? "
+                f"SELECT * FROM jobs WHERE {_OWNER} AND params_key = ? "
                 "AND state IN ('pending', 'ready', 'downloaded') ORDER BY requested_at DESC",
-                (provider, account, params_key(provider, params)),
+                (*owner, params_key(owner.provider, params)),
             ).fetchall()
         return [self._decode(r) for r in rows]
 
-    def outstanding(self, provider: str, account: str) -> list[dict[str, Any]]:
+    def outstanding(self, owner: Owner) -> list[dict[str, Any]]:
         """The provider-side jobs of this account still pending, oldest first."""
         with self._connect() as db:
             rows = db.execute(
-                "SELECT * FROM jobs WHERE provider = ? AND account = ? AND state = 'pending' "
-                "AND parts IS NULL ORDER BY requested_at",
-                (provider, account),
+                f"SELECT * FROM jobs WHERE {_OWNER} AND state = 'pending' AND parts IS NULL "
+                "ORDER BY requested_at",
+                tuple(owner),
             ).fetchall()
         return [self._decode(r) for r in rows]
 
@@ -235,7 +255,7 @@ class Journal:
     # -- slots under a provider limit -------------------------------------------
 
     def try_reserve(
-        self, provider: str, account: str, *, limit: int, now: float, ttl: float
+        self, owner: Owner, *, limit: int, now: float, ttl: float
     ) -> tuple[str | None, int]:
         """Reserve a slot when fewer than ``limit`` jobs are outstanding: (token or None, count).
 
@@ -246,21 +266,20 @@ class Journal:
         with self._connect(write=True) as db:
             db.execute("DELETE FROM slots WHERE created < ?", (now - ttl,))
             (pending,) = db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE provider = ? AND account = ? "
-                "AND state = 'pending' AND parts IS NULL",
-                (provider, account),
+                f"SELECT COUNT(*) FROM jobs WHERE {_OWNER} AND state = 'pending' AND parts IS NULL",
+                tuple(owner),
             ).fetchone()
             (reserved,) = db.execute(
-                "SELECT COUNT(*) FROM slots WHERE provider = ? AND account = ?",
-                (provider, account),
+                f"SELECT COUNT(*) FROM slots WHERE {_OWNER}", tuple(owner)
             ).fetchone()
             count = int(pending) + int(reserved)
             if count >= limit:
                 return None, count
             token = uuid.uuid4().hex
             db.execute(
-                "INSERT INTO slots (token, provider, account, created, pid) VALUES (?, ?, ?, ?, ?)",
-                (token, provider, account, now, os.getpid()),
+                "INSERT INTO slots (token, provider, endpoint, account, created, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (token, *owner, now, os.getpid()),
             )
             return token, count
 
@@ -335,26 +354,36 @@ def resume(
     if client is not None:
         provider = provider or client.provider
     rows = journal.find(job_id, provider=provider)
+    if client is not None:
+        rows = [r for r in rows if _owner_of(r) == client.owner]
     if not rows:
         raise NotFoundError(
-            f"no job {job_id!r} in the journal at {journal.path}; "
-            "usage_analysis.jobs() lists the jobs it knows",
+            f"no job {job_id!r} in the journal at {journal.path}"
+            + (f" for {client!r}" if client is not None else "")
+            + "; usage_analysis.jobs() lists the jobs it knows",
         )
-    if len({(r["provider"], r["account"]) for r in rows}) > 1:
+    owners = sorted({_owner_of(r) for r in rows})
+    if len(owners) > 1:
+        several = "; ".join(f"{o.provider} account {o.account} at {o.endpoint}" for o in owners)
+        which = "provider" if len({o.provider for o in owners}) > 1 else "client"
         raise InvalidParameter(
-            "provider",
-            f"job id {job_id!r} exists for several providers/accounts "
-            f"({', '.join(sorted({r['provider'] for r in rows}))}); pass provider=",
+            which,
+            f"job id {job_id!r} is in the journal {len(owners)} times ({several}): pass {which}=",
         )
     row = rows[0]
     if client is None:
         client = _client_for(row)
         client._journal = journal
+    owner = _owner_of(row)
 
     def load(part_id: str) -> dict[str, Any]:
-        part = journal.get(row["provider"], row["account"], part_id)
+        part = journal.get(owner, part_id)
         if part is None:
             raise NotFoundError(f"part {part_id!r} of job {job_id!r} is missing from the journal")
         return part
 
     return ReportJob.from_row(row, client, load=load)
+
+
+def _owner_of(row: dict[str, Any]) -> Owner:
+    return Owner(row["provider"], row["endpoint"], row["account"])

@@ -36,7 +36,7 @@ def refresh_outstanding(client: BaseClient) -> bool:
     from .job import PENDING, ReportJob
 
     freed = False
-    for row in client.journal.outstanding(client.provider, client.account):
+    for row in client.journal.outstanding(client.owner):
         job = ReportJob.from_row(row, client, load=lambda _id: {})
         try:
             job.refresh()
@@ -66,8 +66,7 @@ def acquire_slot(client: BaseClient, *, limit: int | None) -> str | None:
     n = 0
     while True:
         token, count = client.journal.try_reserve(
-            client.provider,
-            client.account,
+            client.owner,
             limit=limit,
             now=clock.now().timestamp(),
             ttl=LIMIT_RESERVATION_TTL,

@@ -128,6 +128,7 @@ class ParticleClient(BaseClient):
     max_outstanding = PARTICLE_MAX_OUTSTANDING
     download_lifetime = PARTICLE_DOWNLOAD_LIFETIME
     default_schedule = PollSchedule(PARTICLE_POLL_SCHEDULE, PARTICLE_POLL_EVERY)
+    default_endpoint = PARTICLE_API_URL
     file_suffix = ".csv"
 
     def __init__(
