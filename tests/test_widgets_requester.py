@@ -30,14 +30,6 @@ TOKEN = "fake-token-0123456789abcdef"  # must never appear in a widget
 # ----------------------------------------------------------------- fakes
 
 
-class FakeJournal:
-    def __init__(self) -> None:
-        self.pending: list[dict[str, Any]] = []
-
-    def outstanding(self, provider: str, account: str) -> list[dict[str, Any]]:
-        return list(self.pending)
-
-
 class FakeJob:
     """A job that becomes ready after ``polls`` refreshes (or fails, or never finishes)."""
 
@@ -82,7 +74,6 @@ class FakeParticle:
     def __init__(self, job: FakeJob | None = None, *, org: str | None = "acme") -> None:
         self._token = TOKEN
         self.org = org
-        self.journal = FakeJournal()
         self.job = job or FakeJob()
         self.requests: list[dict[str, Any]] = []
 
@@ -102,11 +93,21 @@ class FakeParticle:
         ]
 
     def jobs(self) -> pd.DataFrame:
-        return pd.DataFrame(columns=["id", "state", "requested_at", "params", "parent"])
+        rows = [
+            {
+                "id": self.job.id,
+                "state": self.job.state,
+                "requested_at": pd.Timestamp("2026-11-22 10:00", tz="UTC"),
+                "params": {"start": "2026-11-01", "end": "2026-11-30"},
+                "parent": None,
+                "parts": None,
+            }
+        ]
+        columns = ["id", "state", "requested_at", "params", "parent", "parts"]
+        return pd.DataFrame(rows if self.requests else [], columns=columns)
 
     def request(self, **kwargs: Any) -> FakeJob:
         self.requests.append(kwargs)
-        self.journal.pending.append({"id": self.job.id})
         return self.job
 
 
@@ -322,6 +323,12 @@ def test_particle_report_arrives_through_the_widget_over_http(emulator: Any) -> 
     again = r.wait(60)
     assert again is not None and len(again) == len(df)
     assert creds["token"] not in "\n".join(strings(r))
+    # The sandbox is the same token's user scope: a new client, agreements reloaded.
+    r.fields["scope"].value = "sandbox"
+    r.scope_button.click()
+    assert not r.messages.errors, r.messages.lines
+    assert r.client.account == "sandbox" and r.client is not client
+    assert r.fields["agreement"].options
 
 
 def test_here_report_over_95_days_is_split_and_joined(emulator: Any) -> None:

@@ -519,8 +519,12 @@ class ReportRequester(widgets.VBox):
 
     def _outstanding(self) -> dict[str, Any]:
         try:
-            rows = self.client.journal.outstanding(self.provider, self.client.account)
-            count: int | None = len(rows)
+            # The client's own view of the journal: provider-side jobs still pending.
+            frame = self.client.jobs()
+            pending = frame["state"] == "pending"
+            if "parts" in frame.columns:
+                pending &= frame["parts"].isna()
+            count: int | None = int(pending.sum())
         except Exception:  # the count is a courtesy; never let it stop the work
             count = None
         return {"outstanding": count, "limit": getattr(self.client, "max_outstanding", None)}
