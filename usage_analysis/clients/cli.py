@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..defaults import PARTICLE_ORG_ENV
 from ._base import BaseClient
 from .journal import jobs
 
@@ -44,7 +45,11 @@ def register(subparsers: Any) -> None:
 
     particle = providers.add_parser("particle", help="a Particle data operations report")
     _common(particle, dates_required=False)
-    particle.add_argument("--org", help="organization slug or id (default: your sandbox)")
+    particle.add_argument(
+        "--org",
+        default=os.environ.get(PARTICLE_ORG_ENV) or None,
+        help=f"organization slug or id (default: ${PARTICLE_ORG_ENV}, else your sandbox)",
+    )
     particle.add_argument("--report-type", default="devices", choices=("devices", "products"))
     particle.add_argument(
         "--device", action="append", dest="devices", help="a device id (repeatable)"

@@ -98,9 +98,11 @@ class _Progress:
     def state(self, text: str, done: int | None = None) -> None:
         if self.bar is None:
             return
+        self.bar.set_postfix_str(text, refresh=False)
         if done is not None and done != self.bar.n:
-            self.bar.update(done - self.bar.n)
-        self.bar.set_postfix_str(text, refresh=True)
+            self.bar.update(done - self.bar.n)  # refreshes, showing the new state too
+        else:
+            self.bar.refresh()
 
     def bytes(self, size: int, total: int | None) -> None:
         if self.bar is None:
