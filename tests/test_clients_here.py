@@ -147,6 +147,29 @@ def write_credentials(path: Path, token_url: str = "https://token.test/oauth2/to
 # -- credentials ------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _no_client_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Settings a developer's shell (or `make demo`) may hold that conftest does not clear.
+    for name in (
+        "HERE_TOKEN_URL",
+        "HERE_ACCESS_KEY_ID",
+        "HERE_ACCESS_KEY_SECRET",
+        "USAGE_ANALYSIS_POLL_SCHEDULE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_access_keys_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    write_credentials(
+        Path.home() / ".here" / "credentials.properties", "https://elsewhere.test/token"
+    )
+    monkeypatch.setenv("HERE_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("HERE_ACCESS_KEY_SECRET", KEY_SECRET)
+    fake = FakeHere()
+    make_client(fake, token=None).search("2026-10-01", "2026-10-01")
+    assert fake.issued == 1  # signed with the keys from the environment, not the file's
+
+
 def test_token_is_fetched_with_oauth1_hmac_sha256_from_the_default_credentials_file() -> None:
     write_credentials(Path.home() / ".here" / "credentials.properties")
     fake = FakeHere()

@@ -146,6 +146,12 @@ class FakeParticle:
         return sum(1 for r in self.requests if r.method == "POST")
 
 
+@pytest.fixture(autouse=True)
+def _no_client_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A schedule a developer's shell (or `make demo`) may hold; conftest does not clear it.
+    monkeypatch.delenv("USAGE_ANALYSIS_POLL_SCHEDULE", raising=False)
+
+
 @pytest.fixture
 def fake() -> FakeParticle:
     return FakeParticle()

@@ -98,9 +98,13 @@ def read_properties(path: Path) -> dict[str, str]:
 def _keys_from(
     credentials: str | Path | Mapping[str, str] | None,
 ) -> tuple[dict[str, str], str | None]:
-    """(settings, where) from a mapping, a file, $HERE_CREDENTIALS or the default file."""
+    """(settings, where): the argument, $HERE_ACCESS_KEY_ID/SECRET, $HERE_CREDENTIALS, the file."""
     if isinstance(credentials, Mapping):
         return dict(credentials), "credentials="
+    key_id = os.environ.get("HERE_ACCESS_KEY_ID", "").strip()
+    key_secret = os.environ.get("HERE_ACCESS_KEY_SECRET", "").strip()
+    if credentials is None and key_id and key_secret:
+        return {"access_key_id": key_id, "access_key_secret": key_secret}, "HERE_ACCESS_KEY_ID"
     if credentials is not None:
         path = Path(credentials).expanduser()
         if not path.is_file():
@@ -155,7 +159,8 @@ class HereClient(BaseClient):
 
     The token comes from ``token=``, else ``$HERE_TOKEN``, else is fetched with the
     access keys in ``credentials=`` (a credentials.properties path or a mapping),
-    ``$HERE_CREDENTIALS`` or ``~/.here/credentials.properties``. The realm from
+    else ``$HERE_ACCESS_KEY_ID`` and ``$HERE_ACCESS_KEY_SECRET``, else the file named by
+    ``$HERE_CREDENTIALS``, else ``~/.here/credentials.properties``. The realm from
     ``realm_id=`` or ``$HERE_REALM_ID``.
     """
 
