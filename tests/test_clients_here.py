@@ -160,9 +160,9 @@ def _no_client_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_access_keys_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    write_credentials(
-        Path.home() / ".here" / "credentials.properties", "https://elsewhere.test/token"
-    )
+    other = Path.home() / ".here" / "credentials.properties"
+    other.parent.mkdir(parents=True)
+    other.write_text("here.access.key.id = file-key-id\nhere.access.key.secret = file-key-secret\n")
     monkeypatch.setenv("HERE_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("HERE_ACCESS_KEY_SECRET", KEY_SECRET)
     fake = FakeHere()
