@@ -332,6 +332,9 @@ def _server_command(args: argparse.Namespace) -> list[str]:
     ]
     if args.no_browser:
         command.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Containers often run as root; JupyterLab refuses to unless told.
+        command.append("--allow-root")
     return command
 
 

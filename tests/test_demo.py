@@ -1,0 +1,282 @@
+"""``usage_analysis.demo``: connect() for notebooks and ``make demo`` / ``make dashboard``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from usage_analysis.clients import HereClient, InformaticaClient, ParticleClient
+from usage_analysis.defaults import DEMO_EMULATOR_ENV
+from usage_analysis.demo import (
+    connect,
+    connection_of,
+    demo_env,
+    embedded_emulator,
+)
+from usage_analysis.emulator import Emulator, running
+from usage_analysis.errors import ConfigurationError, InvalidParameter
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _emulator_secrets() -> list[str]:
+    creds = Emulator(seed=7).credentials
+    return [
+        creds["particle"]["token"],
+        creds["here"]["token"],
+        creds["here"]["access_key_secret"],
+        creds["informatica"]["password"],
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- connect()
+
+
+@pytest.mark.parametrize(
+    ("provider", "cls"),
+    [("particle", ParticleClient), ("here", HereClient), ("informatica", InformaticaClient)],
+)
+def test_connect_without_credentials_uses_the_embedded_emulator_and_says_so(
+    provider: str, cls: type, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client = connect(provider)
+    assert isinstance(client, cls)
+    connection = connection_of(client)
+    assert connection is not None and connection.emulated
+    assert connection.where.startswith(embedded_emulator().base_url)
+    note = capsys.readouterr().out
+    assert "EMULATED DATA" in note and "no credentials configured" in note
+    for secret in _emulator_secrets():
+        assert secret not in note
+        assert secret not in repr(client)
+
+
+def test_embedded_emulator_is_started_once_per_process() -> None:
+    assert embedded_emulator() is embedded_emulator()
+    first = connect("particle", note=False)
+    second = connect("here", note=False)
+    assert connection_of(first).where.split("/particle")[0] == (  # type: ignore[union-attr]
+        connection_of(second).where.split("/here")[0]  # type: ignore[union-attr]
+    )
+
+
+def test_embedded_particle_client_reads_the_emulated_org_agreements() -> None:
+    client = connect("particle", note=False)
+    agreements = client.service_agreements()  # type: ignore[attr-defined]
+    assert agreements and agreements[0]["current_billing_period_start"]
+    assert client.account != "sandbox"
+
+
+def test_connect_with_configured_credentials_talks_to_the_configured_api(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PARTICLE_ACCESS_TOKEN", "configured-token-0123456789")
+    monkeypatch.setenv("PARTICLE_API_URL", "https://particle.example.invalid")
+    monkeypatch.setenv("PARTICLE_ORG", "my-org")
+    client = connect("particle")
+    assert isinstance(client, ParticleClient)
+    assert client.base_url == "https://particle.example.invalid"
+    assert client.account == "my-org"
+    connection = connection_of(client)
+    assert connection is not None and not connection.emulated
+    note = capsys.readouterr().out
+    assert "https://particle.example.invalid" in note and "EMULATED" not in note
+    assert "configured-token-0123456789" not in note
+
+
+def test_connect_calls_the_make_demo_emulator_emulated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HERE_TOKEN", "demo-token-0123456789")
+    monkeypatch.setenv("HERE_REALM_ID", "org123456789")
+    monkeypatch.setenv("HERE_API_URL", "http://127.0.0.1:9/here/v2")
+    monkeypatch.setenv(DEMO_EMULATOR_ENV, "http://127.0.0.1:9")
+    connection = connection_of(connect("here", note=False))
+    assert connection is not None and connection.emulated
+    assert "make demo" in connection.text
+
+
+def test_connect_explicit_emulator_is_used_even_with_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INFORMATICA_USERNAME", "someone")
+    monkeypatch.setenv("INFORMATICA_PASSWORD", "a-password-0123")
+    with running(seed=7, speed="instant") as emu:
+        client = connect("informatica", emulator=emu, note=False)
+        assert connection_of(client).emulated  # type: ignore[union-attr]
+        assert client.account  # logs in to the given emulator
+
+
+def test_connect_refusing_the_emulator_names_the_missing_credentials() -> None:
+    with pytest.raises(ConfigurationError, match="INFORMATICA_USERNAME"):
+        connect("informatica", emulator=False)
+
+
+def test_connect_rejects_an_unknown_provider() -> None:
+    with pytest.raises(InvalidParameter, match="provider"):
+        connect("aws")
+
+
+def test_demo_env_points_every_client_at_the_emulator(tmp_path: Path) -> None:
+    with running(seed=7, speed="instant") as emu:
+        env = demo_env(emu, home=tmp_path)
+        assert env["PARTICLE_API_URL"] == emu.particle_api_url
+        assert env["HERE_API_URL"] == emu.here_api_url
+        assert env["INFORMATICA_LOGIN_URL"] == emu.informatica_login_url
+        assert env["USAGE_ANALYSIS_HOME"] == str(tmp_path)
+        assert env[DEMO_EMULATOR_ENV] == emu.base_url
+        assert env["PARTICLE_ORG"] == emu.credentials["particle"]["org"]
+
+
+# --------------------------------------------------------------------------- make demo
+
+
+def _demo_env(tmp_path: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_PLATFORM_DIRS="1",
+        JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@pytest.fixture
+def demo_process(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Demo processes started by a test; stopped (by their own id) if still running."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def _wait_http(url: str, *, proc: subprocess.Popen[bytes], timeout: float) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the demo exited early"
+        try:
+            return httpx.get(url, timeout=60)
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise AssertionError(f"nothing answered at {url} within {timeout} s")
+
+
+@pytest.mark.slow
+def test_demo_without_lab_runs_the_overview_notebook_and_writes_its_html(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "usage_analysis.demo",
+            "--port=0",
+            "--no-lab",
+            f"--home={tmp_path / 'home'}",
+            f"--output={out}",
+        ],
+        env=_demo_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    page = (out / "04_billing_overview.html").read_text(encoding="utf-8")
+    assert "Billing overview" in page
+    assert "EMULATED DATA" in page and "make demo" in page
+    assert "Traceback" not in page
+    env_file = tmp_path / "home" / "emulator.env"
+    assert env_file.stat().st_mode & 0o077 == 0, "the env file holds credentials"
+    for secret in _emulator_secrets():
+        assert secret not in result.stdout and secret not in result.stderr
+        assert secret not in page
+
+
+@pytest.mark.slow
+def test_demo_serves_jupyterlab_and_ctrl_c_stops_everything(
+    tmp_path: Path, demo_process: list[subprocess.Popen[bytes]]
+) -> None:
+    emulator_port, lab_port = _free_port(), _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "usage_analysis.demo",
+            f"--port={emulator_port}",
+            "--no-job",
+            "--no-browser",
+            f"--server-port={lab_port}",
+            f"--home={tmp_path / 'home'}",
+        ],
+        env=_demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    demo_process.append(proc)
+    answer = _wait_http(f"http://127.0.0.1:{lab_port}/api", proc=proc, timeout=90)
+    assert answer.status_code == 200 and "version" in answer.json()
+    emulated = httpx.get(f"http://127.0.0.1:{emulator_port}/particle/v1/user/service_agreements")
+    assert emulated.status_code == 401  # the emulator is up (and wants a token)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "JupyterLab runs as a child of the demo"
+
+    proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 130, output[-2000:]
+    assert "stopping" in output
+    gone, alive = psutil.wait_procs(children, timeout=20)
+    assert not alive, "the demo left processes running"
+    for port in (emulator_port, lab_port):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+@pytest.mark.slow
+def test_dashboard_serves_the_billing_overview_with_voila(
+    tmp_path: Path, demo_process: list[subprocess.Popen[bytes]]
+) -> None:
+    voila_port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "usage_analysis.demo",
+            "--port=0",
+            "--no-job",
+            "--dashboard",
+            f"--server-port={voila_port}",
+            f"--home={tmp_path / 'home'}",
+        ],
+        env=_demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    demo_process.append(proc)
+    # Voila runs the notebook before it answers with the page.
+    page = _wait_http(f"http://127.0.0.1:{voila_port}/", proc=proc, timeout=180)
+    assert page.status_code == 200
+    assert "Billing overview" in page.text
+    assert "application/vnd.jupyter.widget-view+json" in page.text  # the explorer
+    assert "Traceback" not in page.text
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
