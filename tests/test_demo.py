@@ -71,8 +71,11 @@ def test_embedded_emulator_is_started_once_per_process() -> None:
     assert embedded_emulator() is embedded_emulator()
     first = connect("particle", note=False)
     second = connect("here", note=False)
-    assert connection_of(first).where.split("/particle")[0] == (  # type: ignore[union-attr]
-        connection_of(second).where.split("/here")[0]  # type: ignore[union-attr]
+    assert (
+        connection_of(first).where.split("/particle")[0]
+        == (  # type: ignore[union-attr]
+            connection_of(second).where.split("/here")[0]  # type: ignore[union-attr]
+        )
     )
 
 
@@ -242,7 +245,7 @@ def test_demo_serves_jupyterlab_and_ctrl_c_stops_everything(
     output = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 130, output[-2000:]
     assert "stopping" in output
-    gone, alive = psutil.wait_procs(children, timeout=20)
+    _gone, alive = psutil.wait_procs(children, timeout=20)
     assert not alive, "the demo left processes running"
     for port in (emulator_port, lab_port):
         with pytest.raises(httpx.TransportError):
