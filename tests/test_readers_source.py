@@ -221,3 +221,10 @@ def test_large_multi_member_gzip_streams_read_completely() -> None:
     assert len(df) == 100_000
     assert df["org_name"].iloc[-1] == names[-1]
     assert df["meter_usage"].sum() == pytest.approx(sum(float(f"{v:.6f}") for v in values))
+
+
+def test_invalid_utf8_in_a_value_names_its_line() -> None:
+    data = SUMMARY.replace("Acme,Production,0.16\n", "Acm\xe9,Production,0.16\n", 1)
+    with pytest.raises(ReportParseError, match="not valid UTF-8") as info:
+        read_report(data.encode("latin-1"))
+    assert info.value.line == 2
