@@ -48,11 +48,24 @@ def _zip(members: dict[str, bytes]) -> bytes:
         pytest.param(lambda s: s.replace(",", "\t").encode("utf-16"), id="excel-unicode-text"),
     ],
 )
-def test_every_encoding_and_line_ending_reads_the_same_rows(encode) -> None:
-    df = read_report(encode(SUMMARY))
-    assert df.attrs["kind"] == "summary"
-    assert list(df["meter_usage"]) == [10.0, 20.0]
-    assert list(df["org_name"]) == ["Acme", "Acme"]
+def test_every_encoding_and_line_ending_reads_the_same_rows(encode, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(encode(SUMMARY))
+    # Bytes are parsed from memory, a plain UTF-8 file is streamed from disk.
+    for source in (encode(SUMMARY), path):
+        df = read_report(source)
+        assert df.attrs["kind"] == "summary"
+        assert list(df["meter_usage"]) == [10.0, 20.0]
+        assert list(df["org_name"]) == ["Acme", "Acme"]
+        assert df.columns[0] == "org_id"
+
+
+def test_a_bad_value_in_a_file_on_disk_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + SUMMARY.replace(",20,3.2,", ",20,x,").encode())
+    with pytest.raises(ReportParseError) as info:
+        read_report(path)
+    assert (info.value.file, info.value.line, info.value.column) == (str(path), 3, "IPU")
 
 
 def test_a_path_a_str_path_and_file_objects_all_read(tmp_path: Path) -> None:

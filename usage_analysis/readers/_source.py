@@ -44,6 +44,9 @@ class Member:
     name: str | None  # the ZIP member name; None for a bare file
     data: pa.Buffer  # UTF-8 bytes, no BOM
     encoding: str = "utf-8"  # what the bytes were before transcoding
+    # The file itself, when the member is a plain UTF-8 file on disk: the parser
+    # then streams it instead of touching every page of the memory map.
+    path: str | None = None
 
     def head(self, size: int = 64 * 1024) -> str:
         """The first ``size`` bytes as text (a cut multi-byte character is replaced)."""
@@ -370,4 +373,8 @@ def load_source(source: Any) -> Source:
     if raw is None:
         return src
     _expand(raw, label=label, member=None, budget=_Budget(label), src=src, depth=0)
+    is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and label != "<text>")
+    plain = is_path and src.container is None
+    if plain and len(src.members) == 1 and src.members[0].encoding in ("utf-8", "utf-8-sig"):
+        src.members[0].path = label
     return src
