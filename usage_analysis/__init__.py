@@ -6,39 +6,6 @@ unified usage frame -> analysis -> figure / widget. See ARCHITECTURE.md.
 
 from __future__ import annotations
 
-from .errors import (
-    APIError,
-    AuthenticationError,
-    ConfigurationError,
-    ConnectionFailed,
-    InvalidParameter,
-    LimitExceeded,
-    NotFoundError,
-    RateLimitError,
-    ReportFailed,
-    ReportParseError,
-    ReportTimeout,
-    SchemaError,
-    ServerError,
-    UnitMismatch,
-    UsageAnalysisError,
-)
-from .schema import UNIFIED_COLUMNS, validate_unified
-
-# --- readers (issue 2) ---
-from .catalog import meter_catalog, meter_ids, meter_name
-from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
-# --- clients (issue 4) ---
-from .clients import (
-    HereClient,
-    InformaticaClient,
-    ParticleClient,
-    ReportJob,
-    fetch_many,
-    jobs,
-    resume,
-)
-# --- analysis (issue 5) ---
 from .analysis import (
     AllowanceStatus,
     IPUAlert,
@@ -59,22 +26,65 @@ from .analysis import (
     top_consumers,
     usage_by,
 )
-# --- archive (issue 7) ---
 from .archive import archive_file, archive_frame, history, refresh, sql
+from .catalog import meter_catalog, meter_ids, meter_name
+from .clients import (
+    HereClient,
+    InformaticaClient,
+    ParticleClient,
+    ReportJob,
+    fetch_many,
+    jobs,
+    resume,
+)
+from .errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    ConnectionFailed,
+    InvalidParameter,
+    LimitExceeded,
+    NotFoundError,
+    RateLimitError,
+    ReportFailed,
+    ReportParseError,
+    ReportTimeout,
+    SchemaError,
+    ServerError,
+    UnitMismatch,
+    UsageAnalysisError,
+)
+from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
+from .schema import UNIFIED_COLUMNS, validate_unified
 
 __version__ = "0.1.0"
 
 __all__ = [
     "UNIFIED_COLUMNS",
     "APIError",
+    # analysis
+    "AllowanceStatus",
     "AuthenticationError",
+    # readers
+    "CoercedValuesWarning",
     "ConfigurationError",
     "ConnectionFailed",
+    "Detection",
+    # clients
+    "HereClient",
+    "IPUAlert",
+    "IPUStatus",
+    "InformaticaClient",
     "InvalidParameter",
     "LimitExceeded",
     "NotFoundError",
+    "ParticleClient",
+    "ParticlePlan",
+    "ParticlePlanStatus",
+    "RateCard",
     "RateLimitError",
     "ReportFailed",
+    "ReportJob",
     "ReportParseError",
     "ReportTimeout",
     "SchemaError",
@@ -82,47 +92,32 @@ __all__ = [
     "UnitMismatch",
     "UsageAnalysisError",
     "__version__",
-    "validate_unified",
-    # readers
-    "CoercedValuesWarning",
-    "Detection",
-    "detect",
-    "meter_catalog",
-    "meter_ids",
-    "meter_name",
-    "read_report",
-    "to_unified",
-    # clients
-    "HereClient",
-    "InformaticaClient",
-    "ParticleClient",
-    "ReportJob",
-    "fetch_many",
-    "jobs",
-    "resume",
-    # analysis
-    "AllowanceStatus",
-    "IPUAlert",
-    "IPUStatus",
-    "ParticlePlan",
-    "ParticlePlanStatus",
-    "RateCard",
     "anomalies",
-    "compare_periods",
-    "forecast",
-    "here_costs",
-    "here_usage",
-    "ipu_alerts",
-    "ipu_status",
-    "ipu_usage",
-    "overview",
-    "plan_status",
-    "top_consumers",
-    "usage_by",
     # archive
     "archive_file",
     "archive_frame",
+    "compare_periods",
+    "detect",
+    "fetch_many",
+    "forecast",
+    "here_costs",
+    "here_usage",
     "history",
+    "ipu_alerts",
+    "ipu_status",
+    "ipu_usage",
+    "jobs",
+    "meter_catalog",
+    "meter_ids",
+    "meter_name",
+    "overview",
+    "plan_status",
+    "read_report",
     "refresh",
+    "resume",
     "sql",
+    "to_unified",
+    "top_consumers",
+    "usage_by",
+    "validate_unified",
 ]
