@@ -655,7 +655,7 @@ def refresh(
         job.download(progress=progress, timeout=timeout)
         written = []
         for leaf in job.leaves():
-            frame = leaf.to_dataframe(unified=True)
+            frame = leaf.to_dataframe(unified=True, archive=False)
             written.append(
                 archive_frame(
                     frame,

@@ -11,6 +11,7 @@ loses nothing: ``usage_analysis.resume(job_id)`` re-attaches.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -24,6 +25,7 @@ from ..errors import (
     ReportFailed,
     ReportParseError,
     ReportTimeout,
+    UsageAnalysisError,
 )
 from ._clock import PollSchedule
 
@@ -38,6 +40,7 @@ __all__ = [
     "FAILED",
     "PENDING",
     "READY",
+    "ArchiveWarning",
     "PartialReportWarning",
     "Poll",
     "ReportJob",
@@ -53,6 +56,10 @@ DOWNLOADED = "downloaded"  # the file is on disk (``path``)
 FAILED = "failed"  # the provider says the job failed (or answered a state nobody knows)
 EXPIRED = "expired"  # the provider no longer has it (deleted, archived, link gone)
 STATES = (PENDING, READY, DOWNLOADED, FAILED, EXPIRED)
+
+
+class ArchiveWarning(UserWarning):
+    """A report was read but could not be written to the usage archive."""
 
 
 class PartialReportWarning(UserWarning):
@@ -454,11 +461,17 @@ class ReportJob:
 
     # -- data -----------------------------------------------------------------
 
-    def to_dataframe(self, *, unified: bool = False) -> pd.DataFrame:
+    def to_dataframe(
+        self, *, unified: bool = False, archive: bool | str | os.PathLike[str] = True
+    ) -> pd.DataFrame:
         """The report as a DataFrame (``unified=True``: the unified usage schema).
 
         Downloads first when needed. A file that cannot be read stays on disk; the
-        error says where it is.
+        error says where it is. The unified rows are also written to the usage
+        archive (``usage_analysis.history()``), since the provider deletes the
+        report after a few days: ``archive=False`` skips that, a path or fsspec
+        URL names another archive. An archive that cannot be written warns
+        (:class:`ArchiveWarning`) and the frame is still returned.
         """
         path = self.download(progress=False) if self.state != DOWNLOADED else self.path
         if path is None or not path.exists():
@@ -468,10 +481,36 @@ class ReportJob:
         from ..readers import read_report
 
         try:
-            return read_report(path, provider=self.provider, unified=unified)
+            frame = read_report(path, provider=self.provider, unified=unified)
         except ReportParseError as exc:
             exc.add_note(f"The downloaded report is kept at {path}")
             raise
+        if archive is not False:
+            self._archive(frame if unified else None, path, None if archive is True else archive)
+        return frame
+
+    def _archive(
+        self, unified: pd.DataFrame | None, path: Path, archive: str | os.PathLike[str] | None
+    ) -> None:
+        """Keep the unified rows in the archive; a failure warns, it never loses the frame."""
+        from ..archive import archive_frame
+        from ..readers import read_report
+
+        try:
+            if unified is None:
+                unified = read_report(path, provider=self.provider, unified=True)
+            archive_frame(
+                unified,
+                report_id=f"{self.provider}:{self.id}",
+                source=path,
+                account=self.account,
+                archive=archive,
+            )
+        except (UsageAnalysisError, OSError) as exc:
+            warnings.warn(
+                ArchiveWarning(f"report {self.id} was read but not archived: {redact(str(exc))}"),
+                stacklevel=3,
+            )
 
     # -- journal rows -----------------------------------------------------------
 
