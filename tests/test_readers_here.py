@@ -117,7 +117,7 @@ def test_partner_report_fills_account_name_from_org_name() -> None:
 def test_unified_here_rows_follow_the_documented_mapping() -> None:
     u = read_report(LABEL_CSV.encode(), unified=True)
     validate_unified(u)
-    assert tuple(u.columns) == UNIFIED_COLUMNS
+    assert tuple(u.columns) == (*UNIFIED_COLUMNS, "project", "billing_tag")
     first = u.iloc[0]
     assert first["provider"] == "here"
     assert first["meter_id"] == FEATURE
@@ -283,3 +283,12 @@ def test_to_unified_accepts_a_frame_without_attrs_when_provider_is_given() -> No
     u = to_unified(bare, provider="here")
     validate_unified(u)
     assert u["quantity"].sum() == pytest.approx(144950.5)
+
+
+def test_unified_here_rows_keep_project_and_billing_tag_as_extra_columns() -> None:
+    samples = Path(__file__).resolve().parent.parent / "sample_data"
+    df = read_report(samples / "here_report_2026-10.csv.gz", unified=True)
+    assert list(df.columns[: len(UNIFIED_COLUMNS)]) == list(UNIFIED_COLUMNS)
+    assert list(df.columns[len(UNIFIED_COLUMNS) :]) == ["project", "billing_tag"]
+    assert "team-logistics" in set(df["billing_tag"].dropna())
+    assert df["project"].dropna().str.startswith("hrn:here:authorization::").all()

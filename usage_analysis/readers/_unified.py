@@ -97,7 +97,11 @@ def parse_period(period: Sequence[Any] | None) -> tuple[pd.Timestamp, pd.Timesta
 def finish(
     columns: Mapping[str, pd.Series], index: pd.Index, attrs: Mapping[str, Any]
 ) -> pd.DataFrame:
-    """Assemble the unified frame in schema order, fill absent columns, and validate it."""
+    """Assemble the unified frame in schema order, fill absent columns, and validate it.
+
+    Columns that are not in the schema (a provider's extra groupings, such as
+    HERE's billing tag) follow the unified ones, as categoricals.
+    """
     out: dict[str, pd.Series] = {}
     for col, dtype in UNIFIED_DTYPES.items():
         s = columns.get(col)
@@ -110,6 +114,9 @@ def finish(
         elif str(s.dtype) != dtype:
             s = pd.to_datetime(s, utc=True).astype(dtype)
         out[col] = s
+    for col, s in columns.items():
+        if col not in UNIFIED_DTYPES:
+            out[col] = text(s)
     df = pd.DataFrame(out, index=index)
     validate_unified(df)
     df.attrs.update(attrs)

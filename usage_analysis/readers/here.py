@@ -343,6 +343,9 @@ def unify(
         "unit": unit,
         "billable_quantity": billable,
         "billable_unit": unit,
+        # Extra columns: HERE bills and tags by these, the unified schema has no place.
+        "project": get("project_hrn"),
+        "billing_tag": get("billing_tag"),
     }
     return {k: v for k, v in cols.items() if v is not None}, {"detail_level": level}
 
