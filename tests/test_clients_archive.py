@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from usage_analysis import history
@@ -61,3 +62,19 @@ def test_an_archive_that_cannot_be_written_warns_and_returns_the_frame(
     with pytest.warns(ArchiveWarning, match="not archived"):
         frame = job.to_dataframe(unified=True, archive=blocker / "archive")
     assert len(frame) > 0
+
+
+def test_a_summarized_here_report_takes_its_period_from_the_request(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    from usage_analysis.clients import HereClient
+
+    creds = emu.credentials["here"]
+    client = HereClient(
+        token=creds["token"], realm_id=creds["realm_id"], base_url=emu.here_api_url, schedule="0.05"
+    )
+    job = client.request_report("2026-10-01", "2026-10-31", detail_level="summarized")
+    frame = job.to_dataframe(unified=True, archive=tmp_path / "arch")
+    assert (frame["period_start"] == pd.Timestamp("2026-10-01", tz="UTC")).all()
+    assert (frame["period_end"] == pd.Timestamp("2026-11-01", tz="UTC")).all()
+    assert len(history(provider="here", archive=tmp_path / "arch")) == len(frame)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -481,13 +481,27 @@ class ReportJob:
         from ..readers import read_report
 
         try:
-            frame = read_report(path, provider=self.provider, unified=unified)
+            frame = read_report(
+                path, provider=self.provider, unified=unified, **self._read_options()
+            )
         except ReportParseError as exc:
             exc.add_note(f"The downloaded report is kept at {path}")
             raise
         if archive is not False:
             self._archive(frame if unified else None, path, None if archive is True else archive)
         return frame
+
+    def _read_options(self) -> dict[str, Any]:
+        """What the reader cannot see in the file but the request said.
+
+        A summarized HERE report has no dates: its rows cover the requested days
+        (``end`` inclusive, so the period ends the day after).
+        """
+        if self.provider == "here" and self.params.get("detail_level") == "summarized":
+            first = date.fromisoformat(str(self.params["start"]))
+            last = date.fromisoformat(str(self.params["end"]))
+            return {"period": (first, last + timedelta(days=1)), "detail_level": "summarized"}
+        return {}
 
     def _archive(
         self, unified: pd.DataFrame | None, path: Path, archive: str | os.PathLike[str] | None
@@ -498,7 +512,9 @@ class ReportJob:
 
         try:
             if unified is None:
-                unified = read_report(path, provider=self.provider, unified=True)
+                unified = read_report(
+                    path, provider=self.provider, unified=True, **self._read_options()
+                )
             archive_frame(
                 unified,
                 report_id=f"{self.provider}:{self.id}",
