@@ -44,7 +44,7 @@ bench: setup
 	$(BIN)/python -m bench
 
 dashboard: setup
-	$(BIN)/python -m usage_analysis.demo --port $(PORT) --dashboard
+	$(BIN)/python -m usage_analysis.demo --port $(PORT) --dashboard --no-job
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out

@@ -264,6 +264,7 @@ def test_dashboard_serves_the_billing_overview_with_voila(
             "usage_analysis.demo",
             "--port=0",
             "--no-job",
+            "--no-browser",
             "--dashboard",
             f"--server-port={voila_port}",
             f"--home={tmp_path / 'home'}",

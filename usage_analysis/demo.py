@@ -313,26 +313,28 @@ def execute_notebook(
 def _server_command(args: argparse.Namespace) -> list[str]:
     """The JupyterLab or Voila command line."""
     if args.dashboard:
-        return [
+        command = [
             sys.executable,
             "-m",
             "voila",
             str(NOTEBOOKS / DASHBOARD_NOTEBOOK),
             f"--port={args.server_port or VOILA_PORT}",
-            "--no-browser",
             "--Voila.ip=127.0.0.1",
+            # Jupytext's lab extension needs JupyterLab's document manager, absent in Voila.
+            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
         ]
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.root_dir={NOTEBOOKS}",
-        f"--ServerApp.port={args.server_port or LAB_PORT}",
-        "--ServerApp.ip=127.0.0.1",
-    ]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            f"--ServerApp.root_dir={NOTEBOOKS}",
+            f"--ServerApp.port={args.server_port or LAB_PORT}",
+            "--ServerApp.ip=127.0.0.1",
+        ]
     if args.no_browser:
         command.append("--no-browser")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
+    if not args.dashboard and hasattr(os, "geteuid") and os.geteuid() == 0:
         # Containers often run as root; JupyterLab refuses to unless told.
         command.append("--allow-root")
     return command
