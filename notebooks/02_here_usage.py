@@ -105,7 +105,7 @@ print("not on the rate card:", ", ".join(costs.attrs["unpriced"]) or "none")
 costs[["period_start", "meter", "billable_unit", "billable_quantity", "free_allowance", "chargeable_quantity", "price_per_unit", "cost", "currency"]]
 
 # %%
-by_month = costs[costs["priced"]].assign(month=lambda t: t["period_start"].dt.strftime("%Y-%m"))
+by_month = costs[costs["priced"]].assign(month=lambda t: t["period_start"].dt.strftime("%b %Y"))
 fig = px.bar(
     by_month,
     x="month",
@@ -113,5 +113,7 @@ fig = px.bar(
     color="meter",
     title="Estimated HERE cost per month, by feature (example rate card)",
     labels={"month": "month (UTC)", "cost": "estimated cost (USD)", "meter": "feature"},
+    height=480,
 )
+fig.update_xaxes(type="category")
 fig.update_layout(template="plotly_white")

@@ -104,15 +104,30 @@ charts.breakdown(folders, path=("product", "resource_name"), quantity="billable_
 # %%
 ENTITLEMENTS: dict[str, float] = {}  # org id -> IPUs per month, from your contract
 next_month = (month_start + timedelta(days=32)).replace(day=1)
+
+
+def alert_row(rows, alert, *, entitlement=None, **scope):
+    """One alert against the IPUs of its scope this month, with the day it was crossed."""
+    status = ua.ipu_status(rows, entitlement=entitlement, alert=alert, start=month_start, end=next_month, **scope)
+    level = status.thresholds[status.thresholds["level"] == status.alert.label].iloc[0]
+    return {
+        "alert": status.alert.label,
+        "threshold (IPU)": level["quantity"],
+        "consumed (IPU)": status.used,
+        "% of threshold": status.used / level["quantity"] * 100,
+        "crossed on": level["crossed_on"],
+    }
+
+
 org_alerts = client.ipu_alerts()
-tables = []
+rows = []
 for alert in org_alerts:
     entitlement = ENTITLEMENTS.get(alert["orgId"])
     if entitlement is None and alert.get("ipuThresholdPrefType") != "ABSOLUTE":
         print(f"{alert.get('orgName')}: its alert is {alert['thresholdValue']} % of the entitlement; add the org to ENTITLEMENTS")
         continue
-    tables.append(ua.ipu_alerts(summary, [alert], entitlement=entitlement, start=month_start, end=next_month))
-pd.concat(tables, ignore_index=True)
+    rows.append({"org": alert.get("orgName"), **alert_row(summary, alert, entitlement=entitlement, account=alert["orgId"])})
+pd.DataFrame(rows)
 
 # %%
 alert = next((a for a in org_alerts if a["orgId"] == client.account), None)
@@ -128,4 +143,11 @@ else:
 # project/folder export:
 
 # %%
-ua.ipu_alerts(folders, client.ipu_alert_tags(), start=month_start, end=next_month)
+rows = []
+for tag in client.ipu_alert_tags():
+    scope = folders[folders["product"] == tag["projectName"]]
+    if tag.get("folderName"):
+        scope = scope[scope["resource_name"] == tag["folderName"]]
+    if len(scope) and tag.get("ipuThresholdPrefType") == "ABSOLUTE":
+        rows.append({"project": tag["projectName"], "folder": tag.get("folderName"), **alert_row(scope, tag)})
+pd.DataFrame(rows)

@@ -89,11 +89,13 @@ table = ua.overview(usage, allowances=allowances)
 table[["provider", "account_id", "account_name", "unit", "used", "allowance", "percent", "forecast", "forecast_percent", "runs_out_on"]]
 
 # %%
-limited = table[table["allowance"].notna()].assign(
-    account=lambda t: t["provider"].astype(str) + " " + t["account_name"].astype(str).where(t["account_name"].notna(), t["account_id"].astype(str))
-)
+limited = table[table["allowance"].notna()].copy()
+names = limited["account_name"].astype(object).fillna(limited["account_id"].astype(object))
+limited["account"] = [f"{p} · {n}" if pd.notna(n) else str(p) for p, n in zip(limited["provider"], names)]
+shares = limited.melt(id_vars=["account"], value_vars=["percent", "forecast_percent"], var_name="measure", value_name="share")
+shares["measure"] = shares["measure"].map({"percent": "used so far", "forecast_percent": "forecast for the month"})
 fig = px.bar(
-    limited.melt(id_vars=["account"], value_vars=["percent", "forecast_percent"], var_name="measure", value_name="share"),
+    shares,
     x="share",
     y="account",
     color="measure",
@@ -121,10 +123,10 @@ this_month[["meter", "billable_unit", "billable_quantity", "chargeable_quantity"
 charts.usage_over_time(usage, by="provider", freq="D", quantity="billable_quantity", title="Billable usage per day, by provider")
 
 # %% [markdown]
-# ## This month against last month
+# ## This month against last month, per meter
 
 # %%
-charts.period_over_period(usage, by="provider", freq="MS", quantity="billable_quantity", title="This month so far against the same days of last month")
+charts.period_over_period(usage, by="meter", freq="MS", top=8, quantity="billable_quantity", title="This month so far against the same days of last month, by meter or feature")
 
 # %% [markdown]
 # ## Explore everything
