@@ -270,9 +270,6 @@ def test_voila_request_a_report_then_filter_the_explorer(
         assert [name for name, _, _ in chart_filtered] == ["Fleet Gateway"]
         assert _total(headline_filtered) < _total(headline_after_request)
         _shot(explorer, "tour-explorer")
-        page.evaluate("window.dispatchEvent(new Event('resize'))")
-        page.wait_for_timeout(1000)
-        _shot(explorer, "voila-04-after-resize")
         assert not [e for e in page_errors if not _known_voila_error(e)], page_errors
     finally:
         server.stop()
