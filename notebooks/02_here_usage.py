@@ -28,12 +28,15 @@
 from datetime import date, timedelta
 
 import ipywidgets as widgets
+import pandas as pd
 import plotly.express as px
 
 import usage_analysis as ua
 from usage_analysis import charts
 from usage_analysis.demo import connect
 from usage_analysis.widgets import ReportRequester, UsageExplorer
+
+pd.set_option("display.float_format", "{:,.2f}".format)  # tables: 1,234.56, not 1.23456e+03
 
 client = connect("here")
 

@@ -36,6 +36,8 @@ from usage_analysis.demo import connect
 from usage_analysis.schema import coerce_unified
 from usage_analysis.widgets import UsageExplorer
 
+pd.set_option("display.float_format", "{:,.2f}".format)  # tables: 1,234.56, not 1.23456e+03
+
 particle = connect("particle")
 here = connect("here")
 informatica = connect("informatica")

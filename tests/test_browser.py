@@ -339,3 +339,32 @@ def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
         if failed is not None:
             failed.run()
         server.stop()
+
+
+def test_demo_html_page_draws_its_charts_offline(
+    browser: Any, server_env: dict[str, str], workdir: Path, tmp_path: Path
+) -> None:
+    from usage_analysis.demo import execute_notebook
+
+    out = tmp_path / "04_billing_overview.html"
+    executed = execute_notebook(workdir / "04_billing_overview.ipynb", html_out=out, env=server_env)
+    charts = sum(
+        "application/vnd.plotly.v1+json" in o.get("data", {})
+        for c in executed.cells
+        for o in c.get("outputs", [])
+    )
+    assert charts >= 3
+    page = browser.new_page(viewport={"width": 1300, "height": 1000})
+    # Offline: every request to the network fails (the page loads MathJax and
+    # require.js from CDNs, neither of which the charts need).
+    page.route(re.compile(r"^https?://"), lambda route: route.abort())
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+    page.goto(out.as_uri())
+    drawn = page.locator(".js-plotly-plot .main-svg")
+    drawn.first.wait_for(timeout=STEP_TIMEOUT_MS)
+    assert page.locator(".js-plotly-plot").count() == charts
+    assert "Billing overview" in page.title() or "Billing overview" in page.inner_text("body")
+    assert "make dashboard" in page.inner_text("body")  # the note in place of the explorer
+    assert not page_errors, page_errors
+    _shot(page.locator(".js-plotly-plot").first, "demo-output-04-first-chart")

@@ -66,6 +66,7 @@ __all__ = [
     "demo_env",
     "embedded_emulator",
     "execute_notebook",
+    "export_html",
     "main",
 ]
 
@@ -81,6 +82,12 @@ CELL_TIMEOUT = 300
 # JupyterLab's and Voila's usual ports; each picks the next free one when taken.
 LAB_PORT = 8888
 VOILA_PORT = 8866
+_PLOTLY_MIME = "application/vnd.plotly.v1+json"
+_WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+_WIDGET_NOTE = (
+    "An interactive widget is here in the notebook: open it with `make demo` (JupyterLab) "
+    "or `make dashboard` (Voila) to use it."
+)
 # How long a child server gets to shut its kernels down after SIGTERM.
 STOP_GRACE = 15.0
 
@@ -302,12 +309,50 @@ def execute_notebook(
     else:
         client.execute()
     if html_out is not None:
-        from nbconvert import HTMLExporter
-
-        body, _ = HTMLExporter().from_notebook_node(nb)
-        html_out.parent.mkdir(parents=True, exist_ok=True)
-        html_out.write_text(body, encoding="utf-8")
+        export_html(nb, html_out)
     return nb
+
+
+def export_html(nb: Any, path: Path) -> Path:
+    """Write an executed notebook as one HTML page that reads offline.
+
+    Plotly figures get an HTML rendering with plotly.js embedded once (a notebook
+    keeps only their JSON, which a static page cannot draw). Widgets need a
+    kernel, so each is replaced by a note saying where to use it live.
+    """
+    import copy
+
+    import plotly.io as pio
+    from nbconvert import HTMLExporter
+
+    page = copy.deepcopy(nb)
+    first = True
+    for cell in page.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if not data:
+                continue
+            if _PLOTLY_MIME in data and "text/html" not in data:
+                data["text/html"] = pio.to_html(
+                    dict(data[_PLOTLY_MIME]),
+                    full_html=False,
+                    include_plotlyjs=first,
+                    validate=False,
+                )
+                first = False
+            if _WIDGET_MIME in data:
+                del data[_WIDGET_MIME]
+                data["text/html"] = (
+                    f"<p class='ua-widget-note'><i>{html.escape(_WIDGET_NOTE)}</i></p>"
+                )
+                data["text/plain"] = _WIDGET_NOTE
+    page.metadata.pop("widgets", None)
+    # A report for readers: prose and results, no code (as Voila shows it).
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = exporter.from_notebook_node(page)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
 
 
 def _server_command(args: argparse.Namespace) -> list[str]:
