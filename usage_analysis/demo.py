@@ -348,7 +348,9 @@ def export_html(nb: Any, path: Path) -> Path:
                 data["text/plain"] = _WIDGET_NOTE
     page.metadata.pop("widgets", None)
     # A report for readers: prose and results, no code (as Voila shows it).
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     body, _ = exporter.from_notebook_node(page)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body, encoding="utf-8")
