@@ -205,3 +205,17 @@ def test_a_project_alert_on_summary_rows_is_refused_not_charged_with_the_org(
     summary = ipus.assign(product=pd.Categorical([None] * len(ipus)))
     with pytest.raises(SchemaError, match="project"):
         ipu_alerts(summary, [IPUAlert(10, "ABSOLUTE", project="Sales")])
+
+
+def test_ipu_alerts_with_nothing_crossed_have_no_crossing_date() -> None:
+    from pathlib import Path
+
+    from usage_analysis import IPUAlert, ipu_alerts, read_report
+
+    samples = Path(__file__).resolve().parent.parent / "sample_data"
+    df = read_report(samples / "informatica_summary_2026-10.zip", unified=True)
+    org = str(df["account_id"].iloc[0])
+    table = ipu_alerts(df, [IPUAlert(threshold=1e9, kind="ABSOLUTE", org_id=org)])
+    assert not table["crossed"].any()
+    assert table["crossed_on"].isna().all()
+    assert str(table["crossed_on"].dtype) == "datetime64[ns, UTC]"

@@ -261,7 +261,10 @@ def ipu_alerts(
             "crossed_on",
         ],
     )
-    table["crossed_on"] = table["crossed_on"].astype("datetime64[ns, UTC]")
+    # All NaT (nothing crossed) arrives tz-naive; pd.to_datetime(utc=True) takes both.
+    table["crossed_on"] = pd.to_datetime(table["crossed_on"], utc=True).astype(
+        "datetime64[ns, UTC]"
+    )
     table["crossed"] = table["crossed"].astype(bool)
     return table
 
