@@ -32,6 +32,7 @@ def test_reading_a_report_archives_its_unified_rows(emu: Emulator, tmp_path: Pat
     assert len(kept) == len(frame) > 0
     assert kept["quantity"].sum() == frame["quantity"].sum()
     assert set(kept["report_id"]) == {f"particle:{job.id}"}
+    assert set(frame["account_id"]) == {"sandbox"}  # the file does not say; the request does
 
 
 def test_reading_the_provider_frame_still_archives_the_unified_rows(

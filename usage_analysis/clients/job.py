@@ -487,8 +487,18 @@ class ReportJob:
         except ReportParseError as exc:
             exc.add_note(f"The downloaded report is kept at {path}")
             raise
+        if unified:
+            frame = self._with_account(frame)
         if archive is not False:
             self._archive(frame if unified else None, path, None if archive is True else archive)
+        return frame
+
+    def _with_account(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Fill ``account_id`` from the request when the file does not say (Particle CSVs)."""
+        if "account_id" in frame.columns and len(frame) and frame["account_id"].isna().all():
+            frame["account_id"] = (
+                frame["account_id"].cat.add_categories([self.account]).fillna(self.account)
+            )
         return frame
 
     def _read_options(self) -> dict[str, Any]:
@@ -512,8 +522,8 @@ class ReportJob:
 
         try:
             if unified is None:
-                unified = read_report(
-                    path, provider=self.provider, unified=True, **self._read_options()
+                unified = self._with_account(
+                    read_report(path, provider=self.provider, unified=True, **self._read_options())
                 )
             archive_frame(
                 unified,
