@@ -14,8 +14,9 @@ Signatures follow plotly express: the frame first, options keyword-only::
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,10 @@ from .schema import validate_unified
 __all__ = [
     "breakdown",
     "cumulative_vs_allowance",
+    "format_quantity",
     "heatmap",
     "period_over_period",
+    "provider_name",
     "top_bar",
     "usage_over_time",
 ]
@@ -65,6 +68,13 @@ MISSING_LABEL = "(none)"
 # plotly_white's layout only: its per-trace defaults are set explicitly here anyway,
 # and the full template (7 KB) is copied on every figure, a third of a redraw.
 TEMPLATE = go.layout.Template(layout=pio.templates["plotly_white"].layout)
+
+# How people write each provider (the frames hold lower-case keys): "HERE", not "Here".
+PROVIDER_NAMES: dict[str, str] = {
+    "particle": "Particle",
+    "here": "HERE",
+    "informatica": "Informatica",
+}
 
 # The human name of a column, per provider (a Particle resource is a device...).
 _NOUNS: dict[str, dict[str, str]] = {
@@ -88,11 +98,29 @@ _GENERIC_NOUNS = {
 _NAME_OF = {"resource_id": "resource_name", "account_id": "account_name", "meter_id": "meter"}
 _FREQ_WORDS = {"D": "day", "W": "week", "MS": "month"}
 _FREQ_ADJ = {"D": "daily", "W": "weekly", "MS": "monthly"}
+# The title of a time axis: a bar or cell stands at its period's start, in UTC.
+_PERIOD_AXIS = {"D": "day (UTC)", "W": "week from Monday (UTC)", "MS": "month (UTC)"}
 _COARSER = {"D": "W", "W": "MS"}
 _OFFSETS = {"D": pd.Timedelta(days=1), "W": pd.Timedelta(days=7), "MS": pd.DateOffset(months=1)}
 _UNITS = {"quantity": "unit", "billable_quantity": "billable_unit"}
 # Joins a treemap node's path into its id; labels may hold "/" or spaces, not this.
 _SEP = "\x1f"
+# Room, in pixels, for the text around stacked panels: a line of tick labels (12 px
+# font), an axis title (14 px) with its standoff, a panel's "in <unit>" title (14 px).
+# Pixels, not fractions of the figure: a fraction that fits on a tall figure makes the
+# panel title of one panel overlap the axis title of the panel above on a short one.
+_TICK_LINE_PX = 17
+_AXIS_TITLE_PX = 28
+# A date axis has two lines of ticks ("Sep 6" over "2026").
+_DATE_TICKS_PX = 2 * _TICK_LINE_PX + _AXIS_TITLE_PX
+_PANEL_TITLE_PX = 30
+# Category tick labels (feature or project names) wrap at this many characters, on at
+# most this many lines: a fixed height below the panel, instead of 45-degree labels
+# reaching into the panel underneath.
+_WRAP_CHARS = 14
+_WRAP_LINES = 3
+# Treemap and sunburst names wrap at this many characters (never cut: a box has room).
+_TREE_WRAP_CHARS = 20
 
 
 # --------------------------------------------------------------------------- helpers
@@ -119,6 +147,31 @@ def _units(df: pd.DataFrame, ucol: str) -> list[str]:
             units, f"too many units for one figure (at most {CHART_MAX_UNITS}); filter by unit"
         )
     return units
+
+
+def provider_name(provider: Any) -> str:
+    """A provider key as people write it: 'here' -> 'HERE' (unknown keys unchanged)."""
+    key = str(provider)
+    return PROVIDER_NAMES.get(key.strip().lower(), key)
+
+
+def format_quantity(value: float | None, unit: str | None = None) -> str:
+    """A quantity for people: 1,686,556 · 277 · 42.03 · 0.00123, then the unit if given.
+
+    Thousands separators; whole numbers from 100 on (decimals of a big number are
+    noise); two decimals between 1 and 100; three significant digits below 1.
+    """
+    if value is None or not np.isfinite(value):
+        text = "n/a"
+    else:
+        a = abs(value)
+        if a >= 100 or value == round(value):
+            text = f"{value:,.0f}"
+        elif a >= 1:
+            text = f"{value:,.2f}"
+        else:
+            text = f"{value:.3g}"
+    return f"{text} {unit}" if unit else text
 
 
 def _noun(df: pd.DataFrame, column: str) -> str:
@@ -154,6 +207,8 @@ def _labels(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, s
         # Only the rows of the shown ids are looked at: cheap on a big frame.
         found = latest_names(df.loc[_rows_of(df[column], raw)], column, name_col)
         names = {k: str(v) for k, v in found.items()}
+    if column == "provider":
+        names = {v: provider_name(v) for v in raw}
     plain = {v: names.get(v, str(v)) for v in raw}
     seen: dict[str, int] = {}
     for label in plain.values():
@@ -255,12 +310,27 @@ def _title(text: str, note: str | None = None) -> dict[str, Any]:
     }
 
 
-def _layout(fig: go.Figure, *, title: str, note: str | None = None, height: int = 460) -> None:
+def _top_margin(note: str | None, *, panel_titles: bool = False) -> int:
+    """Room above the plot for the title (and subtitle), and the first panel's title."""
+    return (90 if note else 70) + (_PANEL_TITLE_PX if panel_titles else 0)
+
+
+def _layout(
+    fig: go.Figure,
+    *,
+    title: str,
+    note: str | None = None,
+    height: int = 460,
+    top: int | None = None,
+    bottom: int = 50,
+) -> None:
     fig.update_layout(
         template=TEMPLATE,
         title=_title(title, note),
         height=height,
-        margin={"l": 70, "r": 20, "t": 90 if note else 70, "b": 50},
+        # No width: the figure fills its container (a notebook cell, the explorer).
+        autosize=True,
+        margin={"l": 70, "r": 20, "t": _top_margin(note) if top is None else top, "b": bottom},
         legend={"title": {"text": ""}, "traceorder": "normal"},
         hoverlabel={"namelength": -1},
         separators=".,",
@@ -284,16 +354,54 @@ def _empty(title: str, message: str = "no usage in the selection") -> go.Figure:
     return fig
 
 
-def _facets(units: list[str], *, shared_x: bool) -> go.Figure:
+class _Geometry(TypedDict):
+    """A figure's height and margins in pixels, as ``_layout`` takes them."""
+
+    height: int
+    top: int
+    bottom: int
+
+
+def _facets(
+    units: list[str],
+    *,
+    shared_x: bool,
+    panels: Sequence[int],
+    below: int,
+    note: str | None = None,
+) -> tuple[go.Figure, _Geometry]:
+    """A figure with one panel per unit (titled "in <unit>"), and its geometry for ``_layout``.
+
+    ``panels`` are the plot heights in pixels, one per unit; ``below`` is the room
+    each panel needs under it for its tick labels and x axis title (only the bottom
+    one's when the x axis is shared). The gap between two panels holds that room
+    plus the lower panel's title, so no text overlaps whatever the number of panels.
+    """
+    top = _top_margin(note, panel_titles=len(units) > 1)
+    bottom = below + 10
     if len(units) == 1:
-        return go.Figure()
-    return make_subplots(
+        fig = go.Figure()
+        return fig, {"height": top + panels[0] + bottom, "top": top, "bottom": bottom}
+    gap = _PANEL_TITLE_PX + (_TICK_LINE_PX if shared_x else below)
+    plot = sum(panels) + gap * (len(units) - 1)
+    fig = make_subplots(
         rows=len(units),
         cols=1,
         shared_xaxes=shared_x,
-        vertical_spacing=min(0.12, 0.3 / len(units)),
+        vertical_spacing=gap / plot,
+        row_heights=list(panels),
         subplot_titles=[f"in {u}" for u in units],
     )
+    fig.update_annotations(font={"size": 14})
+    return fig, {"height": top + plot + bottom, "top": top, "bottom": bottom}
+
+
+def _wrap(label: str, width: int = _WRAP_CHARS, lines: int | None = _WRAP_LINES) -> str:
+    """A long label on short lines (``<br>``-joined; beyond ``lines`` cut with '…')."""
+    parts = textwrap.wrap(label, width, break_on_hyphens=False) or [label]
+    if lines is not None and len(parts) > lines:
+        parts = [*parts[: lines - 1], parts[lines - 1][: width - 1] + "…"]
+    return "<br>".join(_esc(part) for part in parts)
 
 
 def _cell(units: list[str], unit: str) -> dict[str, int]:
@@ -350,7 +458,11 @@ def usage_over_time(
     table = usage_by(df, by=by_cols, freq=used, top=n, quantity=quantity)
     labels = _labels(df, by, table[by].unique().tolist())
     colors = _colors([labels[v] for v in table[by].unique().tolist()])
-    fig = _facets(units, shared_x=True)
+    # One panel: the height it always had; several: a bit shorter each.
+    panel = 340 if len(units) == 1 else 240
+    fig, geometry = _facets(
+        units, shared_x=True, panels=[panel] * len(units), below=_DATE_TICKS_PX, note=note
+    )
     per = _FREQ_WORDS[used]
     shown_in_legend: set[str] = set()
     for unit in units:
@@ -382,9 +494,11 @@ def usage_over_time(
                 )
             fig.add_trace(trace, **_cell(units, unit))
         fig.update_yaxes(title_text=f"{unit} per {per}", **_cell(units, unit))
-    _layout(fig, title=text, note=note, height=max(460, 300 * len(units)))
+    _layout(fig, title=text, note=note, **geometry)
     fig.update_layout(barmode="stack", bargap=0.15, hovermode="closest")
     fig.update_xaxes(type="date")
+    # The shared time axis is titled once, under the bottom panel, where its ticks are.
+    fig.update_xaxes(title_text=_PERIOD_AXIS[used], **_cell(units, units[-1]))
     return fig
 
 
@@ -413,9 +527,19 @@ def top_bar(
     by_cols = [by] if by == ucol else [by, ucol]
     table = usage_by(df, by=by_cols, top=n, other=other, quantity=quantity)
     labels = _labels(df, by, table[by].unique().tolist())
-    fig = _facets(units, shared_x=False)
+    parts = {
+        unit: table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
+        for unit in units
+    }
+    # Bars keep one thickness across panels: each panel is as tall as its bar count.
+    fig, geometry = _facets(
+        units,
+        shared_x=False,
+        panels=[max(26 * len(parts[u]), 120 if len(units) == 1 else 60) for u in units],
+        below=_TICK_LINE_PX + _AXIS_TITLE_PX,
+    )
     for unit in units:
-        part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
+        part = parts[unit]
         q = _num(part[quantity])
         total = q.sum()
         share = q / total * 100 if total else np.zeros_like(q)
@@ -440,9 +564,10 @@ def top_bar(
             **_cell(units, unit),
         )
         fig.update_xaxes(title_text=f"{unit}", **_cell(units, unit))
-        fig.update_yaxes(autorange="reversed", automargin=True, **_cell(units, unit))
-    rows = max(len(table) // max(len(units), 1), 1)
-    _layout(fig, title=text, height=max(360, len(units) * (120 + 26 * rows)))
+        fig.update_yaxes(
+            autorange="reversed", automargin=True, title_text=noun, **_cell(units, unit)
+        )
+    _layout(fig, title=text, **geometry)
     return fig
 
 
@@ -523,9 +648,16 @@ def heatmap(
             ygap=1,
         )
     )
-    _layout(fig, title=text, note=note, height=max(360, 140 + 22 * len(order)))
+    bottom = _DATE_TICKS_PX + 10
+    _layout(
+        fig,
+        title=text,
+        note=note,
+        height=max(360, _top_margin(note) + bottom + 22 * len(order)),
+        bottom=bottom,
+    )
     fig.update_yaxes(autorange="reversed", automargin=True, title_text=noun)
-    fig.update_xaxes(type="date", title_text=_FREQ_WORDS[used])
+    fig.update_xaxes(type="date", title_text=_PERIOD_AXIS[used])
     return fig
 
 
@@ -583,6 +715,18 @@ def breakdown(
             "y": [1 - (row + 1) / n_rows + gap, 1 - row / n_rows - (0.07 if n_rows > 1 else 0)],
         }
         trace_type = go.Treemap if kind == "treemap" else go.Sunburst
+        # Values as people read them ("277 GB", not "277.263506"), formatted here:
+        # plotly's d3 formats give either fixed decimals or raw floats, never both
+        # sensible for 0.004 GB and 1,686,556 transactions.
+        amounts = [format_quantity(v, unit) for v in nodes["values"]]
+        position = {node: i for i, node in enumerate(nodes["ids"])}
+        # The parent's label, not its id (an id joins the whole path).
+        parents = [nodes["labels"][position[p]] if p else "all" for p in nodes["parents"]]
+        # Long names wrapped, so a box shows its name instead of hiding it as too wide.
+        texts = [
+            f"{_wrap(label, _TREE_WRAP_CHARS, None)}<br>{_esc(amount)}"
+            for label, amount in zip(nodes["labels"], amounts, strict=True)
+        ]
         fig.add_trace(
             trace_type(
                 ids=nodes["ids"],
@@ -592,12 +736,14 @@ def breakdown(
                 branchvalues="total",
                 domain=domain,
                 name=unit,
+                text=texts,
+                customdata=np.column_stack([amounts, parents]) if len(amounts) else None,
                 hovertemplate=(
-                    f"<b>%{{label}}</b><br>%{{value:,}} {_esc(unit)}"
-                    "<br>%{percentRoot:.1%} of all, %{percentParent:.1%} of %{parent}"
+                    "<b>%{label}</b><br>%{customdata[0]}"
+                    "<br>%{percentRoot:.1%} of all, %{percentParent:.1%} of %{customdata[1]}"
                     "<extra></extra>"
                 ),
-                textinfo="label+value+percent root" if kind == "treemap" else "label",
+                texttemplate=("%{text}<br>%{percentRoot:.1%}" if kind == "treemap" else "%{text}"),
                 marker={"colors": nodes["colors"]},
             )
         )
@@ -612,7 +758,11 @@ def breakdown(
                 yanchor="bottom",
             )
     _layout(fig, title=text, height=560 if n_rows == 1 else 420 * n_rows)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 70, "b": 10})
+    # A label that would need a font under 10 px is left to the hover: unreadable
+    # slivers of text helped nobody.
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 70, "b": 10}, uniformtext={"minsize": 10, "mode": "hide"}
+    )
     return fig
 
 
@@ -710,7 +860,12 @@ def period_over_period(
     if to_date:
         prev_name += " (same days)"
     text = title or f"{cur_name} against {prev_name}, by {noun}"
-    fig = _facets(units, shared_x=False)
+    fig, geometry = _facets(
+        units,
+        shared_x=False,
+        panels=[300 if len(units) == 1 else 220] * len(units),
+        below=_WRAP_LINES * _TICK_LINE_PX + _AXIS_TITLE_PX,
+    )
     for k, unit in enumerate(units):
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
         part = _top_rows(part, by, n)
@@ -743,7 +898,16 @@ def period_over_period(
                 **_cell(units, unit),
             )
         fig.update_yaxes(title_text=unit, **_cell(units, unit))
-    _layout(fig, title=text, height=max(420, 320 * len(units)))
+        # Names wrapped on at most three level lines: a known height under each panel.
+        fig.update_xaxes(
+            title_text=noun,
+            tickmode="array",
+            tickvals=names,
+            ticktext=[_wrap(name) for name in names],
+            tickangle=0,
+            **_cell(units, unit),
+        )
+    _layout(fig, title=text, **geometry)
     fig.update_layout(barmode="group", bargap=0.25)
     return fig
 
@@ -800,7 +964,8 @@ def cumulative_vs_allowance(
         f"{status.period_start:%Y-%m-%d} to {status.period_end - pd.Timedelta(days=1):%Y-%m-%d}"
     )
     name = getattr(getattr(status, "plan", None), "name", None)
-    head = f"{status.provider.capitalize()} {name} plan" if name else status.provider.capitalize()
+    who = provider_name(status.provider)
+    head = f"{who} {name} plan" if name else who
     if allowance:
         summary = f"{status.used:,.0f} of {allowance:,.0f} {unit} ({status.percent:.1f} %)"
     else:

@@ -17,13 +17,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import anywidget
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 
 from .._secrets import redact
+from ..charts import format_quantity
 from ..errors import UsageAnalysisError
 
-__all__ = ["Messages", "fmt_number", "styled"]
+__all__ = ["ChartResizer", "Messages", "fmt_number", "styled"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,6 +103,59 @@ class Messages:
             self.error(exc)
 
 
+class ChartResizer(anywidget.AnyWidget):
+    """An invisible widget that redraws its container's plotly charts to the container's width.
+
+    A ``FigureWidget`` sizes itself once, when it is drawn. A container built after
+    the page is shown (an explorer made in an ``on_complete`` callback and put into a
+    box already on screen) draws its chart before it is attached to the page, where
+    it has no width, so plotly falls back to 700 px and nothing sizes it again: plotly's
+    anywidget view listens to no resize at all. This widget watches its own width (it
+    spans the container) and, whenever it changes (attached, shown, window or sidebar
+    resized), fires the window ``resize`` event that charts with plotly's
+    ``responsive`` config answer by refitting their width.
+    """
+
+    _esm = traitlets.Unicode(
+        """
+export default {
+  render({ el }) {
+    el.style.width = "100%";
+    el.style.height = "0";
+    el.style.margin = "0";
+    let width = 0;
+    const observer = new ResizeObserver(() => {
+      const now = Math.round(el.getBoundingClientRect().width);
+      if (!now || now === width) return;
+      width = now;
+      const box = el.parentElement;
+      if (box && box.querySelector(".js-plotly-plot")) {
+        window.dispatchEvent(new Event("resize"));
+      }
+    });
+    observer.observe(el);
+    return () => observer.disconnect();
+  },
+};
+"""
+    ).tag(sync=True)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_class("ua-chart-resizer")
+
+
+def responsive(figure: Any) -> Any:
+    """Make a ``FigureWidget`` follow its container's width (with a :class:`ChartResizer`)."""
+    # plotly has no public option for a FigureWidget's config; ``_config`` is the
+    # synced trait its view passes to Plotly.newPlot. ``responsive`` refits the chart
+    # on window resize; the layout must carry no fixed width for that (autosize).
+    figure._config = {**figure._config, "responsive": True}
+    figure.layout.autosize = True
+    figure.layout.width = None
+    return figure
+
+
 def styled(widget: widgets.Widget, css_class: str, *, description: str | None = None) -> Any:
     """Give ``widget`` a stable CSS class (and description) a browser test can find."""
     widget.add_class(css_class)
@@ -112,9 +168,9 @@ def fmt_number(value: float | None, *, digits: int = 0) -> str:
     """1234567.8 -> '1,234,568'; small values keep a few significant digits."""
     if value is None or not np.isfinite(value):
         return "n/a"
-    a = abs(value)
-    if digits == 0 and 0 < a < 100 and value != round(value):
-        return f"{value:,.2f}" if a >= 1 else f"{value:.3g}"
+    if digits == 0:
+        # The same numbers as the charts' labels.
+        return format_quantity(value)
     return f"{value:,.{digits}f}"
 
 

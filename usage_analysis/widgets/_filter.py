@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.aggregate import latest_names
+from ..charts import provider_name
 from ..errors import InvalidParameter
 
 __all__ = ["FILTER_COLUMNS", "FrameFilter", "Selection"]
@@ -74,8 +75,12 @@ class FrameFilter:
         counts = np.bincount(codes + 1, minlength=len(cats) + 1)
         order = np.argsort(-counts[1:], kind="stable")
         values = [cats[i] for i in order if counts[i + 1] > 0]
-        names = self._names(column, values)
-        out = [(_option_label(v, names.get(v)), v) for v in values]
+        if column == "provider":
+            # Labels as people write the providers ("HERE"); values stay the frame's keys.
+            out = [(provider_name(v), v) for v in values]
+        else:
+            names = self._names(column, values)
+            out = [(_option_label(v, names.get(v)), v) for v in values]
         if counts[0]:
             out.append(("(none)", None))
         return out

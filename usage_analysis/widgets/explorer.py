@@ -30,7 +30,7 @@ from ..analysis import ParticlePlan, forecast, plan_status, top_consumers, usage
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
 from ..schema import validate_unified
-from ._common import Messages, esc, fmt_number, styled
+from ._common import ChartResizer, Messages, esc, fmt_number, responsive, styled
 from ._filter import FILTER_COLUMNS, FrameFilter, Selection
 
 __all__ = ["CHART_KINDS", "Headline", "UsageExplorer", "View", "compute_headline", "draw"]
@@ -456,8 +456,11 @@ class UsageExplorer(widgets.VBox):
 
         # Results.
         self.headline_html = styled(widgets.HTML(), "ua-headline")
-        self.figure = go.FigureWidget()
+        # The chart fills the explorer's width, also when the explorer is put into a
+        # box already on the page (see ChartResizer) and when the window is resized.
+        self.figure = responsive(go.FigureWidget())
         self.figure.add_class("ua-chart")
+        self.resizer = ChartResizer()
         self.top_table = styled(widgets.HTML(), "ua-top-table")
         self.csv_button = styled(
             widgets.Button(description="Save CSV", icon="download"), "ua-export-csv"
@@ -479,6 +482,7 @@ class UsageExplorer(widgets.VBox):
             self.top_table,
             widgets.HBox([self.csv_button, self.html_button, self.links]),
             self.messages.output,
+            self.resizer,
         ]
         self.refresh()
 

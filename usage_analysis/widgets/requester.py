@@ -26,6 +26,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from ..charts import provider_name
 from ..clients import PollSchedule, resume
 from ..defaults import WIDGET_DEFAULT_DAYS
 from ..errors import ConfigurationError, InvalidParameter, ReportFailed
@@ -84,6 +85,8 @@ class ReportRequester(widgets.VBox):
                 f"expected a ParticleClient, HereClient or InformaticaClient, got "
                 f"{type(client).__name__}",
             )
+        # How people write the provider ("HERE"), for everything the widget shows.
+        self.provider_name = provider_name(self.provider)
         self.on_complete = on_complete
         self.schedule = PollSchedule.coerce(
             poll_schedule, default=getattr(client, "schedule", None)
@@ -135,10 +138,7 @@ class ReportRequester(widgets.VBox):
         self.resume_button.on_click(self.messages.guard(lambda b: self.resume_selected()))
         self.reload_jobs_button.on_click(self.messages.guard(lambda b: self.load_jobs()))
 
-        header = widgets.HTML(
-            f"<b>{esc(self.provider.capitalize())} usage report</b> · account "
-            f"<span class='ua-account'>{esc(self._account())}</span>"
-        )
+        header = styled(widgets.HTML(self._header_html()), "ua-request-header")
         self.header = header
         self.children = [
             header,
@@ -364,10 +364,7 @@ class ReportRequester(widgets.VBox):
         if want_org and not org:
             raise InvalidParameter("org", "type the organization's slug or id")
         self.client = _particle_with_scope(self.client, org)
-        self.header.value = (
-            f"<b>Particle usage report</b> · account "
-            f"<span class='ua-account'>{esc(self._account())}</span>"
-        )
+        self.header.value = self._header_html()
         self.load_agreements()
         self.load_jobs()
         self._show_status()
@@ -440,13 +437,13 @@ class ReportRequester(widgets.VBox):
             self._set_status("requesting", started)
             job = make_job()
             self.job = job
-            self.messages.info(f"{self.provider} job {job.id} is {job.state}")
+            self.messages.info(f"{self.provider_name} job {job.id} is {job.state}")
             self._set_status(job.state, started)
             n = 0
             while job.state not in _DONE:
                 if job.state in _FAILED:
                     raise ReportFailed(
-                        f"the {self.provider} report failed"
+                        f"the {self.provider_name} report failed"
                         + (f": {job.message}" if getattr(job, "message", None) else ""),
                         job_id=str(job.id),
                         state=str(job.provider_state or job.state),
@@ -458,7 +455,7 @@ class ReportRequester(widgets.VBox):
                 if self._sleep(delay, started):
                     self._set_status("stopped", started)
                     self.messages.info(
-                        f"stopped waiting; job {job.id} continues at {self.provider}: "
+                        f"stopped waiting; job {job.id} continues at {self.provider_name}: "
                         "resume it from the list"
                     )
                     return
@@ -536,7 +533,7 @@ class ReportRequester(widgets.VBox):
             self.status = s
         parts = [f"<span class='ua-status-state'><b>{esc(s.get('state'))}</b></span>"]
         if s.get("provider_state"):
-            parts.append(f"{esc(self.provider)} says {esc(s['provider_state'])}")
+            parts.append(f"{esc(self.provider_name)} says {esc(s['provider_state'])}")
         if s.get("job_id"):
             parts.append(f"job {esc(s['job_id'])}")
         if s.get("elapsed") is not None:
@@ -554,6 +551,12 @@ class ReportRequester(widgets.VBox):
         self.status_html.value = " · ".join(parts)
 
     # ----------------------------------------------------------------- small things
+
+    def _header_html(self) -> str:
+        return (
+            f"<b>{esc(self.provider_name)} usage report</b> · account "
+            f"<span class='ua-account'>{esc(self._account())}</span>"
+        )
 
     def _account(self) -> str:
         try:
