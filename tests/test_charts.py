@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +98,12 @@ def here() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def particle() -> pd.DataFrame:
     return read_report(SAMPLES / "particle_devices_2026-09-01_2026-11-20.csv", unified=True)
+
+
+@pytest.fixture(scope="module")
+def mixed_providers(particle: pd.DataFrame, here: pd.DataFrame) -> pd.DataFrame:
+    infa = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
+    return coerce_unified(pd.concat([particle, here, infa], ignore_index=True))
 
 
 # ----------------------------------------------------------------- usage over time
@@ -348,3 +357,143 @@ def test_every_figure_stays_under_500_kb_on_a_million_rows() -> None:
         size = fig_size(fig)
         assert size < 500_000, (name, size)
         json.loads(fig.to_json())  # valid JSON
+
+
+# ----------------------------------------------------------------- what people read
+
+
+def axis_titles(fig: go.Figure) -> dict[str, str | None]:
+    """Each axis with tick labels shown -> its title (None when untitled)."""
+    layout = fig.layout.to_plotly_json()
+    out = {}
+    for key, axis in layout.items():
+        if key.startswith(("xaxis", "yaxis")) and axis.get("showticklabels", True):
+            out[key] = (axis.get("title") or {}).get("text") or None
+    return out
+
+
+def test_every_cartesian_chart_titles_both_axes(
+    frame: pd.DataFrame, here: pd.DataFrame, particle: pd.DataFrame
+) -> None:
+    figures = {
+        "time": charts.usage_over_time(frame),
+        "time by unit": charts.usage_over_time(here, by="meter"),
+        "top": charts.top_bar(frame),
+        "top by unit": charts.top_bar(here),
+        "heatmap": charts.heatmap(frame),
+        "compare": charts.period_over_period(particle),
+        "compare by unit": charts.period_over_period(here, by="meter"),
+        "plan": charts.cumulative_vs_allowance(particle, plan=ParticlePlan.basic(blocks=1)),
+    }
+    for name, fig in figures.items():
+        titles = axis_titles(fig)
+        assert any(k.startswith("xaxis") for k in titles), name
+        assert any(k.startswith("yaxis") for k in titles), name
+        assert all(titles.values()), (name, titles)
+
+
+def test_time_axes_say_the_period_and_utc_and_top_bars_name_what_they_rank(
+    frame: pd.DataFrame, here: pd.DataFrame
+) -> None:
+    assert charts.usage_over_time(frame).layout.xaxis.title.text == "day (UTC)"
+    weekly = charts.usage_over_time(frame, freq="W")
+    assert weekly.layout.xaxis.title.text == "week from Monday (UTC)"
+    assert charts.heatmap(frame).layout.xaxis.title.text == "day (UTC)"
+    top = charts.top_bar(frame, by="resource_id")
+    assert (top.layout.yaxis.title.text, top.layout.xaxis.title.text) == (
+        "device",
+        "data operations",
+    )
+    # With one panel per unit, the shared time axis is titled under the bottom panel.
+    stacked = axis_titles(charts.usage_over_time(here, by="meter"))
+    assert [v for k, v in stacked.items() if k.startswith("xaxis")] == ["day (UTC)"]
+
+
+def test_stacked_panels_leave_room_in_pixels_for_ticks_axis_title_and_panel_title(
+    here: pd.DataFrame, frame: pd.DataFrame
+) -> None:
+    # Between two panels: the upper one's tick labels (a line, ~17 px) and x axis
+    # title (~28 px), then the lower one's "in <unit>" title (~30 px).
+    needed = 17 + 28 + 30
+    many_units = synthetic(devices=4, days=3, units=("a", "b", "c", "d", "e", "f"))
+    for fig in (charts.top_bar(here), charts.top_bar(frame), charts.top_bar(many_units)):
+        layout = fig.layout
+        plot = layout.height - layout.margin.t - layout.margin.b
+        domains = sorted(
+            (
+                a.get("domain", [0, 1])
+                for k, a in layout.to_plotly_json().items()
+                if k.startswith("yaxis")
+            ),
+            reverse=True,
+        )
+        for upper, lower in itertools.pairwise(domains):
+            assert (upper[0] - lower[1]) * plot >= needed - 0.5  # float rounding
+        # The panel titles sit on top of their panels, inside the figure.
+        titles = [a for a in layout.annotations if a.text.startswith("in ")]
+        assert len(titles) == len(domains) if len(domains) > 1 else not titles
+        for title, domain in zip(titles, domains, strict=len(titles) > 0):
+            assert title.y == pytest.approx(domain[1]) and title.yanchor == "bottom"
+        # ... and the top one's title has room between the figure title and the panel.
+        assert layout.margin.t >= 70 + (30 if titles else 0)
+
+
+def test_providers_are_named_as_they_write_themselves(mixed_providers: pd.DataFrame) -> None:
+    assert [charts.provider_name(p) for p in ("particle", "here", "informatica")] == [
+        "Particle",
+        "HERE",
+        "Informatica",
+    ]
+    names = set()
+    for trace in charts.top_bar(mixed_providers, by="provider").data:
+        names |= set(trace.y)
+    assert names == {"Particle", "HERE", "Informatica"}
+    over_time = charts.usage_over_time(mixed_providers, by="provider")
+    assert {t.name for t in over_time.data} == {"Particle", "HERE", "Informatica"}
+
+
+def test_a_burn_down_title_names_the_provider_as_it_writes_itself() -> None:
+    df = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
+    org = str(df["account_id"].dropna().iloc[0])
+    status = ipu_status(df, entitlement=3000, account=org)
+    fig = charts.cumulative_vs_allowance(df, plan=status, forecast=False)
+    assert fig.layout.title.text.startswith("Informatica: ")
+    # Any status, e.g. one a user computes for HERE: "HERE", never "Here".
+    here_status = dataclasses.replace(status, provider="here")
+    fig = charts.cumulative_vs_allowance(df, plan=here_status, forecast=False)
+    assert fig.layout.title.text.startswith("HERE: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        (1_686_556.0, "Transactions", "1,686,556 Transactions"),
+        (277.263506, "GB", "277 GB"),
+        (42.0273, "GB-months", "42.03 GB-months"),
+        (3.0, "IPU", "3 IPU"),
+        (0.00123456, "GB", "0.00123 GB"),
+        (0.0, None, "0"),
+        (float("nan"), "GB", "n/a GB"),
+    ],
+)
+def test_quantities_are_formatted_for_people(value: float, unit: str | None, text: str) -> None:
+    assert charts.format_quantity(value, unit) == text
+
+
+@pytest.mark.parametrize("kind", ["treemap", "sunburst"])
+def test_breakdown_labels_and_hover_show_readable_values_with_their_unit(
+    here: pd.DataFrame, kind: str
+) -> None:
+    fig = charts.breakdown(here, path=("category", "meter"), kind=kind)
+    raw_float = re.compile(r"\d\.\d{3,}")
+    for trace in fig.data:
+        unit = trace.name
+        assert "%{value" not in trace.texttemplate and "%{value" not in trace.hovertemplate
+        assert "%{text}" in trace.texttemplate and "%{customdata[0]}" in trace.hovertemplate
+        for value, text, custom in zip(trace["values"], trace.text, trace.customdata, strict=True):
+            amount = charts.format_quantity(value, unit)
+            assert text.endswith(f"<br>{amount}") and custom[0] == amount
+            assert not raw_float.search(text) and not raw_float.search(custom[0])
+    # A GB leaf (a float like 259.2209 in the data) reads as a whole number of GB.
+    gb = next(t for t in fig.data if t.name == "GB")
+    assert any(t.endswith("<br>259 GB") for t in gb.text)

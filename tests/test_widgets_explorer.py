@@ -276,3 +276,34 @@ def test_a_browser_view_opened_after_a_redraw_starts_from_the_current_chart(
     state = explorer.figure.get_state()
     assert [t["name"] for t in state["_widget_data"]] == ["Fleet Gateway"]
     assert state["_widget_layout"]["title"]["text"] == "Usage per day by product"
+
+
+def test_the_provider_filter_shows_providers_as_they_write_themselves(
+    mixed: pd.DataFrame, tmp_path: Path
+) -> None:
+    ex = UsageExplorer(mixed, export_dir=tmp_path)
+    options = dict(ex.selects["provider"].options)
+    assert options == {"Particle": "particle", "HERE": "here", "Informatica": "informatica"}
+    ex.selects["provider"].value = ("here",)  # the values stay the frame's keys
+    assert set(ex.filtered["provider"].unique()) == {"here"}
+    ex.by.value = "provider"
+    ex.chart.value = "top"
+    assert list(ex.figure.data[0].y) == ["HERE"]
+
+
+def test_the_chart_has_no_fixed_width_and_refits_to_its_container(
+    explorer: UsageExplorer,
+) -> None:
+    # What a browser view starts from, after any chart type: plotly autosizes to the
+    # container only when the layout carries no width ...
+    for kind in ("time", "top", "heatmap", "breakdown", "compare", "plan"):
+        explorer.chart.value = kind
+        state = explorer.figure.get_state()
+        assert state["_widget_layout"].get("width") is None, kind
+        assert state["_widget_layout"].get("autosize") is True, kind
+    # ... and refits on a resize only with the responsive config; the resizer in the
+    # explorer fires that resize when the explorer gets (or changes) its width.
+    assert state["_config"]["responsive"] is True
+    assert explorer.resizer in explorer.children
+    esm = explorer.resizer.get_state()["_esm"]
+    assert "ResizeObserver" in esm and 'new Event("resize")' in esm

@@ -284,6 +284,46 @@ def test_switching_to_the_sandbox_builds_a_client_for_it(monkeypatch: pytest.Mon
     assert any("org:" in line for line in r.messages.lines)
 
 
+class FakeHere(FakeParticle):
+    provider = "here"
+    max_outstanding = None
+    realm_id = "org123"
+
+    @property
+    def account(self) -> str:
+        return self.realm_id
+
+
+class FakeInformatica(FakeParticle):
+    provider = "informatica"
+    max_outstanding = 5
+
+    @property
+    def account(self) -> str:
+        return "org-informatica"
+
+
+@pytest.mark.parametrize(
+    ("client", "name"),
+    [(FakeParticle, "Particle"), (FakeHere, "HERE"), (FakeInformatica, "Informatica")],
+)
+def test_the_header_names_the_provider_as_it_writes_itself(client: Any, name: str) -> None:
+    r = ReportRequester(client(), poll_schedule=FAST)
+    assert r.header.value.startswith(f"<b>{name} usage report</b>")
+
+
+def test_messages_and_status_name_here_in_capitals() -> None:
+    client = FakeHere(FakeJob(polls=1))
+    r = ReportRequester(client, poll_schedule=FAST)
+    r.request()
+    r.wait(5)
+    assert r.status["state"] == "done", r.messages.lines
+    assert "HERE job REPORT-1001 is pending" in r.messages.lines
+    assert "HERE says available" in r.status_html.value
+    shown = "\n".join(strings(r))
+    assert "Here " not in shown and "here job" not in shown and "here says" not in shown
+
+
 def test_a_client_of_another_kind_is_refused() -> None:
     with pytest.raises(InvalidParameter):
         ReportRequester(object())

@@ -1,0 +1,130 @@
+"""Charts drawn by a real browser: no piece of text lands on another.
+
+The figures are written to one offline HTML page (plotly.js embedded) and opened
+in Debian's Chromium through Playwright; the test reads the boxes the browser drew
+for every title, panel title and tick label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from usage_analysis import charts
+from usage_analysis.readers import read_report
+from usage_analysis.schema import coerce_unified
+
+CHROMIUM = Path("/usr/bin/chromium")
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (`make browser` installs it)",
+    ),
+]
+
+# Every drawn piece of text of each figure (its title, axis titles, panel titles,
+# tick labels, legend entries) with the box the browser gave it.
+TEXT_BOXES = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(gd => {
+    const boxes = [];
+    const kindOf = el => {
+        const cls = el.getAttribute('class') || '';
+        if (/^[xy][0-9]*title$/.test(cls)) return 'axis title';
+        if (cls.startsWith('gtitle')) return 'figure title';
+        if (cls === 'annotation-text') return 'panel title';
+        if (cls === 'legendtext') return 'legend';
+        if (el.closest('.xtick, .ytick')) return 'tick label';
+        return null;
+    };
+    gd.querySelectorAll('text').forEach(el => {
+        const kind = kindOf(el);
+        const r = el.getBoundingClientRect();
+        const text = el.textContent.trim();
+        if (kind && text && r.width > 0 && r.height > 0) {
+            boxes.push({kind, text, x0: r.left, y0: r.top, x1: r.right, y1: r.bottom});
+        }
+    });
+    return {id: gd.id, boxes};
+})"""
+
+
+@pytest.fixture(scope="module")
+def here() -> pd.DataFrame:
+    return read_report(SAMPLES / "here_report_2026-10.csv.gz", unified=True)
+
+
+@pytest.fixture(scope="module")
+def mixed(here: pd.DataFrame) -> pd.DataFrame:
+    particle = read_report(SAMPLES / "particle_devices_2026-09-01_2026-11-20.csv", unified=True)
+    infa = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
+    return coerce_unified(pd.concat([particle, here, infa], ignore_index=True))
+
+
+@pytest.fixture(scope="module")
+def page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+
+
+def drawn_text(page: Any, figures: dict[str, go.Figure], path: Path, width: int) -> list[Any]:
+    """Open ``figures`` in one page ``width`` pixels wide; the text boxes of each figure."""
+    parts = [
+        fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=name)
+        for i, (name, fig) in enumerate(figures.items())
+    ]
+    path.write_text("<!doctype html><html><body>" + "".join(parts) + "</body></html>")
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(path.as_uri())
+    page.wait_for_function(
+        f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(figures)}"
+    )
+    return list(page.evaluate(TEXT_BOXES))
+
+
+def overlaps(boxes: list[dict[str, Any]], *, slack: float = 1.0) -> list[str]:
+    """Pairs of text boxes that cover each other by more than ``slack`` pixels each way."""
+    found = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            if a["kind"] == b["kind"] and a["kind"] in ("tick label", "legend"):
+                continue  # plotly itself spaces (or rotates) the ticks of an axis
+            dx = min(a["x1"], b["x1"]) - max(a["x0"], b["x0"])
+            dy = min(a["y1"], b["y1"]) - max(a["y0"], b["y0"])
+            if dx > slack and dy > slack:
+                found.append(f"{a['kind']} {a['text']!r} over {b['kind']} {b['text']!r}")
+    return found
+
+
+@pytest.mark.parametrize("width", [1300, 900])
+def test_stacked_unit_panels_keep_their_titles_clear_of_the_axes_above(
+    page: Any, here: pd.DataFrame, mixed: pd.DataFrame, tmp_path: Path, width: int
+) -> None:
+    figures = {
+        "top_bar_here": charts.top_bar(here, by="resource_id"),
+        "top_bar_providers": charts.top_bar(mixed, by="provider"),
+        "usage_over_time_here": charts.usage_over_time(here, by="meter"),
+        "period_over_period_here": charts.period_over_period(here, by="meter"),
+    }
+    drawn = drawn_text(page, figures, tmp_path / "charts.html", width)
+    assert [d["id"] for d in drawn] == list(figures)
+    for figure in drawn:
+        kinds = {b["kind"] for b in figure["boxes"]}
+        # The test sees what it checks: panel titles, axis titles and ticks were drawn.
+        assert {"axis title", "panel title", "tick label"} <= kinds, figure["id"]
+        assert overlaps(figure["boxes"]) == [], figure["id"]

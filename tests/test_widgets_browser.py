@@ -1,0 +1,174 @@
+"""UsageExplorer in a real browser (Voila, Debian's Chromium): the chart fills the explorer.
+
+The case a notebook meets after a report arrives: a box is already on the page and
+an explorer built later (in ``on_complete``, here a button's callback) is put into
+it. Its chart must take the explorer's width, not plotly's 700 px default, and
+follow the window when it is resized.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+VOILA = Path(sys.executable).with_name("voila")
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+PARTICLE = SAMPLE / "particle_devices_2026-09-01_2026-11-20.csv"
+# Voila starts a kernel and runs the notebook before the page shows; the machine may be busy.
+START_TIMEOUT_S = 120.0
+STEP_TIMEOUT_MS = 60_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="needs Debian's Chromium at /usr/bin/chromium (`make browser` installs it)",
+    ),
+]
+
+NOTEBOOK = f"""\
+import ipywidgets as widgets
+from usage_analysis.readers import read_report
+from usage_analysis.widgets import UsageExplorer
+
+df = read_report({str(PARTICLE)!r}, unified=True)
+box = widgets.VBox([widgets.HTML("waiting for the report")])
+button = widgets.Button(description="report arrived")
+button.add_class("ua-test-load")
+
+def arrived(_):
+    box.children = [UsageExplorer(df, export_dir="exports")]
+
+button.on_click(arrived)
+display(button, box)
+"""
+
+# Widths of the explorer, the chart widget and the plot plotly drew inside it.
+WIDTHS = """() => {
+    const width = s => {
+        const el = document.querySelector(s);
+        return el ? el.getBoundingClientRect().width : null;
+    };
+    return {
+        explorer: width('.ua-explorer'),
+        chart: width('.ua-explorer .ua-chart'),
+        plot: width('.ua-explorer .ua-chart .main-svg'),
+    };
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Voila serving the notebook above; its URL."""
+    work = tmp_path_factory.mktemp("voila")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, work / "late_explorer.ipynb")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
+    env.update(
+        HOME=str(work / "home"),
+        JUPYTER_PLATFORM_DIRS="1",
+        JUPYTER_CONFIG_DIR=str(work / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(work / "jupyter-runtime"),
+        IPYTHONDIR=str(work / "ipython"),
+        USAGE_ANALYSIS_HOME=str(work / "ua-home"),
+    )
+    log = open(work / "voila.log", "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [
+            str(VOILA),
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "late_explorer.ipynb",
+        ],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if proc.poll() is not None:
+                raise AssertionError(f"voila exited; see {work / 'voila.log'}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise AssertionError("voila did not listen in time") from None
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            yield browser.new_page(viewport={"width": 1300, "height": 900})
+        finally:
+            browser.close()
+
+
+def _fills(page: Any) -> dict[str, Any]:
+    """The widths once the plot spans the chart widget (the last ones seen if it never does)."""
+    deadline = time.monotonic() + 15
+    widths: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        widths = page.evaluate(WIDTHS)
+        if widths["plot"] and abs(widths["plot"] - widths["chart"]) <= 2:
+            return widths
+        page.wait_for_timeout(250)
+    return widths
+
+
+def test_an_explorer_put_into_a_box_already_shown_draws_its_chart_full_width(
+    voila: str, page: Any
+) -> None:
+    page.goto(voila, timeout=STEP_TIMEOUT_MS * 2)
+    page.locator(".ua-test-load").click(timeout=STEP_TIMEOUT_MS * 2)
+    page.wait_for_selector(".ua-explorer .ua-chart .main-svg", timeout=STEP_TIMEOUT_MS)
+    widths = _fills(page)
+    # The explorer spans the page (far wider than plotly's 700 px default) ...
+    assert widths["explorer"] > 1100, widths
+    # ... and so does its chart.
+    assert widths["chart"] >= widths["explorer"] - 2, widths
+    assert abs(widths["plot"] - widths["chart"]) <= 2, widths
+    # A narrower window: the chart follows.
+    page.set_viewport_size({"width": 900, "height": 900})
+    narrow = _fills(page)
+    assert narrow["explorer"] < widths["explorer"] - 300, narrow
+    assert abs(narrow["plot"] - narrow["chart"]) <= 2, narrow
