@@ -24,6 +24,8 @@ from .responses import informatica_error
 from .truth import InformaticaQuery
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .state import EmulatorState, Job
 
 __all__ = ["InformaticaAPI", "informatica_query"]
@@ -311,7 +313,11 @@ class InformaticaAPI:
             )
         return body
 
-    def _job(self, request: Request, session: Session) -> Job | Response:
+    def _job(self, request: Request) -> Job | Response:
+        """The caller's export job named in the path, or the error response (session first)."""
+        session = self._session(request)
+        if isinstance(session, Response):
+            return session
         job_id = request.path_params["job_id"]
         job = self.state.get_job("informatica", job_id)
         if job is None or job.owner != session.org_id:
@@ -321,19 +327,13 @@ class InformaticaAPI:
         return job
 
     async def job_status(self, request: Request) -> Response:
-        session = self._session(request)
-        if isinstance(session, Response):
-            return session
-        job = self._job(request, session)
+        job = self._job(request)
         if isinstance(job, Response):
             return job
         return JSONResponse(self._job_json(job))
 
     async def download(self, request: Request) -> Response:
-        session = self._session(request)
-        if isinstance(session, Response):
-            return session
-        job = self._job(request, session)
+        job = self._job(request)
         if isinstance(job, Response):
             return job
         status = self._status(job)
@@ -360,7 +360,11 @@ class InformaticaAPI:
         )
 
     # --- IPU alerts --------------------------------------------------------------------
-    def _alert_orgs(self, request: Request, session: Session) -> list[str] | Response:
+    def _alert_orgs(self, request: Request) -> list[str] | Response:
+        """The org in the path and its children, or the error response (session first)."""
+        session = self._session(request)
+        if isinstance(session, Response):
+            return session
         match = _ORG_EXPR.match(request.path_params["org_expr"])
         if match is None:
             return informatica_error(
@@ -391,10 +395,7 @@ class InformaticaAPI:
         )
 
     async def ipu_alert(self, request: Request) -> Response:
-        session = self._session(request)
-        if isinstance(session, Response):
-            return session
-        orgs = self._alert_orgs(request, session)
+        orgs = self._alert_orgs(request)
         if isinstance(orgs, Response):
             return orgs
         members = await self.state.run_blocking(self.state.data.informatica_members, self._month())
@@ -423,10 +424,7 @@ class InformaticaAPI:
         return JSONResponse(rows)
 
     async def ipu_alert_tags(self, request: Request) -> Response:
-        session = self._session(request)
-        if isinstance(session, Response):
-            return session
-        orgs = self._alert_orgs(request, session)
+        orgs = self._alert_orgs(request)
         if isinstance(orgs, Response):
             return orgs
         month = self._month()
@@ -442,27 +440,23 @@ class InformaticaAPI:
         frame = next(iter(members.values()))
         rows: list[dict[str, Any]] = []
         for project, part in frame.groupby("Project", sort=True):
-            total = float(part["Consumption (IPUs)"].sum())
-            rows.append(
-                {
-                    "orgId": orgs[0],
-                    "projectName": str(project),
-                    "folderName": None,  # a project-level threshold
-                    "thresholdValue": max(10, math.ceil(total * 1.25 / 10) * 10),
-                    "currentConsumption": round(total, 4),
-                    "ipuThresholdPrefType": "ABSOLUTE",
-                }
-            )
+            # folder None: a project-level threshold
+            rows.append(_tag_threshold(orgs[0], str(project), None, part))
             for folder, sub in part.groupby("Folder", sort=True):
-                used = float(sub["Consumption (IPUs)"].sum())
-                rows.append(
-                    {
-                        "orgId": orgs[0],
-                        "projectName": str(project),
-                        "folderName": str(folder),
-                        "thresholdValue": max(10, math.ceil(used * 1.25 / 10) * 10),
-                        "currentConsumption": round(used, 4),
-                        "ipuThresholdPrefType": "ABSOLUTE",
-                    }
-                )
+                rows.append(_tag_threshold(orgs[0], str(project), str(folder), sub))
         return JSONResponse(rows)
+
+
+def _tag_threshold(
+    org_id: str, project: str, folder: str | None, rows: pd.DataFrame
+) -> dict[str, Any]:
+    """One ``viewTagsPreference`` entry: an ABSOLUTE threshold a quarter above the usage."""
+    used = float(rows["Consumption (IPUs)"].sum())
+    return {
+        "orgId": org_id,
+        "projectName": project,
+        "folderName": folder,
+        "thresholdValue": max(10, math.ceil(used * 1.25 / 10) * 10),
+        "currentConsumption": round(used, 4),
+        "ipuThresholdPrefType": "ABSOLUTE",
+    }
