@@ -214,6 +214,32 @@ def _decode(key: _Key, codes: np.ndarray, freq: str | None) -> Any:
     return pd.Index(key.labels).take(codes - 1, allow_fill=True, fill_value=None)
 
 
+def _key_space(parts: Sequence[_Key]) -> int:
+    """How many combined key values the ``parts`` can make (a Python int: never overflows)."""
+    space = 1
+    for p in parts:
+        space *= p.cardinality
+    return space
+
+
+def _combined_key(parts: Sequence[_Key], n: int) -> np.ndarray:
+    """Per row, the ``parts`` codes as one mixed-radix int64 (the first part most significant)."""
+    key = np.zeros(n, dtype=np.int64)
+    for p in parts:
+        key = key * p.cardinality + p.codes
+    return key
+
+
+def _decode_keys(parts: Sequence[_Key], group_keys: np.ndarray, freq: str | None) -> dict[str, Any]:
+    """The key columns (in ``parts`` order) of combined keys made by :func:`_combined_key`."""
+    rest = group_keys
+    decoded: list[tuple[str, Any]] = []
+    for p in reversed(parts):
+        rest, codes = np.divmod(rest, p.cardinality)
+        decoded.append((p.name, _decode(p, codes, freq)))
+    return dict(reversed(decoded))
+
+
 def group_sum(
     df: pd.DataFrame,
     keys: Sequence[str],
@@ -238,14 +264,10 @@ def group_sum(
     n = len(df)
     named = dict(values) if isinstance(values, Mapping) else {value_name: values}
     weights = {k: np.nan_to_num(np.asarray(v, dtype=np.float64), nan=0.0) for k, v in named.items()}
-    space = 1
-    for p in parts:
-        space *= p.cardinality
+    space = _key_space(parts)
     if space > _MAX_KEY:
         return _group_sum_pandas(df, keys, weights, period, freq, period_name, counts)
-    key = np.zeros(n, dtype=np.int64)
-    for p in parts:
-        key = key * p.cardinality + p.codes
+    key = _combined_key(parts, n)
     if space <= max(_DENSE_FACTOR * n, _DENSE_MIN):
         count = np.bincount(key, minlength=space)
         group_keys = np.flatnonzero(count)
@@ -263,14 +285,7 @@ def group_sum(
         }
         count = np.bincount(dense, minlength=len(uniques))[order]
         group_keys = np.asarray(uniques)[order]
-    out: dict[str, Any] = {}
-    rest = group_keys
-    decoded: list[tuple[str, Any]] = []
-    for p in reversed(parts):
-        rest, codes = np.divmod(rest, p.cardinality)
-        decoded.append((p.name, _decode(p, codes, freq)))
-    for name, col in reversed(decoded):
-        out[name] = col
+    out = _decode_keys(parts, group_keys, freq)
     out.update(sums)
     if counts:
         out["rows"] = count
@@ -366,9 +381,7 @@ def group_ids(df: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.Dat
     if not keys:
         return np.zeros(n, dtype=np.int64), pd.DataFrame(index=range(1 if n else 0))
     parts = [_key(df, c) for c in keys]
-    space = 1
-    for p in parts:
-        space *= p.cardinality
+    space = _key_space(parts)
     if space > _MAX_KEY:
         frame = pd.DataFrame({c: df[c].to_numpy() for c in keys})
         g = frame.groupby(list(keys), dropna=False, sort=True)
@@ -377,9 +390,7 @@ def group_ids(df: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.Dat
         for c in keys:
             table[c] = table[c].astype(df[c].dtype)
         return ids, table
-    key = np.zeros(n, dtype=np.int64)
-    for p in parts:
-        key = key * p.cardinality + p.codes
+    key = _combined_key(parts, n)
     if space <= max(_DENSE_FACTOR * n, _DENSE_MIN):
         present = np.bincount(key, minlength=space) > 0
         group_keys = np.flatnonzero(present)
@@ -389,15 +400,7 @@ def group_ids(df: pd.DataFrame, keys: Sequence[str]) -> tuple[np.ndarray, pd.Dat
         dense, uniques = pd.factorize(key, sort=True)
         ids = dense.astype(np.int64)
         group_keys = np.asarray(uniques)
-    out: dict[str, Any] = {}
-    rest = group_keys
-    decoded: list[tuple[str, Any]] = []
-    for p in reversed(parts):
-        rest, codes = np.divmod(rest, p.cardinality)
-        decoded.append((p.name, _decode(p, codes, None)))
-    for name, col in reversed(decoded):
-        out[name] = col
-    return ids, pd.DataFrame(out)
+    return ids, pd.DataFrame(_decode_keys(parts, group_keys, None))
 
 
 def data_end(df: pd.DataFrame) -> pd.Timestamp | None:
