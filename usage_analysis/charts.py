@@ -41,6 +41,7 @@ from .defaults import (
     CHART_MAX_UNITS,
     FORECAST_INTERVAL,
     OTHER_LABEL,
+    PROVIDER_NAMES,
 )
 from .errors import InvalidParameter, SchemaError, UnitMismatch, UsageAnalysisError
 from .schema import validate_unified
@@ -69,12 +70,6 @@ MISSING_LABEL = "(none)"
 # and the full template (7 KB) is copied on every figure, a third of a redraw.
 TEMPLATE = go.layout.Template(layout=pio.templates["plotly_white"].layout)
 
-# How people write each provider (the frames hold lower-case keys): "HERE", not "Here".
-PROVIDER_NAMES: dict[str, str] = {
-    "particle": "Particle",
-    "here": "HERE",
-    "informatica": "Informatica",
-}
 
 # The human name of a column, per provider (a Particle resource is a device...).
 _NOUNS: dict[str, dict[str, str]] = {

@@ -9,6 +9,12 @@ from datetime import timedelta
 
 # --- Providers -------------------------------------------------------------
 PROVIDERS = ("particle", "here", "informatica")
+# How people write each provider (frames and journals hold the lower-case keys).
+PROVIDER_NAMES: dict[str, str] = {
+    "particle": "Particle",
+    "here": "HERE",
+    "informatica": "Informatica",
+}
 
 PARTICLE_API_URL = "https://api.particle.io"
 # Particle: "There is a limit of 3 outstanding report requests at a time."

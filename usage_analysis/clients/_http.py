@@ -43,6 +43,7 @@ from ..defaults import (
     DOWNLOAD_CHUNK_SIZE,
     ERROR_BODY_CHARS,
     HTTP_TIMEOUT,
+    PROVIDER_NAMES,
     RETRY_ATTEMPTS,
     RETRY_TIMEOUT,
     RETRY_WAIT_INITIAL,
@@ -73,7 +74,6 @@ log = get_logger(__name__)
 T = TypeVar("T")
 Headers = Mapping[str, str] | Callable[[], Mapping[str, str]] | None
 
-PROVIDER_LABELS = {"particle": "Particle", "here": "HERE", "informatica": "Informatica"}
 
 # Hints for the cases a user meets most: an expired token first of all.
 _HINTS: dict[tuple[str, int], str] = {
@@ -258,7 +258,7 @@ def error_from_response(
         or _HINTS.get((provider, status))
         or _STATUS_HINTS.get(status)
     )
-    label = PROVIDER_LABELS.get(provider, provider)
+    label = PROVIDER_NAMES.get(provider, provider)
     return cls(
         redact(f"{label} {what} failed: {message}"),
         provider=provider,
@@ -394,7 +394,7 @@ class HTTP:
     # -- requests -------------------------------------------------------------
 
     def _connection_failed(self, exc: httpx.HTTPError, what: str) -> NoReturn:
-        label = PROVIDER_LABELS.get(self.provider, self.provider)
+        label = PROVIDER_NAMES.get(self.provider, self.provider)
         detail = redact(str(exc)) or type(exc).__name__
         kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "got no answer"
         # ``from None``: httpx's exception holds the request, whose URL may be secret.
@@ -447,7 +447,7 @@ class HTTP:
         try:
             return response.json()
         except ValueError:
-            label = PROVIDER_LABELS.get(self.provider, self.provider)
+            label = PROVIDER_NAMES.get(self.provider, self.provider)
             raise APIError(
                 f"{label} {what}: expected a JSON answer, got "
                 f"{response.headers.get('Content-Type', 'no content type')!r}",
@@ -509,7 +509,7 @@ class HTTP:
                         os.fsync(out.fileno())
                 if expected is not None and size != expected:
                     raise ConnectionFailed(
-                        f"{PROVIDER_LABELS.get(self.provider, self.provider)} {what} was cut: "
+                        f"{PROVIDER_NAMES.get(self.provider, self.provider)} {what} was cut: "
                         f"{size} of {expected} bytes arrived",
                         provider=self.provider,
                     )
