@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +9,7 @@ import boto3
 import pandas as pd
 import pytest
 from moto.server import ThreadedMotoServer
+from server_helpers import free_port
 
 from usage_analysis import archive
 from usage_analysis.schema import coerce_unified
@@ -17,15 +17,9 @@ from usage_analysis.schema import coerce_unified
 BUCKET = "team-usage"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:

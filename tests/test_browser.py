@@ -24,23 +24,15 @@ from typing import Any
 
 import httpx
 import pytest
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, free_port, needs_chromium
 
 from usage_analysis.demo import demo_env
 from usage_analysis.emulator import Emulator, running
 
-CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = REPO / "test-artifacts"
 NOTEBOOK = "01_particle_data_operations.ipynb"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Voila and JupyterLab run the notebook (three reports, imports, charts) before the
 # widgets show: generous, since the machine may be busy; a hang still ends the test.
 RUN_TIMEOUT_MS = 150_000
@@ -49,10 +41,7 @@ STEP_TIMEOUT_MS = 60_000
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's Chromium at /usr/bin/chromium (`make browser` installs it)",
-    ),
+    needs_chromium,
 ]
 
 # The plotly graph inside the explorer's chart widget: its traces' names and totals.
@@ -65,12 +54,6 @@ CHART_STATE = """el => {
         return [String(t.name), values.length, values.reduce((a, b) => a + (+b || 0), 0)];
     });
 }"""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -217,7 +200,7 @@ def _wait_text_change(page: Any, locator: Any, before: str) -> str:
 def test_voila_request_a_report_then_filter_the_explorer(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     server = Server(
         [
             sys.executable,
@@ -291,7 +274,7 @@ def _total(headline: str) -> float:
 def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     command = [
         sys.executable,
         "-m",

@@ -14,20 +14,17 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, needs_chromium
 
 from usage_analysis import charts
 from usage_analysis.readers import read_report
 from usage_analysis.schema import coerce_unified
 
-CHROMIUM = Path("/usr/bin/chromium")
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's Chromium at /usr/bin/chromium (`make browser` installs it)",
-    ),
+    needs_chromium,
 ]
 
 # Every drawn piece of text of each figure (its title, axis titles, panel titles,
@@ -74,7 +71,7 @@ def page() -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=CHROMIUM_ARGS,
         )
         try:
             yield browser.new_page()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+from server_helpers import free_port
 
 from usage_analysis.clients import HereClient, InformaticaClient, ParticleClient
 from usage_analysis.defaults import DEMO_EMULATOR_ENV
@@ -37,12 +37,6 @@ def _emulator_secrets() -> list[str]:
         creds["here"]["access_key_secret"],
         creds["informatica"]["password"],
     ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- connect()
@@ -216,7 +210,7 @@ def test_demo_without_lab_runs_the_overview_notebook_and_writes_its_html(tmp_pat
 def test_demo_serves_jupyterlab_and_ctrl_c_stops_everything(
     tmp_path: Path, demo_process: list[subprocess.Popen[bytes]]
 ) -> None:
-    emulator_port, lab_port = _free_port(), _free_port()
+    emulator_port, lab_port = free_port(), free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -256,7 +250,7 @@ def test_demo_serves_jupyterlab_and_ctrl_c_stops_everything(
 def test_dashboard_serves_the_billing_overview_with_voila(
     tmp_path: Path, demo_process: list[subprocess.Popen[bytes]]
 ) -> None:
-    voila_port = _free_port()
+    voila_port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

@@ -19,8 +19,8 @@ from typing import Any
 
 import nbformat
 import pytest
+from server_helpers import CHROMIUM, CHROMIUM_ARGS, free_port, needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 VOILA = Path(sys.executable).with_name("voila")
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 PARTICLE = SAMPLE / "particle_devices_2026-09-01_2026-11-20.csv"
@@ -31,10 +31,7 @@ STEP_TIMEOUT_MS = 60_000
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's Chromium at /usr/bin/chromium (`make browser` installs it)",
-    ),
+    needs_chromium,
 ]
 
 NOTEBOOK = f"""\
@@ -68,12 +65,6 @@ WIDTHS = """() => {
 }"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Voila serving the notebook above; its URL."""
@@ -81,7 +72,7 @@ def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, work / "late_explorer.ipynb")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
     env.update(
         HOME=str(work / "home"),
@@ -135,7 +126,7 @@ def page() -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=CHROMIUM_ARGS,
         )
         try:
             yield browser.new_page(viewport={"width": 1300, "height": 900})
@@ -143,13 +134,18 @@ def page() -> Iterator[Any]:
             browser.close()
 
 
-def _fills(page: Any) -> dict[str, Any]:
-    """The widths once the plot spans the chart widget (the last ones seen if it never does)."""
+def _fills(page: Any, *, explorer_below: float | None = None) -> dict[str, Any]:
+    """The widths once the plot spans the chart widget (the last ones seen if it never does).
+
+    ``explorer_below``: also wait for the page to reflow the explorer narrower than
+    that (right after a resize the old layout can still be measured).
+    """
     deadline = time.monotonic() + 15
     widths: dict[str, Any] = {}
     while time.monotonic() < deadline:
         widths = page.evaluate(WIDTHS)
-        if widths["plot"] and abs(widths["plot"] - widths["chart"]) <= 2:
+        reflowed = explorer_below is None or (widths["explorer"] or 0) < explorer_below
+        if reflowed and widths["plot"] and abs(widths["plot"] - widths["chart"]) <= 2:
             return widths
         page.wait_for_timeout(250)
     return widths
@@ -169,6 +165,6 @@ def test_an_explorer_put_into_a_box_already_shown_draws_its_chart_full_width(
     assert abs(widths["plot"] - widths["chart"]) <= 2, widths
     # A narrower window: the chart follows.
     page.set_viewport_size({"width": 900, "height": 900})
-    narrow = _fills(page)
+    narrow = _fills(page, explorer_below=widths["explorer"] - 300)
     assert narrow["explorer"] < widths["explorer"] - 300, narrow
     assert abs(narrow["plot"] - narrow["chart"]) <= 2, narrow
