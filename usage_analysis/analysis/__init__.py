@@ -22,7 +22,7 @@ from .aggregate import compare_periods, top_consumers, usage_by
 from .anomalies import anomalies
 from .forecast import forecast
 from .here import RateCard, here_costs, here_usage
-from .informatica import IPUAlert, IPUStatus, ipu_alerts, ipu_status, ipu_usage
+from .informatica import IPUAlert, IPUStatus, MissingOrgWarning, ipu_alerts, ipu_status, ipu_usage
 from .overview import overview
 from .particle import ParticlePlan, ParticlePlanStatus, plan_status
 
@@ -30,6 +30,7 @@ __all__ = [
     "AllowanceStatus",
     "IPUAlert",
     "IPUStatus",
+    "MissingOrgWarning",
     "ParticlePlan",
     "ParticlePlanStatus",
     "RateCard",
