@@ -650,10 +650,19 @@ class UsageExplorer(widgets.VBox):
 
     def _show(self, fig: go.Figure) -> None:
         fw = self.figure
+        # Assigning a layout sends plotly.js a *relayout* of the new layout's keys,
+        # which merges: keys only the old figure had (its panel titles, the plan's
+        # threshold lines, a second axis) stayed on the page under every later
+        # chart (issue #13). Every such key is sent as removed in the same update.
+        stale = {key: None for key in fw.layout._props if key not in fig.layout._props}
         with fw.batch_update():
             fw.data = ()
             fw.add_traces(list(fig.data))
             fw.layout = fig.layout
+        if stale:
+            # The python side already holds the new layout alone; only the page
+            # needs telling (plotly.js deletes a key relayout-ed to null).
+            fw._send_relayout_msg(stale)
         # A FigureWidget inside a container is never displayed by its own
         # _repr_mimebundle_, the only place plotly copies the figure into the synced
         # state a new view starts from: without this a page opened (or a container
