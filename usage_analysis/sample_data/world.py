@@ -554,10 +554,7 @@ def _informatica_runaways(rng: np.random.Generator, inf: InformaticaWorld) -> pd
         / meters.loc[assets["meter_id"], "scalar"].to_numpy()
     )
     pairs = (
-        assets.assign(ipu=ipu)
-        .groupby(["org_id", "meter_id"], sort=True)["ipu"]
-        .sum()
-        .reset_index()
+        assets.assign(ipu=ipu).groupby(["org_id", "meter_id"], sort=True)["ipu"].sum().reset_index()
     )
     n = 2 if len(pairs) >= 6 else 1 if len(pairs) >= 2 else 0
     runaway = _pick_runaways(rng, pairs["ipu"].to_numpy(), np.ones(len(pairs), dtype=bool), n)
