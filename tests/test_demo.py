@@ -105,6 +105,10 @@ def test_connect_calls_the_make_demo_emulator_emulated(monkeypatch: pytest.Monke
     connection = connection_of(connect("here", note=False))
     assert connection is not None and connection.emulated
     assert "make demo" in connection.text
+    assert "<code>make demo</code>" in connection._repr_html_()
+    monkeypatch.setenv("USAGE_ANALYSIS_DEMO_COMMAND", "make dashboard")
+    connection = connection_of(connect("here", note=False))
+    assert connection is not None and "started by `make dashboard`" in connection.text
 
 
 def test_connect_explicit_emulator_is_used_even_with_credentials(
@@ -137,6 +141,11 @@ def test_demo_env_points_every_client_at_the_emulator(tmp_path: Path) -> None:
         assert env["USAGE_ANALYSIS_HOME"] == str(tmp_path)
         assert env[DEMO_EMULATOR_ENV] == emu.base_url
         assert env["PARTICLE_ORG"] == emu.credentials["particle"]["org"]
+        assert env["USAGE_ANALYSIS_DEMO_COMMAND"] == "make demo"
+        assert (
+            demo_env(emu, home=tmp_path, command="make dashboard")["USAGE_ANALYSIS_DEMO_COMMAND"]
+            == "make dashboard"
+        )
 
 
 # --------------------------------------------------------------------------- make demo
@@ -275,9 +284,15 @@ def test_dashboard_serves_the_billing_overview_with_voila(
     assert "Billing overview" in page.text
     assert "application/vnd.jupyter.widget-view+json" in page.text  # the explorer
     assert "Traceback" not in page.text
+    # The note names the command that started the emulator.
+    assert "started by <code>make dashboard</code>" in page.text.replace("\\u003c", "<").replace(
+        "\\u003e", ">"
+    )
+    assert "make demo" not in page.text
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)
+    output = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 130
+    assert "DeprecationWarning" not in output, output[-3000:]
 
 
 # --------------------------------------------------------------------------- signals
