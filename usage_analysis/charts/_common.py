@@ -15,7 +15,7 @@ from ..defaults import (
     PROVIDER_NAMES,
 )
 from ..errors import InvalidParameter, SchemaError, UnitMismatch
-from ..schema import validate_unified
+from ..schema import coerce_unified, validate_unified
 from ._style import (
     MISSING_LABEL,
 )
@@ -69,16 +69,30 @@ _UNITS = {"quantity": "unit", "billable_quantity": "billable_unit"}
 _SEP = "\x1f"
 
 
-def _check(df: pd.DataFrame, quantity: str) -> str:
-    """Validate the frame and the quantity column; return the matching unit column."""
+def _check(df: pd.DataFrame, quantity: str) -> tuple[pd.DataFrame, str]:
+    """The frame as a unified frame and the unit column matching ``quantity``.
+
+    A plain ``pd.concat`` of unified frames turns categoricals whose categories
+    differ into objects: such a frame is coerced (``coerce_unified``), not refused.
+    """
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(f"expected a unified usage DataFrame, got {type(df).__name__}")
-    validate_unified(df)
+    df = as_unified(df)
     if quantity not in _UNITS:
         raise InvalidParameter(
             "quantity", f"expected 'quantity' or 'billable_quantity', got {quantity!r}"
         )
-    return _UNITS[quantity]
+    return df, _UNITS[quantity]
+
+
+def as_unified(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` itself when it is a unified frame, else its coerced copy (SchemaError if neither)."""
+    try:
+        validate_unified(df)
+    except SchemaError:
+        df = coerce_unified(df)
+        validate_unified(df)
+    return df
 
 
 def _units(df: pd.DataFrame, ucol: str) -> list[str]:

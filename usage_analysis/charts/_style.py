@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+import zlib
+from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict
 
 import plotly.graph_objects as go
@@ -67,19 +68,60 @@ _WRAP_LINES = 3
 _TREE_WRAP_CHARS = 20
 
 
-def _colors(labels: Sequence[str]) -> dict[str, str]:
-    """A colour per label in order, grey for 'other'."""
-    out: dict[str, str] = {}
-    i = 0
-    for label in labels:
-        if label in out:
-            continue
+class ColorMap:
+    """The colour of each product, app or meter: the same in every chart and notebook.
+
+    A label's colour comes from a stable hash of its text (CRC-32, not Python's
+    salted ``hash``), so "Fleet Gateway" is one colour in notebook 01, notebook
+    04 and the explorer, whatever else a chart shows and in whatever order. Two
+    labels of one chart that hash to the same colour are told apart: the one
+    later in alphabetical order takes the next free colour (so which one moves
+    does not depend on the chart's order either). ``pin`` fixes colours by hand.
+    """
+
+    def __init__(self, palette: Sequence[str] = PALETTE) -> None:
+        self.palette = tuple(palette)
+        self.pinned: dict[str, str] = {}
+
+    def pin(self, colors: Mapping[str, str]) -> None:
+        """Give labels fixed colours (e.g. ``{"Fleet Gateway": "#4C78A8"}``)."""
+        self.pinned.update({str(k): str(v) for k, v in colors.items()})
+
+    def preferred(self, label: str) -> str:
+        """The colour ``label`` gets unless another label of the same chart has it."""
+        if label in self.pinned:
+            return self.pinned[label]
         if label == OTHER_LABEL:
-            out[label] = OTHER_COLOR
-        else:
-            out[label] = PALETTE[i % len(PALETTE)]
-            i += 1
-    return out
+            return OTHER_COLOR
+        return self.palette[zlib.crc32(label.encode("utf-8")) % len(self.palette)]
+
+    def assign(self, labels: Sequence[str]) -> dict[str, str]:
+        """A distinct colour per label of one chart (grey for "other")."""
+        unique = sorted(set(labels), key=lambda label: (label not in self.pinned, label))
+        out: dict[str, str] = {}
+        taken: set[str] = set()
+        for label in unique:
+            color = self.preferred(label)
+            if color in taken and label not in self.pinned and label != OTHER_LABEL:
+                start = self.palette.index(color) if color in self.palette else 0
+                free = [
+                    c
+                    for k in range(1, len(self.palette) + 1)
+                    if (c := self.palette[(start + k) % len(self.palette)]) not in taken
+                ]
+                color = free[0] if free else color  # more labels than colours: repeat
+            out[label] = color
+            taken.add(color)
+        return {label: out[label] for label in labels}
+
+
+# The one colour map every chart uses.
+COLOR_MAP = ColorMap()
+
+
+def _colors(labels: Sequence[str]) -> dict[str, str]:
+    """A colour per label from the shared colour map, grey for 'other'."""
+    return COLOR_MAP.assign(list(labels))
 
 
 def _title(text: str, note: str | None = None) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from ..errors import InvalidParameter, UsageAnalysisError
 from ._common import (
     _num,
     _stamps,
+    as_unified,
     provider_name,
 )
 from ._style import (
@@ -53,6 +54,7 @@ def cumulative_vs_allowance(
     The threshold lines (70/90/100 % for Particle) are labelled with their
     quantity and the day each was crossed.
     """
+    df = as_unified(df)
     if isinstance(plan, ParticlePlan):
         status: AllowanceStatus = plan_status(df, plan, month=month, account=account)
     elif isinstance(plan, AllowanceStatus):

@@ -30,8 +30,8 @@ from ._common import (
 from ._style import (
     _TREE_WRAP_CHARS,
     OTHER_COLOR,
-    PALETTE,
     UNIT_ROOT_COLOR,
+    _colors,
     _empty,
     _esc,
     _layout,
@@ -54,7 +54,7 @@ def breakdown(
     the rest become one grey "other" leaf. With several units there is one
     treemap per unit side by side, so no box is ever sized against another unit.
     """
-    ucol = _check(df, quantity)
+    df, ucol = _check(df, quantity)
     cols = [path] if isinstance(path, str) else list(path)
     if not cols or any(c not in df.columns for c in cols) or len(set(cols)) != len(cols):
         raise InvalidParameter(
@@ -148,7 +148,10 @@ def _tree_nodes(
     level = 0
     while level < len(keys) - 1 and part[keys[level]].nunique(dropna=False) <= 1:
         level += 1
-    branches: dict[str, str] = {}
+    # A branch keeps one colour, so the eye groups its boxes: the colour map's
+    # colour of its label, the same as in every other chart.
+    level_labels = [label_maps[keys[level]][v] for v in part[keys[level]].unique()]
+    level_colors = _colors(level_labels)
     for i, row in enumerate(rows):
         parent = ""
         for depth, (col, value) in enumerate(zip(keys, row, strict=True)):
@@ -164,15 +167,8 @@ def _tree_nodes(
                 if depth < level:
                     out["colors"].append(UNIT_ROOT_COLOR)
                 else:
-                    # A branch keeps one colour, so the eye groups its boxes.
-                    branch = _SEP.join(head)
-                    if branch not in branches:
-                        branches[branch] = (
-                            OTHER_COLOR
-                            if OTHER_LABEL in head
-                            else PALETTE[len(branches) % len(PALETTE)]
-                        )
-                    out["colors"].append(branches[branch])
+                    color = OTHER_COLOR if OTHER_LABEL in head else level_colors[head[-1]]
+                    out["colors"].append(color)
             out["values"][index[node]] += float(quantities[i])
             parent = node
             if label == OTHER_LABEL:

@@ -57,7 +57,7 @@ def top_bar(
 
     Hover shows the exact total and the share of the total (per unit); one panel per unit.
     """
-    ucol = _check(df, quantity)
+    df, ucol = _check(df, quantity)
     n = _check_count(n, "n", cap=CHART_MAX_SERIES)
     if by not in df.columns:
         raise InvalidParameter("by", f"unknown column {by!r}")
@@ -134,7 +134,7 @@ def period_over_period(
             ``None``: do so when the data ends before the current period does.
         top: the groups with the largest current usage; the rest become "other".
     """
-    ucol = _check(df, quantity)
+    df, ucol = _check(df, quantity)
     if freq not in _FREQ_WORDS:
         raise InvalidParameter("freq", f"expected 'D', 'W' or 'MS', got {freq!r}")
     n = _check_count(top, "top", cap=CHART_MAX_SERIES)

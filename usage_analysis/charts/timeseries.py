@@ -67,7 +67,7 @@ def usage_over_time(
         kind: ``"bar"`` (stacked bars), ``"area"`` (stacked areas) or ``"line"``.
         quantity: ``"quantity"`` or ``"billable_quantity"``.
     """
-    ucol = _check(df, quantity)
+    df, ucol = _check(df, quantity)
     if freq not in _FREQ_WORDS:
         raise InvalidParameter("freq", f"expected 'D', 'W' or 'MS', got {freq!r}")
     if kind not in ("bar", "area", "line"):
@@ -149,7 +149,7 @@ def heatmap(
     mixes units (:class:`UnitMismatch`): filter to one unit first. When the frame
     spans more periods than fit (``CHART_MAX_CELLS`` cells), a coarser ``freq`` is used.
     """
-    ucol = _check(df, quantity)
+    df, ucol = _check(df, quantity)
     if freq not in _FREQ_WORDS:
         raise InvalidParameter("freq", f"expected 'D', 'W' or 'MS', got {freq!r}")
     n = _check_count(top, "top", cap=CHART_MAX_CELLS // 100)
