@@ -22,11 +22,10 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from .. import charts
 from ..analysis import ParticlePlan, forecast, plan_status, top_consumers, usage_by
+from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
 from ..schema import validate_unified
@@ -601,17 +600,8 @@ class UsageExplorer(widgets.VBox):
     def export_csv(self, path: str | Path | None = None) -> Path:
         """Write the filtered rows to a CSV file; return its path (a link appears too)."""
         target = self._target(path, "csv")
-        table = pa.Table.from_pandas(self.filtered, preserve_index=False)
-        # The CSV writer takes plain strings, not dictionary-encoded columns.
-        table = pa.table(
-            {
-                name: (col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col)
-                for name, col in zip(table.column_names, table.columns, strict=True)
-            }
-        )
-        tmp = target.with_name(target.name + ".part")
-        pacsv.write_csv(table, tmp)
-        tmp.replace(target)
+        # Spreadsheet-safe: plain dates, numbers as numbers, no formula cells.
+        write_csv(self.filtered, target)
         self._exported("csv", target)
         return target
 
