@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -307,3 +308,34 @@ def test_the_chart_has_no_fixed_width_and_refits_to_its_container(
     assert explorer.resizer in explorer.children
     esm = explorer.resizer.get_state()["_esm"]
     assert "ResizeObserver" in esm and 'new Event("resize")' in esm
+
+
+def test_each_headline_line_says_its_period(explorer: UsageExplorer) -> None:
+    text = re.sub(r"<[^>]+>", "\n", explorer.headline_html.value)
+    total = explorer.headline_html.value.split("ua-headline-rows")[0]
+    # The total covers the selected days; the plan and forecast lines the month.
+    assert "Sep 1 to Nov 20, 2026" in total
+    assert "Nov 2026: " in text and "% of the basic" in text
+    assert "Nov 2026 so far (to Nov 20)" in text and "forecast by Nov 30" in text
+    assert "28 days of data" in text
+    explorer.set_filters(start="2026-10-05", end="2026-10-20")
+    assert "Oct 5 to Oct 20, 2026" in explorer.headline_html.value
+
+
+def test_a_month_end_forecast_is_never_below_the_months_usage_so_far(
+    particle: pd.DataFrame,
+) -> None:
+    # Credits (negative rows) in the newest days make the daily rate negative.
+    last = particle["period_start"].max()
+    credit = particle.loc[particle["period_start"] >= last - pd.Timedelta(days=27)].copy()
+    credit["quantity"] = -credit["quantity"] * 3
+    credit["billable_quantity"] = -credit["billable_quantity"] * 3
+    df = coerce_unified(pd.concat([particle, credit], ignore_index=True))
+    raw = forecast(df, quantity="quantity", freq="MS")
+    assert float(raw["projected"].iloc[0]) < float(raw["used"].iloc[0])  # the case exists
+    ex = UsageExplorer(df, plan=None, quantity="quantity")
+    ex.plan.value = "none"
+    h = ex.headline
+    assert h.month_used == pytest.approx(float(raw["used"].iloc[0]))
+    assert h.forecast is not None and h.forecast >= h.month_used
+    assert h.forecast_lower is None or h.forecast_lower >= h.month_used

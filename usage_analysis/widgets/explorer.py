@@ -12,25 +12,25 @@ from __future__ import annotations
 import base64
 import copy
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
 from .. import charts
-from ..analysis import ParticlePlan, forecast, plan_status, top_consumers, usage_by
+from ..analysis import ParticlePlan, plan_status, top_consumers
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
 from ..schema import validate_unified
 from ._common import ChartResizer, Messages, esc, fmt_number, responsive, styled
 from ._filter import FILTER_COLUMNS, FrameFilter, Selection
+from .headline import Headline, compute_headline, headline_html
 
 __all__ = ["CHART_KINDS", "Headline", "UsageExplorer", "View", "compute_headline", "draw"]
 
@@ -80,126 +80,6 @@ class View:
     quantity: str = "quantity"
     top: int = 10
     plan: ParticlePlan | None = None
-
-
-@dataclass(frozen=True)
-class Headline:
-    """The numbers above the chart, for the filtered rows.
-
-    ``totals`` holds the total per unit (quantities of different units are never
-    added); ``unit``/``total`` are the main unit (most rows) and its total. With
-    a Particle plan, ``percent`` is the plan month's use of the allowance and
-    ``forecast`` the projection at the end of that month; otherwise ``forecast``
-    projects the main unit to the end of the newest data's month.
-    """
-
-    rows: int
-    totals: Mapping[str, float] = field(default_factory=dict)
-    unit: str | None = None
-    total: float | None = None
-    allowance: float | None = None
-    percent: float | None = None
-    forecast: float | None = None
-    forecast_end: pd.Timestamp | None = None
-    runs_out_on: pd.Timestamp | None = None
-    plan: str | None = None
-    period: str | None = None
-    note: str | None = None
-
-
-def compute_headline(df: pd.DataFrame, *, quantity: str, plan: ParticlePlan | None) -> Headline:
-    """Totals per unit, use of the Particle plan and the forecast, for ``df``."""
-    ucol = "unit" if quantity == "quantity" else "billable_unit"
-    if not len(df):
-        return Headline(rows=0, note="no rows match the filters")
-    table = usage_by(df, by=ucol, quantity=quantity)
-    totals = {str(u): float(q) for u, q in zip(table[ucol], table[quantity], strict=True) if u == u}
-    counts = df[ucol].value_counts()
-    unit = str(counts.index[0]) if len(counts) and counts.iloc[0] > 0 else None
-    total = totals.get(unit) if unit is not None else None
-    particle = (df["provider"] == "particle").to_numpy(dtype=bool, na_value=False)
-    if plan is not None and particle.any():
-        return _plan_headline(df, particle, totals, quantity=quantity, plan=plan, rows=len(df))
-    note = None
-    projected = end = None
-    if unit is not None:
-        rows = df.loc[(df[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
-        try:
-            fc = forecast(rows, quantity=quantity, freq="MS")
-            projected = float(fc["projected"].iloc[0])
-            end = pd.Timestamp(fc["period_end"].iloc[0])
-        except UsageAnalysisError as exc:
-            note = f"no forecast: {exc}"
-    return Headline(
-        rows=len(df),
-        totals=totals,
-        unit=unit,
-        total=total,
-        forecast=projected if projected is not None and np.isfinite(projected) else None,
-        forecast_end=end,
-        note=note,
-    )
-
-
-def _plan_headline(
-    df: pd.DataFrame,
-    particle: np.ndarray,
-    totals: dict[str, float],
-    *,
-    quantity: str,
-    plan: ParticlePlan,
-    rows: int,
-) -> Headline:
-    prows = df.loc[particle] if not particle.all() else df
-    ucol = "unit" if quantity == "quantity" else "billable_unit"
-    unit_values = prows[ucol].dropna().unique()
-    unit = str(unit_values[0]) if len(unit_values) else None
-    try:
-        status = plan_status(prows, plan, quantity=quantity)
-    except UsageAnalysisError as exc:
-        # E.g. several Particle accounts: the plan is per account.
-        return Headline(
-            rows=rows,
-            totals=totals,
-            unit=unit,
-            total=totals.get(unit or ""),
-            plan=plan.name,
-            note=str(exc),
-        )
-    mine = prows
-    if status.account_id is not None:
-        mine = prows.loc[(prows["account_id"] == status.account_id).to_numpy(bool, na_value=False)]
-    projected = runs_out = None
-    note = None
-    try:
-        fc = forecast(
-            mine,
-            quantity=quantity,
-            start=status.period_start,
-            end=status.period_end,
-            allowance=status.allowance,
-        )
-        projected = float(fc["projected"].iloc[0])
-        r = fc["runs_out_on"].iloc[0]
-        runs_out = None if pd.isna(r) else pd.Timestamp(r)
-    except UsageAnalysisError as exc:
-        note = f"no forecast: {exc}"
-    return Headline(
-        rows=rows,
-        totals=totals,
-        unit=status.unit or unit,
-        total=totals.get(status.unit or unit or ""),
-        allowance=status.allowance,
-        percent=status.percent,
-        forecast=projected if projected is not None and np.isfinite(projected) else None,
-        forecast_end=status.period_end,
-        runs_out_on=runs_out,
-        plan=plan.name,
-        period=f"{status.period_start:%b %Y}"
-        if plan.months == 1
-        else (f"{status.period_start:%Y-%m-%d} to {status.period_end:%Y-%m-%d}"),
-        note=note,
-    )
 
 
 def draw(df: pd.DataFrame, view: View) -> go.Figure:
@@ -262,36 +142,6 @@ def top_table_html(df: pd.DataFrame, *, by: str, quantity: str, n: int) -> str:
         "<table class='ua-top-table-rows' style='border-collapse:collapse'>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
-
-
-def headline_html(h: Headline) -> str:
-    """The headline numbers as HTML, each in an element with a stable CSS class."""
-    if not h.rows:
-        return "<div class='ua-headline-total'>No rows match the filters.</div>"
-    totals = " · ".join(f"{fmt_number(v)} {esc(u)}" for u, v in h.totals.items())
-    parts = [
-        f"<div class='ua-headline-total' style='font-size:1.5em;font-weight:600'>{totals}</div>",
-        f"<div class='ua-headline-rows' style='color:#666'>{h.rows:,} rows</div>",
-    ]
-    if h.percent is not None and np.isfinite(h.percent):
-        parts.append(
-            f"<div class='ua-headline-percent'>{h.percent:.1f} % of the {esc(h.plan)} plan's "
-            f"{fmt_number(h.allowance)} {esc(h.unit)} in {esc(h.period)}</div>"
-        )
-    if h.forecast is not None:
-        until = f" by {h.forecast_end - pd.Timedelta(days=1):%b %d}" if h.forecast_end else ""
-        runs = (
-            f"; the allowance runs out on {h.runs_out_on:%b %d}"
-            if h.runs_out_on is not None
-            else ""
-        )
-        parts.append(
-            f"<div class='ua-headline-forecast'>forecast {fmt_number(h.forecast)} {esc(h.unit)}"
-            f"{until}{runs}</div>"
-        )
-    if h.note:
-        parts.append(f"<div class='ua-headline-note' style='color:#a33'>{esc(h.note)}</div>")
-    return "".join(parts)
 
 
 class UsageExplorer(widgets.VBox):
