@@ -25,7 +25,7 @@ from .anomalies import anomalies
 from .costs import Costs, costs
 from .forecast import forecast
 from .here import RateCard, here_costs, here_usage
-from .informatica import IPUAlert, IPUStatus, ipu_alerts, ipu_status, ipu_usage
+from .informatica import IPUAlert, IPUStatus, MissingOrgWarning, ipu_alerts, ipu_status, ipu_usage
 from .overview import overview
 from .particle import ParticlePlan, ParticlePlanStatus, plan_status
 from .prices import InformaticaPrices, ParticlePrices, PriceBook, example_prices, load_prices
@@ -36,6 +36,7 @@ __all__ = [
     "IPUAlert",
     "IPUStatus",
     "InformaticaPrices",
+    "MissingOrgWarning",
     "ParticlePlan",
     "ParticlePlanStatus",
     "ParticlePrices",

@@ -22,11 +22,10 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from .. import charts
 from ..analysis import ParticlePlan, forecast, plan_status, top_consumers, usage_by
+from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
 from ..schema import validate_unified
@@ -601,17 +600,8 @@ class UsageExplorer(widgets.VBox):
     def export_csv(self, path: str | Path | None = None) -> Path:
         """Write the filtered rows to a CSV file; return its path (a link appears too)."""
         target = self._target(path, "csv")
-        table = pa.Table.from_pandas(self.filtered, preserve_index=False)
-        # The CSV writer takes plain strings, not dictionary-encoded columns.
-        table = pa.table(
-            {
-                name: (col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col)
-                for name, col in zip(table.column_names, table.columns, strict=True)
-            }
-        )
-        tmp = target.with_name(target.name + ".part")
-        pacsv.write_csv(table, tmp)
-        tmp.replace(target)
+        # Spreadsheet-safe: plain dates, numbers as numbers, no formula cells.
+        write_csv(self.filtered, target)
         self._exported("csv", target)
         return target
 
@@ -660,10 +650,19 @@ class UsageExplorer(widgets.VBox):
 
     def _show(self, fig: go.Figure) -> None:
         fw = self.figure
+        # Assigning a layout sends plotly.js a *relayout* of the new layout's keys,
+        # which merges: keys only the old figure had (its panel titles, the plan's
+        # threshold lines, a second axis) stayed on the page under every later
+        # chart (issue #13). Every such key is sent as removed in the same update.
+        stale = {key: None for key in fw.layout._props if key not in fig.layout._props}
         with fw.batch_update():
             fw.data = ()
             fw.add_traces(list(fig.data))
             fw.layout = fig.layout
+        if stale:
+            # The python side already holds the new layout alone; only the page
+            # needs telling (plotly.js deletes a key relayout-ed to null).
+            fw._send_relayout_msg(stale)
         # A FigureWidget inside a container is never displayed by its own
         # _repr_mimebundle_, the only place plotly copies the figure into the synced
         # state a new view starts from: without this a page opened (or a container
