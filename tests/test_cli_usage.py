@@ -255,3 +255,13 @@ def test_a_404_for_a_wrong_org_speaks_of_the_org_not_of_expired_reports(emu: Emu
     text = "\n".join(r.messages.lines)
     assert "no-such-org" in text and "organization" in text
     assert "expire" not in text
+
+
+def test_the_countdown_ends_on_a_clock_far_from_zero() -> None:
+    # A float clock at 1e9 s cannot move by 1e-13: the loop must not wait for that.
+    clock = FakeClock()
+    clock.sleep(1e9)
+    bar = _Progress(True, total=1, file=io.StringIO())
+    bar.sleep(2.3, clock, "pending")
+    bar.close()
+    assert sum(clock.sleeps[1:]) == pytest.approx(2.3, abs=1e-3)

@@ -118,7 +118,8 @@ class _Progress:
             clock.sleep(seconds)
             return
         end = clock.monotonic() + seconds
-        while (left := end - clock.monotonic()) > 0:
+        # Under a millisecond left is done: a float clock may not move for less.
+        while (left := end - clock.monotonic()) > 1e-3:
             self.bar.set_postfix_str(f"{state}; next check in {math.ceil(left)} s", refresh=False)
             self.bar.refresh()
             # Whole seconds down to the check (the first step takes the fraction).
