@@ -48,10 +48,9 @@ def escape_cell(value: str) -> str:
 
 def spreadsheet_table(df: pd.DataFrame) -> pa.Table:
     """The frame as an Arrow table of numbers, booleans and safe text, ready to write."""
-    columns: dict[str, pa.Array] = {}
-    for name in df.columns:
-        columns[str(name)] = _column(df[name])
-    return pa.table(columns)
+    # Header cells are cells too; from_arrays keeps repeated names apart.
+    names = [escape_cell(str(name)) for name in df.columns]
+    return pa.Table.from_arrays([_column(df.iloc[:, i]) for i in range(df.shape[1])], names=names)
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, bom: bool = False) -> Path:
@@ -101,6 +100,8 @@ def _column(s: pd.Series) -> pa.Array:
     if isinstance(dtype, pd.PeriodDtype) or pd.api.types.is_timedelta64_dtype(dtype):
         return _text(s.astype(object).where(s.notna(), None).map(_plain, na_action="ignore"))
     kind = pd.api.types.infer_dtype(s, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "boolean"):
+        return pa.array(s, from_pandas=True)  # numbers held as objects stay numbers
     if kind in ("datetime", "datetime64"):
         return _timestamps(pd.Series(pd.to_datetime(s, utc=True), index=s.index))
     if kind == "date":
