@@ -160,3 +160,12 @@ def test_headers_are_escaped_and_numbers_held_as_objects_stay_numbers() -> None:
     df.columns = ["=cmd", "n", "n"]
     text = to_csv_bytes(df).decode()
     assert text.splitlines() == ['"\'=cmd","n","n"', "1,-2.5,3"]
+
+
+def test_to_csv_returns_text_or_writes_a_file(tmp_path: Path) -> None:
+    from usage_analysis.csv_export import to_csv
+
+    df = pd.DataFrame({"day": pd.to_datetime(["2026-11-01"]), "v": [-1]})
+    assert to_csv(df) == '"day","v"\n"2026-11-01",-1\n'
+    path = to_csv(df, tmp_path / "x.csv")
+    assert isinstance(path, Path) and path.read_text() == to_csv(df)

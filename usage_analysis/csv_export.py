@@ -31,7 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-__all__ = ["FORMULA_PREFIXES", "escape_cell", "spreadsheet_table", "to_csv_bytes", "write_csv"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "escape_cell",
+    "spreadsheet_table",
+    "to_csv",
+    "to_csv_bytes",
+    "write_csv",
+]
 
 # OWASP "CSV Injection": = + - @ tab CR; ASVS 1.2.10 adds NUL; a leading LF behaves as CR.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
@@ -68,6 +75,15 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, bom: bool = Fal
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def to_csv(
+    df: pd.DataFrame, path: str | os.PathLike[str] | None = None, *, bom: bool = False
+) -> str | Path:
+    """Like ``DataFrame.to_csv``: the text when no path is given, else the written path."""
+    if path is None:
+        return to_csv_bytes(df, bom=bom).decode("utf-8")
+    return write_csv(df, path, bom=bom)
 
 
 def to_csv_bytes(df: pd.DataFrame, *, bom: bool = False) -> bytes:
