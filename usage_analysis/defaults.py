@@ -172,3 +172,25 @@ DEMO_POLL_SCHEDULE = "0.2,0.5,1"
 ARCHIVE_ENV = "USAGE_ANALYSIS_ARCHIVE"
 # Without the variable: this sub-directory of the data directory.
 ARCHIVE_DIRNAME = "archive"
+
+# --- Bounded waits and credentials (issue 11) -------------------------------
+# A server's Retry-After is honoured up to 10 minutes: longer (1e9 s, a date in
+# 2099, inf) is a misbehaving server, and the job stays resumable for later.
+MAX_RETRY_AFTER = 600.0
+# Redirects are followed by our own code (credentials never cross an origin), at most this often.
+MAX_REDIRECTS = 10
+# A JSON answer (status, search page, login) larger than this is refused: the largest
+# real one, a HERE search page of 100 records, is about 100 KB.
+MAX_JSON_BYTES = 16 * 1024**2
+# A JSON answer must arrive whole within this long, even when no deadline was given:
+# a body dripping a byte at a time never ends a per-read timeout.
+JSON_ANSWER_TIMEOUT = 120.0
+# Particle says "available" but gives no download_url: asked this many more times, then an error.
+PARTICLE_NO_LINK_POLLS = 5
+# The journal waits this long for another process's write lock before saying it is locked.
+JOURNAL_LOCK_TIMEOUT = 60.0
+# A leftover ".part" download of a process that cannot be checked is removed after this.
+STALE_PART_AGE = timedelta(days=1)
+# Particle CLI: the profile file names the config file holding the token (default "particle").
+PARTICLE_CLI_DIR = "~/.particle"
+PARTICLE_CLI_PROFILE = "particle"

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote
 
 import httpx
 from oauthlib import oauth1
@@ -267,8 +267,14 @@ class HereClient(BaseClient):
             )
             return dict(headers)
 
+        # secret_body: a token request answered elsewhere would hand a token to that host.
         data = self.http.send_json(
-            "POST", self.token_url, what="token request", headers=signed, content=body
+            "POST",
+            self.token_url,
+            what="token request",
+            headers=signed,
+            content=body,
+            secret_body=True,
         )
         value = (
             data.get("access_token") or data.get("accessToken") if isinstance(data, dict) else None
@@ -542,10 +548,9 @@ class HereClient(BaseClient):
         state = _STATES.get(str(raw).lower()) if raw is not None else PENDING
         if state is None:
             return Poll(FAILED, raw, message=f"HERE answered an unknown report status {raw!r}")
-        href = data.get("resultHref")
-        link = Secret(urljoin(self.base_url + "/", str(href))) if href and state == READY else None
+        # resultHref is not used: the download is always the documented /output path.
         message = data.get("message") or data.get("error") or data.get("cause")
-        return Poll(state, raw, download_url=link, message=str(message) if message else None)
+        return Poll(state, raw, message=str(message) if message else None)
 
     def _poll(self, job: ReportJob) -> Poll:
         what = f"status of report {job.id}"
@@ -558,13 +563,12 @@ class HereClient(BaseClient):
         return poll
 
     def _download_request(self, job: ReportJob) -> tuple[str | Secret, Headers]:
+        # Always the documented /reports/{id}/output under the configured base URL: the
+        # spec's own resultHref example (https://usage/realms/.../report/REPORT-1475/output)
+        # is not a usable URL, and a token goes to the API host only (a redirect elsewhere
+        # drops it, see _redirects).
         output = self._realm_url(f"/reports/{quote(job.id, safe='')}/output")
-        url: str | Secret = job._download_url or output
-        target = url.get() if isinstance(url, Secret) else url
-        if urlsplit(target).netloc != urlsplit(self.base_url).netloc:
-            # A link elsewhere (a storage bucket) is pre-signed: never send it our token.
-            return url, {"Accept": "application/x-gzip, text/csv"}
-        return url, lambda: self._headers(accept="application/x-gzip, text/csv")
+        return output, lambda: self._headers(accept="application/x-gzip, text/csv")
 
     def _validate_file(self, job: ReportJob, path: Path) -> None:
         self._records[job.id] = _count_records(path)
