@@ -134,8 +134,7 @@ DOWNLOAD_CHUNK_SIZE = 1024 * 1024
 REPORT_REREQUESTS = 2
 # Provider error bodies are cut to this many characters in exception messages.
 ERROR_BODY_CHARS = 300
-# Credential files: the Particle CLI's own config, and HERE's credentials.properties.
-PARTICLE_CONFIG_FILE = "~/.particle/particle.config.json"
+# Credential files: HERE's credentials.properties (the Particle CLI's are below).
 HERE_CREDENTIALS_FILE = "~/.here/credentials.properties"
 HERE_CREDENTIALS_ENV = "HERE_CREDENTIALS"
 

@@ -12,6 +12,7 @@ silently cut off. The bearer token is given, or fetched with the OAuth 1.0a
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import zlib
@@ -513,19 +514,76 @@ class HereClient(BaseClient):
         )
         items: list[dict[str, Any]] = []
         for window in self._windows(params):
-            offset = 0
-            while True:
-                query = {**self._query(window), "limit": str(limit), "offset": str(offset)}
-                page = self._send("GET", self._realm_url(), what="usage search", params=query)
-                found = page.get("items") or []
-                items.extend(found)
-                following = page.get("nextOffset")
-                total = page.get("total")
-                if following is None or not found:
-                    break
-                if total is not None and int(following) >= int(total):
-                    break
-                offset = int(following)
+            items.extend(self._search_window(window, limit))
+        return items
+
+    def _search_window(self, window: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
+        """Every page of one search window, checked against ``total``.
+
+        The spec defines ``offset`` as a page number (total=10, limit=2 gives
+        nextOffset 1, lastOffset 4); a server counting records instead works too,
+        since the next request sends the ``nextOffset`` the server gave. Paging stops
+        at ``lastOffset``, when ``nextOffset`` is missing or does not advance, or when
+        ``total`` items are in hand; then the count must equal ``total``: a missing or
+        repeated page raises instead of returning too few or too many records.
+        """
+        items: list[dict[str, Any]] = []
+        offset = 0
+        total: int | None = None
+        seen_pages: set[str] = set()
+        while True:
+            query = {**self._query(window), "limit": str(limit), "offset": str(offset)}
+            page = self._send("GET", self._realm_url(), what="usage search", params=query)
+            if not isinstance(page, dict):
+                raise APIError(
+                    "HERE usage search: expected a JSON object per page", provider=self.provider
+                )
+            found = page.get("items") or []
+            if not isinstance(found, list):
+                raise APIError("HERE usage search: 'items' is not a list", provider=self.provider)
+            total = _int_or_none(page.get("total"), total)
+            fingerprint = json.dumps(found, sort_keys=True, default=str)
+            if found and fingerprint in seen_pages:
+                raise APIError(
+                    f"HERE usage search: the page at offset {offset} repeats an earlier page; "
+                    "the records would be counted twice",
+                    provider=self.provider,
+                )
+            seen_pages.add(fingerprint)
+            items.extend(found)
+            if len(items) > HERE_MAX_RECORDS:
+                # Every page brings new records (repeats raise above): this bounds the loop.
+                raise LimitExceeded(
+                    f"HERE usage search: more than {HERE_MAX_RECORDS} records in one window; "
+                    "narrow it, or use request_report()",
+                    limit=f"{HERE_MAX_RECORDS} records",
+                    provider=self.provider,
+                )
+            if total is not None and len(items) > total:
+                break  # checked below: more records than the server says exist
+            following = _int_or_none(page.get("nextOffset"), None)
+            last = _int_or_none(page.get("lastOffset"), None)
+            if not found or (total is not None and len(items) >= total):
+                break
+            if last is not None and offset >= last:
+                break
+            if following is None and last is not None and total is not None:
+                # No nextOffset but more pages: lastOffset tells pages (spec) from records.
+                following = offset + 1 if last * limit < total else offset + limit
+            if following is None or following <= offset:
+                if following is not None:
+                    log.debug(
+                        "here: nextOffset %d does not advance past %d; stopping", following, offset
+                    )
+                break
+            offset = following
+        if total is not None and len(items) != total:
+            raise APIError(
+                f"HERE usage search returned {len(items)} records but says total={total} "
+                f"(window {window['start']}..{window['end']}): a page is missing or repeated; "
+                "nothing was returned rather than a wrong count",
+                provider=self.provider,
+            )
         return items
 
     # -- provider hooks -------------------------------------------------------
@@ -605,6 +663,16 @@ class HereClient(BaseClient):
                 "end": last.isoformat(),
             },
         ]
+
+
+def _int_or_none(value: Any, default: int | None) -> int | None:
+    """An integer paging field, or ``default`` when absent or not a number."""
+    if isinstance(value, bool) or value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
 
 
 def _month_end(day: date) -> date:
