@@ -128,8 +128,6 @@ INFORMATICA_POLL_EVERY = 30.0
 LIMIT_WAIT_TIMEOUT = 3600.0
 # A slot reserved by a process that died before sending its request is freed after this.
 LIMIT_RESERVATION_TTL = 300.0
-# Downloads are streamed in chunks of this size: constant memory whatever the file size.
-DOWNLOAD_CHUNK_SIZE = 1024 * 1024
 # fetch_report() asks again for a report the provider says failed, at most this often.
 REPORT_REREQUESTS = 2
 # Provider error bodies are cut to this many characters in exception messages.

@@ -51,7 +51,6 @@ import tenacity
 
 from .._secrets import Secret, get_logger, redact
 from ..defaults import (
-    DOWNLOAD_CHUNK_SIZE,
     ERROR_BODY_CHARS,
     HTTP_TIMEOUT,
     JSON_ANSWER_TIMEOUT,
@@ -724,7 +723,6 @@ class HTTP:
         headers: Headers = None,
         validate: Callable[[Path], None] | None = None,
         progress: Callable[[int, int | None], None] | None = None,
-        chunk_size: int = DOWNLOAD_CHUNK_SIZE,
     ) -> Download:
         """Stream ``url`` to ``dest`` atomically; a cut download starts again.
 
@@ -762,7 +760,9 @@ class HTTP:
                     if progress:
                         progress(0, expected)
                     with open(tmp, "wb") as out:
-                        for chunk in response.iter_bytes(chunk_size):
+                        # As the network gives it (no re-chunking to a fixed size, which
+                        # would hold a dripping body back from the deadline check).
+                        for chunk in response.iter_bytes():
                             out.write(chunk)
                             digest.update(chunk)
                             size += len(chunk)

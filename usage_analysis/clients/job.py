@@ -574,14 +574,20 @@ class ReportJob:
     def _read_options(self) -> dict[str, Any]:
         """What the reader cannot see in the file but the request said.
 
-        A summarized HERE report has no dates: its rows cover the requested days
-        (``end`` inclusive, so the period ends the day after).
+        HERE: always the requested period (``end`` inclusive, so it ends the day
+        after) and detail level. A summarized report has no dates at all, and a
+        one-day report must not pass for a whole month when its rows' timestamps
+        look monthly (a daily refresh on the 2nd must not archive the 1st as the
+        month, nor skip the 2nd to the 19th).
         """
-        if self.provider == "here" and self.params.get("detail_level") == "summarized":
-            first = date.fromisoformat(str(self.params["start"]))
-            last = date.fromisoformat(str(self.params["end"]))
-            return {"period": (first, last + timedelta(days=1)), "detail_level": "summarized"}
-        return {}
+        if self.provider != "here" or "start" not in self.params:
+            return {}
+        first = date.fromisoformat(str(self.params["start"]))
+        last = date.fromisoformat(str(self.params["end"]))
+        options: dict[str, Any] = {"period": (first, last + timedelta(days=1))}
+        if self.params.get("detail_level"):
+            options["detail_level"] = self.params["detail_level"]
+        return options
 
     def _archive(
         self, unified: pd.DataFrame | None, path: Path, archive: str | os.PathLike[str] | None
