@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -229,3 +230,52 @@ def test_a_redirect_loop_ends_with_an_error(a: Scripted) -> None:
         http.send("GET", f"{a.url}/loop", what="loop")
     http.close()
     assert 5 < len(a.seen) <= 12
+
+
+# -- a real dripping download, cut at its deadline (real time) ---------------------------
+
+
+def test_a_real_dripping_download_is_cut_at_its_deadline(a: Scripted, tmp_path: object) -> None:
+    """One byte every 0.3 s, forever, over a real socket: download(timeout=2) ends near 2 s."""
+    import time
+    from pathlib import Path
+
+    from usage_analysis.clients.job import READY
+    from usage_analysis.errors import ReportTimeout
+
+    def drip(h: Any) -> None:
+        h.send_response(200)
+        h.send_header("Content-Type", "text/csv")
+        h.send_header("Content-Length", "100000")
+        h.end_headers()
+        for _ in range(100):  # 30 s at most: far past the deadline
+            h.wfile.write(b"x")
+            h.wfile.flush()
+            time.sleep(0.3)
+
+    a.routes["/v1/user/service_agreements"] = _json({"data": [{"id": "7", "attributes": {}}]})
+    a.routes["/v1/user/service_agreements/7/usage_reports"] = reply(
+        202,
+        json.dumps({"data": {"id": "1001", "attributes": {"state": "pending"}}}).encode(),
+    )
+    a.routes["/v1/user/usage_reports/1001"] = _json(
+        {
+            "data": {
+                "id": "1001",
+                "attributes": {"state": "available", "download_url": f"{a.url}/dl/r.csv?sig=1"},
+            }
+        }
+    )
+    a.routes["/dl/r.csv"] = drip
+    client = ParticleClient(
+        token="PARTICLE-SECRET", base_url=a.url, journal=Path(str(tmp_path)) / "j.sqlite"
+    )
+    job = client.request_report("2026-10-01", "2026-10-02")
+    started = time.monotonic()
+    with pytest.raises(ReportTimeout):
+        job.download(progress=False, timeout=2.0)
+    took = time.monotonic() - started
+    assert 1.9 <= took < 4.0
+    assert job.state == READY
+    assert list(client._default_path(job).parent.iterdir()) == []
+    client.close()
