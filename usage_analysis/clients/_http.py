@@ -248,6 +248,11 @@ def _error_details(body: bytes) -> tuple[str | None, str | None, str | None]:
     if "cause" in data or "correlationId" in data:  # HERE's documented error body
         code = code or _text(data.get("code"))
         parts = [_text(data.get(k)) for k in ("title", "cause", "action")]
+        # ``details``: a list of objects in the spec, one object in some answers.
+        details = data.get("details")
+        first_detail = details[0] if isinstance(details, list) and details else details
+        if isinstance(first_detail, dict) and not data.get("cause"):
+            parts.insert(1, _text(first_detail.get("message")) or _text(first_detail.get("title")))
         message = message or "; ".join(p for p in parts if p)
         request_id = request_id or _text(data.get("correlationId"))
     message = message or _text(data.get("message")) or _text(data.get("info"))
