@@ -489,3 +489,31 @@ def test_the_particle_cli_profile_gives_the_token_and_api_url(tmp_path: Path) ->
     client.service_agreements()
     assert seen[0].url.host == "api.staging.test"
     assert seen[0].headers["Authorization"] == "Bearer cli-token-0123456789"
+
+
+def test_a_here_token_lifetime_of_1e400_seconds_raises_no_overflow(clock: FakeClock) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/oauth2/token":
+            # 1e400 as the JSON text a server could send (Python's json refuses to write it).
+            body = b'{"access_token": "tok-0123456789", "expires_in": 1e400}'
+            return httpx.Response(200, content=body)
+        return httpx.Response(200, json={"total": 1, "items": _records(1)})
+
+    client = HereClient(
+        credentials={"here.access.key.id": "KEYID", "here.access.key.secret": "KEYSECRET"},
+        realm_id="org123456",
+        base_url="https://usage.test/v2",
+        token_url="https://account.test/oauth2/token",
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        clock=clock,
+    )
+    assert len(client.search("2026-10-01", "2026-10-01")) == 1
+
+
+@pytest.mark.parametrize("schedule", ["1,inf", "nan", float("inf")])
+def test_an_infinite_poll_schedule_is_refused(schedule: object) -> None:
+    from usage_analysis.clients import PollSchedule
+    from usage_analysis.errors import InvalidParameter
+
+    with pytest.raises(InvalidParameter, match="schedule"):
+        PollSchedule.coerce(schedule)  # type: ignore[arg-type]

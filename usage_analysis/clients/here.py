@@ -284,10 +284,11 @@ class HereClient(BaseClient):
             raise AuthenticationError(
                 "HERE token request: the answer has no access_token", provider=self.provider
             )
-        expires = data.get("expires_in") or data.get("expiresIn")
+        lifetime = _seconds(data.get("expires_in") or data.get("expiresIn"))
+        # Unknown or absurd lifetimes: no expiry kept, a 401 then fetches a new token.
         self._token_expires = (
-            self.clock.now() + timedelta(seconds=float(expires)) - _TOKEN_MARGIN
-            if expires
+            self.clock.now() + timedelta(seconds=lifetime) - _TOKEN_MARGIN
+            if lifetime is not None
             else None
         )
         log.debug("here: fetched a bearer token with the access keys")
@@ -663,6 +664,17 @@ class HereClient(BaseClient):
                 "end": last.isoformat(),
             },
         ]
+
+
+def _seconds(value: Any) -> float | None:
+    """A token lifetime in seconds, or None when absent, not a number, or beyond a year."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not 0 < seconds <= 366 * 86400:  # also false for nan and inf
+        return None
+    return seconds
 
 
 def _int_or_none(value: Any, default: int | None) -> int | None:
