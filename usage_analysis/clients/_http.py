@@ -837,18 +837,10 @@ def remove_stale_parts(dest: Path) -> list[Path]:
 
 
 def _process_alive(pid: int) -> bool:
-    """Whether ``pid`` is running (POSIX; elsewhere assume it is, and let age decide)."""
-    if pid == os.getpid():
-        return True
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0: an existence check, nothing is sent
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+    """Whether ``pid`` is running: psutil (already a dependency) answers on every OS."""
+    import psutil
+
+    return pid == os.getpid() or psutil.pid_exists(pid)
 
 
 def _user_agent() -> str:
