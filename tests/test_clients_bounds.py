@@ -439,20 +439,24 @@ def test_leftover_part_files_of_dead_processes_are_cleaned_on_resume(
     assert remove_stale_parts(dest) == []
 
 
-def test_an_expired_particle_cli_token_raises_before_any_request(tmp_path: Path) -> None:
+def _cli_profile(expires_at: object, api_url: str = "https://api.staging.test/") -> None:
+    """The Particle CLI's files as it writes them: profile "staging" chosen in profile.json."""
     folder = Path.home() / ".particle"
     folder.mkdir()
     (folder / "profile.json").write_text(json.dumps({"name": "staging"}))
-    (folder / "staging.config.json").write_text(
-        json.dumps(
-            {
-                "access_token": "cli-token-0123456789",
-                "access_token_expires_at": "2020-01-01T00:00:00.000Z",
-                "username": "me@example.com",
-                "apiUrl": "https://api.staging.test",
-            }
-        )
-    )
+    (folder / "particle.config.json").write_text(json.dumps({"access_token": "not-this-one"}))
+    config = {
+        "access_token": "cli-token-0123456789",
+        "access_token_expires_at": expires_at,
+        "username": "me@example.com",
+        "apiUrl": api_url,
+    }
+    (folder / "staging.config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("expired", ["2020-01-01T00:00:00.000Z", 1577836800000, 1577836800])
+def test_an_expired_particle_cli_token_raises_before_any_request(expired: object) -> None:
+    _cli_profile(expired)
     calls: list[httpx.Request] = []
     transport = httpx.MockTransport(lambda r: calls.append(r) or httpx.Response(200, json={}))
     with pytest.raises(AuthenticationError, match="particle token create") as info:
@@ -462,20 +466,8 @@ def test_an_expired_particle_cli_token_raises_before_any_request(tmp_path: Path)
     assert calls == []
 
 
-def test_the_particle_cli_profile_gives_the_token_and_api_url(tmp_path: Path) -> None:
-    folder = Path.home() / ".particle"
-    folder.mkdir()
-    (folder / "profile.json").write_text(json.dumps({"name": "staging"}))
-    (folder / "particle.config.json").write_text(json.dumps({"access_token": "not-this-one"}))
-    (folder / "staging.config.json").write_text(
-        json.dumps(
-            {
-                "access_token": "cli-token-0123456789",
-                "access_token_expires_at": "2099-01-01T00:00:00.000Z",
-                "apiUrl": "https://api.staging.test/",
-            }
-        )
-    )
+def test_the_particle_cli_profile_gives_the_token_and_api_url() -> None:
+    _cli_profile("2099-01-01T00:00:00.000Z")
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:

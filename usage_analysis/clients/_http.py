@@ -545,7 +545,8 @@ class HTTP:
     ) -> httpx.Response:
         """Send one request, following redirects ourselves; the answer is open (streamed).
 
-        The caller closes it. Raises httpx errors as they come (the caller maps them).
+        The caller closes it. An error status raises its mapped error (the answer
+        closed); httpx errors are raised as they come (the caller maps them).
         """
         secret_body = secret_body or holds_secret(json_body)
         has_body = json_body is not None or content is not None
@@ -578,6 +579,14 @@ class HTTP:
                 response.close()
                 raise
             if hop is None:
+                if response.status_code >= 400:
+                    try:
+                        body = self._read_error(response, what)
+                    finally:
+                        response.close()
+                    raise error_from_response(
+                        response, provider=self.provider, what=what, body=body
+                    )
                 return response
             response.close()
             self._check_deadline(what)
@@ -640,13 +649,6 @@ class HTTP:
                     secret_body=secret_body,
                 )
                 try:
-                    if response.status_code >= 400:
-                        raise error_from_response(
-                            response,
-                            provider=self.provider,
-                            what=what,
-                            body=self._read_error(response, what),
-                        )
                     body = self._read_answer(response, what=what)
                 finally:
                     response.close()
@@ -749,13 +751,6 @@ class HTTP:
             try:
                 response = self._open("GET", target, what=what, headers=sent)
                 try:
-                    if response.status_code >= 400:
-                        raise error_from_response(
-                            response,
-                            provider=self.provider,
-                            what=what,
-                            body=self._read_error(response, what),
-                        )
                     expected: int | None = None
                     length = response.headers.get("Content-Length")
                     if length and length.isdigit() and not response.headers.get("Content-Encoding"):
