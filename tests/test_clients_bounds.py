@@ -433,9 +433,9 @@ def test_leftover_part_files_of_dead_processes_are_cleaned_on_resume(
     mine = dest.parent / f".{dest.name}.{os.getpid()}-cafef00d.part"
     mine.write_bytes(b"a download of this process in progress")
     again = resume("1001", client=client)
-    assert again.download(progress=False).read_bytes() == CSV
     assert not leftover.exists()
     assert mine.exists()  # a live process's download is left alone
+    assert again.download(progress=False).read_bytes() == CSV
     assert remove_stale_parts(dest) == []
 
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from ..defaults import JOURNAL_LOCK_TIMEOUT
 from ..errors import ConfigurationError, InvalidParameter, NotFoundError
 from ..paths import journal_path
+from ._http import remove_stale_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -393,6 +394,7 @@ def resume(
 
     Credentials come from ``client`` when given, else from the environment and
     config files as for a new client; the job's endpoints come from the journal.
+    Partial downloads left by a process that died are removed.
     """
     from .job import ReportJob
 
@@ -428,7 +430,11 @@ def resume(
             raise NotFoundError(f"part {part_id!r} of job {job_id!r} is missing from the journal")
         return part
 
-    return ReportJob.from_row(row, client, load=load)
+    job = ReportJob.from_row(row, client, load=load)
+    # A kernel killed mid-download left a .part file: it goes now (live downloads stay).
+    for part in {job, *job.leaves()}:
+        remove_stale_parts(part.path or client._default_path(part))
+    return job
 
 
 def _owner_of(row: dict[str, Any]) -> Owner:
