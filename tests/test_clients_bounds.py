@@ -509,3 +509,18 @@ def test_an_infinite_poll_schedule_is_refused(schedule: object) -> None:
 
     with pytest.raises(InvalidParameter, match="schedule"):
         PollSchedule.coerce(schedule)  # type: ignore[arg-type]
+
+
+def test_here_search_stops_at_last_offset_even_when_next_offset_goes_on(clock: FakeClock) -> None:
+    """No total, and a nextOffset on every page: lastOffset ends the paging."""
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        offset = int(request.url.params["offset"])
+        calls.append(offset)
+        body = {"items": _records(2, offset * 2), "nextOffset": offset + 1, "lastOffset": 2}
+        return httpx.Response(200, json=body)
+
+    items = _here(handler, clock).search("2026-10-01", "2026-10-02", limit=2)
+    assert calls == [0, 1, 2]
+    assert len(items) == 6
