@@ -524,3 +524,38 @@ def test_here_search_stops_at_last_offset_even_when_next_offset_goes_on(clock: F
     items = _here(handler, clock).search("2026-10-01", "2026-10-02", limit=2)
     assert calls == [0, 1, 2]
     assert len(items) == 6
+
+
+def test_without_a_timeout_a_report_pending_for_ever_ends_at_the_named_default(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    from usage_analysis.defaults import REPORT_TIMEOUT
+
+    api = Particle(clock)
+    api.status = lambda r: _status("pending")
+    job = api.client(tmp_path).request_report("2026-10-01", "2026-10-02")
+    with pytest.raises(ReportTimeout):
+        job.wait(progress=False, schedule=600)
+    assert clock.monotonic() == pytest.approx(REPORT_TIMEOUT)
+
+
+def test_a_download_that_never_ends_stops_at_the_size_cap(
+    clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import usage_analysis.clients._http as http_module
+
+    monkeypatch.setattr(http_module, "MAX_DOWNLOAD_BYTES", 5 * 1024**2)
+    chunk = b"x" * (1024 * 1024)
+
+    class Endless(httpx.SyncByteStream):
+        def __iter__(self) -> Iterator[bytes]:
+            while True:
+                yield chunk
+
+    api = Particle(clock)
+    api.file = lambda r: httpx.Response(200, stream=Endless())
+    client = api.client(tmp_path)
+    job = client.request_report("2026-10-01", "2026-10-02")
+    with pytest.raises(APIError, match="MAX_DOWNLOAD_BYTES"):
+        job.download(progress=False)
+    assert list(client._default_path(job).parent.iterdir()) == []

@@ -182,6 +182,13 @@ MAX_JSON_BYTES = 16 * 1024**2
 # A JSON answer must arrive whole within this long, even when no deadline was given:
 # a body dripping a byte at a time never ends a per-read timeout.
 JSON_ANSWER_TIMEOUT = 120.0
+# wait()/download()/fetch() with timeout=None wait at most this long: no provider documents
+# a report taking more than minutes (Particle's own example gives up after an hour); a job
+# pending for 6 hours is stuck, and stays resumable. timeout=math.inf waits for ever.
+REPORT_TIMEOUT = 6 * 3600.0
+# A download larger than the readers accept (MAX_UNCOMPRESSED_BYTES) is stopped: no real
+# report is that large, and a server that never stops sending must not fill the disk.
+MAX_DOWNLOAD_BYTES = MAX_UNCOMPRESSED_BYTES
 # Particle says "available" but gives no download_url: asked this many more times, then an error.
 PARTICLE_NO_LINK_POLLS = 5
 # The journal waits this long for another process's write lock before saying it is locked.

@@ -54,6 +54,7 @@ from ..defaults import (
     ERROR_BODY_CHARS,
     HTTP_TIMEOUT,
     JSON_ANSWER_TIMEOUT,
+    MAX_DOWNLOAD_BYTES,
     MAX_JSON_BYTES,
     MAX_REDIRECTS,
     MAX_RETRY_AFTER,
@@ -769,6 +770,14 @@ class HTTP:
                             if progress:
                                 progress(size, expected)
                             self._check_deadline(what)
+                            if size > MAX_DOWNLOAD_BYTES:
+                                raise APIError(
+                                    f"{self._label} {what}: the file went past "
+                                    f"{MAX_DOWNLOAD_BYTES:,} bytes, more than any report the "
+                                    "readers accept (MAX_DOWNLOAD_BYTES); stopped",
+                                    provider=self.provider,
+                                    status=response.status_code,
+                                )
                         out.flush()
                         os.fsync(out.fileno())
                     notes = self._framing_warnings(response, what)

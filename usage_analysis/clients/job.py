@@ -12,6 +12,7 @@ loses nothing: ``usage_analysis.resume(job_id)`` re-attaches.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._secrets import Secret, get_logger, redact
+from ..defaults import REPORT_TIMEOUT
 from ..errors import (
     AuthenticationError,
     InvalidParameter,
@@ -142,10 +144,13 @@ class _Deadline:
 
     @classmethod
     def start(cls, job: ReportJob, timeout: float | None) -> _Deadline:
-        if timeout is not None and not timeout >= 0:
+        """From now; ``None`` means ``REPORT_TIMEOUT``, ``math.inf`` no deadline at all."""
+        if timeout is None:
+            timeout = REPORT_TIMEOUT
+        if not timeout >= 0:
             raise InvalidParameter("timeout", f"expected seconds >= 0 or None, got {timeout!r}")
         now = job.client.clock.monotonic()
-        return cls(now, None if timeout is None else now + float(timeout))
+        return cls(now, None if math.isinf(timeout) else now + float(timeout))
 
     def remaining(self, clock: Any) -> float | None:
         return None if self.until is None else self.until - clock.monotonic()
@@ -326,7 +331,8 @@ class ReportJob:
         minute); a ``Retry-After`` from the provider lengthens a wait (up to
         ``MAX_RETRY_AFTER``). Raises :class:`ReportFailed` when the provider says the
         job failed and :class:`ReportTimeout` after ``timeout`` seconds: one overall
-        deadline, which also cuts a status answer that arrives too slowly.
+        deadline, which also cuts a status answer that arrives too slowly. ``None``:
+        ``REPORT_TIMEOUT`` (6 hours); ``math.inf``: no deadline.
         """
         return self._wait_until(
             _Deadline.start(self, timeout), progress=progress, schedule=schedule
