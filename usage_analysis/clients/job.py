@@ -121,6 +121,20 @@ class _Progress:
         else:
             self.bar.refresh()
 
+    def sleep(self, seconds: float, clock: Any, state: str) -> None:
+        """``clock.sleep(seconds)``, the bar counting down to the next status check."""
+        if self.bar is None or seconds <= 0:
+            clock.sleep(seconds)
+            return
+        end = clock.monotonic() + seconds
+        # Under a millisecond left is done: a float clock may not move for less.
+        while (left := end - clock.monotonic()) > 1e-3:
+            self.bar.set_postfix_str(f"{state}; next check in {math.ceil(left)} s", refresh=False)
+            self.bar.refresh()
+            # Whole seconds down to the check (the first step takes the fraction).
+            clock.sleep(left - math.ceil(left) + 1.0 if left > 1.0 else left)
+        self.bar.set_postfix_str(f"{state}; checking ...", refresh=True)
+
     def bytes(self, size: int, total: int | None) -> None:
         if self.bar is None:
             return
@@ -379,7 +393,7 @@ class ReportJob:
                     self.provider_state or self.state,
                     delay,
                 )
-                clock.sleep(delay)
+                bar.sleep(delay, clock, self.provider_state or self.state)
                 n += 1
         finally:
             bar.close()
