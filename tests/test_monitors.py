@@ -136,7 +136,7 @@ def test_one_message_per_crossed_level_none_repeated_and_forecast_first(
     assert len(bodies) == 3, bodies
     level_70 = [b for b in bodies if ": 70 % of the" in b]
     level_90 = [b for b in bodies if ": 90 % of the" in b]
-    forecast = [b for b in bodies if "forecast to cross 100 %" in b]
+    forecast = [b for b in bodies if "(alert level 100 %)" in b]
     assert len(level_70) == len(level_90) == len(forecast) == 1
     budget = next(s for s in first.states if s.monitor.name == "ops")
     assert budget.status == "warning"
@@ -291,8 +291,8 @@ def test_anomaly_monitor_names_the_runaway_device() -> None:
         now="2026-11-11",
     )
     assert state.status == "anomaly"
-    assert [a.level for a in state.alerts] == ["gateway-0003 2026-11-08"]
-    assert "runaway device gateway-0003 on Nov 8" in state.alerts[0].message
+    assert [a.level for a in state.alerts] == ["gateway-0003"]
+    assert "acme-iot: runaway device: gateway-0003 used 5,000" in state.alerts[0].message
 
 
 def test_monitors_file_is_checked_and_state_shows_as_a_table(tmp_path: Path) -> None:

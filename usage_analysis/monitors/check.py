@@ -146,7 +146,11 @@ def state_table(states: Sequence[MonitorState]) -> pd.DataFrame:
         for label, when in s.crossed.items():
             row[f"crossed {label}"] = when
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    for col in table.columns:
+        if col.startswith("crossed ") or col == "data_until":
+            table[col] = pd.to_datetime(table[col], utc=True)
+    return table
 
 
 def print_summary(result: CheckResult) -> None:

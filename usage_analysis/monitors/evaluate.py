@@ -62,6 +62,7 @@ class MonitorState:
     forecast_crosses_on: pd.Timestamp | None = None
     data_until: pd.Timestamp | None = None
     top: str | None = None
+    account: str | None = None  # the account label used in messages
     alerts: tuple[Alert, ...] = ()
 
     @property
@@ -175,6 +176,7 @@ def _evaluate_one(
         hit = cumulative[cumulative >= limit * level / 100.0 * (1 - 1e-12)]
         crossed[_label(level)] = pd.Timestamp(hit.index[0]) if len(hit) else None
     fc_percent, fc_date = _forecast(m, inside, values, start, end, until, limit)
+    account = _account_label(m, inside)
     top = _top(m, inside, values)
     percent = used / limit * 100.0
     status = (
@@ -195,6 +197,7 @@ def _evaluate_one(
         forecast_crosses_on=fc_date,
         data_until=until,
         top=top,
+        account=account,
     )
     alerts = (
         _level_alerts(state, dashboard_url)
@@ -202,6 +205,19 @@ def _evaluate_one(
         else _forecast_alerts(state, dashboard_url)
     )
     return MonitorState(**{**state.__dict__, "alerts": tuple(alerts)})
+
+
+def _account_label(m: Monitor, rows: pd.DataFrame) -> str:
+    """The monitor's account, else the one account of its rows (by name), else 'all accounts'."""
+    if m.account is not None:
+        return m.account
+    ids = rows["account_id"].astype(object)
+    if ids.nunique(dropna=False) == 1:
+        names = rows["account_name"].dropna()
+        if len(names):
+            return str(names.iloc[0])
+        return "sandbox" if pd.isna(ids.iloc[0]) else str(ids.iloc[0])
+    return "all accounts"
 
 
 def _quantity(m: Monitor, rows: pd.DataFrame) -> tuple[np.ndarray, str | None]:
@@ -297,7 +313,7 @@ def _day(ts: pd.Timestamp | None) -> str:
 
 def _subject(state: MonitorState) -> str:
     m = state.monitor
-    who = m.account or "all accounts"
+    who = state.account or m.account or "all accounts"
     scope = [x for x in (m.product, m.tag, m.meter) if x]
     return f"{_PROVIDER_NAMES[m.provider]} {who}" + (f" ({', '.join(scope)})" if scope else "")
 
@@ -347,17 +363,23 @@ def _level_alerts(state: MonitorState, dashboard_url: str | None) -> list[Alert]
 
 def _forecast_alerts(state: MonitorState, dashboard_url: str | None) -> list[Alert]:
     alerts = []
+    last_day = _day(state.period_end - pd.Timedelta(days=1))
+    so_far = _day(state.data_until - pd.Timedelta(days=1)) if state.data_until else "?"
     for label, when in state.crossed.items():
         level = float(label.split()[0])
         if when is not None or not state.forecast_percent >= level * (1 - 1e-12):
             continue
-        by = _day(state.forecast_crosses_on) if level == 100 and state.forecast_crosses_on else None
+        around = (
+            f", crossing {label} around {_day(state.forecast_crosses_on)}"
+            if level == 100 and state.forecast_crosses_on is not None
+            else ""
+        )
         message = (
-            f"{_subject(state)}: forecast to cross {label} of {_limit_text(state)} before "
-            f"{_day(state.period_end - pd.Timedelta(days=1))}"
-            + (f" (around {by})" if by else "")
-            + f"; {state.percent:.0f} % used by {_day(state.data_until - pd.Timedelta(days=1)) if state.data_until else '?'}"
-            + _tail(state, dashboard_url)
+            f"{_subject(state)}: forecast {state.forecast_percent:.0f} % of "
+            f"{_limit_text(state)} by {last_day}{around} (alert level {label}); "
+            f"{state.percent:.0f} % used by {so_far}"
+            + (f"; {state.top}" if state.top else "")
+            + (f" — {dashboard_url}" if dashboard_url else "")
         )
         alerts.append(
             Alert(state.monitor.name, f"forecast {label}", state.period, "forecast", message)
@@ -383,17 +405,20 @@ def _anomaly_state(
         options["threshold"] = m.threshold
     found = find_anomalies(rows, by=by, quantity=quantity, **options)
     found = found[(found["day"] >= start) & (found["day"] < end)]
+    # One alert per runaway series and month: its most striking day (found is by score).
+    found = found.drop_duplicates(subset=[m.by], keep="first")
+    noun = _RESOURCE_NOUN[m.provider] if m.by == "resource_id" else m.by.replace("_", " ")
+    account = _account_label(m, rows)
     alerts = []
     for r in found.to_dict("records"):
-        who = (
-            r.get("resource_name") if m.by == "resource_id" and r.get("resource_name") else r[m.by]
-        )
-        noun = _RESOURCE_NOUN[m.provider] if m.by == "resource_id" else m.by.replace("_", " ")
-        day = pd.Timestamp(r["day"])
-        message = f"{_PROVIDER_NAMES[m.provider]} {m.account or 'all accounts'}: runaway {noun} {who} on {_day(day)}: {r['explanation']}"
+        explanation = str(r["explanation"])
+        name = r.get("resource_name")
+        if m.by == "resource_id" and isinstance(name, str) and name and name != r[m.by]:
+            explanation = explanation.replace(str(r[m.by]), name, 1)
+        message = f"{_PROVIDER_NAMES[m.provider]} {account}: runaway {noun}: {explanation}"
         if dashboard_url:
             message += f" — {dashboard_url}"
-        alerts.append(Alert(m.name, f"{who} {day:%Y-%m-%d}", f"{start:%Y-%m}", "anomaly", message))
+        alerts.append(Alert(m.name, str(r[m.by]), f"{start:%Y-%m}", "anomaly", message))
     return MonitorState(
         m, start, end, "anomaly" if alerts else "ok", data_until=until, alerts=tuple(alerts)
     )
