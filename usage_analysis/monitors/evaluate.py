@@ -63,6 +63,7 @@ class MonitorState:
     data_until: pd.Timestamp | None = None
     top: str | None = None
     account: str | None = None  # the account label used in messages
+    example_prices: bool = False  # a money budget priced from the EXAMPLE book
     alerts: tuple[Alert, ...] = ()
 
     @property
@@ -149,8 +150,9 @@ def _evaluate_one(
     inside = rows.loc[((rows["period_start"] >= start) & (rows["period_start"] < end)).to_numpy()]
     if m.kind == "anomaly":
         return _anomaly_state(m, rows, start, end, until, dashboard_url)
+    projected_cost: float | None = None
     if m.money:
-        values, unit = _money(m, provider_rows, inside, prices)
+        values, unit, projected_cost = _money(m, provider_rows, inside, prices, start)
     else:
         values, unit = _quantity(m, inside)
     if not len(inside):
@@ -176,6 +178,8 @@ def _evaluate_one(
         hit = cumulative[cumulative >= limit * level / 100.0 * (1 - 1e-12)]
         crossed[_label(level)] = pd.Timestamp(hit.index[0]) if len(hit) else None
     fc_percent, fc_date = _forecast(m, inside, values, start, end, until, limit)
+    if projected_cost is not None:
+        fc_percent = max(projected_cost, used) / limit * 100.0
     account = _account_label(m, inside)
     top = _top(m, inside, values)
     percent = used / limit * 100.0
@@ -198,6 +202,7 @@ def _evaluate_one(
         data_until=until,
         top=top,
         account=account,
+        example_prices=bool(m.money and (prices is None or prices.example)),
     )
     alerts = (
         _level_alerts(state, dashboard_url)
@@ -235,13 +240,31 @@ def _quantity(m: Monitor, rows: pd.DataFrame) -> tuple[np.ndarray, str | None]:
 
 
 def _money(
-    m: Monitor, provider_rows: pd.DataFrame, inside: pd.DataFrame, prices: PriceBook | None
-) -> tuple[np.ndarray, str | None]:
-    """Row costs (priced on the whole provider frame, so Particle blocks count the account)."""
+    m: Monitor,
+    provider_rows: pd.DataFrame,
+    inside: pd.DataFrame,
+    prices: PriceBook | None,
+    start: pd.Timestamp,
+) -> tuple[np.ndarray, str | None, float | None]:
+    """Row costs (priced on the whole provider frame, so Particle blocks count the account).
+
+    Also the month-end cost forecast of ``ua.costs`` (which prices the projected
+    quantity, so Particle's blocks step as they will) when the monitor watches
+    whole accounts; ``None`` when it narrows to a product, tag or meter.
+    """
     if not len(inside):
-        return np.zeros(0), m.currency
-    priced = price_rows(provider_rows, prices).rows
+        return np.zeros(0), m.currency, None
+    result = price_rows(provider_rows, prices)
+    priced = result.rows
     cost = priced.loc[inside.index, "cost"].to_numpy(dtype=np.float64)
+    projected: float | None = None
+    if m.product is None and m.tag is None and m.meter is None:
+        fc = result.forecast
+        fc = fc[fc["month"] == start]
+        if m.account is not None:
+            fc = fc[fc["account_id"].astype(object) == m.account]
+        if len(fc) and fc["projected"].notna().all():
+            projected = float(fc["projected"].sum())
     currencies = sorted({str(c) for c in priced.loc[inside.index, "currency"].dropna().unique()})
     if len(currencies) > 1:
         raise UnitMismatch(currencies, hint=f"monitor {m.name!r}: costs in several currencies")
@@ -250,7 +273,7 @@ def _money(
         raise UnitMismatch(
             [currency, m.currency], hint=f"monitor {m.name!r} budgets in {m.currency}"
         )
-    return np.nan_to_num(cost), currency
+    return np.nan_to_num(cost), currency, projected
 
 
 def _forecast(
@@ -324,7 +347,7 @@ def _limit_text(state: MonitorState) -> str:
         currency = state.unit or m.currency or ""
         symbol = _SYMBOLS.get(currency)
         amount = f"{symbol}{state.limit:,.2f}" if symbol else f"{state.limit:,.2f} {currency}"
-        return f"the {amount} budget"
+        return f"the {amount} budget" + (" (EXAMPLE prices)" if state.example_prices else "")
     unit = state.unit or ""
     if m.plan == "basic":
         blocks = f"{m.blocks} blocks of the " if m.blocks > 1 else ""
