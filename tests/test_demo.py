@@ -278,3 +278,128 @@ def test_dashboard_serves_the_billing_overview_with_voila(
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=60)
     assert proc.returncode == 130
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def _job_notebook(path: Path, source: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, path)
+    return path
+
+
+def _survivors(processes: list[psutil.Process]) -> list[str]:
+    _gone, alive = psutil.wait_procs(processes, timeout=20)
+    return [" ".join(p.cmdline()[:4]) for p in alive if p.is_running()]
+
+
+def _kill(processes: list[psutil.Process]) -> None:
+    for p in processes:
+        if p.is_running():
+            p.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_after_the_headless_job_stops_jupyterlab_and_its_kernels(
+    tmp_path: Path, demo_process: list[subprocess.Popen[bytes]], sig: signal.Signals
+) -> None:
+    # The headless step (nbclient) used to reset SIGTERM to the default on its way out:
+    # a later SIGTERM killed the demo alone and left JupyterLab running.
+    job = _job_notebook(tmp_path / "job.ipynb", "print('job done')")
+    emulator_port, lab_port = free_port(), free_port()
+    env = _demo_env(tmp_path) | {"JUPYTER_TOKEN": "signal-test-token"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "usage_analysis.demo",
+            f"--port={emulator_port}",
+            f"--job={job}",
+            f"--output={tmp_path / 'out'}",
+            "--no-browser",
+            f"--server-port={lab_port}",
+            f"--home={tmp_path / 'home'}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    demo_process.append(proc)
+    _wait_http(f"http://127.0.0.1:{lab_port}/api", proc=proc, timeout=120)
+    assert (tmp_path / "out" / "job.html").exists(), "the headless job ran first"
+    # A kernel started in JupyterLab runs in a session of its own, as users' kernels do.
+    kernel = httpx.post(
+        f"http://127.0.0.1:{lab_port}/api/kernels",
+        headers={"Authorization": "token signal-test-token"},
+        json={"name": "python3"},
+        timeout=60,
+    )
+    assert kernel.status_code == 201, kernel.text
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        children = psutil.Process(proc.pid).children(recursive=True)
+        if any("ipykernel" in " ".join(c.cmdline()) for c in children):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the kernel never started")
+    try:
+        proc.send_signal(sig)
+        output = proc.communicate(timeout=90)[0].decode()
+        assert proc.returncode == 130, output[-2000:]
+        assert "stopping" in output
+        assert _survivors(children) == [], "the demo left processes running"
+    finally:
+        _kill(children)
+    for port in (emulator_port, lab_port):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_headless_job_stops_its_kernel(
+    tmp_path: Path, demo_process: list[subprocess.Popen[bytes]]
+) -> None:
+    job = _job_notebook(tmp_path / "job.ipynb", "import time\ntime.sleep(600)")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "usage_analysis.demo",
+            "--port=0",
+            f"--job={job}",
+            f"--output={tmp_path / 'out'}",
+            "--no-lab",
+            f"--home={tmp_path / 'home'}",
+        ],
+        env=_demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    demo_process.append(proc)
+    deadline = time.monotonic() + 90
+    children: list[psutil.Process] = []
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the demo exited early"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        if any("ipykernel" in " ".join(c.cmdline()) for c in children):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the job's kernel never started")
+    time.sleep(2)  # the cell is running
+    try:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=60)[0].decode()
+        assert proc.returncode == 130, output[-2000:]
+        assert _survivors(children) == [], "the job's kernel outlived the demo"
+    finally:
+        _kill(children)
+    assert not (tmp_path / "out" / "job.html").exists()
