@@ -61,6 +61,8 @@ from .errors import (
     UnitMismatch,
     UsageAnalysisError,
 )
+from .focus import to_focus
+from .monitors import Monitor, MonitorSet, load_monitors
 from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
 from .schema import UNIFIED_COLUMNS, validate_unified
 
@@ -86,6 +88,8 @@ __all__ = [
     "InformaticaPrices",
     "InvalidParameter",
     "LimitExceeded",
+    "Monitor",
+    "MonitorSet",
     "NotFoundError",
     "ParticleClient",
     "ParticlePlan",
@@ -120,6 +124,7 @@ __all__ = [
     "ipu_status",
     "ipu_usage",
     "jobs",
+    "load_monitors",
     "load_prices",
     "meter_catalog",
     "meter_ids",
@@ -130,6 +135,7 @@ __all__ = [
     "refresh",
     "resume",
     "sql",
+    "to_focus",
     "to_unified",
     "top_consumers",
     "usage_by",

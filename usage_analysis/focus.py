@@ -65,6 +65,9 @@ FOCUS_COLUMNS: tuple[str, ...] = (
     "SubAccountName",
     "SubAccountType",
     "Tags",
+    # FOCUS 1.3 names, asked for by FinOps tools already; the validator accepts them.
+    "ServiceProviderName",
+    "HostProviderName",
 )
 _DATES = ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart")
 _COSTS = ("BilledCost", "ContractedCost", "EffectiveCost", "ListCost")
@@ -166,7 +169,13 @@ def to_focus(
     out["ChargeFrequency"] = np.full(n, "Usage-Based", dtype=object)
     out["InvoiceId"] = np.full(n, None, dtype=object)  # usage reports precede the invoice
     company = np.array([_COMPANY.get(p, (str(p), None))[0] for p in provider], dtype=object)
-    for col in ("ProviderName", "PublisherName", "InvoiceIssuerName"):
+    for col in (
+        "ProviderName",
+        "PublisherName",
+        "InvoiceIssuerName",
+        "ServiceProviderName",
+        "HostProviderName",
+    ):
         out[col] = company
 
     meter = _text(rows["meter"])
