@@ -18,7 +18,7 @@ import pandas as pd
 from ..analysis import anomalies as find_anomalies
 from ..analysis import costs as price_rows
 from ..analysis import forecast as forecast_quantity
-from ..analysis._common import data_end
+from ..analysis._common import data_end, timestamp
 from ..analysis.prices import PriceBook
 from ..defaults import HERE_DATA_LAG
 from ..errors import SchemaError, UnitMismatch
@@ -94,14 +94,9 @@ def evaluate(
     dashboard_url: str | None = None,
 ) -> list[MonitorState]:
     """The state of each monitor on the finalized rows of ``df`` (a unified frame)."""
-    now_ts = _utc(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    now_ts = timestamp(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
     final = finalized(df, now_ts)
     return [_evaluate_one(m, final, now_ts, prices, dashboard_url) for m in monitors]
-
-
-def _utc(value: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _select(df: pd.DataFrame, m: Monitor) -> pd.DataFrame:
