@@ -262,6 +262,25 @@ def test_a_level_that_no_longer_holds_is_resolved_once(tmp_path: Path) -> None:
     assert plan_messages(low, state) == []
 
 
+def test_a_monitor_that_cannot_work_is_reported_without_hiding_the_others() -> None:
+    rows = [
+        {
+            "provider": "here",
+            "account_id": "realm",
+            "meter": meter,
+            "period_start": "2026-11-01",
+            "billable_quantity": 5.0,
+            "billable_unit": unit,
+        }
+        for meter, unit in (("Routing - Car", "Transactions"), ("Data Transfer Out", "GB"))
+    ]
+    mixed = Monitor("all of HERE", "budget", "here", allowance=100)  # Transactions + GB
+    routing = Monitor("routing", "budget", "here", allowance=100, meter="Routing - Car")
+    bad, good = evaluate([mixed, routing], unified(rows), now="2026-11-05")
+    assert bad.status == "error" and "GB, Transactions" in (bad.error or "")
+    assert good.status == "ok" and good.used == 5.0
+
+
 def test_here_rows_of_the_last_48_hours_are_left_out() -> None:
     monitor = Monitor("h", "budget", "here", allowance=100, meter="Routing - Car")
     rows = [

@@ -100,6 +100,7 @@ def check(
         return CheckResult([], errors=[*errors, f"reading the archive: {exc}"])
     book = PriceBook.coerce(prices if prices is not None else mset.prices)
     states = evaluate(mset.monitors, df, now=now_ts, prices=book, dashboard_url=mset.dashboard_url)
+    errors += [f"{s.monitor.name}: {s.error}" for s in states if s.error]
     result = CheckResult(states, errors=errors)
     if dry_run:
         return result
