@@ -3,8 +3,8 @@
 pandas and Arrow write timestamps as ``2026-11-01 00:00:00+00:00`` or
 ``2026-11-01 00:00:00.000000000Z``, which Excel and LibreOffice keep as text.
 Here a timestamp column is written in UTC as ``2026-11-01`` when every value is a
-midnight (a day), else ``2026-11-01 00:00:00`` (fractions of a second only when
-the data has them, never nine digits), with no zone suffix.
+midnight (a day), else ``2026-11-01 00:00:00`` (whole seconds: fractions are
+truncated, never nine digits), with no zone suffix.
 
 A text cell that begins with ``=``, ``+``, ``-``, ``@``, tab, carriage return,
 line feed or NUL would be evaluated as a formula ("CSV injection"; the OWASP list
@@ -37,7 +37,6 @@ __all__ = ["FORMULA_PREFIXES", "escape_cell", "spreadsheet_table", "to_csv_bytes
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NS_PER_DAY = 86_400 * 10**9
-_NS_PER_SECOND = 10**9
 
 
 def escape_cell(value: str) -> str:
@@ -138,10 +137,6 @@ def _timestamps(s: pd.Series) -> pa.Array:
     values = ns[present]
     if not (values % _NS_PER_DAY).any():
         return arr.cast(pa.date32()).cast(pa.string())
-    if not (values % _NS_PER_SECOND).any():
-        return pc.strftime(arr.cast(pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S")
-    # Sub-second data: microseconds at most (spreadsheets keep milliseconds), trailing
-    # zeros trimmed; never a zone suffix.
-    micro = pc.strftime(arr.cast(pa.timestamp("us"), safe=False), format="%Y-%m-%d %H:%M:%S")
-    trimmed = pc.replace_substring_regex(micro, pattern=r"\.?0+$", replacement="")
-    return pc.if_else(pc.match_substring(micro, "."), trimmed, micro)
+    # Whole seconds (fractions truncated, as a time bucket starts at its second): the
+    # one layout every spreadsheet reads as a date and time.
+    return pc.strftime(arr.cast(pa.timestamp("s"), safe=False), format="%Y-%m-%d %H:%M:%S")

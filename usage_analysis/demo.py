@@ -29,6 +29,7 @@ import argparse
 import atexit
 import html
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DASHBOARD_NOTEBOOK",
+    "DEMO_COMMAND_ENV",
     "NOTEBOOKS",
     "REPO",
     "Connection",
@@ -90,6 +92,9 @@ _WIDGET_NOTE = (
 )
 # How long a child server gets to shut its kernels down after SIGTERM.
 STOP_GRACE = 15.0
+# Which command started the emulator the kernels talk to ("make demo" or "make
+# dashboard"), so the note in each notebook names the right one.
+DEMO_COMMAND_ENV = "USAGE_ANALYSIS_DEMO_COMMAND"
 
 
 # --------------------------------------------------------------------------- connect()
@@ -122,9 +127,11 @@ class Connection:
 
     def _repr_html_(self) -> str:
         colour, border = ("#fff7e0", "#e0a800") if self.emulated else ("#eef6ee", "#5a9e5a")
+        # `make demo` in the plain text is code in the page.
+        text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(self.text))
         return (
             f"<div class='ua-connection' style='background:{colour};border-left:4px solid "
-            f"{border};padding:6px 10px;margin:4px 0'>{html.escape(self.text)}</div>"
+            f"{border};padding:6px 10px;margin:4px 0'>{text}</div>"
         )
 
 
@@ -239,7 +246,8 @@ def connect(
     else:
         demo_url = os.environ.get(DEMO_EMULATOR_ENV, "").strip()
         emulated = bool(demo_url) and _where(client).startswith(demo_url)
-        reason = "started by `make demo`" if emulated else None
+        command = os.environ.get(DEMO_COMMAND_ENV, "").strip() or "make demo"
+        reason = f"started by `{command}`" if emulated else None
         connection = Connection(provider, emulated=emulated, where=_where(client), reason=reason)
     _connections[client] = connection
     if note:
@@ -271,9 +279,10 @@ def _show(connection: Connection) -> None:
 # --------------------------------------------------------------------------- make demo
 
 
-def demo_env(emulator: Emulator, *, home: Path) -> dict[str, str]:
+def demo_env(emulator: Emulator, *, home: Path, command: str = "make demo") -> dict[str, str]:
     """Environment variables pointing every client (and kernel) at ``emulator``."""
     env = dict(emulator.env())
+    env[DEMO_COMMAND_ENV] = command
     env[PARTICLE_ORG_ENV] = emulator.credentials["particle"]["org"]
     env[POLL_SCHEDULE_ENV] = DEMO_POLL_SCHEDULE
     env[DEMO_EMULATOR_ENV] = emulator.base_url
@@ -368,7 +377,8 @@ def _server_command(args: argparse.Namespace) -> list[str]:
             f"--port={args.server_port or VOILA_PORT}",
             "--Voila.ip=127.0.0.1",
             # Jupytext's lab extension needs JupyterLab's document manager, absent in Voila.
-            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
+            # One item per flag: the ['...'] list form is deprecated in traitlets 5.
+            "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
         ]
     else:
         command = [
@@ -524,7 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         emulator.start()
         home = args.home.resolve()
-        env = demo_env(emulator, home=home)
+        env = demo_env(
+            emulator, home=home, command="make dashboard" if args.dashboard else "make demo"
+        )
         os.environ.update(env)
         home.mkdir(parents=True, exist_ok=True)
         env_file = home / "emulator.env"
