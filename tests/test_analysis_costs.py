@@ -309,3 +309,12 @@ def test_cost_forecast_is_the_quantity_forecast_priced() -> None:
     assert fc["history_days"] == 10
     combined = costs(df, BOOK).combined_forecast.iloc[0]
     assert combined["projected"] == pytest.approx(fc["projected"])
+
+
+def test_an_empty_frame_costs_nothing_and_says_so() -> None:
+    from usage_analysis.schema import empty_unified
+
+    result = costs(empty_unified(), BOOK)
+    assert len(result.rows) == 0 and len(result.spend) == 0 and len(result.combined) == 0
+    with pytest.raises(InvalidParameter, match="nothing was priced"):
+        result.total()
