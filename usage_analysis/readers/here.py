@@ -37,7 +37,8 @@ DETAIL_LEVELS = ("hour", "day", "month", "summarized")
 
 _F = Field
 FIELDS: tuple[Field, ...] = (
-    _F("usage_date_time", "time_z", "Date and time (usageDateTime)"),
+    # Zone-less in every example of the spec (UTC implied); a trailing Z reads too.
+    _F("usage_date_time", "time", "Date and time (usageDateTime)"),
     _F("realm_id", "cat", "Org ID (realmId)", ("orgid",)),
     _F("org_name", "cat", "orgName", ("Org Name",)),
     _F("category", "cat", "Category (category)"),
@@ -260,17 +261,18 @@ def _convert_json(
 def infer_detail_level(start: pd.Series) -> str:
     """``"hour"``, ``"day"`` or ``"month"`` from the timestamps; ``"summarized"`` when none.
 
-    Any time other than midnight means hourly rows; midnights that all fall on the
-    first of a month mean monthly rows (a single first-of-month too: a one-month
-    report is far more common than a one-day report that starts on the 1st); other
-    midnights mean daily rows. Pass ``detail_level=`` when you know better.
+    Any time other than midnight means hourly rows; two or more midnights that
+    all fall on the first of a month mean monthly rows; other midnights mean daily
+    rows. A single date is never widened to a month (a one-day report that starts
+    on the 1st would then cover 30 days): it is a day. Pass ``detail_level="month"``
+    for a one-month monthly report.
     """
     values = pd.DatetimeIndex(start.dropna().unique())
     if len(values) == 0:
         return "summarized"
     if (values != values.floor("D")).any():
         return "hour"
-    if (values.day == 1).all():
+    if len(values) > 1 and (values.day == 1).all():
         return "month"
     return "day"
 
