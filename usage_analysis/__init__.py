@@ -54,8 +54,16 @@ from .errors import (
     UnitMismatch,
     UsageAnalysisError,
 )
-from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
-from .schema import UNIFIED_COLUMNS, validate_unified
+from .readers import (
+    CoercedValuesWarning,
+    Detection,
+    MissingValuesWarning,
+    SummaryRowWarning,
+    detect,
+    read_report,
+    to_unified,
+)
+from .schema import UNIFIED_COLUMNS, concat, validate_unified
 
 __version__ = "0.1.0"
 
@@ -77,6 +85,7 @@ __all__ = [
     "InformaticaClient",
     "InvalidParameter",
     "LimitExceeded",
+    "MissingValuesWarning",
     "NotFoundError",
     "ParticleClient",
     "ParticlePlan",
@@ -89,6 +98,7 @@ __all__ = [
     "ReportTimeout",
     "SchemaError",
     "ServerError",
+    "SummaryRowWarning",
     "UnitMismatch",
     "UsageAnalysisError",
     "__version__",
@@ -97,6 +107,7 @@ __all__ = [
     "archive_file",
     "archive_frame",
     "compare_periods",
+    "concat",
     "detect",
     "fetch_many",
     "forecast",

@@ -13,9 +13,12 @@ aggregation groups by ``unit`` (or ``billable_unit``) or refuses with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from .errors import SchemaError, UnitMismatch
 
@@ -23,6 +26,8 @@ __all__ = [
     "UNIFIED_COLUMNS",
     "UNIFIED_DTYPES",
     "coerce_unified",
+    "concat",
+    "concat_frames",
     "empty_unified",
     "single_unit",
     "validate_unified",
@@ -115,3 +120,81 @@ def single_unit(
     if len(units) > 1:
         raise UnitMismatch([str(u) for u in units])
     return str(units[0]) if len(units) else None
+
+
+def _missing_like(dtype: Any, index: pd.Index) -> pd.Series:
+    """A column of missing values of ``dtype`` (NaN, NaT or pd.NA) on ``index``."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = np.full(len(index), -1, dtype=np.int8)
+        return pd.Series(pd.Categorical.from_codes(codes, categories=dtype.categories), index=index)
+    if pd.api.types.is_float_dtype(dtype):
+        return pd.Series(np.full(len(index), np.nan), index=index, dtype=dtype)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return pd.Series(pd.NaT, index=index, dtype=dtype)
+    return pd.Series(pd.NA, index=index, dtype=dtype)
+
+
+def _as_str_categorical(s: pd.Series) -> pd.Categorical:
+    cat = s.array if isinstance(s.dtype, pd.CategoricalDtype) else pd.Categorical(s)
+    if len(cat.categories) and cat.categories.dtype != "str":
+        # union_categoricals needs one dtype of categories: strings.
+        cat = cat.rename_categories(cat.categories.astype("str"))
+    return cat
+
+
+def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames (keeping their index) with every column's dtype kept.
+
+    Categoricals are unioned (``pd.concat`` would turn categoricals with different
+    categories into plain strings); datetimes keep their dtype, zone included;
+    a column missing from some frames is missing on their rows. Column by column,
+    on arrays: 36 report frames take about what ``pd.concat`` takes.
+    """
+    if len(frames) == 1:
+        return frames[0]
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    index = frames[0].index.append([f.index for f in frames[1:]])
+    out: dict[str, Any] = {}
+    for col in columns:
+        present = [f[col] for f in frames if col in f.columns]
+        if any(isinstance(p.dtype, pd.CategoricalDtype) for p in present):
+            empty = pd.CategoricalDtype(pd.Index([], dtype="str"))
+            parts = [
+                _as_str_categorical(f[col] if col in f.columns else _missing_like(empty, f.index))
+                for f in frames
+            ]
+            out[col] = pd.Series(union_categoricals(parts, ignore_order=True), index=index)
+            continue
+        dtype = present[0].dtype
+        parts_s = [f[col] if col in f.columns else _missing_like(dtype, f.index) for f in frames]
+        joined = pd.concat(parts_s, ignore_index=True)
+        out[col] = pd.Series(joined.array, index=index)
+    return pd.DataFrame(out, index=index)
+
+
+def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Combine unified frames (from several reads or providers) into one, keeping the dtypes.
+
+    Each frame is first put in the unified order and types (:func:`coerce_unified`);
+    string columns stay categoricals (their categories unioned), timestamps stay
+    ``datetime64[ns, UTC]``, extra columns are kept (missing where a frame lacks
+    them). The result has a fresh ``RangeIndex``; ``attrs["sources"]`` lists the
+    frames' ``attrs["source"]`` where they have one.
+
+    Raises:
+        SchemaError: a frame is not a unified usage frame.
+    """
+    frames = [coerce_unified(f) for f in frames]
+    if not frames:
+        return empty_unified()
+    parts = [f.reset_index(drop=True) for f in frames]
+    offset = 0
+    for i, f in enumerate(parts):
+        parts[i] = f.set_axis(pd.RangeIndex(offset, offset + len(f)))
+        offset += len(f)
+    df = concat_frames(parts) if len(parts) > 1 else parts[0].copy()
+    df.index = pd.RangeIndex(len(df))
+    sources = [f.attrs["source"] for f in frames if f.attrs.get("source")]
+    df.attrs = {"sources": sources} if sources else {}
+    validate_unified(df)
+    return df

@@ -231,7 +231,9 @@ def _convert_json(
         values = raw.where(~blank).map(lambda v: v if v is None or isinstance(v, str) else str(v))
         return values.astype("category") if kind == "cat" else values.astype("str")
     if kind == "float":
-        conv = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
+        # JSON true/false is not a quantity (pandas would read it as 1/0).
+        flags = raw.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
+        conv = pd.to_numeric(raw.where(~blank & ~flags), errors="coerce").astype("float64")
         conv = conv.where(np.isfinite(conv))  # 1e999 is infinity: a broken value
     else:
         conv = pd.to_datetime(

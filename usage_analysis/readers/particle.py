@@ -30,6 +30,7 @@ from ._csv import (
     Sniffed,
     check_columns,
     column_names,
+    conflict_error,
     match_fields,
     parse,
     satisfied,
@@ -153,7 +154,8 @@ class _Shape:
 
     def __init__(self, sniffed: Sniffed, column_map: Mapping[str, str] | None = None) -> None:
         self.wide_dates: dict[int, tuple[pd.Timestamp, str]] = {}
-        found = match_fields(sniffed.header, FIELDS, column_map)
+        self.conflicts: list[tuple[str, list[int]]] = []
+        found = match_fields(sniffed.header, FIELDS, column_map, conflicts=self.conflicts)
         if "date" not in found.values():
             for pos, text in enumerate(sniffed.header):
                 if pos not in found and (hit := _header_date(text)):
@@ -218,6 +220,8 @@ def read_csv(
     layout = LAYOUTS[kind]
     # Columns found by value (the hex device ids) are handed on as a column map.
     effective = {name: sniffed.header[pos] for pos, name in shape.found.items()}
+    for name, positions in shape.conflicts:
+        raise conflict_error(layout, sniffed, member, ctx, name, positions)
     if shape.layout == "wide":
         _refuse_wide_totals(sniffed, shape, member, ctx)
         check_columns(
