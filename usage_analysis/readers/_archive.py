@@ -189,13 +189,20 @@ class GzipStream(io.RawIOBase):
             while piece := self._produce():
                 parts.append(piece)
             return b"".join(parts)
-        while len(self._pending) < size:
+        # Collect whole pieces, then cut once: no quadratic re-copying of a buffer.
+        parts, have = [self._pending], len(self._pending)
+        while have < size:
             piece = self._produce()
             if not piece:
                 break
-            self._pending = self._pending + piece if self._pending else piece
-        out, self._pending = self._pending[:size], self._pending[size:]
-        return out
+            parts.append(piece)
+            have += len(piece)
+        data = b"".join(parts) if len(parts) > 1 else parts[0]
+        if len(data) <= size:
+            self._pending = b""
+            return data
+        self._pending = data[size:]
+        return data[:size]
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))

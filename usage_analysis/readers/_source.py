@@ -100,6 +100,7 @@ class Source:
     skipped: list[str] = field(default_factory=list)  # archive metadata members left out
     # Excel: the sheets not read (a workbook's report is one sheet).
     other_sheets: list[Member] = field(default_factory=list)
+    size: int = 0  # bytes of the source as given (compressed if it is)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -315,6 +316,7 @@ def load_source(source: Any) -> Source:
     src = Source(label=label, obj=obj)
     if raw is None:
         return src
+    src.size = raw.size
     _expand(raw, label=label, member=None, budget=Budget(label, raw.size), src=src, depth=0)
     is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and label != "<text>")
     plain = is_path and src.container is None
