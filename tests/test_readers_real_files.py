@@ -307,6 +307,17 @@ def test_missing_markers_in_a_quantity_are_counted_and_warned(marker: str) -> No
     assert len(df) == 3
 
 
+def test_missing_markers_in_json_pages_are_counted_and_warned() -> None:
+    items = [
+        {"usageDateTime": "2026-10-01T00:00:00", "featureId": "f", "billableValue": v}
+        for v in ("2.5", "N/A", 1)
+    ]
+    with pytest.warns(MissingValuesWarning):
+        df = read_report({"items": items})
+    assert df.attrs["missing_markers"] == {"billable_value": 1}
+    assert df["billable_value"].sum() == 3.5
+
+
 def test_json_true_for_a_number_is_an_error() -> None:
     page = {"items": [{"featureId": "f", "billableValue": True, "valueDriver": "GB"}]}
     with pytest.raises(ReportParseError, match="do not convert"):

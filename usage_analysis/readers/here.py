@@ -30,6 +30,7 @@ from ._csv import (
     snake,
 )
 from ._source import Member
+from ._values import MISSING_MARKERS
 
 PROVIDER = "here"
 KINDS = ("report", "search")
@@ -227,6 +228,13 @@ def _convert_json(
     raw: pd.Series, *, name: str, key: str, kind: str, ctx: ParseContext, member: str | None
 ) -> pd.Series:
     blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and not v.strip())
+    if kind == "float":
+        # "NaN", "null", "N/A" as strings: missing, but counted and announced.
+        marked = raw.map(lambda v: isinstance(v, str) and v.strip().casefold() in MISSING_MARKERS)
+        marked = marked.astype(bool)
+        if marked.any():
+            ctx.note_markers(name, int(marked.sum()))
+            blank = blank | marked
     if kind in ("cat", "text"):
         values = raw.where(~blank).map(lambda v: v if v is None or isinstance(v, str) else str(v))
         return values.astype("category") if kind == "cat" else values.astype("str")
@@ -237,7 +245,11 @@ def _convert_json(
         conv = conv.where(np.isfinite(conv))  # 1e999 is infinity: a broken value
     else:
         conv = pd.to_datetime(
-            raw.where(~blank).astype("str"), utc=True, errors="coerce", format="ISO8601"
+            # Zone-less (UTC implied), also written 2026-10-01'T'00:00:00 in the spec.
+            raw.where(~blank).astype("str").str.replace("'T'", "T", regex=False),
+            utc=True,
+            errors="coerce",
+            format="ISO8601",
         ).astype(U.UTC_NS)
     bad = np.flatnonzero((conv.isna() & ~blank).to_numpy())
     if len(bad):
