@@ -168,6 +168,13 @@ def test_bottom_summary_row_is_left_out_and_reported(row: str) -> None:
     assert any(issubclass(w.category, SummaryRowWarning) for w in caught)
 
 
+def test_summary_row_above_empty_spreadsheet_rows_is_still_found() -> None:
+    text = PARTICLE + "Total,,,,,150.5\n,,,,,\n,,,,,\n"
+    df, _ = _quiet(lambda: read_report(text.encode(), unified=True))
+    assert df["quantity"].sum() == 150.5
+    assert len(df) == 2
+
+
 def test_labelled_total_that_does_not_add_up_raises_naming_its_line() -> None:
     with pytest.raises(ReportParseError, match="line 4 looks like a total row") as err:
         read_report((PARTICLE + "Total,,,,,999\n").encode())

@@ -320,6 +320,7 @@ def _pop_labelled(
     table: pa.Table, kinds: Mapping[str, str]
 ) -> tuple[pa.Table, tuple[str, dict[str, str]] | None]:
     """Split off a last row labelled "Total" (in any text, date or time column) before conversion."""
+    table = _drop_trailing_empty(table)
     if table.num_rows < 2:
         return table, None
     last = table.num_rows - 1
@@ -356,6 +357,7 @@ def _summary_row(
         n_rows = table.num_rows
         body, labelled = table, True
     else:
+        table = _drop_trailing_empty(table)
         found = _summary.last_row_kind(table, kinds)
         if found is None:
             return table
@@ -371,6 +373,17 @@ def _summary_row(
         _summary.record(ctx, line=line, label_text=label_text, row=row)
         return body
     return table
+
+
+def _drop_trailing_empty(table: pa.Table) -> pa.Table:
+    """Leave out rows at the end whose every cell is empty (``,,,,`` saved by spreadsheets).
+
+    They hold no usage; left in, they would hide a summary row above them.
+    """
+    n = table.num_rows
+    while n and all(table.column(i)[n - 1].as_py() in (None, "") for i in range(table.num_columns)):
+        n -= 1
+    return table if n == table.num_rows else table.slice(0, n)
 
 
 def _null_text(table: pa.Table, kinds: Mapping[str, str], null_text: Sequence[str]) -> pa.Table:
