@@ -350,9 +350,13 @@ def test_wide_export_with_a_total_column_raises_naming_both() -> None:
         read_report(text.encode())
 
 
-def test_cr_only_line_endings_read() -> None:
-    df = read_report(PARTICLE.replace("\n", "\r").encode())
-    assert df["total_data_operations"].tolist() == [100.0, 50.5]
+def test_cr_only_line_endings_read(tmp_path: Path) -> None:
+    data = PARTICLE.replace("\n", "\r").encode()
+    path = tmp_path / "old-mac.csv"
+    path.write_bytes(data)
+    for source in (data, path):
+        df = read_report(source)
+        assert df["total_data_operations"].tolist() == [100.0, 50.5]
 
 
 def _xlsx(rows: list[list[object]], *, notes_first: bool = False) -> bytes:

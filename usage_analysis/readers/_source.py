@@ -322,7 +322,11 @@ def load_source(source: Any) -> Source:
     plain = is_path and src.container is None
     only = src.members[0] if len(src.members) == 1 else None
     # Not when CR line endings were rewritten: the file on disk still has them.
-    unchanged = only is not None and only.raw is not None and only.size in (raw.size, raw.size - 3)
+    unchanged = (
+        only is not None
+        and only.raw is not None
+        and only.raw.address in (raw.address, raw.address + 3)
+    )
     if plain and unchanged and only is not None and only.encoding in ("utf-8", "utf-8-sig"):
         only.path = label
     return src
