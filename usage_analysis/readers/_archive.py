@@ -24,6 +24,14 @@ import pyarrow as pa
 from .. import defaults
 from ..errors import ReportParseError
 
+_inflate: Any
+try:  # ISA-L inflates gzip about twice as fast as zlib, with zlib's own API
+    from isal import isal_zlib as _inflate
+except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback
+    _inflate = zlib
+# Both modules' errors (isal's is its own class).
+_INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _inflate.error)
+
 __all__ = ["Budget", "GzipStream", "check_zip", "gunzip", "unzip"]
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -139,7 +147,7 @@ class GzipStream(io.RawIOBase):
                     )
             self._done = True
             return
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._d = _inflate.decompressobj(16 + zlib.MAX_WBITS)
         self._fed = 0
 
     def _consumed(self) -> int:
@@ -162,7 +170,10 @@ class GzipStream(io.RawIOBase):
                 chunk_in = self._view[start : start + _CHUNK]
                 self._fed += len(chunk_in)
                 if not len(chunk_in):
-                    piece = d.flush()
+                    try:
+                        piece = d.flush()
+                    except _INFLATE_ERRORS as exc:
+                        raise self._error(f"corrupt gzip data ({exc})") from None
                     if not d.eof:
                         raise self._error("gzip data ends early (truncated download?)")
                     if piece:
@@ -170,7 +181,7 @@ class GzipStream(io.RawIOBase):
                     continue
             try:
                 piece = d.decompress(chunk_in, _CHUNK)
-            except zlib.error as exc:
+            except _INFLATE_ERRORS as exc:
                 raise self._error(f"corrupt gzip data ({exc})") from None
             if piece:
                 return self._count(piece)
