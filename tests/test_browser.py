@@ -351,3 +351,262 @@ def test_demo_html_page_draws_its_charts_offline(
     assert "make dashboard" in page.inner_text("body")  # the note in place of the explorer
     assert not page_errors, page_errors
     _shot(page.locator(".js-plotly-plot").first, "demo-output-04-first-chart")
+
+
+# ------------------------------------------------------------------ the explorer redraws cleanly
+
+SAMPLES = REPO / "sample_data"
+SAMPLE_FILES = (
+    "particle_devices_2026-09-01_2026-11-20.csv",
+    "here_report_2026-10.csv.gz",
+    "informatica_summary_2026-10.zip",
+)
+REDRAW_NOTEBOOK = "redraw.ipynb"
+# What the redraw test's notebook runs: the three providers' sample files in one explorer.
+REDRAW_SOURCE = f"""\
+import pandas as pd
+from usage_analysis.readers import read_report
+from usage_analysis.schema import coerce_unified
+from usage_analysis.widgets import UsageExplorer
+
+frames = [read_report({str(SAMPLES)!r} + "/" + name, unified=True) for name in {SAMPLE_FILES!r}]
+explorer = UsageExplorer(coerce_unified(pd.concat(frames, ignore_index=True)), export_dir="exports")
+explorer
+"""
+
+# The page's plotly layout of the explorer's graph div: what is drawn, not what Python holds.
+PAGE_LAYOUT = """el => {
+    const gd = el.querySelector('.js-plotly-plot');
+    if (!gd || !gd.layout || !gd._fullLayout) return null;
+    const axes = Object.keys(gd._fullLayout).filter(k => /^[xy]axis[0-9]*$/.test(k));
+    return {
+        title: gd.layout.title && gd.layout.title.text || null,
+        annotations: (gd.layout.annotations || []).map(a => String(a.text)).sort(),
+        shapes: (gd.layout.shapes || []).map(s => Number(s.y0)).sort((a, b) => a - b),
+        axes: axes.sort(),
+        traces: gd.data.length,
+    };
+}"""
+
+
+def _expected_layout(figure: Any) -> dict[str, Any]:
+    """What the page must hold after a redraw: the new figure's annotations, shapes and axes alone."""
+    layout = figure.layout.to_plotly_json()
+    axes = {k for k in layout if re.fullmatch(r"[xy]axis\d*", k)}
+    for trace in figure.data:
+        for letter in ("x", "y"):
+            ref = getattr(trace, f"{letter}axis", None) if hasattr(trace, f"{letter}axis") else None
+            if ref is not None or trace.type in ("bar", "scatter", "heatmap"):
+                axes.add(f"{letter}axis{(ref or letter)[1:]}")
+    title = layout.get("title", {}).get("text")
+    return {
+        "title": title,
+        "annotations": sorted(str(a.get("text")) for a in layout.get("annotations", [])),
+        "shapes": sorted(float(s["y0"]) for s in layout.get("shapes", [])),
+        "axes": sorted(axes),
+        "traces": len(figure.data),
+    }
+
+
+def _redraw_steps() -> list[tuple[str, Any, Any]]:
+    """(name, what a user does in the page, the same done to a headless explorer)."""
+    from usage_analysis.widgets.explorer import CHART_KINDS
+
+    def chart(kind: str) -> tuple[str, Any, Any]:
+        def page(ex: Any) -> None:
+            ex.locator(".ua-chart-type select").select_option(label=CHART_KINDS[kind])
+
+        def code(ex: Any) -> None:
+            ex.chart.value = kind
+
+        return (f"chart {kind}", page, code)
+
+    def provider(label: str, key: str) -> tuple[str, Any, Any]:
+        def page(ex: Any) -> None:
+            ex.locator(".ua-provider-filter select").select_option(label=label)
+
+        def code(ex: Any) -> None:
+            ex.selects["provider"].value = (key,)
+
+        return (f"provider {key}", page, code)
+
+    def plan(label: str, key: str) -> tuple[str, Any, Any]:
+        def page(ex: Any) -> None:
+            ex.locator(".ua-plan select").select_option(label=label)
+
+        def code(ex: Any) -> None:
+            ex.plan.value = key
+
+        return (f"plan {key}", page, code)
+
+    def clear() -> tuple[str, Any, Any]:
+        def page(ex: Any) -> None:
+            ex.locator(".ua-clear button, button.ua-clear").first.click()
+
+        def code(ex: Any) -> None:
+            ex.clear_filters()
+
+        return ("clear filters", page, code)
+
+    # The issue's repro first (Particle, burn-down, usage over time), then every chart
+    # kind after the burn-down, a plan change, and back to all providers.
+    return [
+        provider("Particle", "particle"),
+        chart("plan"),
+        chart("time"),
+        chart("plan"),
+        chart("heatmap"),
+        chart("plan"),
+        chart("top"),
+        chart("plan"),
+        chart("breakdown"),
+        chart("plan"),
+        plan("Free", "free"),
+        chart("compare"),
+        clear(),
+        chart("time"),
+        provider("HERE", "here"),
+        chart("breakdown"),
+        chart("time"),
+    ]
+
+
+def _wait_layout(page: Any, explorer: Any, expected: dict[str, Any], step: str) -> dict[str, Any]:
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
+    state = None
+    while time.monotonic() < deadline:
+        state = explorer.evaluate(PAGE_LAYOUT)
+        if state == expected:
+            return state
+        page.wait_for_timeout(200)
+    raise AssertionError(f"after {step!r} the page shows {state!r}, expected {expected!r}")
+
+
+def _run_redraw_sequence(page: Any, explorer: Any, prefix: str) -> None:
+    """Each step in the page and in a headless twin; the page must match the twin's figure."""
+    import pandas as pd
+
+    from usage_analysis.readers import read_report
+    from usage_analysis.schema import coerce_unified
+    from usage_analysis.widgets import UsageExplorer
+
+    frames = [read_report(SAMPLES / name, unified=True) for name in SAMPLE_FILES]
+    twin = UsageExplorer(coerce_unified(pd.concat(frames, ignore_index=True)))
+    _wait_layout(page, explorer, _expected_layout(twin.figure), "opening")
+    seen_shapes = seen_axes_free = False
+    for k, (name, in_page, in_code) in enumerate(_redraw_steps()):
+        in_code(twin)
+        assert not twin.messages.errors, twin.messages.lines
+        in_page(explorer)
+        expected = _expected_layout(twin.figure)
+        _wait_layout(page, explorer, expected, name)
+        seen_shapes |= bool(expected["shapes"])
+        seen_axes_free |= not expected["axes"]
+        if name in ("chart time", "chart breakdown") or k == 1:
+            _shot(explorer, f"{prefix}-redraw-{k:02d}-{name.replace(' ', '-')}")
+    # The sequence did go through a chart with threshold lines and one without axes.
+    assert seen_shapes and seen_axes_free
+
+
+def _write_redraw_notebook(workdir: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(REDRAW_SOURCE)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, workdir / REDRAW_NOTEBOOK)
+
+
+def test_voila_explorer_redraws_show_only_the_new_chart(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    _write_redraw_notebook(workdir)
+    port, token = free_port(), secrets.token_hex(16)
+    server = Server(
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            str(workdir / REDRAW_NOTEBOOK),
+            f"--port={port}",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--token={token}",
+            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
+        ],
+        env=server_env,
+        cwd=workdir,
+        port=port,
+        token=token,
+    )
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        failed = _on_failure(page, "voila-redraw-failure")
+        page_errors: list[str] = []
+        page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
+        console: list[str] = []
+        page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
+        try:
+            page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
+            explorer = page.locator(".ua-explorer").first
+            explorer.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+            try:
+                _run_redraw_sequence(page, explorer, "voila")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; page errors: {page_errors + console}") from None
+            assert not [e for e in page_errors if not _known_voila_error(e)], page_errors
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()
+
+
+def _lab_command(workdir: Path, port: int, token: str) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={workdir}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        "--no-browser",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+def _lab_run_all(page: Any, server: Server, notebook: str) -> None:
+    page.goto(server.url(f"/lab/tree/{notebook}"), timeout=RUN_TIMEOUT_MS)
+    page.locator(".jp-NotebookPanel").wait_for(timeout=RUN_TIMEOUT_MS)
+    page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    _write_redraw_notebook(workdir)
+    port, token = free_port(), secrets.token_hex(16)
+    server = Server(
+        _lab_command(workdir, port, token), env=server_env, cwd=workdir, port=port, token=token
+    )
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        failed = _on_failure(page, "jupyterlab-redraw-failure")
+        try:
+            _lab_run_all(page, server, REDRAW_NOTEBOOK)
+            explorer = page.locator(".jp-NotebookPanel .ua-explorer").first
+            explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+            _run_redraw_sequence(page, explorer, "jupyterlab")
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()

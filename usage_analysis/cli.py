@@ -2,7 +2,8 @@
 
 Each area registers its own sub-commands in a module of its own, so this file only
 wires them together: ``emulator`` (usage_analysis.emulator.cli), ``fetch`` and
-``jobs`` (usage_analysis.clients.cli), ``import`` (usage_analysis.archive_cli).
+``jobs`` (usage_analysis.clients.cli), ``import`` (usage_analysis.archive_cli), ``export`` (usage_analysis.focus_cli),
+``check`` (usage_analysis.monitors.cli).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ COMMAND_MODULES = (
     "usage_analysis.emulator.cli",
     "usage_analysis.clients.cli",
     "usage_analysis.archive_cli",
+    "usage_analysis.focus_cli",
+    "usage_analysis.monitors.cli",
 )
 
 

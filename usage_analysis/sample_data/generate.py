@@ -214,6 +214,10 @@ def here_usage(
         * wf
         * level
     )
+    runaway = pairs["runaway"].to_numpy()[p] & (
+        ((t + pairs["runaway_offset"].to_numpy()[p]) % RUNAWAY_PERIOD) < RUNAWAY_DAYS
+    )
+    raw = raw * np.where(runaway, pairs["runaway_factor"].to_numpy()[p], 1.0)
     value = np.where(unit == "Transactions", np.rint(raw), np.round(raw, 4))
 
     out = pd.DataFrame(
@@ -289,7 +293,11 @@ def _asset_days(
     meter_id = assets.loc[a, "meter_id"].to_numpy()
     scalar = meters.loc[meter_id, "scalar"].to_numpy()
     rate = meters.loc[meter_id, "ipu_rate"].to_numpy()
-    raw = assets.loc[a, "base"].to_numpy() * wf * level
+    runaway = assets.loc[a, "runaway"].to_numpy(dtype=bool) & (
+        ((t + assets.loc[a, "runaway_offset"].to_numpy()) % RUNAWAY_PERIOD) < RUNAWAY_DAYS
+    )
+    factor = np.where(runaway, assets.loc[a, "runaway_factor"].to_numpy(), 1.0)
+    raw = assets.loc[a, "base"].to_numpy() * wf * level * factor
     usage = np.where(scalar > 1, np.rint(raw), np.round(raw, 4))
     m = ~idle & (usage > 0)
     frame = assets.loc[a[m]].reset_index().rename(columns={"index": "asset_index"})
