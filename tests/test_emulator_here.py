@@ -282,7 +282,8 @@ def test_report_honours_filters_group_by_detail_level_and_sub_accounts(
         return _csv(gzip.decompress(out.content))
 
     month = report({**OCT, "detailLevel": "month", "groupBy": "project"})
-    assert set(month["Date and time (usageDateTime)"]) == {"2026-10-01T00:00:00Z"}
+    # The documented form: no zone (UTC implied).
+    assert set(month["Date and time (usageDateTime)"]) == {"2026-10-01T00:00:00"}
     assert set(month["App ID (appId)"]) == {""}
     summarized = report(OCT)
     assert "Date and time (usageDateTime)" not in summarized.columns

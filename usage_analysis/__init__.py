@@ -63,8 +63,16 @@ from .errors import (
 )
 from .focus import to_focus
 from .monitors import Monitor, MonitorSet, load_monitors
-from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
-from .schema import UNIFIED_COLUMNS, validate_unified
+from .readers import (
+    CoercedValuesWarning,
+    Detection,
+    MissingValuesWarning,
+    SummaryRowWarning,
+    detect,
+    read_report,
+    to_unified,
+)
+from .schema import UNIFIED_COLUMNS, concat, validate_unified
 
 __version__ = "0.1.0"
 
@@ -88,6 +96,7 @@ __all__ = [
     "InformaticaPrices",
     "InvalidParameter",
     "LimitExceeded",
+    "MissingValuesWarning",
     "Monitor",
     "MonitorSet",
     "NotFoundError",
@@ -104,6 +113,7 @@ __all__ = [
     "ReportTimeout",
     "SchemaError",
     "ServerError",
+    "SummaryRowWarning",
     "UnitMismatch",
     "UsageAnalysisError",
     "__version__",
@@ -112,6 +122,7 @@ __all__ = [
     "archive_file",
     "archive_frame",
     "compare_periods",
+    "concat",
     "costs",
     "detect",
     "example_prices",

@@ -319,6 +319,21 @@ def _asset_days(
     ).reset_index(drop=True)
 
 
+def _scalar_name(unit: str, scalar: float) -> str:
+    """ "Compute Units", or "Million Rows Processed" for a meter counted per million."""
+    return unit if scalar == 1 else f"{_MULTIPLES.get(scalar, f'{scalar:g} x')} {unit}"
+
+
+_MULTIPLES = {1_000.0: "Thousand", 1_000_000.0: "Million"}
+
+
+def _metric_category(meter_name: str) -> str:
+    for family in ("Application Integration", "Data Quality", "Data Masking"):
+        if meter_name.startswith(family):
+            return family
+    return "Data Integration"
+
+
 def _summary(ad: pd.DataFrame) -> pd.DataFrame:
     g = (
         ad.groupby(["org_id", "meter_id", "Date"], sort=True, observed=True)
@@ -335,6 +350,11 @@ def _summary(ad: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     start = g["Date"].dt.to_period("M").dt.start_time.dt.as_unit("ns")
+    # The documented form: Scalar names the unit MeterUsage is counted in, so
+    # IPU = MeterUsage x IPURate (the world's usage is in raw units: rows, hours).
+    scalar_name = [
+        _scalar_name(c, s) for c, s in zip(g["MetricCategory"], g["Scalar"], strict=True)
+    ]
     return pd.DataFrame(
         {
             "OrgId": g["org_id"],
@@ -343,10 +363,11 @@ def _summary(ad: pd.DataFrame) -> pd.DataFrame:
             "Date": g["Date"],
             "BillingPeriodStartDate": start,
             "BillingPeriodEndDate": (start + pd.offsets.MonthEnd(0)).dt.as_unit("ns"),
-            "MeterUsage": g["MeterUsage"].round(4),
+            "MeterUsage": (g["MeterUsage"] / g["Scalar"]).round(6),
             "IPU": g["IPU"].round(6),
-            "Scalar": g["Scalar"],
-            "MetricCategory": g["MetricCategory"],
+            "Scalar": scalar_name,
+            # Undocumented content: the generated files say which family the meter is in.
+            "MetricCategory": g["MeterName"].map(_metric_category),
             "OrgName": g["OrgName"],
             "OrgType": g["OrgType"],
             "IPURate": g["IPURate"],
