@@ -26,7 +26,7 @@ from .analysis import (
     top_consumers,
     usage_by,
 )
-from .archive import archive_file, archive_frame, history, refresh, sql
+from .archive import archive_file, archive_frame, history, sql
 from .catalog import meter_catalog, meter_ids, meter_name
 from .clients import (
     HereClient,
@@ -55,6 +55,7 @@ from .errors import (
     UsageAnalysisError,
 )
 from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
+from .refreshing import refresh
 from .schema import UNIFIED_COLUMNS, validate_unified
 
 __version__ = "0.1.0"

@@ -49,7 +49,7 @@ def register(subparsers: Any) -> None:
 
 def run_import(args: argparse.Namespace) -> int:
     """Archive each file; report every failure and go on with the next file."""
-    from .archive import _clean_source, archive_file, archive_root
+    from .archive import archive_file, archive_root, clean_source
 
     files: list[Path] = args.files
     if args.report_id and len(files) > 1:
@@ -71,5 +71,5 @@ def run_import(args: argparse.Namespace) -> int:
             continue
         replaced = f", {done.replaced} earlier rows replaced" if done.replaced else ""
         print(f"{file}: {done.rows} rows archived as {done.report_id}{replaced}")
-    print(f"archive: {_clean_source(root)}")
+    print(f"archive: {clean_source(root)}")
     return 1 if failed else 0
