@@ -26,7 +26,7 @@ from ._grain import GRAINS
 from ._migrate import Migration
 from ._migrate import migrate as _migrate
 from ._read import history, last_period_end, sql
-from ._store import archive_root, clean_source, store
+from ._store import ArchiveError, archive_root, clean_source, store
 from ._table import PARTITIONS, TABLE_SCHEMA
 from ._write import ArchiveWrite, archive_file, archive_frame
 
@@ -35,6 +35,7 @@ __all__ = [
     "GRAINS",
     "PARTITIONS",
     "TABLE_SCHEMA",
+    "ArchiveError",
     "ArchiveWrite",
     "Migration",
     "archive_file",

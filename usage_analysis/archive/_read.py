@@ -95,6 +95,7 @@ def _datasets(
     s: Store, as_of: object, grain: str | Mapping[str, str] | None
 ) -> tuple[ds.Dataset, ds.Dataset]:
     """Every row, and the rows of the chosen grain, as Arrow datasets over the table's files."""
+    choice = grain_choice(grain)
     table = open_table(s, as_of)
     if table is None:
         empty = ds.dataset(TABLE_SCHEMA.empty_table())
@@ -105,7 +106,7 @@ def _datasets(
         )
     )
     full = table.to_pyarrow_dataset(filesystem=s.arrow_fs())
-    chosen = _chosen_partitions(table_files(table), grain_choice(grain))
+    chosen = _chosen_partitions(table_files(table), choice)
     fragments = list(full.get_fragments())
     keep = [f for f in fragments if tuple(_keys(f).values()) in chosen]
 

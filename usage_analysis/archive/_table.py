@@ -8,11 +8,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from ..errors import InvalidParameter
 from ..schema import UNIFIED_COLUMNS, UNIFIED_DTYPES
-from ._store import Store
+from ._store import ArchiveError, Store
 
 __all__ = ["PARTITIONS", "PROVENANCE_COLUMNS", "TABLE_SCHEMA", "open_table"]
 
@@ -72,6 +72,8 @@ def open_table(s: Store, as_of: object = None) -> DeltaTable | None:
         table = DeltaTable(s.uri, storage_options=s.delta_options or None)
     except TableNotFoundError:
         return None
+    except (DeltaError, OSError) as exc:
+        raise ArchiveError(f"cannot open the archive at {s.root}: {exc}") from exc
     if as_of is None:
         return table
     when = _as_of(as_of)

@@ -15,13 +15,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 from deltalake import CommitProperties, WriterProperties, write_deltalake
-from deltalake.exceptions import CommitFailedError
+from deltalake.exceptions import CommitFailedError, DeltaError
 
 from ..errors import InvalidParameter, SchemaError, UsageAnalysisError
 from ..schema import UNIFIED_COLUMNS, coerce_unified
 from ._grain import BY_START, MAX_ROW_SPAN, frame_grains
 from ._migrate import ensure_migrated
-from ._store import Store, clean_source, store
+from ._store import ArchiveError, Store, clean_source, store
 from ._table import PARTITIONS, TABLE_SCHEMA, open_table
 
 __all__ = ["ArchiveWrite", "archive_file", "archive_frame"]
@@ -214,11 +214,15 @@ def commit(s: Store, data: pa.Table, predicate: str | None, metadata: Mapping[st
                 )
         except CommitFailedError as exc:
             if attempt == MAX_ATTEMPTS:
-                raise
+                raise ArchiveError(
+                    f"{s.root}: gave up after {attempt} commits conflicting with other writers"
+                ) from exc
             pause = min(2.0, 0.05 * attempt) * (0.5 + random.random())
             log.debug("commit conflict (attempt %d), retrying in %.2fs: %s", attempt, pause, exc)
             time.sleep(pause)
             continue
+        except (DeltaError, OSError) as exc:
+            raise ArchiveError(f"cannot write the archive at {s.root}: {exc}") from exc
         done = open_table(s)
         assert done is not None
         return _own_version(done, metadata)
