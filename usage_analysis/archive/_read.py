@@ -304,7 +304,14 @@ def history(
             for c in ("period_start", "provider", "account_id", "resource_id", "meter_id")
             if c in names
         ]
-        table = table.sort_by([(c, "ascending") for c in order])
+        keys = {}
+        for c in order:
+            col = table.column(c)
+            keys[c] = col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col
+        indices = pc.sort_indices(
+            pa.table(keys), sort_keys=[(c, "ascending") for c in order]
+        )
+        table = table.take(indices)
     return _to_pandas(table, drop_unused=within)
 
 
