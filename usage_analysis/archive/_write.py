@@ -105,14 +105,33 @@ def _range_clause(grain: str, part: pd.DataFrame) -> str:
     )
 
 
+def _one_of(column: str, values: pd.Series) -> str:
+    """``column`` is one of ``values`` (missing matches missing)."""
+    present = sorted({str(v) for v in values.dropna().unique()})
+    parts = [f"{column} IN ({', '.join(_literal(v) for v in present)})"] if present else []
+    if values.isna().any():
+        parts.append(f"{column} IS NULL")
+    return "(" + " OR ".join(parts) + ")"
+
+
 def _predicate(frame: pd.DataFrame) -> str:
-    """One condition naming every row the report replaces, per provider, account and grain."""
+    """One condition naming every row the report replaces.
+
+    Per provider, account and grain: the rows in the report's range (see
+    :func:`_range_clause`) of the resources and meters the report has. A
+    report asked for some devices, apps, features or meters only (every
+    provider allows such filters) so never erases the others' rows; a resource
+    of the report without some meter in the range had no usage of it.
+    """
     clauses = []
     keys = ["provider", "account_id", "grain"]
+    meters = frame["meter_id"].astype("string").fillna(frame["meter"].astype("string"))
     for (provider, account, grain), part in frame.groupby(keys, observed=True, dropna=False):
         clauses.append(
             f"({_equals('provider', provider)} AND {_equals('account_id', account)}"
-            f" AND {_equals('grain', grain)} AND {_range_clause(str(grain), part)})"
+            f" AND {_equals('grain', grain)} AND {_range_clause(str(grain), part)}"
+            f" AND {_one_of('resource_id', part['resource_id'])}"
+            f" AND {_one_of('coalesce(meter_id, meter)', meters[part.index])})"
         )
     return " OR ".join(clauses)
 
