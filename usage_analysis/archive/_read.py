@@ -308,9 +308,7 @@ def history(
         for c in order:
             col = table.column(c)
             keys[c] = col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col
-        indices = pc.sort_indices(
-            pa.table(keys), sort_keys=[(c, "ascending") for c in order]
-        )
+        indices = pc.sort_indices(pa.table(keys), sort_keys=[(c, "ascending") for c in order])
         table = table.take(indices)
     return _to_pandas(table, drop_unused=within)
 
