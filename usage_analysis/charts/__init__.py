@@ -25,6 +25,7 @@ from ._style import OTHER_COLOR, PALETTE, TEMPLATE, _empty
 from .allowance import cumulative_vs_allowance
 from .breakdown import breakdown
 from .ranking import period_over_period, top_bar
+from .tables import overview_table, spend_table
 from .timeseries import heatmap, usage_over_time
 
 __all__ = [
@@ -32,8 +33,10 @@ __all__ = [
     "cumulative_vs_allowance",
     "format_quantity",
     "heatmap",
+    "overview_table",
     "period_over_period",
     "provider_name",
+    "spend_table",
     "top_bar",
     "usage_over_time",
 ]
