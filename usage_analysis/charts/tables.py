@@ -19,7 +19,7 @@ from pandas.io.formats.style import Styler
 
 from ._common import format_quantity, provider_name
 
-__all__ = ["overview_table", "spend_table"]
+__all__ = ["cost_forecast_table", "overview_table", "spend_table"]
 
 NOT_APPLICABLE = "—"
 # Share of an allowance from which a cell is coloured: the plan's warning levels.
@@ -256,3 +256,53 @@ def spend_table(
         subset=order,
         **{"text-align": "right", "font-variant-numeric": "tabular-nums", "white-space": "nowrap"},
     )
+
+
+def cost_forecast_table(
+    forecast: pd.DataFrame, *, names: Mapping[Any, Any] | None = None, caption: str | None = None
+) -> Styler:
+    """``ua.costs(...).forecast`` for people: spent so far, month-end cost and its range."""
+    lookup = dict(names or {})
+    rows = []
+    for rec in forecast.to_dict("records"):
+        money = _money(str(rec.get("currency")))
+        lower, upper = rec.get("lower"), rec.get("upper")
+        n = rec.get("history_days")
+        rows.append(
+            {
+                "provider": provider_name(rec.get("provider")),
+                "account": _account(lookup.get(rec.get("account_id")), rec.get("account_id")),
+                "month": _month(rec.get("month")),
+                "spent so far": money(rec.get("spent")),
+                "month-end forecast": money(rec.get("projected")),
+                "likely range": (
+                    f"{money(lower)} to {money(upper)}"
+                    if _known(lower)
+                    and _known(upper)
+                    and round(float(upper), 2) > round(float(lower), 2)
+                    else NOT_APPLICABLE
+                ),
+                "based on": (
+                    f"{int(n)} day{'s' if int(n) != 1 else ''} of data"
+                    if _known(n)
+                    else NOT_APPLICABLE
+                ),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(_COST_FORECAST_COLUMNS))
+    styler = _styler(frame, caption)
+    return styler.set_properties(
+        subset=["spent so far", "month-end forecast"],
+        **{"text-align": "right", "font-variant-numeric": "tabular-nums", "white-space": "nowrap"},
+    )
+
+
+_COST_FORECAST_COLUMNS = (
+    "provider",
+    "account",
+    "month",
+    "spent so far",
+    "month-end forecast",
+    "likely range",
+    "based on",
+)
