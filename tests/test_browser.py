@@ -337,20 +337,127 @@ def test_demo_html_page_draws_its_charts_offline(
         for o in c.get("outputs", [])
     )
     assert charts >= 3
+    source = out.read_text(encoding="utf-8")
+    # No widget placeholders: no widget state, no widget views, no renderer script.
+    assert "application/vnd.jupyter.widget" not in source
+    assert "jupyter-widgets" not in source and "embed-amd" not in source
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    # Offline: every request to the network fails (the page loads MathJax and
-    # require.js from CDNs, neither of which the charts need).
+    # Every request the page makes is recorded; a network one is also refused.
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.route(re.compile(r"^https?://"), lambda route: route.abort())
     page_errors: list[str] = []
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     page.goto(out.as_uri())
     drawn = page.locator(".js-plotly-plot .main-svg")
     drawn.first.wait_for(timeout=STEP_TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
     assert page.locator(".js-plotly-plot").count() == charts
     assert "Billing overview" in page.title() or "Billing overview" in page.inner_text("body")
     assert "make dashboard" in page.inner_text("body")  # the note in place of the explorer
+    assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:"))], requests
     assert not page_errors, page_errors
+    _check_report_tables(page, page.locator("body"))
     _shot(page.locator(".js-plotly-plot").first, "demo-output-04-first-chart")
+    _shot(page.locator(".ua-report-table").nth(3), "demo-output-04-overview-table")
+
+
+# The report tables of notebook 04: their cell texts, and whether each fits its box.
+REPORT_TABLES = """root => Array.from(root.querySelectorAll('table.ua-report-table')).map(t => {
+    const box = t.closest('.jp-OutputArea-output') || t.parentElement;
+    const r = t.getBoundingClientRect(), b = box.getBoundingClientRect();
+    return {
+        cells: Array.from(t.querySelectorAll('td')).map(td => td.innerText.trim()),
+        heads: Array.from(t.querySelectorAll('th')).map(th => th.innerText.trim()),
+        fits: r.right <= b.right + 1 && t.scrollWidth <= Math.ceil(r.width) + 1,
+        width: r.width, box: b.width,
+    };
+})"""
+
+
+def _check_report_tables(page: Any, root: Any) -> list[dict[str, Any]]:
+    """Spend, combined spend, cost forecast and overview: readable, no NaN, not cut off."""
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    tables: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        tables = root.evaluate(REPORT_TABLES)
+        if len(tables) >= 4:
+            break
+        page.wait_for_timeout(500)
+    assert len(tables) >= 4, tables
+    for table in tables:
+        bad = [c for c in table["cells"] if c.lower() in ("nan", "nat", "none", "<na>", "")]
+        assert not bad, table
+        assert table["fits"], f"a report table is cut off: {table['width']} > {table['box']}"
+    spend, overview = tables[0], tables[3]
+    assert any(re.fullmatch(r"[\d,]+\.\d\d [A-Z]{3}", c) for c in spend["cells"]), spend
+    assert any(re.fullmatch(r"[\d,]+\.\d %", c) for c in overview["cells"]), overview
+    assert any("days of data" in c for c in overview["cells"]), overview
+    assert "—" in overview["cells"]
+    return tables
+
+
+def test_voila_dashboard_shows_the_overview_as_report_tables(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    port, token = free_port(), secrets.token_hex(16)
+    server = Server(
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            str(workdir / "04_billing_overview.ipynb"),
+            f"--port={port}",
+            "--no-browser",
+            "--Voila.ip=127.0.0.1",
+            f"--token={token}",
+            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
+        ],
+        env=server_env,
+        cwd=workdir,
+        port=port,
+        token=token,
+    )
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        failed = _on_failure(page, "voila-overview-failure")
+        try:
+            page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
+            page.locator(".ua-explorer").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+            _check_report_tables(page, page.locator("body"))
+            _shot(page.locator(".ua-report-table").nth(3), "voila-04-overview-table")
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()
+
+
+def test_jupyterlab_shows_the_overview_tables_whole(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    port, token = free_port(), secrets.token_hex(16)
+    server = Server(
+        _lab_command(workdir, port, token), env=server_env, cwd=workdir, port=port, token=token
+    )
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        failed = _on_failure(page, "jupyterlab-overview-failure")
+        try:
+            _lab_run_all(page, server, "04_billing_overview.ipynb")
+            panel = page.locator(".jp-NotebookPanel").first
+            panel.locator(".ua-explorer").first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+            _check_report_tables(page, panel)
+            overview = panel.locator(".ua-report-table").nth(3)
+            overview.scroll_into_view_if_needed()
+            _shot(page, "jupyterlab-04-overview")
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()
 
 
 # ------------------------------------------------------------------ the explorer redraws cleanly

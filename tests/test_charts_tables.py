@@ -46,7 +46,7 @@ def test_the_overview_table_reads_like_a_report(usage: pd.DataFrame) -> None:
     assert "Nov 2026 so far" in alone.to_html() and "Oct 2026 (complete)" in alone.to_html()
     runs_out = pd.Timestamp(particle["runs_out_on"])
     assert f"{runs_out:%b} {runs_out.day}, {runs_out.year}" in text
-    assert "rate from 28 days of data" in " ".join(text)
+    assert "rate of 28 days of data" in " ".join(text)
     # 86.9 % used is past the 70 % warning; the forecast past 100 % is red.
     assert particle["percent"] > 70 and particle["forecast_percent"] > 100
     assert "#fff3cd" in html and "#f8d7da" in html
@@ -57,7 +57,7 @@ def test_the_overview_table_reads_like_a_report(usage: pd.DataFrame) -> None:
 def test_a_forecast_from_two_days_says_so(usage: pd.DataFrame) -> None:
     early = usage.loc[(usage["provider"] == "particle") & (usage["period_start"] >= "2026-11-19")]
     text = " ".join(cells(charts.overview_table(ua.overview(early)).to_html()))
-    assert "rate from 2 days of data" in text
+    assert "rate of 2 days of data" in text
     assert re.search(r"[\d,]+ to [\d,]+", text)  # the interval
 
 

@@ -29,13 +29,13 @@ THRESHOLDS: tuple[tuple[float, str], ...] = (
     (70.0, "background-color:#fff3cd;color:#664d03"),
 )
 _TABLE_STYLES = [
-    {"selector": "", "props": "border-collapse:collapse;font-size:0.92em"},
+    {"selector": "", "props": "border-collapse:collapse;font-size:0.9em"},
     {
         "selector": "th",
-        "props": "text-align:left;padding:4px 10px;border-bottom:1px solid #999;"
-        "white-space:nowrap;font-weight:600",
+        "props": "text-align:left;vertical-align:bottom;padding:4px 8px;"
+        "border-bottom:1px solid #999;font-weight:600;min-width:4em",
     },
-    {"selector": "td", "props": "padding:3px 10px;border-bottom:1px solid #eee"},
+    {"selector": "td", "props": "padding:3px 8px;border-bottom:1px solid #eee"},
     {"selector": "caption", "props": "caption-side:top;text-align:left;color:#444;padding:4px 0"},
 ]
 
@@ -96,7 +96,7 @@ def _account(name: Any, account_id: Any) -> str:
     if _text(name) != NOT_APPLICABLE:
         return str(name)
     ident = _text(account_id)
-    return ident if len(ident) <= 14 else f"{ident[:12]}…"
+    return ident if len(ident) <= 12 else f"{ident[:10]}…"
 
 
 def _styler(frame: pd.DataFrame, caption: str | None) -> Styler:
@@ -125,18 +125,26 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
             else None
         )
         lower, upper = rec.get("forecast_lower"), rec.get("forecast_upper")
-        interval = (
-            f"{_quantity(lower)} to {_quantity(upper)}"
-            if _known(lower) and _known(upper) and round(float(upper)) > round(float(lower))
-            else NOT_APPLICABLE
-        )
+        forecast = _quantity(rec.get("forecast"))
+        if _known(lower) and _known(upper) and round(float(upper)) > round(float(lower)):
+            # The likely range under the forecast, in the same cell: one column less.
+            forecast += (
+                f"<br><span class='ua-range' style='color:#555;font-size:0.85em'>"
+                f"{_quantity(lower)} to {_quantity(upper)}</span>"
+            )
         history = rec.get("history_days")
         basis = []
-        if month_days is not None:
-            basis.append(f"{month_days} day{'s' if month_days != 1 else ''} of {_month(start)}")
+        end = rec.get("period_end")
+        if month_days is not None and not pd.isna(end):
+            length = int((pd.Timestamp(end) - pd.Timestamp(start)) / pd.Timedelta(days=1))
+            basis.append(f"{month_days} of {length} days")
         if _known(history) and _known(rec.get("forecast")):
             n = int(history)
-            basis.append(f"rate from {n} day{'s' if n != 1 else ''} of data")
+            basis.append(f"rate of {n} day{'s' if n != 1 else ''} of data")
+        note = _text(rec.get("note")).replace(
+            "days from complete_until on are provisional",
+            f"provisional from {_day(complete)}" if not pd.isna(complete) else "provisional",
+        )
         rows.append(
             {
                 "provider": provider_name(rec.get("provider")),
@@ -147,12 +155,11 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
                 "this month so far": rec.get("used"),
                 "allowance": rec.get("allowance"),
                 "used %": rec.get("percent"),
-                "forecast": rec.get("forecast"),
-                "likely range": interval,
+                "forecast (likely range)": forecast,
                 "forecast %": rec.get("forecast_percent"),
                 "runs out on": rec.get("runs_out_on"),
                 "based on": "; ".join(basis) or NOT_APPLICABLE,
-                "note": _text(rec.get("note")),
+                "note": note,
             }
         )
     frame = pd.DataFrame(rows, columns=_OVERVIEW_COLUMNS)
@@ -169,7 +176,6 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
             "last month": _quantity,
             "this month so far": _quantity,
             "allowance": _quantity,
-            "forecast": _quantity,
             "used %": _percent,
             "forecast %": _percent,
             "runs out on": _day,
@@ -177,13 +183,20 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
         na_rep=NOT_APPLICABLE,
     )
     styler = styler.map(_threshold_style, subset=["used %", "forecast %"])
-    numeric = ["last month", "this month so far", "allowance", "forecast", "used %", "forecast %"]
+    numeric = [
+        "last month",
+        "this month so far",
+        "allowance",
+        "forecast (likely range)",
+        "used %",
+        "forecast %",
+    ]
     styler = styler.set_properties(
         subset=numeric, **{"text-align": "right", "font-variant-numeric": "tabular-nums"}
     )
-    styler = styler.set_properties(subset=["note", "based on"], **{"max-width": "16em"})
+    styler = styler.set_properties(subset=["note", "based on"], **{"min-width": "7em"})
     styler = styler.set_properties(
-        subset=[c for c in _OVERVIEW_COLUMNS if c not in ("note", "based on")],
+        subset=[*numeric, "month", "runs out on"],
         **{"white-space": "nowrap"},
     )
     return styler.relabel_index([renames.get(c, c) for c in _OVERVIEW_COLUMNS], axis="columns")
@@ -198,8 +211,7 @@ _OVERVIEW_COLUMNS = [
     "this month so far",
     "allowance",
     "used %",
-    "forecast",
-    "likely range",
+    "forecast (likely range)",
     "forecast %",
     "runs out on",
     "based on",
