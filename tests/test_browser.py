@@ -364,11 +364,12 @@ def test_demo_html_page_draws_its_charts_offline(
 
 # The report tables of notebook 04: their cell texts, and whether each fits its box.
 REPORT_TABLES = """root => Array.from(root.querySelectorAll('table.ua-report-table')).map(t => {
+    t.scrollIntoView({block: 'center'});  // JupyterLab lays out only what is on screen
     const box = t.closest('.jp-OutputArea-output') || t.parentElement;
     const r = t.getBoundingClientRect(), b = box.getBoundingClientRect();
     return {
-        cells: Array.from(t.querySelectorAll('td')).map(td => td.innerText.trim()),
-        heads: Array.from(t.querySelectorAll('th')).map(th => th.innerText.trim()),
+        cells: Array.from(t.querySelectorAll('td')).map(td => td.textContent.trim()),
+        heads: Array.from(t.querySelectorAll('th')).map(th => th.textContent.trim()),
         fits: r.right <= b.right + 1 && t.scrollWidth <= Math.ceil(r.width) + 1,
         width: r.width, box: b.width,
     };

@@ -195,6 +195,9 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
         subset=numeric, **{"text-align": "right", "font-variant-numeric": "tabular-nums"}
     )
     styler = styler.set_properties(subset=["note", "based on"], **{"min-width": "7em"})
+    # JupyterLab's and Voila's table CSS right-aligns every cell: text reads from the left.
+    text = ["provider", "account", "unit", "month", "runs out on", "based on", "note"]
+    styler = styler.set_properties(subset=text, **{"text-align": "left"})
     styler = styler.set_properties(
         subset=[*numeric, "month", "runs out on"],
         **{"white-space": "nowrap"},
@@ -261,6 +264,9 @@ def spend_table(
         wide.insert(0, "spend", "all providers")
     currencies = dict(zip(frame["month_label"], frame["currency"], strict=True))
     styler = _styler(wide, caption)
+    labels = [c for c in wide.columns if c not in order]
+    if labels:
+        styler = styler.set_properties(subset=labels, **{"text-align": "left"})
     styler = styler.format(
         {label: _money(currencies[label]) for label in order}, na_rep=NOT_APPLICABLE
     )
@@ -303,6 +309,10 @@ def cost_forecast_table(
         )
     frame = pd.DataFrame(rows, columns=list(_COST_FORECAST_COLUMNS))
     styler = _styler(frame, caption)
+    styler = styler.set_properties(
+        subset=["provider", "account", "month", "likely range", "based on"],
+        **{"text-align": "left"},
+    )
     return styler.set_properties(
         subset=["spent so far", "month-end forecast"],
         **{"text-align": "right", "font-variant-numeric": "tabular-nums", "white-space": "nowrap"},
