@@ -200,28 +200,14 @@ def _wait_text_change(page: Any, locator: Any, before: str) -> str:
 def test_voila_request_a_report_then_filter_the_explorer(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(workdir / NOTEBOOK),
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--token={token}",
-            # Its lab extension needs JupyterLab's document manager, which Voila lacks.
-            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
-        ],
-        env=server_env,
-        cwd=workdir,
-        port=port,
-        token=token,
-    )
+    server = _voila(workdir, NOTEBOOK, server_env)
     try:
         server.wait_listening()
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code in (302, 401, 403)
+        assert httpx.get(f"http://127.0.0.1:{server.port}/", timeout=30).status_code in (
+            302,
+            401,
+            403,
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         page_errors: list[str] = []
         page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
@@ -274,33 +260,13 @@ def _total(headline: str) -> float:
 def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.root_dir={workdir}",
-        f"--ServerApp.port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}",
-        "--no-browser",
-        "--LabApp.news_url=",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    server = Server(command, env=server_env, cwd=workdir, port=port, token=token)
+    server = _lab(workdir, server_env)
     failed: _on_failure | None = None
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         failed = _on_failure(page, "jupyterlab-failure")
-        page.goto(server.url(f"/lab/tree/{NOTEBOOK}"), timeout=RUN_TIMEOUT_MS)
-        page.locator(".jp-NotebookPanel").wait_for(timeout=RUN_TIMEOUT_MS)
-        # The kernel must be up and idle before "Run All Cells" is chosen in the Run menu.
-        page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        _lab_run_all(page, server, NOTEBOOK)
         _shot(page, "jupyterlab-running")
         explorer = page.locator(".jp-NotebookPanel .ua-explorer").first
         explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
@@ -401,24 +367,7 @@ def _check_report_tables(page: Any, root: Any) -> list[dict[str, Any]]:
 def test_voila_dashboard_shows_the_overview_as_report_tables(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(workdir / "04_billing_overview.ipynb"),
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--token={token}",
-            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
-        ],
-        env=server_env,
-        cwd=workdir,
-        port=port,
-        token=token,
-    )
+    server = _voila(workdir, "04_billing_overview.ipynb", server_env)
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
@@ -438,10 +387,7 @@ def test_voila_dashboard_shows_the_overview_as_report_tables(
 def test_jupyterlab_shows_the_overview_tables_whole(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        _lab_command(workdir, port, token), env=server_env, cwd=workdir, port=port, token=token
-    )
+    server = _lab(workdir, server_env)
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -628,24 +574,7 @@ def test_voila_explorer_redraws_show_only_the_new_chart(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
     _write_redraw_notebook(workdir)
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(workdir / REDRAW_NOTEBOOK),
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--token={token}",
-            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
-        ],
-        env=server_env,
-        cwd=workdir,
-        port=port,
-        token=token,
-    )
+    server = _voila(workdir, REDRAW_NOTEBOOK, server_env)
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
@@ -670,6 +599,34 @@ def test_voila_explorer_redraws_show_only_the_new_chart(
         server.stop()
 
 
+def _voila(workdir: Path, notebook: str, env: dict[str, str]) -> Server:
+    """Voila serving ``notebook`` of ``workdir`` on a free port, with a token."""
+    port, token = free_port(), secrets.token_hex(16)
+    command = _voila_command(workdir / notebook, port, token)
+    return Server(command, env=env, cwd=workdir, port=port, token=token)
+
+
+def _lab(workdir: Path, env: dict[str, str]) -> Server:
+    """JupyterLab on ``workdir`` on a free port, with a token."""
+    port, token = free_port(), secrets.token_hex(16)
+    return Server(_lab_command(workdir, port, token), env=env, cwd=workdir, port=port, token=token)
+
+
+def _voila_command(notebook: Path, port: int, token: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--port={port}",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--token={token}",
+        # Its lab extension needs JupyterLab's document manager, which Voila lacks.
+        "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
+    ]
+
+
 def _lab_command(workdir: Path, port: int, token: str) -> list[str]:
     command = [
         sys.executable,
@@ -691,6 +648,7 @@ def _lab_command(workdir: Path, port: int, token: str) -> list[str]:
 def _lab_run_all(page: Any, server: Server, notebook: str) -> None:
     page.goto(server.url(f"/lab/tree/{notebook}"), timeout=RUN_TIMEOUT_MS)
     page.locator(".jp-NotebookPanel").wait_for(timeout=RUN_TIMEOUT_MS)
+    # The kernel must be up and idle before "Run All Cells" is chosen in the Run menu.
     page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
@@ -700,10 +658,7 @@ def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
     _write_redraw_notebook(workdir)
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        _lab_command(workdir, port, token), env=server_env, cwd=workdir, port=port, token=token
-    )
+    server = _lab(workdir, server_env)
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -41,17 +41,26 @@ def test_the_overview_table_reads_like_a_report(usage: pd.DataFrame) -> None:
     # Thousands separators, percent with "%", the month as a month, a date as a date.
     assert f"{particle['used']:,.0f}" in text
     assert f"{particle['percent']:.1f} %" in text
-    assert "Nov 2026" in text and "Oct 2026" in text  # each row's month
+    assert "Nov 2026" in " ".join(text) and "Oct 2026" in " ".join(text)  # each row's month
     alone = charts.overview_table(ua.overview(usage.loc[usage["provider"] == "particle"]))
     assert "Nov 2026 so far" in alone.to_html() and "Oct 2026 (complete)" in alone.to_html()
     runs_out = pd.Timestamp(particle["runs_out_on"])
-    assert f"{runs_out:%b} {runs_out.day}, {runs_out.year}" in text
+    assert f"{runs_out:%b} {runs_out.day}" in text
     assert "rate of 28 days of data" in " ".join(text)
     # 86.9 % used is past the 70 % warning; the forecast past 100 % is red.
     assert particle["percent"] > 70 and particle["forecast_percent"] > 100
     assert "#fff3cd" in html and "#f8d7da" in html
-    assert "Particle" in text and "HERE" in text and "Informatica" in text
-    assert "Acme Analytics" in text  # names, not ids, where the report has them
+    joined = " ".join(text)
+    assert "Particle" in joined and "HERE" in joined and "Informatica" in joined
+    assert "Acme Analytics" in joined  # names, not ids, where the report has them
+
+
+def test_text_from_a_report_is_escaped_in_the_table(usage: pd.DataFrame) -> None:
+    table = ua.overview(usage)
+    table["account_name"] = table["account_name"].astype(object)
+    table.loc[0, "account_name"] = "<script>alert(1)</script>"
+    html = charts.overview_table(table).to_html()
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
 
 
 def test_a_forecast_from_two_days_says_so(usage: pd.DataFrame) -> None:

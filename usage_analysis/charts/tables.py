@@ -10,6 +10,7 @@ to be cut in JupyterLab: ids are shortened, notes wrap.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -64,11 +65,11 @@ def _money(currency: str) -> Callable[[Any], str]:
     return fmt
 
 
-def _day(value: Any) -> str:
+def _day(value: Any, *, year: bool = True) -> str:
     if value is None or pd.isna(value):
         return NOT_APPLICABLE
     ts = pd.Timestamp(value)
-    return f"{ts:%b} {ts.day}, {ts.year}"
+    return f"{ts:%b} {ts.day}, {ts.year}" if year else f"{ts:%b} {ts.day}"
 
 
 def _month(value: Any) -> str:
@@ -111,10 +112,14 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
     """The :func:`~usage_analysis.analysis.overview` table for people.
 
     One row per provider, account and billing unit: last complete month, this
-    month so far, allowance, share used, the month-end forecast with its interval
-    and how many days of data it rests on, and the day the allowance runs out.
-    Shares of an allowance at 70, 90 and 100 % are coloured.
+    month so far, allowance, share used, the month-end forecast with its likely
+    range, the day the allowance runs out, and what the forecast rests on ("2 of
+    31 days; rate of 28 days of data"). Shares of an allowance at 70, 90 and
+    100 % are coloured. Nine columns: it fits a JupyterLab notebook beside the
+    file browser.
     """
+    months = table["period_start"].dropna().unique() if "period_start" in table else []
+    one_month = len(months) == 1
     rows = []
     for rec in table.to_dict("records"):
         start = rec.get("period_start")
@@ -128,10 +133,7 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
         forecast = _quantity(rec.get("forecast"))
         if _known(lower) and _known(upper) and round(float(upper)) > round(float(lower)):
             # The likely range under the forecast, in the same cell: one column less.
-            forecast += (
-                f"<br><span class='ua-range' style='color:#555;font-size:0.85em'>"
-                f"{_quantity(lower)} to {_quantity(upper)}</span>"
-            )
+            forecast += _small(f"{_quantity(lower)} to {_quantity(upper)}")
         history = rec.get("history_days")
         basis = []
         end = rec.get("period_end")
@@ -143,14 +145,22 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
             basis.append(f"rate of {n} day{'s' if n != 1 else ''} of data")
         note = _text(rec.get("note")).replace(
             "days from complete_until on are provisional",
-            f"provisional from {_day(complete)}" if not pd.isna(complete) else "provisional",
+            f"provisional from {_day(complete, year=False)}"
+            if not pd.isna(complete)
+            else "provisional",
         )
+        details = "; ".join(basis) or NOT_APPLICABLE
+        if note != NOT_APPLICABLE:
+            details += f"; {note}"
+        account = f"<b>{_esc(provider_name(rec.get('provider')))}</b><br>" + _esc(
+            _account(rec.get("account_name"), rec.get("account_id"))
+        )
+        if not one_month:
+            account += _small(_month(start))
         rows.append(
             {
-                "provider": provider_name(rec.get("provider")),
-                "account": _account(rec.get("account_name"), rec.get("account_id")),
-                "unit": _text(rec.get("unit")),
-                "month": _month(start),
+                "account": account,
+                "unit": _esc(_text(rec.get("unit"))),
                 "last month": rec.get("last_month_used", np.nan),
                 "this month so far": rec.get("used"),
                 "allowance": rec.get("allowance"),
@@ -158,18 +168,16 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
                 "forecast (likely range)": forecast,
                 "forecast %": rec.get("forecast_percent"),
                 "runs out on": rec.get("runs_out_on"),
-                "based on": "; ".join(basis) or NOT_APPLICABLE,
-                "note": note,
+                "based on": _esc(details),
             }
         )
     frame = pd.DataFrame(rows, columns=_OVERVIEW_COLUMNS)
     last = table["last_month_start"].dropna() if "last_month_start" in table else pd.Series()
-    this = table["period_start"].dropna() if "period_start" in table else pd.Series()
     renames = {}
     if len(last) and last.nunique() == 1:
         renames["last month"] = f"{_month(last.iloc[0])} (complete)"
-    if len(this) and this.nunique() == 1:
-        renames["this month so far"] = f"{_month(this.iloc[0])} so far"
+    if one_month:
+        renames["this month so far"] = f"{_month(months[0])} so far"
     styler = _styler(frame, caption)
     styler = styler.format(
         {
@@ -178,7 +186,7 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
             "allowance": _quantity,
             "used %": _percent,
             "forecast %": _percent,
-            "runs out on": _day,
+            "runs out on": lambda v: _day(v, year=False),
         },
         na_rep=NOT_APPLICABLE,
     )
@@ -192,24 +200,31 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
         "forecast %",
     ]
     styler = styler.set_properties(
-        subset=numeric, **{"text-align": "right", "font-variant-numeric": "tabular-nums"}
+        subset=numeric,
+        **{"text-align": "right", "font-variant-numeric": "tabular-nums", "white-space": "nowrap"},
     )
-    styler = styler.set_properties(subset=["note", "based on"], **{"min-width": "7em"})
     # JupyterLab's and Voila's table CSS right-aligns every cell: text reads from the left.
-    text = ["provider", "account", "unit", "month", "runs out on", "based on", "note"]
-    styler = styler.set_properties(subset=text, **{"text-align": "left"})
     styler = styler.set_properties(
-        subset=[*numeric, "month", "runs out on"],
-        **{"white-space": "nowrap"},
+        subset=["account", "unit", "runs out on", "based on"], **{"text-align": "left"}
+    )
+    styler = styler.set_properties(
+        subset=["based on"], **{"min-width": "8em", "max-width": "12em", "font-size": "0.9em"}
     )
     return styler.relabel_index([renames.get(c, c) for c in _OVERVIEW_COLUMNS], axis="columns")
 
 
+def _small(text: str) -> str:
+    """A second, smaller line in a cell (``text`` is already safe HTML)."""
+    return f"<br><span class='ua-small' style='color:#555;font-size:0.85em'>{text}</span>"
+
+
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=False)
+
+
 _OVERVIEW_COLUMNS = [
-    "provider",
     "account",
     "unit",
-    "month",
     "last month",
     "this month so far",
     "allowance",
@@ -218,7 +233,6 @@ _OVERVIEW_COLUMNS = [
     "forecast %",
     "runs out on",
     "based on",
-    "note",
 ]
 
 
