@@ -30,7 +30,9 @@ THRESHOLDS: tuple[tuple[float, str], ...] = (
     (70.0, "background-color:#fff3cd;color:#664d03"),
 )
 _TABLE_STYLES = [
-    {"selector": "", "props": "border-collapse:collapse;font-size:0.9em"},
+    # JupyterLab lays its tables out "fixed" (columns as wide as the first row
+    # wants, the rest overflows): this one is sized by its content, so it wraps.
+    {"selector": "", "props": "border-collapse:collapse;font-size:0.9em;table-layout:auto"},
     {
         "selector": "th",
         "props": "text-align:left;vertical-align:bottom;padding:4px 8px;"

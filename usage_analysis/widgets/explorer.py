@@ -349,10 +349,7 @@ class UsageExplorer(widgets.VBox):
         self.headline_html = styled(widgets.HTML(), "ua-headline")
         # The chart fills the explorer's width, also when the explorer is put into a
         # box already on the page (see ChartResizer) and when the window is resized.
-        # Not validated again: every figure it shows is a go.Figure the charts built
-        # (and plotly validated) already; validating each trace twice was a fifth
-        # of a redraw.
-        self.figure = responsive(go.FigureWidget(_validate=False))
+        self.figure = responsive(go.FigureWidget())
         self.figure.add_class("ua-chart")
         self.resizer = ChartResizer()
         self.top_table = styled(widgets.HTML(), "ua-top-table")
