@@ -35,15 +35,18 @@ def test_days_are_dates_and_times_have_no_nanoseconds_or_zone() -> None:
     ]
 
 
-def test_fractions_of_a_second_are_kept_to_the_microsecond_at_most() -> None:
+def test_fractions_of_a_second_are_truncated_to_whole_seconds() -> None:
     df = pd.DataFrame(
-        {"at": pd.to_datetime(["2026-11-01 00:00:00.123456789", "2026-11-01 00:00:01.5", None])}
+        {
+            "at": pd.to_datetime(["2026-11-01 00:00:00.123456789", "2026-11-01 00:00:01.5", None]),
+            "n": [1, 2, 3],
+        }
     )
     text = to_csv_bytes(df).decode()
     assert cells(text.encode())[1:] == [
-        ["2026-11-01 00:00:00.123456"],
-        ["2026-11-01 00:00:01.5"],
-        [],  # a missing time in a one-column file is an empty line
+        ["2026-11-01 00:00:00", "1"],
+        ["2026-11-01 00:00:01", "2"],
+        ["", "3"],
     ]
     assert "Z" not in text and "T" not in text
 
@@ -150,3 +153,19 @@ def test_the_explorer_saves_a_spreadsheet_safe_csv(tmp_path: Path) -> None:
     assert first["resource_name"] == "'=1+1"
     assert first["quantity"] == "10"
     assert sorted(r[header.index("quantity")] for r in rows[1:]) == ["10", "20", "30"]
+
+
+def test_headers_are_escaped_and_numbers_held_as_objects_stay_numbers() -> None:
+    df = pd.DataFrame({"=cmd": [1], "n": pd.Series([-2.5], dtype=object), "n2": [3]})
+    df.columns = ["=cmd", "n", "n"]
+    text = to_csv_bytes(df).decode()
+    assert text.splitlines() == ['"\'=cmd","n","n"', "1,-2.5,3"]
+
+
+def test_to_csv_returns_text_or_writes_a_file(tmp_path: Path) -> None:
+    from usage_analysis.csv_export import to_csv
+
+    df = pd.DataFrame({"day": pd.to_datetime(["2026-11-01"]), "v": [-1]})
+    assert to_csv(df) == '"day","v"\n"2026-11-01",-1\n'
+    path = to_csv(df, tmp_path / "x.csv")
+    assert isinstance(path, Path) and path.read_text() == to_csv(df)

@@ -61,8 +61,18 @@ from .errors import (
     UnitMismatch,
     UsageAnalysisError,
 )
-from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
-from .schema import UNIFIED_COLUMNS, validate_unified
+from .focus import to_focus
+from .monitors import Monitor, MonitorSet, load_monitors
+from .readers import (
+    CoercedValuesWarning,
+    Detection,
+    MissingValuesWarning,
+    SummaryRowWarning,
+    detect,
+    read_report,
+    to_unified,
+)
+from .schema import UNIFIED_COLUMNS, concat, validate_unified
 
 __version__ = "0.1.0"
 
@@ -86,6 +96,9 @@ __all__ = [
     "InformaticaPrices",
     "InvalidParameter",
     "LimitExceeded",
+    "MissingValuesWarning",
+    "Monitor",
+    "MonitorSet",
     "NotFoundError",
     "ParticleClient",
     "ParticlePlan",
@@ -100,6 +113,7 @@ __all__ = [
     "ReportTimeout",
     "SchemaError",
     "ServerError",
+    "SummaryRowWarning",
     "UnitMismatch",
     "UsageAnalysisError",
     "__version__",
@@ -108,6 +122,7 @@ __all__ = [
     "archive_file",
     "archive_frame",
     "compare_periods",
+    "concat",
     "costs",
     "detect",
     "example_prices",
@@ -120,6 +135,7 @@ __all__ = [
     "ipu_status",
     "ipu_usage",
     "jobs",
+    "load_monitors",
     "load_prices",
     "meter_catalog",
     "meter_ids",
@@ -130,6 +146,7 @@ __all__ = [
     "refresh",
     "resume",
     "sql",
+    "to_focus",
     "to_unified",
     "top_consumers",
     "usage_by",

@@ -53,6 +53,8 @@ KINDS: dict[str, tuple[str, ...]] = {name: mod.KINDS for name, mod in _MODULES.i
 # An archive of several kinds (job-level files of DI and AI meters) reads into one
 # frame with this column naming each row's kind; attrs["kind"] is then "mixed".
 MIXED_COLUMN = "report_kind"
+# Sources above this size (bytes) give Arrow's unused memory back after the read.
+_RELEASE_AFTER = 32 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -352,15 +354,20 @@ def read_report(
         groups.setdefault(p.kind, []).append(p)
     frames = [_safely(src.label, _read_group, g, src, ctx, column_map) for g in groups.values()]
     if unified:
-        return U.concat_unified(
+        out = U.concat_unified(
             [
                 _safely(src.label, to_unified, f, period=window, detail_level=detail_level)
                 for f in frames
             ]
         ).reset_index(drop=True)
-    if len(frames) == 1:
-        return frames[0]
-    return _mixed(frames)
+    else:
+        out = frames[0] if len(frames) == 1 else _mixed(frames)
+    if src.size > _RELEASE_AFTER:
+        # Arrow's allocator keeps freed parse buffers for reuse; after a large read
+        # that is gigabytes the notebook never gets back. Return them now.
+        del frames
+        pa.default_memory_pool().release_unused()
+    return out
 
 
 def _mixed(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -276,6 +276,36 @@ def sniff(member: Member, *, label: str, sample_rows: int = 200) -> Sniffed:
     return Sniffed(header, rows, delim, skip)
 
 
+def _what(layout: Layout) -> str:
+    """ "HERE usage report", "Particle devices report" (never "report report")."""
+    kind = "usage" if layout.kind == "report" else layout.kind.replace("_", " ")
+    return f"{PROVIDER_NAMES.get(layout.provider, layout.provider)} {kind} report"
+
+
+def conflict_error(
+    layout: Layout,
+    sniffed: Sniffed,
+    member: Member,
+    ctx: ParseContext,
+    name: str,
+    positions: Sequence[int],
+) -> ReportParseError:
+    """The error for two header columns that mean the same field."""
+    what = _what(layout)
+    both = [sniffed.header[p] for p in positions]
+    return ReportParseError(
+        f"columns {' and '.join(repr(b) for b in both)} both mean {layout.field(name).label!r} "
+        f"in this {what}: reading either could count usage twice or lose it; pass "
+        f"column_map={{{name!r}: {both[0]!r}}} to say which one to use",
+        file=ctx.label,
+        member=member.name,
+        line=1,
+        column=both[1],
+        expected=f"one column for {layout.field(name).label!r}",
+        candidates=both,
+    )
+
+
 def check_columns(
     layout: Layout,
     sniffed: Sniffed,
@@ -306,20 +336,9 @@ def check_columns(
             )
     conflicts: list[tuple[str, list[int]]] = []
     found = match_fields(sniffed.header, layout.fields, column_map, conflicts=conflicts)
-    what = f"{PROVIDER_NAMES.get(layout.provider, layout.provider)} {layout.kind} report"
+    what = _what(layout)
     for name, positions in conflicts:
-        both = [sniffed.header[p] for p in positions]
-        raise ReportParseError(
-            f"columns {' and '.join(repr(b) for b in both)} both mean {layout.field(name).label!r} "
-            f"in this {what}: reading either could count usage twice or lose it; pass "
-            f"column_map={{{name!r}: {both[0]!r}}} to say which one to use",
-            file=ctx.label,
-            member=member.name,
-            line=1,
-            column=both[1],
-            expected=f"one column for {layout.field(name).label!r}",
-            candidates=both,
-        )
+        raise conflict_error(layout, sniffed, member, ctx, name, positions)
     for group in layout.required:
         if not any(n in found.values() for n in group):
             labels = [layout.field(n).label for n in group]

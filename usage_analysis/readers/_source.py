@@ -100,6 +100,7 @@ class Source:
     skipped: list[str] = field(default_factory=list)  # archive metadata members left out
     # Excel: the sheets not read (a workbook's report is one sheet).
     other_sheets: list[Member] = field(default_factory=list)
+    size: int = 0  # bytes of the source as given (compressed if it is)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -315,12 +316,17 @@ def load_source(source: Any) -> Source:
     src = Source(label=label, obj=obj)
     if raw is None:
         return src
+    src.size = raw.size
     _expand(raw, label=label, member=None, budget=Budget(label, raw.size), src=src, depth=0)
     is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and label != "<text>")
     plain = is_path and src.container is None
     only = src.members[0] if len(src.members) == 1 else None
     # Not when CR line endings were rewritten: the file on disk still has them.
-    unchanged = only is not None and only.raw is not None and only.size in (raw.size, raw.size - 3)
+    unchanged = (
+        only is not None
+        and only.raw is not None
+        and only.raw.address in (raw.address, raw.address + 3)
+    )
     if plain and unchanged and only is not None and only.encoding in ("utf-8", "utf-8-sig"):
         only.path = label
     return src
