@@ -34,7 +34,6 @@ import plotly.express as px
 import usage_analysis as ua
 from usage_analysis import charts
 from usage_analysis.demo import connect
-from usage_analysis.schema import coerce_unified
 from usage_analysis.widgets import UsageExplorer
 
 particle = connect("particle")
@@ -57,7 +56,7 @@ frames = {
     "here": here.fetch_report(start, today, detail_level="day", unified=True),
     "informatica": informatica.fetch_export(start, today, job_type="SUMMARY", all_linked_orgs=True, unified=True),
 }
-usage = coerce_unified(pd.concat(frames.values(), ignore_index=True))
+usage = ua.concat(frames.values())  # one unified frame, dtypes kept
 names = dict(zip(usage["account_id"], usage["account_name"]))  # account id -> name, for the tables
 
 # %% [markdown]
