@@ -439,7 +439,11 @@ def to_unified(
     opts: dict[str, Any] = {"kind": k}
     if p == "here":
         opts["detail_level"] = detail_level
-    columns, extra = mod.unify(df, **opts)
+    # Without attrs: pandas deep-copies a frame's attrs into every column taken
+    # from it, which is most of the conversion's time for a large report.
+    bare = df.copy(deep=False)
+    bare.attrs = {}
+    columns, extra = mod.unify(bare, **opts)
     if window is not None:
         start = columns.get("period_start")
         end = columns.get("period_end")

@@ -279,7 +279,8 @@ def parse(
     header_of = dict(zip(names, sniffed.header, strict=False))
     # Not comma-separated: a spreadsheet export, where decimal commas are common.
     numbers_as_text = ctx.decimal is not None or sniffed.delimiter != ","
-    pending: tuple[str, dict[str, str]] | None = None
+    pending: tuple[str, dict[str, str]] | None = None  # a labelled total row, as text
+    convention: tuple[str, str | None] = (".", None)
     try:
         table: pa.Table | None = None
         if not numbers_as_text:
@@ -295,8 +296,6 @@ def parse(
             table = read(as_text)
             table, pending = _pop_labelled(table, kinds)
             table, convention = _convert_slowly(table, member, sniffed, ctx, kinds, header_of)
-            if pending is not None:
-                pending = (pending[0], pending[1], convention)  # type: ignore[assignment]
         else:
             for n in floats:
                 nans = pc.sum(pc.is_nan(table.column(n))).as_py() or 0
@@ -313,7 +312,7 @@ def parse(
             table = table.set_column(idx, n, table.column(n).cast(pa.timestamp("ns", "UTC")))
     if null_text:
         table = _null_text(table, kinds, null_text)
-    return _summary_row(table, member, sniffed, ctx, kinds, floats, pending)
+    return _summary_row(table, member, sniffed, ctx, kinds, floats, pending, convention)
 
 
 def _pop_labelled(
@@ -345,11 +344,13 @@ def _summary_row(
     ctx: ParseContext,
     kinds: Mapping[str, str],
     floats: list[str],
-    pending: Any,
+    pending: tuple[str, dict[str, str]] | None,
+    convention: tuple[str, str | None],
 ) -> pa.Table:
     """Leave out a bottom summary row that adds up; raise for a labelled one that does not."""
     if pending is not None:
-        label_text, texts, (decimal, thousands) = pending
+        label_text, texts = pending
+        decimal, thousands = convention
         row: dict[str, float | None] = {}
         for n, t in texts.items():
             value, _, _ = _values.to_float(pd.Series([t]), decimal=decimal, thousands=thousands)

@@ -116,7 +116,8 @@ def finish(
     for col, s in columns.items():
         if col not in UNIFIED_DTYPES:
             out[col] = text(s)
-    df = pd.DataFrame(out, index=index)
+    # copy=False: the columns are new (or the provider frame's, copied on write).
+    df = pd.DataFrame(out, index=index, copy=False)
     validate_unified(df)
     df.attrs.update(attrs)
     return df
