@@ -89,7 +89,9 @@ charts.cost_forecast_table(spend.forecast, names=names, caption="This month: spe
 
 # %%
 agreement = particle.service_agreements()[0]
-blocks = int((agreement.get("pricing_terms") or {}).get("blocks") or 0)
+terms = agreement.get("pricing_terms") or {}
+allowance = int((terms.get("messaging") or {}).get("max_messages") or 0)
+blocks = allowance // 720_000  # Basic is sold in blocks of 720,000; Free gives 0
 plan = ua.ParticlePlan.basic(blocks=blocks) if blocks else ua.ParticlePlan.free()
 
 ENTITLEMENTS: dict[str, float] = {}  # Informatica org id -> IPUs per month, from your contract
