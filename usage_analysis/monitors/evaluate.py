@@ -438,11 +438,15 @@ def _anomaly_state(
     found = found.drop_duplicates(subset=[m.by], keep="first")
     noun = _RESOURCE_NOUN[m.provider] if m.by == "resource_id" else m.by.replace("_", " ")
     account = _account_label(m, rows)
+    names: dict[Any, Any] = {}
+    if m.by == "resource_id":
+        named = rows.loc[rows["resource_name"].notna(), ["resource_id", "resource_name"]]
+        names = dict(named.astype(object).drop_duplicates("resource_id").itertuples(index=False))
     alerts = []
     for r in found.to_dict("records"):
         explanation = str(r["explanation"])
-        name = r.get("resource_name")
-        if m.by == "resource_id" and isinstance(name, str) and name and name != r[m.by]:
+        name = names.get(r[m.by])
+        if isinstance(name, str) and name and name != r[m.by]:
             explanation = explanation.replace(str(r[m.by]), name, 1)
         message = f"{_PROVIDER_NAMES[m.provider]} {account}: runaway {noun}: {explanation}"
         if dashboard_url:
