@@ -220,7 +220,8 @@ def test_a_commit_racing_another_starts_again_from_the_new_version(
     monkeypatch.setattr(_write, "open_table", first_stale)
     done = archive.archive_frame(usage("2026-01-15", "2026-01-25", 7.0), archive=root)
 
-    assert done.version == 2  # its first try (on version 0) conflicted with version 1
+    # Version 0 is the empty table; its first try (on version 1) conflicted with 2.
+    assert done.version == 3
     assert len(calls) >= 2
     back = archive.history(archive=root, sort=True)
     assert back["quantity"].tolist() == [1.0] * 9 + [5.0] * 5 + [7.0] * 11 + [1.0] * 6

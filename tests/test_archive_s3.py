@@ -110,9 +110,9 @@ def test_s3_archive_replaces_overlaps_and_answers_queries(s3: dict[str, Any]) ->
         ]
     ]
     assert second.replaced == 10
-    assert second.version == 1
+    assert second.version == 2  # version 0 is the empty table the first writer made
     # A Delta table: its log, and data files under provider/account/grain/month.
-    assert any("/_delta_log/00000000000000000001.json" in k for k in keys)
+    assert any("/_delta_log/00000000000000000002.json" in k for k in keys)
     assert {tuple(k.split("/")[1:5]) for k in keys if k.endswith(".parquet")} == {
         ("provider=particle", "account_id=acme", "grain=devices", "month=2026-01"),
         ("provider=particle", "account_id=acme", "grain=devices", "month=2026-02"),

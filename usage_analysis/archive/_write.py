@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -14,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from deltalake import CommitProperties, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 
 from ..errors import InvalidParameter, SchemaError, UsageAnalysisError
@@ -201,18 +202,21 @@ def commit(s: Store, data: pa.Table, predicate: str | None, metadata: Mapping[st
         table = open_table(s)
         try:
             if table is None:
-                # The first report creates the table; a concurrent creator makes
-                # this commit fail, and the retry then replaces like any other.
-                write_deltalake(
-                    s.uri,
-                    data,
-                    partition_by=list(PARTITIONS),
-                    mode="append",
-                    storage_options=s.delta_options or None,
-                    writer_properties=_WRITER,
-                    commit_properties=props,
-                )
-            elif predicate:
+                # The first writer creates an empty table, then replaces like any
+                # other. Appending the first report instead double-counted: two
+                # writers racing to create the table both saw none, and delta-rs
+                # retried the loser's append as a blind append, which conflicts
+                # with nothing (tests/test_archive_atomic.py, two processes).
+                with contextlib.suppress(CommitFailedError):  # another writer created it
+                    DeltaTable.create(
+                        s.uri,
+                        schema=data.schema,
+                        mode="ignore",
+                        partition_by=list(PARTITIONS),
+                        storage_options=s.delta_options or None,
+                    )
+                continue
+            if predicate:
                 write_deltalake(
                     table,
                     data,
