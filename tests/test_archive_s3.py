@@ -131,7 +131,7 @@ def test_s3_archive_replaces_overlaps_and_answers_queries(s3: dict[str, Any]) ->
         {"month": "2026-02", "report_id": "b", "total": 40.0},
     ]
     # What did we know before report b?
-    before = archive.history(as_of=0, **where)
+    before = archive.history(as_of=1, **where)  # version 0 is the empty table
     assert before["quantity"].sum() == 24.0
 
 
