@@ -293,3 +293,28 @@ def test_price_book_file_round_trip_and_clear_errors(tmp_path: Path) -> None:
         load_prices(path)
     with pytest.raises(InvalidParameter, match=r"prices\.informatica\.ipu_price"):
         PriceBook.from_dict({"informatica": {"currency": "USD", "ipu_price": -1}})
+
+
+def test_cost_forecast_is_the_quantity_forecast_priced() -> None:
+    # Informatica is linear (IPU x 2.00), so the month-end cost and both bounds
+    # are exactly the quantity forecast's times the price.
+    ipus = [10.0, 14.0, 9.0, 12.0, 15.0, 11.0, 13.0, 8.0, 16.0, 12.0]
+    df = frame([informatica(f"2026-11-{d:02d}", "org-a", q) for d, q in enumerate(ipus, start=1)])
+    fc = costs(df, BOOK).forecast.iloc[0]
+    quantity = ua.forecast(df, by=["account_id", "billable_unit"]).iloc[0]
+    assert fc["spent"] == pytest.approx(sum(ipus) * 2.0)
+    for col in ("projected", "lower", "upper"):
+        assert fc[col] == pytest.approx(quantity[col] * 2.0)
+    assert fc["lower"] < fc["projected"] < fc["upper"]
+    assert fc["history_days"] == 10
+    combined = costs(df, BOOK).combined_forecast.iloc[0]
+    assert combined["projected"] == pytest.approx(fc["projected"])
+
+
+def test_an_empty_frame_costs_nothing_and_says_so() -> None:
+    from usage_analysis.schema import empty_unified
+
+    result = costs(empty_unified(), BOOK)
+    assert len(result.rows) == 0 and len(result.spend) == 0 and len(result.combined) == 0
+    with pytest.raises(InvalidParameter, match="nothing was priced"):
+        result.total()

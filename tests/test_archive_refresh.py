@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from usage_analysis import archive
+from usage_analysis import archive, refresh
 from usage_analysis.clients import FakeClock, HereClient, ParticleClient
 from usage_analysis.emulator import Emulator, running
 from usage_analysis.errors import InvalidParameter
@@ -47,12 +47,12 @@ def test_refresh_asks_only_for_the_days_after_the_last_archived_one(
 ) -> None:
     root = tmp_path / "archive"
     before = len(emu.state.list_jobs("particle"))
-    first = archive.refresh(
+    first = refresh(
         "particle", start="2026-10-01", until="2026-10-06", client=particle, archive=root
     )
     posts_before = sum(1 for m, p, _ in emu.requests_log if m == "POST")
 
-    second = archive.refresh("particle", until="2026-10-09", client=particle, archive=root)
+    second = refresh("particle", until="2026-10-09", client=particle, archive=root)
 
     assert particle_periods(emu, before) == [
         ("2026-10-01", "2026-10-05"),
@@ -73,12 +73,10 @@ def test_refresh_of_an_up_to_date_archive_requests_nothing(
     emu: Emulator, particle: ParticleClient, tmp_path: Path
 ) -> None:
     root = tmp_path / "archive"
-    archive.refresh(
-        "particle", start="2026-09-01", until="2026-09-03", client=particle, archive=root
-    )
+    refresh("particle", start="2026-09-01", until="2026-09-03", client=particle, archive=root)
     log_length = len(emu.requests_log)
 
-    assert archive.refresh("particle", until="2026-09-03", client=particle, archive=root) == []
+    assert refresh("particle", until="2026-09-03", client=particle, archive=root) == []
     assert len(emu.requests_log) == log_length
 
 
@@ -86,9 +84,9 @@ def test_refresh_of_an_empty_archive_needs_a_start(
     particle: ParticleClient, tmp_path: Path
 ) -> None:
     with pytest.raises(InvalidParameter, match="start"):
-        archive.refresh("particle", until="2026-10-01", client=particle, archive=tmp_path)
+        refresh("particle", until="2026-10-01", client=particle, archive=tmp_path)
     with pytest.raises(InvalidParameter, match="provider"):
-        archive.refresh("fax", client=particle, archive=tmp_path)
+        refresh("fax", client=particle, archive=tmp_path)
 
 
 def test_refresh_splits_a_long_here_gap_into_95_day_reports(emu: Emulator, tmp_path: Path) -> None:
@@ -101,8 +99,8 @@ def test_refresh_splits_a_long_here_gap_into_95_day_reports(emu: Emulator, tmp_p
         base_url=emu.here_api_url,
         clock=FakeClock(),
     ) as client:
-        archive.refresh("here", start="2026-06-01", until="2026-06-03", client=client, archive=root)
-        written = archive.refresh("here", until="2026-10-01", client=client, archive=root)
+        refresh("here", start="2026-06-01", until="2026-06-03", client=client, archive=root)
+        written = refresh("here", until="2026-10-01", client=client, archive=root)
 
     spans = [
         (job.params["query"].start, job.params["query"].end)
@@ -129,7 +127,7 @@ def test_refresh_builds_its_client_from_the_environment(
     monkeypatch.setenv("USAGE_ANALYSIS_ARCHIVE", str(tmp_path / "shared"))
     before = len(emu.state.list_jobs("particle"))
 
-    written = archive.refresh("particle", start="2026-10-10", until="2026-10-12")
+    written = refresh("particle", start="2026-10-10", until="2026-10-12")
 
     assert particle_periods(emu, before) == [("2026-10-10", "2026-10-11")]
     assert sum(w.rows for w in written) == len(archive.history(archive=tmp_path / "shared")) > 0

@@ -200,28 +200,14 @@ def _wait_text_change(page: Any, locator: Any, before: str) -> str:
 def test_voila_request_a_report_then_filter_the_explorer(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(workdir / NOTEBOOK),
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--token={token}",
-            # Its lab extension needs JupyterLab's document manager, which Voila lacks.
-            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
-        ],
-        env=server_env,
-        cwd=workdir,
-        port=port,
-        token=token,
-    )
+    server = _voila(workdir, NOTEBOOK, server_env)
     try:
         server.wait_listening()
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code in (302, 401, 403)
+        assert httpx.get(f"http://127.0.0.1:{server.port}/", timeout=30).status_code in (
+            302,
+            401,
+            403,
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         page_errors: list[str] = []
         page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
@@ -274,33 +260,13 @@ def _total(headline: str) -> float:
 def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.root_dir={workdir}",
-        f"--ServerApp.port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}",
-        "--no-browser",
-        "--LabApp.news_url=",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    server = Server(command, env=server_env, cwd=workdir, port=port, token=token)
+    server = _lab(workdir, server_env)
     failed: _on_failure | None = None
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         failed = _on_failure(page, "jupyterlab-failure")
-        page.goto(server.url(f"/lab/tree/{NOTEBOOK}"), timeout=RUN_TIMEOUT_MS)
-        page.locator(".jp-NotebookPanel").wait_for(timeout=RUN_TIMEOUT_MS)
-        # The kernel must be up and idle before "Run All Cells" is chosen in the Run menu.
-        page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        _lab_run_all(page, server, NOTEBOOK)
         _shot(page, "jupyterlab-running")
         explorer = page.locator(".jp-NotebookPanel .ua-explorer").first
         explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
@@ -337,20 +303,108 @@ def test_demo_html_page_draws_its_charts_offline(
         for o in c.get("outputs", [])
     )
     assert charts >= 3
+    source = out.read_text(encoding="utf-8")
+    # No widget placeholders: no widget state, no widget views, no renderer script.
+    assert "application/vnd.jupyter.widget" not in source
+    assert "jupyter-widgets" not in source and "embed-amd" not in source
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    # Offline: every request to the network fails (the page loads MathJax and
-    # require.js from CDNs, neither of which the charts need).
+    # Every request the page makes is recorded; a network one is also refused.
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.route(re.compile(r"^https?://"), lambda route: route.abort())
     page_errors: list[str] = []
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     page.goto(out.as_uri())
     drawn = page.locator(".js-plotly-plot .main-svg")
     drawn.first.wait_for(timeout=STEP_TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
     assert page.locator(".js-plotly-plot").count() == charts
     assert "Billing overview" in page.title() or "Billing overview" in page.inner_text("body")
     assert "make dashboard" in page.inner_text("body")  # the note in place of the explorer
+    assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:"))], requests
     assert not page_errors, page_errors
+    _check_report_tables(page, page.locator("body"))
     _shot(page.locator(".js-plotly-plot").first, "demo-output-04-first-chart")
+    _shot(page.locator(".ua-report-table").nth(3), "demo-output-04-overview-table")
+
+
+# The report tables of notebook 04: their cell texts, and whether each fits its box.
+REPORT_TABLES = """root => Array.from(root.querySelectorAll('table.ua-report-table')).map(t => {
+    t.scrollIntoView({block: 'center'});  // JupyterLab lays out only what is on screen
+    const box = t.closest('.jp-OutputArea-output') || t.parentElement;
+    const r = t.getBoundingClientRect(), b = box.getBoundingClientRect();
+    return {
+        cells: Array.from(t.querySelectorAll('td')).map(td => td.textContent.trim()),
+        heads: Array.from(t.querySelectorAll('th')).map(th => th.textContent.trim()),
+        fits: r.right <= b.right + 1 && t.scrollWidth <= Math.ceil(r.width) + 1,
+        width: r.width, box: b.width,
+    };
+})"""
+
+
+def _check_report_tables(page: Any, root: Any) -> list[dict[str, Any]]:
+    """Spend, combined spend, cost forecast and overview: readable, no NaN, not cut off."""
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    tables: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        tables = root.evaluate(REPORT_TABLES)
+        if len(tables) >= 4:
+            break
+        page.wait_for_timeout(500)
+    assert len(tables) >= 4, tables
+    for table in tables:
+        bad = [c for c in table["cells"] if c.lower() in ("nan", "nat", "none", "<na>", "")]
+        assert not bad, table
+        assert table["fits"], f"a report table is cut off: {table['width']} > {table['box']}"
+    spend, overview = tables[0], tables[3]
+    assert any(re.fullmatch(r"[\d,]+\.\d\d [A-Z]{3}", c) for c in spend["cells"]), spend
+    assert any(re.fullmatch(r"[\d,]+\.\d %", c) for c in overview["cells"]), overview
+    assert any("days of data" in c for c in overview["cells"]), overview
+    assert "—" in overview["cells"]
+    return tables
+
+
+def test_voila_dashboard_shows_the_overview_as_report_tables(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    server = _voila(workdir, "04_billing_overview.ipynb", server_env)
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        failed = _on_failure(page, "voila-overview-failure")
+        try:
+            page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
+            page.locator(".ua-explorer").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+            _check_report_tables(page, page.locator("body"))
+            _shot(page.locator(".ua-report-table").nth(3), "voila-04-overview-table")
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()
+
+
+def test_jupyterlab_shows_the_overview_tables_whole(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    server = _lab(workdir, server_env)
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        failed = _on_failure(page, "jupyterlab-overview-failure")
+        try:
+            _lab_run_all(page, server, "04_billing_overview.ipynb")
+            panel = page.locator(".jp-NotebookPanel").first
+            panel.locator(".ua-explorer").first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+            _check_report_tables(page, panel)
+            overview = panel.locator(".ua-report-table").nth(3)
+            overview.scroll_into_view_if_needed()
+            _shot(page, "jupyterlab-04-overview")
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()
 
 
 # ------------------------------------------------------------------ the explorer redraws cleanly
@@ -520,24 +574,7 @@ def test_voila_explorer_redraws_show_only_the_new_chart(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
     _write_redraw_notebook(workdir)
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(workdir / REDRAW_NOTEBOOK),
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--token={token}",
-            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
-        ],
-        env=server_env,
-        cwd=workdir,
-        port=port,
-        token=token,
-    )
+    server = _voila(workdir, REDRAW_NOTEBOOK, server_env)
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
@@ -562,6 +599,34 @@ def test_voila_explorer_redraws_show_only_the_new_chart(
         server.stop()
 
 
+def _voila(workdir: Path, notebook: str, env: dict[str, str]) -> Server:
+    """Voila serving ``notebook`` of ``workdir`` on a free port, with a token."""
+    port, token = free_port(), secrets.token_hex(16)
+    command = _voila_command(workdir / notebook, port, token)
+    return Server(command, env=env, cwd=workdir, port=port, token=token)
+
+
+def _lab(workdir: Path, env: dict[str, str]) -> Server:
+    """JupyterLab on ``workdir`` on a free port, with a token."""
+    port, token = free_port(), secrets.token_hex(16)
+    return Server(_lab_command(workdir, port, token), env=env, cwd=workdir, port=port, token=token)
+
+
+def _voila_command(notebook: Path, port: int, token: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--port={port}",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--token={token}",
+        # Its lab extension needs JupyterLab's document manager, which Voila lacks.
+        "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
+    ]
+
+
 def _lab_command(workdir: Path, port: int, token: str) -> list[str]:
     command = [
         sys.executable,
@@ -583,6 +648,7 @@ def _lab_command(workdir: Path, port: int, token: str) -> list[str]:
 def _lab_run_all(page: Any, server: Server, notebook: str) -> None:
     page.goto(server.url(f"/lab/tree/{notebook}"), timeout=RUN_TIMEOUT_MS)
     page.locator(".jp-NotebookPanel").wait_for(timeout=RUN_TIMEOUT_MS)
+    # The kernel must be up and idle before "Run All Cells" is chosen in the Run menu.
     page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
@@ -592,10 +658,7 @@ def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
     _write_redraw_notebook(workdir)
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        _lab_command(workdir, port, token), env=server_env, cwd=workdir, port=port, token=token
-    )
+    server = _lab(workdir, server_env)
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

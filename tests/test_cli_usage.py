@@ -13,15 +13,16 @@ import pandas as pd
 import pytest
 
 from usage_analysis import read_report
-from usage_analysis.cli import build_parser
+from usage_analysis.cli import build_parser, in_flags
 from usage_analysis.cli import main as cli_main
 from usage_analysis.clients import ParticleClient
 from usage_analysis.clients._clock import FakeClock
-from usage_analysis.clients.cli import _range, in_flags
+from usage_analysis.clients.cli import _range
 from usage_analysis.clients.job import _Progress
 from usage_analysis.defaults import DEMO_POLL_SCHEDULE, POLL_SCHEDULE_ENV
 from usage_analysis.emulator import Emulator, running
 from usage_analysis.emulator.cli import client_env, write_env_file
+from usage_analysis.errors import InvalidParameter
 from usage_analysis.widgets import ReportRequester
 
 FAST = "0.2"
@@ -164,7 +165,8 @@ def test_errors_name_flags_and_variables_not_python_arguments(
 
 def test_in_flags_rewrites_arguments_the_cli_has_and_drops_secret_ones() -> None:
     flags = {"realm_id": "--realm-id", "start": "--start"}
-    assert in_flags("start: give both", flags, "start") == "--start: give both"
+    start_error = InvalidParameter("start", "give both")
+    assert in_flags(str(start_error), flags, start_error) == "--start: give both"
     assert (
         in_flags("no HERE realm id: pass realm_id= or set HERE_REALM_ID", flags)
         == "no HERE realm id: pass --realm-id or set HERE_REALM_ID"

@@ -153,3 +153,19 @@ def test_the_explorer_saves_a_spreadsheet_safe_csv(tmp_path: Path) -> None:
     assert first["resource_name"] == "'=1+1"
     assert first["quantity"] == "10"
     assert sorted(r[header.index("quantity")] for r in rows[1:]) == ["10", "20", "30"]
+
+
+def test_headers_are_escaped_and_numbers_held_as_objects_stay_numbers() -> None:
+    df = pd.DataFrame({"=cmd": [1], "n": pd.Series([-2.5], dtype=object), "n2": [3]})
+    df.columns = ["=cmd", "n", "n"]
+    text = to_csv_bytes(df).decode()
+    assert text.splitlines() == ['"\'=cmd","n","n"', "1,-2.5,3"]
+
+
+def test_to_csv_returns_text_or_writes_a_file(tmp_path: Path) -> None:
+    from usage_analysis.csv_export import to_csv
+
+    df = pd.DataFrame({"day": pd.to_datetime(["2026-11-01"]), "v": [-1]})
+    assert to_csv(df) == '"day","v"\n"2026-11-01",-1\n'
+    path = to_csv(df, tmp_path / "x.csv")
+    assert isinstance(path, Path) and path.read_text() == to_csv(df)

@@ -262,6 +262,25 @@ def test_a_level_that_no_longer_holds_is_resolved_once(tmp_path: Path) -> None:
     assert plan_messages(low, state) == []
 
 
+def test_a_monitor_that_cannot_work_is_reported_without_hiding_the_others() -> None:
+    rows = [
+        {
+            "provider": "here",
+            "account_id": "realm",
+            "meter": meter,
+            "period_start": "2026-11-01",
+            "billable_quantity": 5.0,
+            "billable_unit": unit,
+        }
+        for meter, unit in (("Routing - Car", "Transactions"), ("Data Transfer Out", "GB"))
+    ]
+    mixed = Monitor("all of HERE", "budget", "here", allowance=100)  # Transactions + GB
+    routing = Monitor("routing", "budget", "here", allowance=100, meter="Routing - Car")
+    bad, good = evaluate([mixed, routing], unified(rows), now="2026-11-05")
+    assert bad.status == "error" and "GB, Transactions" in (bad.error or "")
+    assert good.status == "ok" and good.used == 5.0
+
+
 def test_here_rows_of_the_last_48_hours_are_left_out() -> None:
     monitor = Monitor("h", "budget", "here", allowance=100, meter="Routing - Car")
     rows = [
@@ -321,3 +340,43 @@ def test_monitors_file_is_checked_and_state_shows_as_a_table(tmp_path: Path) -> 
         load_monitors(path)
     with pytest.raises(InvalidParameter, match="levels"):
         Monitor("x", "budget", "particle", allowance=5, levels=(90, 70))
+
+
+def test_a_bad_notify_url_is_refused_without_showing_it() -> None:
+    from usage_analysis.errors import ConfigurationError
+    from usage_analysis.monitors.notify import Notifier
+
+    notifier = Notifier([f"nosuchscheme://user:{HOOK_SECRET}@host/path"])
+    assert HOOK_SECRET not in repr(notifier)
+    with pytest.raises(ConfigurationError) as info:
+        notifier.send("title", "body")
+    assert HOOK_SECRET not in str(info.value)
+    assert "nosuchscheme" in str(info.value)
+    with pytest.raises(ConfigurationError, match="no notification destination"):
+        Notifier([]).send("title", "body")
+
+
+def test_a_failed_delivery_is_not_recorded_and_is_tried_again(tmp_path: Path) -> None:
+    monitor = Monitor("m", "budget", "particle", allowance=1000, levels=(50,))
+    frame = unified([ops("2026-11-01", 600)])
+    port = free_port()  # nothing listens there: the delivery fails
+    mset = MonitorSet((monitor,), notify=(f"json://127.0.0.1:{port}/hook",))
+    state = tmp_path / "state.json"
+    first = _check_frame(mset, frame, state)
+    assert first.sent == [] and len(first.errors) == 1
+    assert not state.exists() or "m|50 %" not in state.read_text()
+    r = Receiver()
+    try:
+        mset = MonitorSet((monitor,), notify=(r.url,))
+        second = _check_frame(mset, frame, state)
+        assert second.sent == ["m|50 %|2026-11"] and len(r.messages) == 1
+    finally:
+        r.close()
+
+
+def _check_frame(mset: MonitorSet, frame: pd.DataFrame, state: Path) -> Any:
+    """check() on a frame put in a fresh archive, without refreshing."""
+    root = state.parent / "archive"
+    if not root.exists():
+        ua.archive_frame(frame, report_id="test:1", account="acme-iot", archive=root)
+    return check(mset, refresh=False, archive=root, now="2026-11-02T06:00:00Z", state_path=state)

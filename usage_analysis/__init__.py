@@ -33,7 +33,7 @@ from .analysis import (
     top_consumers,
     usage_by,
 )
-from .archive import archive_file, archive_frame, history, refresh, sql
+from .archive import archive_file, archive_frame, history, sql
 from .catalog import meter_catalog, meter_ids, meter_name
 from .clients import (
     HereClient,
@@ -72,6 +72,7 @@ from .readers import (
     read_report,
     to_unified,
 )
+from .refreshing import refresh
 from .schema import UNIFIED_COLUMNS, concat, validate_unified
 
 __version__ = "0.1.0"

@@ -1,4 +1,6 @@
-"""``usage-analysis import FILES...``: put report files downloaded by hand into the archive."""
+"""``usage-analysis import FILES...`` puts report files downloaded by hand into the archive;
+``usage-analysis archive migrate`` moves an archive of the old Parquet layout into the
+Delta table (which also happens by itself the first time such an archive is opened)."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ __all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
-    """Add the ``import`` sub-command to the ``usage-analysis`` parser."""
+    """Add the ``import`` and ``archive`` sub-commands to the ``usage-analysis`` parser."""
+    _register_archive(subparsers)
     parser = subparsers.add_parser(
         "import",
         help="archive report files downloaded by hand",
         description=(
             "Read each report file (Particle CSV, HERE CSV or .csv.gz, Informatica ZIP "
             "or CSV) and add it to the usage archive. A later report of the same "
-            "account, resource, meter and period replaces the earlier rows."
+            "account and grain replaces the earlier rows of its resources and meters "
+            "in its period, in one commit."
         ),
     )
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="report files")
@@ -49,7 +53,7 @@ def register(subparsers: Any) -> None:
 
 def run_import(args: argparse.Namespace) -> int:
     """Archive each file; report every failure and go on with the next file."""
-    from .archive import _clean_source, archive_file, archive_root
+    from .archive import archive_file, archive_root, clean_source
 
     files: list[Path] = args.files
     if args.report_id and len(files) > 1:
@@ -71,5 +75,48 @@ def run_import(args: argparse.Namespace) -> int:
             continue
         replaced = f", {done.replaced} earlier rows replaced" if done.replaced else ""
         print(f"{file}: {done.rows} rows archived as {done.report_id}{replaced}")
-    print(f"archive: {_clean_source(root)}")
+    print(f"archive: {clean_source(root)}")
     return 1 if failed else 0
+
+
+def _register_archive(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "archive",
+        help="maintain the usage archive",
+        description="Maintain the usage archive (a Delta Lake table).",
+    )
+    actions = parser.add_subparsers(dest="action", required=True)
+    migrate = actions.add_parser(
+        "migrate",
+        help="move an archive of the old Parquet layout into the Delta table",
+        description=(
+            "Move the rows of an archive written as plain Parquet files "
+            "(provider=/account=/month= directories) into the Delta table in one commit, "
+            "check that rows and totals match, then move the old files under "
+            "_parquet_before_delta/. Running it again does nothing."
+        ),
+    )
+    migrate.add_argument(
+        "--archive",
+        metavar="PATH_OR_URL",
+        help="archive root (default: $USAGE_ANALYSIS_ARCHIVE, else <data dir>/archive)",
+    )
+    migrate.set_defaults(func=run_migrate)
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Migrate once; say what was done."""
+    from .archive import archive_root, clean_source, migrate
+
+    root = archive_root(args.archive)
+    done = migrate(root)
+    if done.rows:
+        print(
+            f"migrated {done.rows} rows from {done.files} Parquet files into the Delta table "
+            f"(version {done.version}); the old files are under {clean_source(done.moved_to)}"
+        )
+    elif done.moved_to:
+        print(f"moved {done.files} already migrated Parquet files to {clean_source(done.moved_to)}")
+    else:
+        print(f"nothing to migrate in {clean_source(root)}")
+    return 0

@@ -31,7 +31,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-__all__ = ["FORMULA_PREFIXES", "escape_cell", "spreadsheet_table", "to_csv_bytes", "write_csv"]
+__all__ = [
+    "FORMULA_PREFIXES",
+    "escape_cell",
+    "spreadsheet_table",
+    "to_csv",
+    "to_csv_bytes",
+    "write_csv",
+]
 
 # OWASP "CSV Injection": = + - @ tab CR; ASVS 1.2.10 adds NUL; a leading LF behaves as CR.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")
@@ -48,10 +55,9 @@ def escape_cell(value: str) -> str:
 
 def spreadsheet_table(df: pd.DataFrame) -> pa.Table:
     """The frame as an Arrow table of numbers, booleans and safe text, ready to write."""
-    columns: dict[str, pa.Array] = {}
-    for name in df.columns:
-        columns[str(name)] = _column(df[name])
-    return pa.table(columns)
+    # Header cells are cells too; from_arrays keeps repeated names apart.
+    names = [escape_cell(str(name)) for name in df.columns]
+    return pa.Table.from_arrays([_column(df.iloc[:, i]) for i in range(df.shape[1])], names=names)
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, bom: bool = False) -> Path:
@@ -69,6 +75,15 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str], *, bom: bool = Fal
     finally:
         tmp.unlink(missing_ok=True)
     return target
+
+
+def to_csv(
+    df: pd.DataFrame, path: str | os.PathLike[str] | None = None, *, bom: bool = False
+) -> str | Path:
+    """Like ``DataFrame.to_csv``: the text when no path is given, else the written path."""
+    if path is None:
+        return to_csv_bytes(df, bom=bom).decode("utf-8")
+    return write_csv(df, path, bom=bom)
 
 
 def to_csv_bytes(df: pd.DataFrame, *, bom: bool = False) -> bytes:
@@ -101,6 +116,8 @@ def _column(s: pd.Series) -> pa.Array:
     if isinstance(dtype, pd.PeriodDtype) or pd.api.types.is_timedelta64_dtype(dtype):
         return _text(s.astype(object).where(s.notna(), None).map(_plain, na_action="ignore"))
     kind = pd.api.types.infer_dtype(s, skipna=True)
+    if kind in ("integer", "floating", "mixed-integer-float", "boolean"):
+        return pa.array(s, from_pandas=True)  # numbers held as objects stay numbers
     if kind in ("datetime", "datetime64"):
         return _timestamps(pd.Series(pd.to_datetime(s, utc=True), index=s.index))
     if kind == "date":

@@ -322,6 +322,14 @@ def execute_notebook(
     return nb
 
 
+_OFFLINE_TEMPLATE = """\
+{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
+
+
 def export_html(nb: Any, path: Path) -> Path:
     """Write an executed notebook as one HTML page that reads offline.
 
@@ -357,8 +365,18 @@ def export_html(nb: Any, path: Path) -> Path:
                 data["text/plain"] = _WIDGET_NOTE
     page.metadata.pop("widgets", None)
     # A report for readers: prose and results, no code (as Voila shows it).
+    # No network: the lab template loads require.js and MathJax from a CDN, and the
+    # widget renderer when widget state is saved. Neither is needed (plotly.js is
+    # embedded, widgets are replaced by a note), so those blocks are left empty.
+    import jinja2
+
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        template_name="lab",
+        extra_loaders=[jinja2.DictLoader({"ua_offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="ua_offline.html.j2",
     )
     body, _ = exporter.from_notebook_node(page)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis._common import bucket_numbers, bucket_starts, check_frame
+from .analysis._common import bucket_numbers, bucket_starts, check_frame, timestamp
 from .analysis.costs import costs
 from .analysis.prices import PriceBook
 from .errors import InvalidParameter
@@ -116,7 +116,7 @@ def to_focus(
                 f"{int(start.isna().sum())} row(s) have no dates (a summarized report?); "
                 "give charge_period=(start, end) of the report",
             )
-        cp_start, cp_end = (_utc(v, "charge_period") for v in charge_period)
+        cp_start, cp_end = (timestamp(v, "charge_period") for v in charge_period)
         if cp_end <= cp_start:
             raise InvalidParameter("charge_period", "the end must be after the start")
         start = start.fillna(cp_start)
@@ -125,7 +125,7 @@ def to_focus(
     if undated.any():
         end = end.where(~undated, start + pd.Timedelta(days=1))
     dated = df.assign(period_start=start, period_end=end)
-    priced = costs(dated, book)
+    priced = costs(dated, book, forecast=False)
     rows = priced.rows
     n = len(rows)
     provider = rows["provider"].astype(object).to_numpy()
@@ -146,8 +146,8 @@ def to_focus(
 
     s_ns = rows["period_start"].to_numpy(dtype="datetime64[ns]").view("i8")
     e_ns = rows["period_end"].to_numpy(dtype="datetime64[ns]").view("i8")
-    out["ChargePeriodStart"] = rows["period_start"].to_numpy()
-    out["ChargePeriodEnd"] = rows["period_end"].to_numpy()
+    out["ChargePeriodStart"] = pd.DatetimeIndex(rows["period_start"])
+    out["ChargePeriodEnd"] = pd.DatetimeIndex(rows["period_end"])
     month = bucket_numbers(s_ns, "MS")
     last_month = bucket_numbers(e_ns - 1, "MS")
     out["BillingPeriodStart"] = bucket_starts(month, "MS")
@@ -158,7 +158,11 @@ def to_focus(
     account_name = _text(rows["account_name"])
     out["BillingAccountId"] = account
     out["BillingAccountName"] = np.where(pd.isna(account_name), account, account_name)
-    acct_type = np.array([_COMPANY.get(p, (None, None))[1] for p in provider], dtype=object)
+    company, acct_type = (
+        _per_combination(lambda p: _COMPANY.get(p, (str(p), None)), provider)
+        if n
+        else (np.empty(0, dtype=object),) * 2
+    )
     acct_type = np.where(
         (provider == "particle") & pd.isna(_text(rows["account_id"])), "User", acct_type
     )
@@ -168,7 +172,6 @@ def to_focus(
     out["ChargeClass"] = np.full(n, None, dtype=object)
     out["ChargeFrequency"] = np.full(n, "Usage-Based", dtype=object)
     out["InvoiceId"] = np.full(n, None, dtype=object)  # usage reports precede the invoice
-    company = np.array([_COMPANY.get(p, (str(p), None))[0] for p in provider], dtype=object)
     for col in (
         "ProviderName",
         "PublisherName",
@@ -211,22 +214,29 @@ def to_focus(
     out["Tags"] = _tags(rows)
     out["ChargeDescription"] = _descriptions(provider, meter, meter_id, bunit, unit)
 
-    focus = pd.DataFrame({c: out[c] for c in FOCUS_COLUMNS})
-    for col in _DATES:
-        focus[col] = pd.to_datetime(focus[col], utc=True)
+    # Object columns stay object: pandas would otherwise convert every string
+    # column to its Arrow string type, the slowest step of the export.
+    focus = pd.DataFrame(
+        {
+            c: pd.Series(v, dtype=object)
+            if isinstance(v, np.ndarray) and v.dtype == object
+            else pd.Series(v)
+            for c, v in ((c, out[c]) for c in FOCUS_COLUMNS)
+        }
+    )
     # Provider-specific columns.
-    focus["x_Provider"] = provider
-    focus["x_Product"] = _text(rows["product"])
-    focus["x_Category"] = category
-    focus["x_Unit"] = unit
-    focus["x_BillableUnit"] = bunit
+    focus["x_Provider"] = pd.Series(provider, dtype=object)
+    focus["x_Product"] = pd.Series(_text(rows["product"]), dtype=object)
+    focus["x_Category"] = pd.Series(category, dtype=object)
+    focus["x_Unit"] = pd.Series(unit, dtype=object)
+    focus["x_BillableUnit"] = pd.Series(bunit, dtype=object)
     focus["x_PriceSource"] = ("EXAMPLE prices: " if book.example else "") + book.source
-    focus["x_CostNote"] = _cost_notes(priced.unpriced, rows, unpriced)
+    focus["x_CostNote"] = pd.Series(_cost_notes(priced.unpriced, rows, unpriced), dtype=object)
     for extra in rows.columns:
         if extra in UNIFIED_DTYPES or extra in ("cost", "currency"):
             continue
         name = "x_" + "".join(part[:1].upper() + part[1:] for part in str(extra).split("_"))
-        focus[name] = rows[extra].astype(object).to_numpy()
+        focus[name] = pd.Series(rows[extra].astype(object).to_numpy(), dtype=object)
     focus.attrs["focus_version"] = FOCUS_VERSION
     focus.attrs["example_prices"] = book.example
     return focus
@@ -270,25 +280,14 @@ def _focus_unit(unit: str) -> str:
 
 
 def _focus_units(values: np.ndarray) -> np.ndarray:
-    cache: dict[str, str] = {}
-    out = np.empty(len(values), dtype=object)
-    for k, v in enumerate(values):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            out[k] = None
-        else:
-            text = str(v)
-            if text not in cache:
-                cache[text] = _focus_unit(text)
-            out[k] = cache[text]
-    return out
-
-
-def _utc(value: Any, parameter: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        raise InvalidParameter(parameter, f"expected dates, got {value!r}") from None
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if not len(values):
+        return np.empty(0, dtype=object)
+    return _per_combination(
+        lambda v: (
+            None if v is None or (isinstance(v, float) and np.isnan(v)) else _focus_unit(str(v)),
+        ),
+        values,
+    )[0]
 
 
 def _text(series: pd.Series) -> np.ndarray:
@@ -319,24 +318,40 @@ def _fallback_currency(book: PriceBook) -> dict[str | None, str]:
     return found
 
 
+def _per_combination(func: Any, *arrays: np.ndarray) -> list[np.ndarray]:
+    """Apply ``func`` to each distinct combination of the arrays' values, not to each row.
+
+    A million rows hold a few hundred combinations (provider x meter x unit ...),
+    so the per-value Python stays cheap. ``func`` returns a tuple of outputs.
+    """
+    key = np.zeros(len(arrays[0]), dtype=np.int64)
+    for a in arrays:
+        codes, uniques = pd.factorize(pd.Series(a, dtype=object), use_na_sentinel=False)
+        key = key * max(len(uniques), 1) + codes.astype(np.int64)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    results = [func(*(None if pd.isna(a[i]) else a[i] for a in arrays)) for i in first]
+    width = len(results[0]) if results else 0
+    return [np.array([r[k] for r in results], dtype=object)[inverse] for k in range(width)]
+
+
+def _service(provider: Any, meter: Any, category: Any) -> tuple[Any, str, str]:
+    if provider == "particle":
+        return "Particle Device Cloud", "Internet of Things", "IoT Platforms"
+    if provider == "informatica":
+        return (meter or "Informatica IDMC"), "Integration", "Other (Integration)"
+    if provider == "here":
+        c, sub = _HERE_SERVICE.get(str(category).casefold(), ("Other", "Other (Other)"))
+        return (f"HERE {category}" if category is not None else "HERE Platform"), c, sub
+    return None, "Other", "Other (Other)"
+
+
 def _services(
     provider: np.ndarray, meter: np.ndarray, category: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = len(provider)
-    name = np.full(n, None, dtype=object)
-    cat = np.full(n, "Other", dtype=object)
-    sub = np.full(n, "Other (Other)", dtype=object)
-    p = provider == "particle"
-    name[p], cat[p], sub[p] = "Particle Device Cloud", "Internet of Things", "IoT Platforms"
-    i = provider == "informatica"
-    name[i] = np.where(pd.isna(meter[i]), "Informatica IDMC", meter[i])
-    cat[i], sub[i] = "Integration", "Other (Integration)"
-    h = np.flatnonzero(provider == "here")
-    for k in h:
-        label = category[k]
-        c, s = _HERE_SERVICE.get(str(label).casefold(), ("Other", "Other (Other)"))
-        cat[k], sub[k] = c, s
-        name[k] = f"HERE {label}" if label is not None else "HERE Platform"
+    if not len(provider):
+        empty = np.empty(0, dtype=object)
+        return empty, empty, empty
+    name, cat, sub = _per_combination(_service, provider, meter, category)
     return name, cat, sub
 
 
@@ -368,33 +383,34 @@ def _sub_accounts(rows: pd.DataFrame, provider: np.ndarray) -> tuple[Any, Any, A
     return sub, sub.copy(), kind
 
 
+def _tag(value: Any) -> tuple[str | None]:
+    text = None if value is None else str(value)
+    return (json.dumps({"billingTag": text}) if text and text.lower() != "nan" else None,)
+
+
 def _tags(rows: pd.DataFrame) -> np.ndarray:
     """HERE billing tags as FOCUS Tags (``{"billingTag": "..."}``); null elsewhere."""
-    tags = np.full(len(rows), None, dtype=object)
-    if "billing_tag" not in rows.columns:
-        return tags
-    values = _text(rows["billing_tag"])
-    for k in np.flatnonzero(~pd.isna(values)):
-        text = str(values[k])
-        if text and text.lower() != "nan":
-            tags[k] = json.dumps({"billingTag": text})
-    return tags
+    if "billing_tag" not in rows.columns or not len(rows):
+        return np.full(len(rows), None, dtype=object)
+    return _per_combination(_tag, _text(rows["billing_tag"]))[0]
+
+
+def _description(provider: Any, meter: Any, meter_id: Any, bunit: Any, unit: Any) -> tuple[str]:
+    label = meter if meter is not None else meter_id
+    what = bunit if bunit is not None else unit
+    if provider == "particle":
+        return ("Particle data operations (Basic plan blocks)",)
+    if provider == "informatica":
+        return (f"Informatica {label or 'project/folder'} usage in {what}",)
+    return (f"HERE {label} usage in {what}",)
 
 
 def _descriptions(
     provider: np.ndarray, meter: np.ndarray, meter_id: np.ndarray, bunit: np.ndarray, unit: Any
 ) -> np.ndarray:
-    out = np.empty(len(provider), dtype=object)
-    for k, p in enumerate(provider):
-        label = meter[k] if meter[k] is not None else meter_id[k]
-        what = bunit[k] if bunit[k] is not None else unit[k]
-        if p == "particle":
-            out[k] = "Particle data operations (Basic plan blocks)"
-        elif p == "informatica":
-            out[k] = f"Informatica {label or 'project/folder'} usage in {what}"
-        else:
-            out[k] = f"HERE {label} usage in {what}"
-    return out
+    if not len(provider):
+        return np.empty(0, dtype=object)
+    return _per_combination(_description, provider, meter, meter_id, bunit, unit)[0]
 
 
 def _cost_notes(unpriced: pd.DataFrame, rows: pd.DataFrame, missing: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidParameter, SchemaError, UnitMismatch
-from ._common import NS_PER_DAY, bucket_numbers, bucket_starts, check_frame, fmt
+from ._common import NS_PER_DAY, bucket_numbers, bucket_starts, check_frame, fmt, timestamp
 from .forecast import forecast as quantity_forecast
 from .here import RateCard
 from .prices import InformaticaPrices, ParticlePrices, PriceBook
@@ -89,8 +89,7 @@ class Costs:
         """
         table = self.combined
         if month is not None:
-            start = pd.Timestamp(month)
-            start = (start.tz_localize("UTC") if start.tzinfo is None else start).normalize()
+            start = timestamp(month, "month").normalize()
             table = table[table["month"] == start.replace(day=1)]
         currencies = sorted(str(c) for c in table["currency"].dropna().unique())
         if len(currencies) > 1:
@@ -114,6 +113,7 @@ def costs(
     prices: PriceBook | Mapping[str, Any] | str | Path | None = None,
     *,
     as_of: Any = None,
+    forecast: bool = True,
 ) -> Costs:
     """Price every row of a unified frame and sum spend per provider, account and month.
 
@@ -123,6 +123,7 @@ def costs(
             a TOML price book, or ``None`` for the shipped EXAMPLE prices.
         as_of: when the data was taken, for the month-end forecast (default: the
             end of each provider's newest data).
+        forecast: compute the month-end forecast (``False`` leaves its tables empty).
 
     Returns:
         A :class:`Costs` (row costs, detail, spend, combined spend, forecasts).
@@ -154,8 +155,10 @@ def costs(
         row_currency[where] = currency
         details.append(detail)
         unpriced.append(missing)
-        forecasts.append(_forecast_provider(rows, provider, book, detail, as_of))
-    others = sorted({str(p) for p in providers if p not in _GROUP_KEYS and p is not None})
+        if forecast:
+            forecasts.append(_forecast_provider(rows, provider, book, detail, as_of))
+    found = pd.unique(df["provider"].dropna().astype(str))
+    others = sorted(str(p) for p in found if p not in _GROUP_KEYS)
     if others:
         raise SchemaError(f"cannot price rows of unknown providers: {', '.join(others)}")
 

@@ -25,15 +25,19 @@ from ._style import OTHER_COLOR, PALETTE, TEMPLATE, _empty
 from .allowance import cumulative_vs_allowance
 from .breakdown import breakdown
 from .ranking import period_over_period, top_bar
+from .tables import cost_forecast_table, overview_table, spend_table
 from .timeseries import heatmap, usage_over_time
 
 __all__ = [
     "breakdown",
+    "cost_forecast_table",
     "cumulative_vs_allowance",
     "format_quantity",
     "heatmap",
+    "overview_table",
     "period_over_period",
     "provider_name",
+    "spend_table",
     "top_bar",
     "usage_over_time",
 ]

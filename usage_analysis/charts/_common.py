@@ -95,10 +95,24 @@ def as_unified(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def _present(series: pd.Series) -> dict[Any, int]:
+    """The values that occur and their row counts; from category codes when categorical.
+
+    A bincount of the codes: no hashing of a million strings to learn that a frame
+    holds one provider and two units.
+    """
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = series.cat.categories
+        counts = np.bincount(series.cat.codes.to_numpy() + 1, minlength=len(cats) + 1)[1:]
+        return {cats[k]: int(counts[k]) for k in np.flatnonzero(counts)}
+    found = series.value_counts(dropna=True)
+    return {k: int(v) for k, v in found.items() if v > 0}
+
+
 def _units(df: pd.DataFrame, ucol: str) -> list[str]:
     """The units present, most rows first (so the main unit gets the top panel)."""
-    counts = df[ucol].value_counts(sort=True)
-    units = [str(u) for u, n in counts.items() if n > 0]
+    counts = _present(df[ucol])
+    units = [str(u) for u in sorted(counts, key=lambda u: -counts[u])]
     if len(units) > CHART_MAX_UNITS:
         raise UnitMismatch(
             units, f"too many units for one figure (at most {CHART_MAX_UNITS}); filter by unit"
@@ -133,7 +147,7 @@ def format_quantity(value: float | None, unit: str | None = None) -> str:
 
 def _noun(df: pd.DataFrame, column: str) -> str:
     """What a column's values are called for this frame's provider (device, app, asset...)."""
-    providers = df["provider"].dropna().unique()
+    providers = list(_present(df["provider"]))
     if len(providers) == 1:
         noun = _NOUNS.get(str(providers[0]), {}).get(column)
         if noun:
@@ -211,7 +225,7 @@ def _missing(value: Any) -> bool:
 
 def _missing_label(df: pd.DataFrame, column: str) -> str:
     """What a missing value of ``column`` means: a Particle device without product is a sandbox one."""
-    providers = df["provider"].dropna().unique()
+    providers = list(_present(df["provider"]))
     if column == "product" and len(providers) == 1 and str(providers[0]) == "particle":
         return "(sandbox)"
     return MISSING_LABEL

@@ -12,6 +12,7 @@ from ..analysis import (
     compare_periods,
     usage_by,
 )
+from ..analysis._common import bucket_of, bucket_starts, timestamp
 from ..defaults import (
     CHART_MAX_SERIES,
     OTHER_LABEL,
@@ -19,7 +20,6 @@ from ..defaults import (
 from ..errors import InvalidParameter
 from ._common import (
     _FREQ_WORDS,
-    _OFFSETS,
     _check,
     _check_count,
     _labels,
@@ -145,17 +145,15 @@ def period_over_period(
     if not units:
         return _empty(title or f"This {_FREQ_WORDS[freq]} against the last, by {noun}")
     by_cols = [by] if by == ucol else [by, ucol]
+    if to_date is None:
+        # A period in progress compared with a whole one would always look like a drop.
+        # Decided before comparing: one pass over the frame, not two.
+        newest = timestamp(period, "period") if period is not None else df["period_start"].max()
+        ends = bucket_starts(np.array([bucket_of(pd.Timestamp(newest), freq) + 1]), freq)[0]
+        to_date = bool(df["period_end"].max() < ends)
     table = compare_periods(
         df, by=by_cols, freq=freq, period=period, to_date=bool(to_date), quantity=quantity
     )
-    if to_date is None:
-        # A period in progress compared with a whole one would always look like a drop.
-        ends = table.attrs["current_period"] + _OFFSETS[freq]
-        to_date = bool(df["period_end"].max() < ends)
-        if to_date:
-            table = compare_periods(
-                df, by=by_cols, freq=freq, period=period, to_date=True, quantity=quantity
-            )
     prev_start: pd.Timestamp = table.attrs["previous_period"]
     cur_start: pd.Timestamp = table.attrs["current_period"]
     fmt = {"MS": "%b %Y", "W": "week of %Y-%m-%d", "D": "%Y-%m-%d"}[freq]

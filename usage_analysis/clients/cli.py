@@ -13,17 +13,16 @@ import argparse
 import gzip
 import json
 import os
-import re
 import shutil
 import sys
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from ..defaults import PARTICLE_ORG_ENV
-from ..errors import InvalidParameter, UsageAnalysisError
+from ..errors import InvalidParameter
 from ._base import BaseClient
 from .journal import jobs
 
@@ -32,8 +31,6 @@ __all__ = ["register"]
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGIC = b"PK\x03\x04"
 _PLAIN_SUFFIXES = (".csv", ".txt", ".tsv")
-# Client arguments that are secrets: the CLI has no flag for them, only variables and files.
-_SECRET_ARGUMENTS = ("token", "password", "username", "credentials", "session_id")
 
 _PARTICLE_RANGE = "the service agreement's current billing period"
 _MONTH_START = "the 1st of this month (UTC)"
@@ -142,56 +139,6 @@ def register(subparsers: Any) -> None:
         help="also write every column of the journal to FILE, for a spreadsheet",
     )
     listing.set_defaults(func=_jobs)
-    for parser in (particle, here, informatica):
-        parser.set_defaults(flags=_flags(parser))
-    listing.set_defaults(flags=_flags(listing))
-
-
-def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
-    """Python argument name -> the flag that sets it (``realm_id`` -> ``--realm-id``)."""
-    out = {}
-    for action in parser._actions:  # argparse has no public list of a parser's options
-        longs = [o for o in action.option_strings if o.startswith("--")]
-        if longs and action.dest != "help":
-            out[action.dest] = longs[0]
-    # The clients' names for what the CLI calls differently.
-    for name, dest in (("org", "org"), ("device", "devices"), ("product", "products")):
-        if dest in out:
-            out.setdefault(name, out[dest])
-    return out
-
-
-def in_flags(message: str, flags: Mapping[str, str], parameter: str | None = None) -> str:
-    """A client's error message in the CLI's words: ``--realm-id``, not ``realm_id=``.
-
-    Arguments without a flag (secrets) are dropped from "pass x= or set VAR" advice,
-    leaving the variable and files to set.
-    """
-    if parameter and message.startswith(f"{parameter}: "):
-        message = f"{flags.get(parameter, parameter)}: {message[len(parameter) + 2 :]}"
-    secret = "|".join(_SECRET_ARGUMENTS)
-    message = re.sub(rf"\bpass (?:{secret})= or ", "", message)
-    message = re.sub(rf"\b(?:with|pass) (?:{secret})= or ", "with ", message)
-
-    def flag(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return flags[name] if name in flags else match.group(0)
-
-    return re.sub(r"\b([a-z][a-z_]*)=(?=[\s,;.)]|$)", flag, message)
-
-
-def _speaking_flags(
-    run: Callable[[argparse.Namespace], int],
-) -> Callable[[argparse.Namespace], int]:
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            return run(args)
-        except UsageAnalysisError as exc:
-            text = in_flags(str(exc), getattr(args, "flags", {}), getattr(exc, "parameter", None))
-            print(f"usage-analysis: {text}", file=sys.stderr)
-            return 1
-
-    return wrapped
 
 
 def _client(args: argparse.Namespace) -> tuple[BaseClient, dict[str, Any]]:
@@ -249,7 +196,6 @@ def _first_of_month(day: str) -> str:
         raise InvalidParameter("end", f"expected a day as YYYY-MM-DD, got {day!r}") from None
 
 
-@_speaking_flags
 def _fetch(args: argparse.Namespace) -> int:
     out = args.out.expanduser()
     start, end = _range(args)
@@ -343,7 +289,6 @@ def _lines_after_header(fh: IO[bytes]) -> bool:
     return False
 
 
-@_speaking_flags
 def _jobs(args: argparse.Namespace) -> int:
     df = jobs(provider=args.provider)
     if args.csv is not None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..analysis._common import timestamp
 from ..analysis.prices import PriceBook
 from ..errors import UsageAnalysisError
 from .evaluate import MonitorState, evaluate
@@ -75,9 +76,7 @@ def check(
     from .. import refresh as refresh_archive
 
     mset = MonitorSet.coerce(monitors)
-    now_ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
-    if now_ts.tzinfo is None:
-        now_ts = now_ts.tz_localize("UTC")
+    now_ts = timestamp(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
     errors: list[str] = []
     month = now_ts.normalize().replace(day=1)
     first = month - pd.Timedelta(days=HISTORY_DAYS)
@@ -101,6 +100,7 @@ def check(
         return CheckResult([], errors=[*errors, f"reading the archive: {exc}"])
     book = PriceBook.coerce(prices if prices is not None else mset.prices)
     states = evaluate(mset.monitors, df, now=now_ts, prices=book, dashboard_url=mset.dashboard_url)
+    errors += [f"{s.monitor.name}: {s.error}" for s in states if s.error]
     result = CheckResult(states, errors=errors)
     if dry_run:
         return result

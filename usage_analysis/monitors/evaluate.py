@@ -18,10 +18,10 @@ import pandas as pd
 from ..analysis import anomalies as find_anomalies
 from ..analysis import costs as price_rows
 from ..analysis import forecast as forecast_quantity
-from ..analysis._common import data_end
+from ..analysis._common import data_end, timestamp
 from ..analysis.prices import PriceBook
 from ..defaults import HERE_DATA_LAG
-from ..errors import SchemaError, UnitMismatch
+from ..errors import SchemaError, UnitMismatch, UsageAnalysisError
 from .spec import Monitor
 
 __all__ = ["Alert", "MonitorState", "evaluate", "finalized"]
@@ -64,6 +64,7 @@ class MonitorState:
     top: str | None = None
     account: str | None = None  # the account label used in messages
     example_prices: bool = False  # a money budget priced from the EXAMPLE book
+    error: str | None = None  # why the monitor could not be evaluated (status "error")
     alerts: tuple[Alert, ...] = ()
 
     @property
@@ -94,14 +95,19 @@ def evaluate(
     dashboard_url: str | None = None,
 ) -> list[MonitorState]:
     """The state of each monitor on the finalized rows of ``df`` (a unified frame)."""
-    now_ts = _utc(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    now_ts = timestamp(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
     final = finalized(df, now_ts)
-    return [_evaluate_one(m, final, now_ts, prices, dashboard_url) for m in monitors]
-
-
-def _utc(value: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    states = []
+    for m in monitors:
+        try:
+            states.append(_evaluate_one(m, final, now_ts, prices, dashboard_url))
+        except UsageAnalysisError as exc:
+            # One monitor that cannot work (units mixed, a bad filter) never hides the others.
+            start = now_ts.normalize().replace(day=1)
+            states.append(
+                MonitorState(m, start, start + pd.DateOffset(months=1), "error", error=str(exc))
+            )
+    return states
 
 
 def _select(df: pd.DataFrame, m: Monitor) -> pd.DataFrame:
@@ -432,11 +438,15 @@ def _anomaly_state(
     found = found.drop_duplicates(subset=[m.by], keep="first")
     noun = _RESOURCE_NOUN[m.provider] if m.by == "resource_id" else m.by.replace("_", " ")
     account = _account_label(m, rows)
+    names: dict[Any, Any] = {}
+    if m.by == "resource_id":
+        named = rows.loc[rows["resource_name"].notna(), ["resource_id", "resource_name"]]
+        names = dict(named.astype(object).drop_duplicates("resource_id").itertuples(index=False))
     alerts = []
     for r in found.to_dict("records"):
         explanation = str(r["explanation"])
-        name = r.get("resource_name")
-        if m.by == "resource_id" and isinstance(name, str) and name and name != r[m.by]:
+        name = names.get(r[m.by])
+        if isinstance(name, str) and name and name != r[m.by]:
             explanation = explanation.replace(str(r[m.by]), name, 1)
         message = f"{_PROVIDER_NAMES[m.provider]} {account}: runaway {noun}: {explanation}"
         if dashboard_url:

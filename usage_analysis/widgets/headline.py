@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..analysis import ParticlePlan, forecast, plan_status, usage_by
+from ..analysis import ParticlePlan, forecast, plan_status
 from ..errors import UsageAnalysisError
 from ._common import esc, fmt_number
 
@@ -59,10 +59,7 @@ def compute_headline(df: pd.DataFrame, *, quantity: str, plan: ParticlePlan | No
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     if not len(df):
         return Headline(rows=0, note="no rows match the filters")
-    table = usage_by(df, by=ucol, quantity=quantity)
-    totals = {str(u): float(q) for u, q in zip(table[ucol], table[quantity], strict=True) if u == u}
-    counts = df[ucol].value_counts()
-    unit = str(counts.index[0]) if len(counts) and counts.iloc[0] > 0 else None
+    totals, unit = unit_totals(df, ucol, quantity)
     starts = df["period_start"]
     span = {
         "first_day": pd.Timestamp(starts.min()).floor("D"),
@@ -89,6 +86,27 @@ def compute_headline(df: pd.DataFrame, *, quantity: str, plan: ParticlePlan | No
         **span,  # type: ignore[arg-type]
         **projection,  # type: ignore[arg-type]
     )
+
+
+def unit_totals(df: pd.DataFrame, ucol: str, quantity: str) -> tuple[dict[str, float], str | None]:
+    """The total per unit (largest first) and the main unit (most rows), from category codes.
+
+    One pass over the unit column's codes: no grouping by strings, no second pass
+    to count rows per unit.
+    """
+    units = df[ucol]
+    if not isinstance(units.dtype, pd.CategoricalDtype):
+        units = units.astype("category")
+    codes = units.cat.codes.to_numpy()
+    n = len(units.cat.categories)
+    values = np.nan_to_num(df[quantity].to_numpy(dtype=np.float64), nan=0.0)
+    rows = np.bincount(codes + 1, minlength=n + 1)[1:]
+    sums = np.bincount(codes + 1, weights=values, minlength=n + 1)[1:]
+    cats = units.cat.categories
+    by_rows = [int(k) for k in np.argsort(-rows, kind="stable") if rows[k] > 0]
+    by_total = [int(k) for k in np.argsort(-sums, kind="stable") if rows[k] > 0]
+    totals = {str(cats[k]): float(sums[k]) for k in by_total}
+    return totals, (str(cats[by_rows[0]]) if by_rows else None)
 
 
 def _projection(fc: pd.DataFrame) -> dict[str, object]:

@@ -1,4 +1,4 @@
-"""The Dask example of docs/archive.md runs as written and agrees with sql()."""
+"""The Polars example of docs/archive.md reads the Delta table as written and agrees with sql()."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ import re
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from usage_analysis import archive
 from usage_analysis.schema import coerce_unified
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "archive.md"
-MARKER = "<!-- tested by tests/test_archive_dask.py -->"
+MARKER = "<!-- tested by tests/test_archive_polars.py -->"
 
 
 def doc_example() -> str:
@@ -20,14 +19,11 @@ def doc_example() -> str:
     text = DOC.read_text(encoding="utf-8")
     after = text[text.index(MARKER) :]
     match = re.search(r"```python\n(.*?)```", after, re.S)
-    assert match, "docs/archive.md lost its Dask example"
+    assert match, "docs/archive.md lost its Polars example"
     return match.group(1)
 
 
-# Dask's Parquet reader calls reset_index(inplace=True), which pandas 3.1 deprecates;
-# the warning is Dask's to fix and says nothing about the archive.
-@pytest.mark.filterwarnings("ignore:The inplace keyword")
-def test_dask_reads_the_archive_layout_with_partition_pruning(tmp_path: Path) -> None:
+def test_polars_reads_the_delta_table_with_partition_pruning(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     rows = [
         {
@@ -36,6 +32,7 @@ def test_dask_reads_the_archive_layout_with_partition_pruning(tmp_path: Path) ->
             "product": product,
             "resource_id": device,
             "meter_id": "data_operations",
+            "category": "device",
             "period_start": day,
             "period_end": day + pd.Timedelta(days=1),
             "quantity": 2.0 if provider == "particle" else 7.0,
@@ -46,6 +43,9 @@ def test_dask_reads_the_archive_layout_with_partition_pruning(tmp_path: Path) ->
         for device, product in (("dev-a", "Trackers"), ("dev-b", "Gateways"))
     ]
     archive.archive_frame(coerce_unified(pd.DataFrame(rows)), archive=root)
+    # The same days again at the products grain: the example must not add them.
+    products = coerce_unified(pd.DataFrame(rows[: len(rows) // 2]).assign(category="product"))
+    archive.archive_frame(products, archive=root)
 
     namespace: dict[str, object] = {"ARCHIVE": str(root)}
     exec(compile(doc_example(), str(DOC), "exec"), namespace)
@@ -56,10 +56,7 @@ def test_dask_reads_the_archive_layout_with_partition_pruning(tmp_path: Path) ->
         "where provider = 'particle' and month >= '2026-01' group by all order by all",
         archive=root,
     )
-    assert isinstance(monthly, pd.Series)
-    got = monthly.reset_index()
-    got = got.astype({"month": str, "product": str, "unit": str})
-    got = got.sort_values(["month", "product", "unit"]).reset_index(drop=True)
+    got = monthly.to_pandas()  # type: ignore[attr-defined]
     assert got.to_dict("records") == expected.astype(
         {"month": str, "product": str, "unit": str}
     ).to_dict("records")

@@ -1,0 +1,393 @@
+"""Reading the archive: history() as a frame, sql() through DuckDB; one grain per period."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from ..errors import InvalidParameter
+from ..schema import UNIFIED_COLUMNS, UNIFIED_DTYPES
+from ._grain import grain_choice
+from ._migrate import ensure_migrated
+from ._store import Store, store
+from ._table import (
+    PARTITIONS,
+    PROVENANCE_COLUMNS,
+    STRING_COLUMNS,
+    TABLE_SCHEMA,
+    open_table,
+    table_files,
+)
+
+__all__ = ["history", "sql"]
+
+# What history() returns by default, in this order.
+HISTORY_COLUMNS = (*UNIFIED_COLUMNS, "grain", *PROVENANCE_COLUMNS)
+_FILTERABLE = tuple(c for c in STRING_COLUMNS if c not in ("provider", "month", "grain"))
+_DICT = pa.dictionary(pa.int32(), pa.string())
+
+
+# --- which files a query sees ---------------------------------------------------
+
+
+def _next_month(month: str) -> str:
+    y, m = int(month[:4]), int(month[5:7])
+    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
+
+
+def _chosen_partitions(
+    files: pa.Table, choice: Mapping[str, tuple[str, ...]]
+) -> set[tuple[Any, ...]]:
+    """The (provider, account, grain, month) partitions a one-grain view shows.
+
+    Per provider, account and month, the first grain of ``choice`` present that
+    month. A partition whose rows reach past its month (a summarized HERE row of
+    a whole quarter) is shown only if no other shown grain has rows in the months
+    it reaches: the same days would otherwise count at two grains.
+    """
+    present: dict[tuple[Any, Any], dict[str, dict[str, str]]] = {}
+    for row in files.select([*PARTITIONS, "max.period_end", "num_records"]).to_pylist():
+        if not row["num_records"]:
+            continue
+        key = (row["provider"], row["account_id"])
+        by_grain = present.setdefault(key, {}).setdefault(row["grain"], {})
+        end = row["max.period_end"]
+        last = (
+            (pd.Timestamp(end).tz_convert("UTC") - pd.Timedelta(microseconds=1)).strftime("%Y-%m")
+            if end is not None
+            else row["month"]
+        )
+        by_grain[row["month"]] = max(by_grain.get(row["month"], row["month"]), last)
+    chosen: set[tuple[Any, ...]] = set()
+    for (provider, account), grains in present.items():
+        order = [g for g in choice.get(provider, ()) if g in grains]
+        months = sorted({m for g in order for m in grains[g]})
+        for month in months:
+            for g in order:
+                if month not in grains[g]:
+                    continue
+                reach, m = grains[g][month], _next_month(month)
+                clash = False
+                while m <= reach and not clash:
+                    clash = any(m in grains[o] for o in order if o != g)
+                    m = _next_month(m)
+                if not clash:
+                    chosen.add((provider, account, g, month))
+                    break
+    return chosen
+
+
+def _keys(fragment: Any) -> dict[str, Any]:
+    keys = ds.get_partition_keys(fragment.partition_expression)
+    return {k: keys.get(k) for k in PARTITIONS}
+
+
+def _datasets(
+    s: Store, as_of: object, grain: str | Mapping[str, str] | None
+) -> tuple[ds.Dataset, ds.Dataset]:
+    """Every row, and the rows of the chosen grain, as Arrow datasets over the table's files."""
+    choice = grain_choice(grain)
+    table = open_table(s, as_of)
+    if table is None:
+        empty = ds.dataset(TABLE_SCHEMA.empty_table())
+        return empty, empty
+    fmt = ds.ParquetFileFormat(
+        read_options=ds.ParquetReadOptions(
+            dictionary_columns=[c for c in STRING_COLUMNS if c not in PARTITIONS]
+        )
+    )
+    full = table.to_pyarrow_dataset(filesystem=s.arrow_fs())
+    chosen = _chosen_partitions(table_files(table), choice)
+    fragments = list(full.get_fragments())
+    keep = [f for f in fragments if tuple(_keys(f).values()) in chosen]
+
+    def rebuild(frags: list[Any]) -> ds.Dataset:
+        made = [
+            fmt.make_fragment(f.path, f.filesystem, partition_expression=f.partition_expression)
+            for f in frags
+        ]
+        return ds.FileSystemDataset(made, TABLE_SCHEMA, fmt, full.filesystem)
+
+    return rebuild(fragments), rebuild(keep)
+
+
+# --- filters ------------------------------------------------------------------
+
+
+def _timestamp(value: object, parameter: str) -> pd.Timestamp:
+    if not isinstance(value, str | date | datetime | pd.Timestamp):
+        raise InvalidParameter(
+            parameter, f"expected a date, datetime or ISO string, got {type(value).__name__}"
+        )
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidParameter(
+            parameter, f"expected an ISO date such as 2026-01-31: {exc}"
+        ) from exc
+    if ts is pd.NaT:
+        raise InvalidParameter(parameter, "expected a date, got NaT")
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _as_list(value: object) -> list[object]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return [value]
+    return list(value)
+
+
+def _one_of(column: str, values: Sequence[object]) -> ds.Expression:
+    present = [str(v) for v in values if v is not None and v is not pd.NA]
+    field = ds.field(column)
+    parts = []
+    if present:
+        parts.append(field.isin(present))
+    if len(present) < len(values):
+        parts.append(field.is_null())
+    if not parts:
+        return ds.scalar(False)
+    expr = parts[0]
+    for p in parts[1:]:
+        expr = expr | p
+    return expr
+
+
+def _filter(
+    provider: str | Sequence[str] | None,
+    start: object,
+    end: object,
+    filters: Mapping[str, object],
+) -> tuple[ds.Expression | None, bool]:
+    """The filter (partition conditions first, so whole files are skipped); and
+    whether it can drop rows inside a file (then unused categories are dropped)."""
+    clauses: list[ds.Expression] = []
+    within = False
+    if provider is not None:
+        clauses.append(_one_of("provider", _as_list(provider)))
+    ts_type = pa.timestamp("us", tz="UTC")
+    if start is not None:
+        ts = _timestamp(start, "start")
+        clauses.append(ds.field("month") >= ts.strftime("%Y-%m"))
+        clauses.append(ds.field("period_start") >= pa.scalar(ts.floor("us"), ts_type))
+        within = True
+    if end is not None:
+        ts = _timestamp(end, "end")
+        clauses.append(ds.field("month") <= (ts - timedelta(microseconds=1)).strftime("%Y-%m"))
+        clauses.append(ds.field("period_start") < pa.scalar(ts.ceil("us"), ts_type))
+        within = True
+    for name, value in filters.items():
+        if name not in _FILTERABLE:
+            raise InvalidParameter(
+                name,
+                "not a filterable column; expected provider=, start=, end=, grain=, "
+                "columns=, sort=, as_of= or one of " + ", ".join(_FILTERABLE),
+            )
+        clauses.append(_one_of(name, _as_list(value)))
+        within = within or name != "account_id"
+    if not clauses:
+        return None, False
+    expr = clauses[0]
+    for c in clauses[1:]:
+        expr = expr & c
+    return expr, within
+
+
+# --- frames -------------------------------------------------------------------
+
+
+def _to_pandas(table: pa.Table, *, drop_unused: bool) -> pd.DataFrame:
+    """Arrow -> pandas: strings as categoricals (from Arrow dictionaries), UTC ns timestamps."""
+    columns = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = col.dictionary_encode()
+        columns[name] = col
+    arrow = pa.table(columns).unify_dictionaries()
+    del columns
+    # Arrow's conversion keeps dictionaries as categoricals without a copy per
+    # string; split_blocks + self_destruct free each Arrow column once converted.
+    df = arrow.to_pandas(split_blocks=True, self_destruct=True, coerce_temporal_nanoseconds=True)
+    del arrow
+    if drop_unused:
+        for name in df.columns:
+            if isinstance(df[name].dtype, pd.CategoricalDtype):
+                df[name] = df[name].cat.remove_unused_categories()
+    for name, dtype in UNIFIED_DTYPES.items():
+        if name in df.columns and str(df[name].dtype) != dtype:
+            df[name] = df[name].astype(dtype)
+    return df
+
+
+def _scan(dataset: ds.Dataset, columns: Sequence[str], expr: ds.Expression | None) -> pa.Table:
+    """The rows, batch by batch; partition columns as one-value dictionaries per file."""
+    physical = [c for c in columns if c not in PARTITIONS]
+    wanted = [c for c in columns if c in PARTITIONS]
+    scanner = dataset.scanner(columns=physical, filter=expr)
+    batches = []
+    for tagged in scanner.scan_batches():
+        batch = tagged.record_batch
+        if batch.num_rows == 0:
+            continue
+        keys = _keys(tagged.fragment) if wanted else {}
+        arrays = {name: batch.column(name) for name in physical}
+        for name in wanted:
+            value = keys[name]
+            arrays[name] = pa.DictionaryArray.from_arrays(
+                pa.array(
+                    np.zeros(batch.num_rows, np.int32), mask=np.full(batch.num_rows, value is None)
+                ),
+                pa.array([] if value is None else [value], pa.string()),
+            )
+        batches.append(pa.record_batch([arrays[c] for c in columns], names=list(columns)))
+    if not batches:
+        schema = pa.schema([TABLE_SCHEMA.field(c) for c in columns])
+        return schema.empty_table()
+    return pa.Table.from_batches(batches)
+
+
+def history(
+    *,
+    provider: str | Sequence[str] | None = None,
+    start: str | date | datetime | None = None,
+    end: str | date | datetime | None = None,
+    grain: str | Mapping[str, str] | None = None,
+    columns: Sequence[str] | None = None,
+    sort: bool = False,
+    as_of: int | str | date | datetime | None = None,
+    archive: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    **filters: object,
+) -> pd.DataFrame:
+    """Archived usage rows as a unified frame (plus ``grain``, ``report_id``, ``source``,
+    ``archived_at``), one grain per provider, account and month.
+
+    For totals, do not add up this frame: ask :func:`sql` (DuckDB aggregates
+    without building rows in pandas), or pass a *filtered* history (few
+    columns, a short range) to ``usage_by``.
+
+    ``start`` (inclusive) and ``end`` (exclusive) bound ``period_start``; other
+    keywords filter string columns (``product="Fleet"``, ``meter_id=[...]``,
+    ``None`` for missing). ``grain``: which grain to show (default: Particle
+    ``devices``, HERE ``day`` else ``hour``, ``month``, ``summarized``,
+    Informatica ``SUMMARY``); a grain name shows only that grain, a dict
+    ``{provider: grain}`` overrides some providers. ``columns``: only these.
+    ``sort``: order by period, provider, account, resource and meter (off: rows
+    come in file order, which is faster). ``as_of``: the archive as it was at a
+    table version (int) or a moment ("what did we know on invoice day": a date
+    means the end of that day, UTC).
+    """
+    names = [str(c) for c in (HISTORY_COLUMNS if columns is None else _as_list(columns))]
+    unknown = [c for c in names if c not in TABLE_SCHEMA.names]
+    if unknown:
+        raise InvalidParameter(
+            "columns",
+            f"unknown columns {unknown}; expected some of {', '.join(TABLE_SCHEMA.names)}",
+        )
+    expr, within = _filter(provider, start, end, filters)
+    s = store(archive, storage_options)
+    ensure_migrated(s)
+    _, chosen = _datasets(s, as_of, grain)
+    table = _scan(chosen, names, expr)
+    if sort:
+        order = [
+            c
+            for c in ("period_start", "provider", "account_id", "resource_id", "meter_id")
+            if c in names
+        ]
+        keys = {}
+        for c in order:
+            col = table.column(c)
+            keys[c] = col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col
+        indices = pc.sort_indices(pa.table(keys), sort_keys=[(c, "ascending") for c in order])
+        table = table.take(indices)
+    return _to_pandas(table, drop_unused=within)
+
+
+def _connect(
+    s: Store, as_of: object, grain: str | Mapping[str, str] | None
+) -> duckdb.DuckDBPyConnection:
+    """DuckDB with views ``usage`` (one grain per period) and ``usage_all`` (every grain)."""
+    everything, chosen = _datasets(s, as_of, grain)
+    con = duckdb.connect()
+    # Timestamps come back in UTC whatever the machine's zone (ICU ships with duckdb).
+    con.execute("SET TimeZone = 'UTC'")
+    # Arrow datasets, not DuckDB's own S3 code (httpfs is downloaded on first use,
+    # which fails offline): DuckDB pushes projections and filters into the scan.
+    con.register("_usage_chosen", chosen)
+    con.register("_usage_every", everything)
+    cols = ", ".join(TABLE_SCHEMA.names)
+    con.execute(f"CREATE VIEW usage AS SELECT {cols} FROM _usage_chosen")
+    con.execute(f"CREATE VIEW usage_all AS SELECT {cols} FROM _usage_every")
+    return con
+
+
+def sql(
+    query: str,
+    *,
+    params: Sequence[object] | Mapping[str, object] | None = None,
+    grain: str | Mapping[str, str] | None = None,
+    as_of: int | str | date | datetime | None = None,
+    archive: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Run a DuckDB query against the views ``usage`` and ``usage_all``.
+
+    ``usage`` shows one grain per provider, account and month (``grain=`` as in
+    :func:`history`), so every total over it is true; ``usage_all`` shows every
+    grain, with its ``grain`` column: filter on it before adding anything up.
+    Both have the unified columns, ``grain``, ``month`` (``YYYY-MM``),
+    ``report_id``, ``source`` and ``archived_at``; conditions on ``provider``,
+    ``account_id``, ``grain`` and ``month`` skip whole files. Example:
+    ``sql("select month, product, sum(quantity) from usage where provider =
+    'particle' group by all order by all")``.
+    """
+    if not isinstance(query, str) or not query.strip():
+        raise InvalidParameter("query", "expected a SQL statement over the view 'usage'")
+    s = store(archive, storage_options)
+    ensure_migrated(s)
+    with _connect(s, as_of, grain) as con:
+        try:
+            rel = con.sql(query, params=params)
+        except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
+            # A mistake in the query is the caller's: say so in the package's own terms.
+            raise InvalidParameter("query", f"DuckDB cannot run it: {exc}") from exc
+        if rel is None:  # a statement without a result
+            raise InvalidParameter("query", "expected a query returning rows (a SELECT)")
+        return _to_pandas(rel.to_arrow_table(), drop_unused=False)
+
+
+def last_period_end(
+    provider: str,
+    account: str,
+    grains: Sequence[str] | None = None,
+    *,
+    archive: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> pd.Timestamp | None:
+    """The end of the latest archived period of one provider account (from the log: no rows read)."""
+    s = store(archive, storage_options)
+    ensure_migrated(s)
+    table = open_table(s)
+    if table is None:
+        return None
+    files = table_files(table)
+    mask = pc.and_(pc.equal(files["provider"], provider), pc.equal(files["account_id"], account))
+    if grains is not None:
+        mask = pc.and_(mask, pc.is_in(files["grain"], pa.array(list(grains), pa.string())))
+    mine = files.filter(mask)
+    ends = [
+        v
+        for v in (pc.max(mine["max.period_end"]).as_py(), pc.max(mine["max.period_start"]).as_py())
+        if v is not None
+    ]
+    return pd.Timestamp(ends[0]).tz_convert("UTC") if ends else None

@@ -1,0 +1,130 @@
+"""``refresh``: fetch the reports an archive is missing and archive them.
+
+Orchestration, above both layers it drives: the clients (``usage_analysis.clients``)
+request and download reports, the archive (``usage_analysis.archive``) stores
+them. Neither of those imports this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+
+from .archive import ArchiveWrite, archive_frame, last_period_end
+from .defaults import PROVIDERS
+from .errors import InvalidParameter
+
+__all__ = ["refresh"]
+
+log = logging.getLogger(__name__)
+
+
+def _default_client(provider: str) -> Any:
+    """The provider's client, configured from the environment (see docs/clients.md)."""
+    from .clients import HereClient, InformaticaClient, ParticleClient
+
+    classes: dict[str, Any] = {
+        "particle": ParticleClient,
+        "here": HereClient,
+        "informatica": InformaticaClient,
+    }
+    return classes[provider]()
+
+
+def _day(value: str | date | datetime, parameter: str) -> pd.Timestamp:
+    if not isinstance(value, str | date | datetime | pd.Timestamp):
+        raise InvalidParameter(
+            parameter, f"expected a date, datetime or ISO string, got {type(value).__name__}"
+        )
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidParameter(
+            parameter, f"expected an ISO date such as 2026-01-31: {exc}"
+        ) from exc
+    if ts is pd.NaT:
+        raise InvalidParameter(parameter, "expected a date, got NaT")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.floor("D")
+
+
+def refresh(
+    provider: str,
+    *,
+    until: str | date | datetime | None = None,
+    start: str | date | datetime | None = None,
+    client: Any = None,
+    archive: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    progress: bool = False,
+    timeout: float | None = None,
+    **request_options: Any,
+) -> list[ArchiveWrite]:
+    """Fetch and archive only the days missing since the last archived period.
+
+    The gap runs from the end of the latest archived period of the client's
+    account (its day, so a partly archived day is asked for again and replaced)
+    up to ``until`` (exclusive, default today in UTC: today is not over). When the
+    archive has nothing for this account yet, ``start`` says the first day. The
+    client (default: built from the environment) splits the gap into windows the
+    provider accepts (HERE 95 days, Informatica 180 or 30) and keeps within its
+    limit of outstanding reports; each provider job is archived as its own report
+    (one commit each). ``request_options`` go to the client's ``request``
+    (``report_type=``, ``detail_level=``, ``job_type=``...). Returns one
+    :class:`~usage_analysis.archive.ArchiveWrite` per provider job, none when the
+    archive is up to date.
+    """
+    if provider not in PROVIDERS:
+        raise InvalidParameter(
+            "provider", f"expected one of {', '.join(PROVIDERS)}, got {provider!r}"
+        )
+    own = client is None
+    if client is None:
+        client = _default_client(provider)
+    elif getattr(client, "provider", provider) != provider:
+        raise InvalidParameter(
+            "client", f"expected a {provider} client, got one for {client.provider!r}"
+        )
+    try:
+        account = str(client.account)
+        stop = _day(until, "until") if until is not None else pd.Timestamp.now(tz="UTC").floor("D")
+        last = last_period_end(provider, account, archive=archive, storage_options=storage_options)
+        if last is not None:
+            first = last.floor("D")
+        elif start is not None:
+            first = _day(start, "start")
+        else:
+            raise InvalidParameter(
+                "start",
+                f"the archive holds no {provider} usage of account {account!r} yet: "
+                "give start= (the first day to fetch)",
+            )
+        last_day = stop - pd.Timedelta(days=1)
+        if first > last_day:
+            log.debug("%s %s: archive is up to date until %s", provider, account, stop.date())
+            return []
+        log.debug("%s %s: fetching %s..%s", provider, account, first.date(), last_day.date())
+        job = client.request(first.date(), last_day.date(), **request_options)
+        job.download(progress=progress, timeout=timeout)
+        written = []
+        for leaf in job.leaves():
+            frame = leaf.to_dataframe(unified=True, archive=False)
+            written.append(
+                archive_frame(
+                    frame,
+                    report_id=f"{provider}:{leaf.id}",
+                    source=leaf.path,
+                    account=account,
+                    archive=archive,
+                    storage_options=storage_options,
+                )
+            )
+        return written
+    finally:
+        if own:
+            client.close()
