@@ -97,13 +97,14 @@ def coerce_unified(df: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
-def _is_unified(df: pd.DataFrame) -> bool:
+def _is_unified(df: pd.DataFrame, dtypes: dict[str, Any] | None = None) -> bool:
     """True when the unified columns come first, in order, each with its dtype."""
-    n = len(UNIFIED_COLUMNS)
-    if list(df.columns[:n]) != list(UNIFIED_COLUMNS):
-        return False
-    dtypes = [str(d) for d in df.dtypes.iloc[:n]]  # df.dtypes builds a Series: once
-    return dtypes == list(UNIFIED_DTYPES.values())
+    if dtypes is None:
+        dtypes = df.dtypes.to_dict()  # df.dtypes builds a Series: once
+    names = list(dtypes)[: len(UNIFIED_COLUMNS)]
+    return names == list(UNIFIED_COLUMNS) and all(
+        str(dtypes[c]) == t for c, t in UNIFIED_DTYPES.items()
+    )
 
 
 def validate_unified(df: pd.DataFrame) -> None:
@@ -148,7 +149,7 @@ def _missing_like(dtype: Any, index: pd.Index) -> pd.Series:
 
 def _union_dtype(dtypes: list[Any]) -> Any:
     """One dtype for a column across frames: categoricals get the union of categories."""
-    if all(d == dtypes[0] for d in dtypes):
+    if all(d is dtypes[0] or d == dtypes[0] for d in dtypes):
         return dtypes[0]
     cats = [d.categories for d in dtypes if isinstance(d, pd.CategoricalDtype)]
     if not cats:
@@ -159,7 +160,12 @@ def _union_dtype(dtypes: list[Any]) -> Any:
     return pd.CategoricalDtype(union)
 
 
-def concat_frames(frames: Sequence[pd.DataFrame], *, ignore_index: bool = False) -> pd.DataFrame:
+def concat_frames(
+    frames: Sequence[pd.DataFrame],
+    *,
+    ignore_index: bool = False,
+    dtypes: Sequence[dict[str, Any]] | None = None,
+) -> pd.DataFrame:
     """Concatenate frames (keeping their index) with every column's dtype kept.
 
     Categoricals are unioned (``pd.concat`` would turn categoricals with different
@@ -171,16 +177,16 @@ def concat_frames(frames: Sequence[pd.DataFrame], *, ignore_index: bool = False)
     """
     if len(frames) == 1:
         return frames[0].reset_index(drop=True) if ignore_index else frames[0]
-    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-    per_frame = [f.dtypes.to_dict() for f in frames]
+    per_frame = list(dtypes) if dtypes is not None else [f.dtypes.to_dict() for f in frames]
+    columns = list(dict.fromkeys(c for d in per_frame for c in d))
     aligned = list(frames)
     for col in columns:
-        dtypes = [d[col] for d in per_frame if col in d]
-        target = _union_dtype(dtypes)
+        dtypes_of = [d[col] for d in per_frame if col in d]
+        target = _union_dtype(dtypes_of)
         for i, f in enumerate(aligned):
             have = per_frame[i].get(col)
             if have is None:
-                fill = target if target is not None else dtypes[0]
+                fill = target if target is not None else dtypes_of[0]
                 aligned[i] = f = f.assign(**{col: _missing_like(fill, f.index)})
             elif target is not None and have != target:
                 if isinstance(target, pd.CategoricalDtype) and not isinstance(
@@ -192,7 +198,10 @@ def concat_frames(frames: Sequence[pd.DataFrame], *, ignore_index: bool = False)
                     if isinstance(have, pd.CategoricalDtype) and have.categories.dtype != "str":
                         values = values.cat.rename_categories(have.categories.astype("str"))
                 aligned[i] = f.assign(**{col: values.astype(target)})
-    parts = [f if list(f.columns) == columns else f[columns] for f in aligned]
+    parts = [
+        f if list(per_frame[i]) == columns and f is frames[i] else f[columns]
+        for i, f in enumerate(aligned)
+    ]
     return pd.concat(parts, ignore_index=ignore_index)
 
 
@@ -209,10 +218,15 @@ def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
         SchemaError: a frame is not a unified usage frame.
     """
     # Frames already unified go in as they are (concat_frames does not change them).
-    frames = [f if _is_unified(f) else coerce_unified(f) for f in frames]
+    frames = list(frames)
+    dtypes = [f.dtypes.to_dict() for f in frames]
+    for i, f in enumerate(frames):
+        if not _is_unified(f, dtypes[i]):
+            frames[i] = coerce_unified(f)
+            dtypes[i] = frames[i].dtypes.to_dict()
     if not frames:
         return empty_unified()
-    df = concat_frames(frames, ignore_index=True)
+    df = concat_frames(frames, ignore_index=True, dtypes=dtypes)
     if df is frames[0]:
         df = df.copy()
     sources = [f.attrs["source"] for f in frames if f.attrs.get("source")]
