@@ -73,9 +73,7 @@ def test_refresh_of_an_up_to_date_archive_requests_nothing(
     emu: Emulator, particle: ParticleClient, tmp_path: Path
 ) -> None:
     root = tmp_path / "archive"
-    refresh(
-        "particle", start="2026-09-01", until="2026-09-03", client=particle, archive=root
-    )
+    refresh("particle", start="2026-09-01", until="2026-09-03", client=particle, archive=root)
     log_length = len(emu.requests_log)
 
     assert refresh("particle", until="2026-09-03", client=particle, archive=root) == []
