@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8765
 
-.PHONY: demo test bench dashboard lint typecheck pytest setup browser clean
+.PHONY: demo test bench dashboard lint typecheck pytest setup browser clean focus-env
 
 setup: $(STAMP)
 
@@ -25,6 +25,10 @@ browser:
 	  else echo "browser tests need Debian's chromium: sudo apt-get install -y chromium chromium-driver"; fi; \
 	fi
 
+# focus-validator (FOCUS conformance test) needs Python >= 3.12: its own env, built once.
+focus-env: setup
+	-$(BIN)/python tests/focus_env.py
+
 lint: setup
 	$(BIN)/ruff check usage_analysis tests bench
 	$(BIN)/ruff format --check usage_analysis tests bench
@@ -32,7 +36,7 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup browser
+pytest: setup browser focus-env
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
@@ -47,4 +51,4 @@ dashboard: setup
 	$(BIN)/python -m usage_analysis.demo --port $(PORT) --dashboard --no-job
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
+	rm -rf $(VENV) .venv-focus .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out

@@ -50,7 +50,8 @@ client = connect("particle")
 # %%
 agreement = client.service_agreements()[0]
 terms = agreement.get("pricing_terms") or {}
-blocks = int(terms.get("blocks") or 0)
+allowance = int((terms.get("messaging") or {}).get("max_messages") or 0)
+blocks = allowance // 720_000  # Basic is sold in blocks of 720,000; Free gives 0
 plan = ua.ParticlePlan.basic(blocks=blocks) if blocks else ua.ParticlePlan.free()
 period_start = date.fromisoformat(agreement["current_billing_period_start"])
 period_end = date.fromisoformat(agreement["current_billing_period_end"])

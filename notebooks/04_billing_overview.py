@@ -17,9 +17,10 @@
 # %% [markdown]
 # # Billing overview: Particle, HERE and Informatica
 #
-# This month's consumption of every account in its billing unit, against its
-# allowance where one is known, with the month-end forecast; then all usage in
-# one explorer. `make dashboard` serves this notebook as a page with Voila.
+# What the three providers cost, month by month and together; then this month's
+# consumption of every account in its billing unit against its allowance, with
+# the month-end forecast; then all usage in one explorer. `make dashboard`
+# serves this notebook as a page with Voila.
 #
 # Each provider is real when its credentials are configured and emulated
 # otherwise; the notes below say which.
@@ -33,10 +34,7 @@ import plotly.express as px
 import usage_analysis as ua
 from usage_analysis import charts
 from usage_analysis.demo import connect
-from usage_analysis.schema import coerce_unified
 from usage_analysis.widgets import UsageExplorer
-
-pd.set_option("display.float_format", "{:,.2f}".format)  # tables: 1,234.56, not 1.23456e+03
 
 particle = connect("particle")
 here = connect("here")
@@ -58,8 +56,28 @@ frames = {
     "here": here.fetch_report(start, today, detail_level="day", unified=True),
     "informatica": informatica.fetch_export(start, today, job_type="SUMMARY", all_linked_orgs=True, unified=True),
 }
-usage = coerce_unified(pd.concat(frames.values(), ignore_index=True))
-pd.DataFrame({"rows": {p: len(f) for p, f in frames.items()}})
+usage = ua.concat(frames.values())  # one unified frame, dtypes kept
+names = dict(zip(usage["account_id"], usage["account_name"]))  # account id -> name, for the tables
+
+# %% [markdown]
+# ## Spend
+#
+# Usage turned into money with a price book: Particle's blocks, Informatica's
+# price per IPU, HERE's rate card. `prices=None` uses the **example** price book
+# shipped with the package (`docs/prices.md`); pass your own file for your
+# contract's prices. Costs are never added across currencies.
+
+# %%
+PRICES = None  # your price book, e.g. "my-prices.toml"; None: the example prices
+spend = ua.costs(usage, prices=PRICES)
+print(spend)
+charts.spend_table(spend.spend, names=names, caption="Spend per provider, account and month")
+
+# %%
+charts.spend_table(spend.combined, by=(), caption="All providers together, per month")
+
+# %%
+charts.cost_forecast_table(spend.forecast, names=names, caption="This month: spent so far and the month-end forecast")
 
 # %% [markdown]
 # ## Allowances
@@ -67,11 +85,13 @@ pd.DataFrame({"rows": {p: len(f) for p, f in frames.items()}})
 # Particle's allowance comes from the plan of its service agreement. For
 # Informatica, put each org's monthly IPU entitlement in `ENTITLEMENTS`; an org
 # without one is measured against its own absolute IPU alert threshold. HERE
-# bills by use, so its cost is estimated from the example rate card below.
+# bills by use: it has no allowance.
 
 # %%
 agreement = particle.service_agreements()[0]
-blocks = int((agreement.get("pricing_terms") or {}).get("blocks") or 0)
+terms = agreement.get("pricing_terms") or {}
+allowance = int((terms.get("messaging") or {}).get("max_messages") or 0)
+blocks = allowance // 720_000  # Basic is sold in blocks of 720,000; Free gives 0
 plan = ua.ParticlePlan.basic(blocks=blocks) if blocks else ua.ParticlePlan.free()
 
 ENTITLEMENTS: dict[str, float] = {}  # Informatica org id -> IPUs per month, from your contract
@@ -85,15 +105,19 @@ for alert in informatica.ipu_alerts():
 
 # %% [markdown]
 # ## This month, per account
+#
+# Last complete month beside this one so far; the forecast's likely range and the
+# days of data it rests on (a forecast from the first days of a month is rough);
+# shares of the allowance from 70 % on are coloured.
 
 # %%
 table = ua.overview(usage, allowances=allowances)
-table[["provider", "account_id", "account_name", "unit", "used", "allowance", "percent", "forecast", "forecast_percent", "runs_out_on"]]
+charts.overview_table(table)
 
 # %%
 limited = table[table["allowance"].notna()].copy()
-names = limited["account_name"].astype(object).fillna(limited["account_id"].astype(object))
-limited["account"] = [f"{p} · {n}" if pd.notna(n) else str(p) for p, n in zip(limited["provider"], names)]
+labels = limited["account_name"].astype(object).fillna(limited["account_id"].astype(object))
+limited["account"] = [f"{charts.provider_name(p)} · {n}" if pd.notna(n) else charts.provider_name(p) for p, n in zip(limited["provider"], labels)]
 shares = limited.melt(id_vars=["account"], value_vars=["percent", "forecast_percent"], var_name="measure", value_name="share")
 shares["measure"] = shares["measure"].map({"percent": "used so far", "forecast_percent": "forecast for the month"})
 fig = px.bar(
@@ -110,15 +134,6 @@ fig.add_vline(x=100, line_dash="dash", line_color="#c0392b", annotation_text="10
 fig.update_layout(template="plotly_white")
 
 # %% [markdown]
-# ## HERE: estimated cost this month
-
-# %%
-costs = ua.here_costs(usage, "here_rate_card.csv", freq="MS")
-this_month = costs[costs["period_start"].dt.date == month_start]
-print(f"estimated HERE cost so far this month: {this_month['cost'].sum():,.2f} USD (example prices)")
-this_month[["meter", "billable_unit", "billable_quantity", "chargeable_quantity", "cost"]]
-
-# %% [markdown]
 # ## Usage per day, one panel per billing unit
 
 # %%
@@ -133,8 +148,8 @@ charts.period_over_period(usage, by="meter", freq="MS", top=8, quantity="billabl
 # %% [markdown]
 # ## Explore everything
 #
-# Filter by provider, product, resource and meter; the headline numbers and the
-# chart follow.
+# Filter by provider, account, product, resource, meter, HERE project and
+# billing tag; the headline numbers and the chart follow.
 
 # %%
 UsageExplorer(usage, quantity="billable_quantity", plan=plan)

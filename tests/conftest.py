@@ -24,6 +24,7 @@ PROVIDER_ENV = (
     "INFORMATICA_LOGIN_URL",
     "USAGE_ANALYSIS_HOME",
     "USAGE_ANALYSIS_ARCHIVE",
+    "USAGE_ANALYSIS_DEMO_COMMAND",
 )
 
 REPO = Path(__file__).resolve().parent.parent

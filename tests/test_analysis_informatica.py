@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from usage_analysis.analysis import IPUAlert, ipu_alerts, ipu_status, ipu_usage
+from usage_analysis.analysis import IPUAlert, MissingOrgWarning, ipu_alerts, ipu_status, ipu_usage
 from usage_analysis.errors import InvalidParameter, SchemaError
 from usage_analysis.schema import coerce_unified
 
@@ -219,3 +219,50 @@ def test_ipu_alerts_with_nothing_crossed_have_no_crossing_date() -> None:
     assert not table["crossed"].any()
     assert table["crossed_on"].isna().all()
     assert str(table["crossed_on"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_an_alert_on_an_org_missing_from_the_frame_is_missing_not_zero(
+    ipus: pd.DataFrame,
+) -> None:
+    # The ipuAlert answer for a linked org whose usage was not fetched: the API says
+    # 33.66 IPUs; the frame (org-prod only) cannot tell, so nothing may read "0.0".
+    answer = [
+        {
+            "orgName": "Acme Sandbox",
+            "orgId": "org-sandbox",
+            "parentOrgId": "org-prod",
+            "thresholdValue": 30,
+            "ipuConsumed": 33.66,
+            "ipuThresholdPrefType": "ABSOLUTE",
+        },
+        {
+            "orgName": "Acme",
+            "orgId": "org-prod",
+            "thresholdValue": 35,
+            "ipuConsumed": 101.5,
+            "ipuThresholdPrefType": "ABSOLUTE",
+        },
+    ]
+    with pytest.warns(MissingOrgWarning, match="org-sandbox"):
+        table = ipu_alerts(ipus, answer)
+    sandbox, prod = table.iloc[0], table.iloc[1]
+    assert sandbox["org_id"] == "org-sandbox"
+    assert pd.isna(sandbox["consumed"]) and pd.isna(sandbox["percent"])
+    assert sandbox["crossed"] is pd.NA and pd.isna(sandbox["crossed_on"])
+    assert sandbox["api_consumed"] == 33.66
+    # the org the frame does hold is computed from the frame, beside the API's figure
+    assert (prod["consumed"], prod["api_consumed"]) == (100.0, 101.5)
+    assert bool(prod["crossed"]) and prod["crossed_on"] == day("2026-10-04")
+    assert str(table["crossed"].dtype) == "boolean"
+
+
+def test_alerts_on_orgs_in_the_frame_do_not_warn(ipus: pd.DataFrame) -> None:
+    # filterwarnings=error: any warning here fails the test
+    table = ipu_alerts(ipus, [IPUAlert(35, "ABSOLUTE", org_id="org-prod")])
+    assert table["consumed"].tolist() == [100.0]
+    assert pd.isna(table["api_consumed"].iloc[0])
+
+
+def test_a_consumption_that_is_not_a_number_is_refused() -> None:
+    with pytest.raises(InvalidParameter, match="consumption"):
+        IPUAlert.from_api({"thresholdValue": 5, "ipuConsumed": "lots"})

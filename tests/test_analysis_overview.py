@@ -123,3 +123,27 @@ def test_monthly_rows_give_the_month_used_but_no_forecast(world: pd.DataFrame) -
     )
     assert np.isnan(row["forecast"]) and pd.isna(row["runs_out_on"])
     assert "no forecast" in row["note"] and "free plan" in row["note"]
+
+
+def test_the_overview_says_how_many_days_a_forecast_rests_on_and_shows_last_month() -> None:
+    from pathlib import Path
+
+    from usage_analysis.readers import read_report
+
+    samples = Path(__file__).resolve().parent.parent / "sample_data"
+    particle = read_report(samples / "particle_devices_2026-09-01_2026-11-20.csv", unified=True)
+    table = overview(particle)
+    row = table.iloc[0]
+    october = particle.loc[
+        (particle["period_start"] >= "2026-10-01") & (particle["period_start"] < "2026-11-01"),
+        "billable_quantity",
+    ].sum()
+    assert row["last_month_start"] == pd.Timestamp("2026-10-01", tz="UTC")
+    assert row["last_month_used"] == pytest.approx(october)
+    assert row["history_days"] == 28
+    # Two days into a month with nothing before: two days of data, and no last month known.
+    early = particle.loc[particle["period_start"] >= "2026-11-19"]
+    short = overview(early).iloc[0]
+    assert short["history_days"] == 2
+    assert np.isnan(short["last_month_used"])
+    assert short["forecast_lower"] <= short["forecast"] <= short["forecast_upper"]

@@ -200,28 +200,14 @@ def _wait_text_change(page: Any, locator: Any, before: str) -> str:
 def test_voila_request_a_report_then_filter_the_explorer(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = free_port(), secrets.token_hex(16)
-    server = Server(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(workdir / NOTEBOOK),
-            f"--port={port}",
-            "--no-browser",
-            "--Voila.ip=127.0.0.1",
-            f"--token={token}",
-            # Its lab extension needs JupyterLab's document manager, which Voila lacks.
-            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
-        ],
-        env=server_env,
-        cwd=workdir,
-        port=port,
-        token=token,
-    )
+    server = _voila(workdir, NOTEBOOK, server_env)
     try:
         server.wait_listening()
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code in (302, 401, 403)
+        assert httpx.get(f"http://127.0.0.1:{server.port}/", timeout=30).status_code in (
+            302,
+            401,
+            403,
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 2400})
         page_errors: list[str] = []
         page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
@@ -274,33 +260,13 @@ def _total(headline: str) -> float:
 def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
     browser: Any, server_env: dict[str, str], workdir: Path
 ) -> None:
-    port, token = free_port(), secrets.token_hex(16)
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.root_dir={workdir}",
-        f"--ServerApp.port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}",
-        "--no-browser",
-        "--LabApp.news_url=",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    server = Server(command, env=server_env, cwd=workdir, port=port, token=token)
+    server = _lab(workdir, server_env)
     failed: _on_failure | None = None
     try:
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         failed = _on_failure(page, "jupyterlab-failure")
-        page.goto(server.url(f"/lab/tree/{NOTEBOOK}"), timeout=RUN_TIMEOUT_MS)
-        page.locator(".jp-NotebookPanel").wait_for(timeout=RUN_TIMEOUT_MS)
-        # The kernel must be up and idle before "Run All Cells" is chosen in the Run menu.
-        page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
-        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        _lab_run_all(page, server, NOTEBOOK)
         _shot(page, "jupyterlab-running")
         explorer = page.locator(".jp-NotebookPanel .ua-explorer").first
         explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
@@ -337,17 +303,373 @@ def test_demo_html_page_draws_its_charts_offline(
         for o in c.get("outputs", [])
     )
     assert charts >= 3
+    source = out.read_text(encoding="utf-8")
+    # No widget placeholders: no widget state, no widget views, no renderer script.
+    assert "application/vnd.jupyter.widget" not in source
+    assert "jupyter-widgets" not in source and "embed-amd" not in source
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
-    # Offline: every request to the network fails (the page loads MathJax and
-    # require.js from CDNs, neither of which the charts need).
+    # Every request the page makes is recorded; a network one is also refused.
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.route(re.compile(r"^https?://"), lambda route: route.abort())
     page_errors: list[str] = []
     page.on("pageerror", lambda exc: page_errors.append(str(exc)))
     page.goto(out.as_uri())
     drawn = page.locator(".js-plotly-plot .main-svg")
     drawn.first.wait_for(timeout=STEP_TIMEOUT_MS)
+    page.wait_for_load_state("networkidle")
     assert page.locator(".js-plotly-plot").count() == charts
     assert "Billing overview" in page.title() or "Billing overview" in page.inner_text("body")
     assert "make dashboard" in page.inner_text("body")  # the note in place of the explorer
+    assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:"))], requests
     assert not page_errors, page_errors
+    _check_report_tables(page, page.locator("body"))
     _shot(page.locator(".js-plotly-plot").first, "demo-output-04-first-chart")
+    _shot(page.locator(".ua-report-table").nth(3), "demo-output-04-overview-table")
+
+
+# The report tables of notebook 04: their cell texts, and whether each fits its box.
+REPORT_TABLES = """root => Array.from(root.querySelectorAll('table.ua-report-table')).map(t => {
+    t.scrollIntoView({block: 'center'});  // JupyterLab lays out only what is on screen
+    const box = t.closest('.jp-OutputArea-output') || t.parentElement;
+    const r = t.getBoundingClientRect(), b = box.getBoundingClientRect();
+    return {
+        cells: Array.from(t.querySelectorAll('td')).map(td => td.textContent.trim()),
+        heads: Array.from(t.querySelectorAll('th')).map(th => th.textContent.trim()),
+        fits: r.right <= b.right + 1 && t.scrollWidth <= Math.ceil(r.width) + 1,
+        width: r.width, box: b.width,
+    };
+})"""
+
+
+def _check_report_tables(page: Any, root: Any) -> list[dict[str, Any]]:
+    """Spend, combined spend, cost forecast and overview: readable, no NaN, not cut off."""
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    tables: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        tables = root.evaluate(REPORT_TABLES)
+        if len(tables) >= 4:
+            break
+        page.wait_for_timeout(500)
+    assert len(tables) >= 4, tables
+    for table in tables:
+        bad = [c for c in table["cells"] if c.lower() in ("nan", "nat", "none", "<na>", "")]
+        assert not bad, table
+        assert table["fits"], f"a report table is cut off: {table['width']} > {table['box']}"
+    spend, overview = tables[0], tables[3]
+    assert any(re.fullmatch(r"[\d,]+\.\d\d [A-Z]{3}", c) for c in spend["cells"]), spend
+    assert any(re.fullmatch(r"[\d,]+\.\d %", c) for c in overview["cells"]), overview
+    assert any("days of data" in c for c in overview["cells"]), overview
+    assert "—" in overview["cells"]
+    return tables
+
+
+def test_voila_dashboard_shows_the_overview_as_report_tables(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    server = _voila(workdir, "04_billing_overview.ipynb", server_env)
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        failed = _on_failure(page, "voila-overview-failure")
+        try:
+            page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
+            page.locator(".ua-explorer").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+            _check_report_tables(page, page.locator("body"))
+            _shot(page.locator(".ua-report-table").nth(3), "voila-04-overview-table")
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()
+
+
+def test_jupyterlab_shows_the_overview_tables_whole(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    server = _lab(workdir, server_env)
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        failed = _on_failure(page, "jupyterlab-overview-failure")
+        try:
+            _lab_run_all(page, server, "04_billing_overview.ipynb")
+            panel = page.locator(".jp-NotebookPanel").first
+            panel.locator(".ua-explorer").first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+            _check_report_tables(page, panel)
+            overview = panel.locator(".ua-report-table").nth(3)
+            overview.scroll_into_view_if_needed()
+            _shot(page, "jupyterlab-04-overview")
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------ the explorer redraws cleanly
+
+SAMPLES = REPO / "sample_data"
+SAMPLE_FILES = (
+    "particle_devices_2026-09-01_2026-11-20.csv",
+    "here_report_2026-10.csv.gz",
+    "informatica_summary_2026-10.zip",
+)
+REDRAW_NOTEBOOK = "redraw.ipynb"
+# What the redraw test's notebook runs: the three providers' sample files in one explorer.
+REDRAW_SOURCE = f"""\
+import pandas as pd
+from usage_analysis.readers import read_report
+from usage_analysis.schema import coerce_unified
+from usage_analysis.widgets import UsageExplorer
+
+frames = [read_report({str(SAMPLES)!r} + "/" + name, unified=True) for name in {SAMPLE_FILES!r}]
+explorer = UsageExplorer(coerce_unified(pd.concat(frames, ignore_index=True)), export_dir="exports")
+explorer
+"""
+
+# The page's plotly layout of the explorer's graph div: what is drawn, not what Python holds.
+PAGE_LAYOUT = """el => {
+    const gd = el.querySelector('.js-plotly-plot');
+    if (!gd || !gd.layout || !gd._fullLayout) return null;
+    const axes = Object.keys(gd._fullLayout).filter(k => /^[xy]axis[0-9]*$/.test(k));
+    return {
+        title: gd.layout.title && gd.layout.title.text || null,
+        annotations: (gd.layout.annotations || []).map(a => String(a.text)).sort(),
+        shapes: (gd.layout.shapes || []).map(s => Number(s.y0)).sort((a, b) => a - b),
+        axes: axes.sort(),
+        traces: gd.data.length,
+    };
+}"""
+
+
+def _expected_layout(figure: Any) -> dict[str, Any]:
+    """What the page must hold after a redraw: the new figure's annotations, shapes and axes alone."""
+    layout = figure.layout.to_plotly_json()
+    axes = {k for k in layout if re.fullmatch(r"[xy]axis\d*", k)}
+    for trace in figure.data:
+        for letter in ("x", "y"):
+            ref = getattr(trace, f"{letter}axis", None) if hasattr(trace, f"{letter}axis") else None
+            if ref is not None or trace.type in ("bar", "scatter", "heatmap"):
+                axes.add(f"{letter}axis{(ref or letter)[1:]}")
+    title = layout.get("title", {}).get("text")
+    return {
+        "title": title,
+        "annotations": sorted(str(a.get("text")) for a in layout.get("annotations", [])),
+        "shapes": sorted(float(s["y0"]) for s in layout.get("shapes", [])),
+        "axes": sorted(axes),
+        "traces": len(figure.data),
+    }
+
+
+def _redraw_steps() -> list[tuple[str, Any, Any]]:
+    """(name, what a user does in the page, the same done to a headless explorer)."""
+    from usage_analysis.widgets.explorer import CHART_KINDS
+
+    def chart(kind: str) -> tuple[str, Any, Any]:
+        def page(ex: Any) -> None:
+            ex.locator(".ua-chart-type select").select_option(label=CHART_KINDS[kind])
+
+        def code(ex: Any) -> None:
+            ex.chart.value = kind
+
+        return (f"chart {kind}", page, code)
+
+    def provider(label: str, key: str) -> tuple[str, Any, Any]:
+        def page(ex: Any) -> None:
+            ex.locator(".ua-provider-filter select").select_option(label=label)
+
+        def code(ex: Any) -> None:
+            ex.selects["provider"].value = (key,)
+
+        return (f"provider {key}", page, code)
+
+    def plan(label: str, key: str) -> tuple[str, Any, Any]:
+        def page(ex: Any) -> None:
+            ex.locator(".ua-plan select").select_option(label=label)
+
+        def code(ex: Any) -> None:
+            ex.plan.value = key
+
+        return (f"plan {key}", page, code)
+
+    def clear() -> tuple[str, Any, Any]:
+        def page(ex: Any) -> None:
+            ex.locator(".ua-clear button, button.ua-clear").first.click()
+
+        def code(ex: Any) -> None:
+            ex.clear_filters()
+
+        return ("clear filters", page, code)
+
+    # The issue's repro first (Particle, burn-down, usage over time), then every chart
+    # kind after the burn-down, a plan change, and back to all providers.
+    return [
+        provider("Particle", "particle"),
+        chart("plan"),
+        chart("time"),
+        chart("plan"),
+        chart("heatmap"),
+        chart("plan"),
+        chart("top"),
+        chart("plan"),
+        chart("breakdown"),
+        chart("plan"),
+        plan("Free", "free"),
+        chart("compare"),
+        clear(),
+        chart("time"),
+        provider("HERE", "here"),
+        chart("breakdown"),
+        chart("time"),
+    ]
+
+
+def _wait_layout(page: Any, explorer: Any, expected: dict[str, Any], step: str) -> dict[str, Any]:
+    deadline = time.monotonic() + STEP_TIMEOUT_MS / 1000
+    state = None
+    while time.monotonic() < deadline:
+        state = explorer.evaluate(PAGE_LAYOUT)
+        if state == expected:
+            return state
+        page.wait_for_timeout(200)
+    raise AssertionError(f"after {step!r} the page shows {state!r}, expected {expected!r}")
+
+
+def _run_redraw_sequence(page: Any, explorer: Any, prefix: str) -> None:
+    """Each step in the page and in a headless twin; the page must match the twin's figure."""
+    import pandas as pd
+
+    from usage_analysis.readers import read_report
+    from usage_analysis.schema import coerce_unified
+    from usage_analysis.widgets import UsageExplorer
+
+    frames = [read_report(SAMPLES / name, unified=True) for name in SAMPLE_FILES]
+    twin = UsageExplorer(coerce_unified(pd.concat(frames, ignore_index=True)))
+    _wait_layout(page, explorer, _expected_layout(twin.figure), "opening")
+    seen_shapes = seen_axes_free = False
+    for k, (name, in_page, in_code) in enumerate(_redraw_steps()):
+        in_code(twin)
+        assert not twin.messages.errors, twin.messages.lines
+        in_page(explorer)
+        expected = _expected_layout(twin.figure)
+        _wait_layout(page, explorer, expected, name)
+        seen_shapes |= bool(expected["shapes"])
+        seen_axes_free |= not expected["axes"]
+        if name in ("chart time", "chart breakdown") or k == 1:
+            _shot(explorer, f"{prefix}-redraw-{k:02d}-{name.replace(' ', '-')}")
+    # The sequence did go through a chart with threshold lines and one without axes.
+    assert seen_shapes and seen_axes_free
+
+
+def _write_redraw_notebook(workdir: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(REDRAW_SOURCE)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, workdir / REDRAW_NOTEBOOK)
+
+
+def test_voila_explorer_redraws_show_only_the_new_chart(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    _write_redraw_notebook(workdir)
+    server = _voila(workdir, REDRAW_NOTEBOOK, server_env)
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        failed = _on_failure(page, "voila-redraw-failure")
+        page_errors: list[str] = []
+        page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
+        console: list[str] = []
+        page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
+        try:
+            page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
+            explorer = page.locator(".ua-explorer").first
+            explorer.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+            try:
+                _run_redraw_sequence(page, explorer, "voila")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; page errors: {page_errors + console}") from None
+            assert not [e for e in page_errors if not _known_voila_error(e)], page_errors
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()
+
+
+def _voila(workdir: Path, notebook: str, env: dict[str, str]) -> Server:
+    """Voila serving ``notebook`` of ``workdir`` on a free port, with a token."""
+    port, token = free_port(), secrets.token_hex(16)
+    command = _voila_command(workdir / notebook, port, token)
+    return Server(command, env=env, cwd=workdir, port=port, token=token)
+
+
+def _lab(workdir: Path, env: dict[str, str]) -> Server:
+    """JupyterLab on ``workdir`` on a free port, with a token."""
+    port, token = free_port(), secrets.token_hex(16)
+    return Server(_lab_command(workdir, port, token), env=env, cwd=workdir, port=port, token=token)
+
+
+def _voila_command(notebook: Path, port: int, token: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--port={port}",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--token={token}",
+        # Its lab extension needs JupyterLab's document manager, which Voila lacks.
+        "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
+    ]
+
+
+def _lab_command(workdir: Path, port: int, token: str) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={workdir}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        "--no-browser",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+def _lab_run_all(page: Any, server: Server, notebook: str) -> None:
+    page.goto(server.url(f"/lab/tree/{notebook}"), timeout=RUN_TIMEOUT_MS)
+    page.locator(".jp-NotebookPanel").wait_for(timeout=RUN_TIMEOUT_MS)
+    # The kernel must be up and idle before "Run All Cells" is chosen in the Run menu.
+    page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
+    browser: Any, server_env: dict[str, str], workdir: Path
+) -> None:
+    _write_redraw_notebook(workdir)
+    server = _lab(workdir, server_env)
+    try:
+        server.wait_listening()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        failed = _on_failure(page, "jupyterlab-redraw-failure")
+        try:
+            _lab_run_all(page, server, REDRAW_NOTEBOOK)
+            explorer = page.locator(".jp-NotebookPanel .ua-explorer").first
+            explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+            _run_redraw_sequence(page, explorer, "jupyterlab")
+            failed.cancel()
+        finally:
+            failed.run()
+    finally:
+        server.stop()

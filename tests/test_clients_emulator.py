@@ -280,3 +280,80 @@ def test_a_job_survives_its_process_being_killed_mid_wait(monkeypatch: pytest.Mo
         assert jobs().set_index("id").loc[job_id, "state"] == "downloaded"
         posts = [p for m, p, s in slow.requests_log if m == "POST"]
         assert len(posts) == 1  # resumed, not requested again
+
+
+@pytest.mark.parametrize("paging", ["page", "record"])
+def test_here_search_equals_the_ground_truth_whether_offsets_count_pages_or_records(
+    paging: str,
+) -> None:
+    with running(seed=7, speed="instant", here_paging=paging) as emulator:
+        creds = emulator.credentials["here"]
+        client = HereClient(
+            token=creds["token"], realm_id=creds["realm_id"], base_url=emulator.here_api_url
+        )
+        items = client.search("2026-10-01", "2026-10-03", detail_level="day", limit=37)
+        truth = emulator.ground_truth(
+            "here",
+            kind="search",
+            startDate="2026-10-01T00:00:00",
+            endDate="2026-10-03T23:59:59",
+            detailLevel="day",
+        )
+        assert len(items) == len(truth) > 37
+        got = sum(float(i["billableValue"]) for i in items)
+        assert got == pytest.approx(truth["billableValue"].sum(), abs=1e-3)
+        client.close()
+
+
+def test_here_error_details_as_an_object_are_read_too() -> None:
+    from usage_analysis.errors import APIError
+
+    with running(seed=7, speed="instant", here_error_details="object") as emulator:
+        creds = emulator.credentials["here"]
+        client = HereClient(
+            token=creds["token"], realm_id="org-not-mine-1", base_url=emulator.here_api_url
+        )
+        with pytest.raises(APIError) as info:
+            client.search("2026-10-01", "2026-10-02")
+        assert info.value.code == "E706001"
+        client.close()
+
+
+def test_here_one_day_report_is_read_as_that_day(emu: Emulator) -> None:
+    """A daily refresh on the 2nd: the report covers the 2nd only, never the whole month."""
+    creds = emu.credentials["here"]
+    client = HereClient(
+        token=creds["token"],
+        realm_id=creds["realm_id"],
+        base_url=emu.here_api_url,
+        schedule=FAST,
+    )
+    for level in ("day", "summarized"):
+        job = client.request_report("2026-10-02", "2026-10-02", detail_level=level)
+        assert job._read_options() == {
+            "period": (date(2026, 10, 2), date(2026, 10, 3)),
+            "detail_level": level,
+        }
+        frame = job.fetch(unified=True, progress=False)
+        assert len(frame) > 0
+        assert set(frame["period_start"].dt.date) == {date(2026, 10, 2)}
+        assert set(frame["period_end"].dt.date) == {date(2026, 10, 3)}
+    client.close()
+
+
+def test_particle_service_agreements_and_notifications_in_documented_shapes(
+    emu: Emulator,
+) -> None:
+    creds = emu.credentials["particle"]
+    client = ParticleClient(
+        token=creds["token"], org=creds["org"], base_url=emu.particle_api_url, schedule=FAST
+    )
+    [agreement] = client.service_agreements()
+    assert agreement["current_usage_summary"]["connectivity"]["all"]["device_messages"] >= 0
+    assert agreement["pricing_terms"]["messaging"]["max_messages"] > 0
+    assert "blocks" not in agreement["pricing_terms"]
+    for item in client.notifications():
+        assert item["details"]["event_type"] == "usage_threshold"
+    job = client.request_report("2026-10-01", "2026-10-02")
+    assert job.download(progress=False).stat().st_size > 0
+    client.close()

@@ -105,6 +105,10 @@ def test_connect_calls_the_make_demo_emulator_emulated(monkeypatch: pytest.Monke
     connection = connection_of(connect("here", note=False))
     assert connection is not None and connection.emulated
     assert "make demo" in connection.text
+    assert "<code>make demo</code>" in connection._repr_html_()
+    monkeypatch.setenv("USAGE_ANALYSIS_DEMO_COMMAND", "make dashboard")
+    connection = connection_of(connect("here", note=False))
+    assert connection is not None and "started by `make dashboard`" in connection.text
 
 
 def test_connect_explicit_emulator_is_used_even_with_credentials(
@@ -137,6 +141,11 @@ def test_demo_env_points_every_client_at_the_emulator(tmp_path: Path) -> None:
         assert env["USAGE_ANALYSIS_HOME"] == str(tmp_path)
         assert env[DEMO_EMULATOR_ENV] == emu.base_url
         assert env["PARTICLE_ORG"] == emu.credentials["particle"]["org"]
+        assert env["USAGE_ANALYSIS_DEMO_COMMAND"] == "make demo"
+        assert (
+            demo_env(emu, home=tmp_path, command="make dashboard")["USAGE_ANALYSIS_DEMO_COMMAND"]
+            == "make dashboard"
+        )
 
 
 # --------------------------------------------------------------------------- make demo
@@ -162,6 +171,56 @@ def demo_process(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+def _start_demo(
+    tmp_path: Path,
+    started: list[subprocess.Popen[bytes]],
+    *args: str,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """``python -m usage_analysis.demo ARGS`` in a session of its own, output captured."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "usage_analysis.demo", *args, f"--home={tmp_path / 'home'}"],
+        env=env or _demo_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    started.append(proc)
+    return proc
+
+
+def _stop_and_check(
+    proc: subprocess.Popen[bytes], sig: int, children: list[psutil.Process], ports: list[int]
+) -> None:
+    """Send ``sig``: the demo exits 130, nothing it started survives, no port answers."""
+    try:
+        proc.send_signal(sig)
+        output = proc.communicate(timeout=90)[0].decode()
+        assert proc.returncode == 130, output[-2000:]
+        assert "stopping" in output
+        _gone, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, f"the demo left processes running: {alive}"
+    finally:
+        for child in children:
+            if child.is_running():
+                child.kill()
+    for port in ports:
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+
+
+def _wait_for_kernel(proc: subprocess.Popen[bytes], timeout: float) -> list[psutil.Process]:
+    """The demo's descendants, once one of them is an IPython kernel."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the demo exited early"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        if any("ipykernel" in " ".join(c.cmdline()) for c in children):
+            return children
+        time.sleep(0.5)
+    raise AssertionError("no kernel started")
 
 
 def _wait_http(url: str, *, proc: subprocess.Popen[bytes], timeout: float) -> httpx.Response:
@@ -211,39 +270,21 @@ def test_demo_serves_jupyterlab_and_ctrl_c_stops_everything(
     tmp_path: Path, demo_process: list[subprocess.Popen[bytes]]
 ) -> None:
     emulator_port, lab_port = free_port(), free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "usage_analysis.demo",
-            f"--port={emulator_port}",
-            "--no-job",
-            "--no-browser",
-            f"--server-port={lab_port}",
-            f"--home={tmp_path / 'home'}",
-        ],
-        env=_demo_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    proc = _start_demo(
+        tmp_path,
+        demo_process,
+        f"--port={emulator_port}",
+        "--no-job",
+        "--no-browser",
+        f"--server-port={lab_port}",
     )
-    demo_process.append(proc)
     answer = _wait_http(f"http://127.0.0.1:{lab_port}/api", proc=proc, timeout=90)
     assert answer.status_code == 200 and "version" in answer.json()
     emulated = httpx.get(f"http://127.0.0.1:{emulator_port}/particle/v1/user/service_agreements")
     assert emulated.status_code == 401  # the emulator is up (and wants a token)
     children = psutil.Process(proc.pid).children(recursive=True)
     assert children, "JupyterLab runs as a child of the demo"
-
-    proc.send_signal(signal.SIGINT)
-    output = proc.communicate(timeout=60)[0].decode()
-    assert proc.returncode == 130, output[-2000:]
-    assert "stopping" in output
-    _gone, alive = psutil.wait_procs(children, timeout=20)
-    assert not alive, "the demo left processes running"
-    for port in (emulator_port, lab_port):
-        with pytest.raises(httpx.TransportError):
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+    _stop_and_check(proc, signal.SIGINT, children, [emulator_port, lab_port])
 
 
 @pytest.mark.slow
@@ -251,30 +292,91 @@ def test_dashboard_serves_the_billing_overview_with_voila(
     tmp_path: Path, demo_process: list[subprocess.Popen[bytes]]
 ) -> None:
     voila_port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "usage_analysis.demo",
-            "--port=0",
-            "--no-job",
-            "--no-browser",
-            "--dashboard",
-            f"--server-port={voila_port}",
-            f"--home={tmp_path / 'home'}",
-        ],
-        env=_demo_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    proc = _start_demo(
+        tmp_path,
+        demo_process,
+        "--port=0",
+        "--no-job",
+        "--no-browser",
+        "--dashboard",
+        f"--server-port={voila_port}",
     )
-    demo_process.append(proc)
     # Voila runs the notebook before it answers with the page.
     page = _wait_http(f"http://127.0.0.1:{voila_port}/", proc=proc, timeout=180)
     assert page.status_code == 200
     assert "Billing overview" in page.text
     assert "application/vnd.jupyter.widget-view+json" in page.text  # the explorer
     assert "Traceback" not in page.text
+    # The note names the command that started the emulator.
+    assert "started by <code>make dashboard</code>" in page.text.replace("\\u003c", "<").replace(
+        "\\u003e", ">"
+    )
+    assert "make demo" not in page.text
     proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=60)
+    output = proc.communicate(timeout=60)[0].decode()
     assert proc.returncode == 130
+    assert "DeprecationWarning" not in output, output[-3000:]
+
+
+# --------------------------------------------------------------------------- signals
+
+
+def _job_notebook(path: Path, source: str) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_after_the_headless_job_stops_jupyterlab_and_its_kernels(
+    tmp_path: Path, demo_process: list[subprocess.Popen[bytes]], sig: signal.Signals
+) -> None:
+    # The headless step (nbclient) used to reset SIGTERM to the default on its way out:
+    # a later SIGTERM killed the demo alone and left JupyterLab running.
+    job = _job_notebook(tmp_path / "job.ipynb", "print('job done')")
+    emulator_port, lab_port = free_port(), free_port()
+    proc = _start_demo(
+        tmp_path,
+        demo_process,
+        f"--port={emulator_port}",
+        f"--job={job}",
+        f"--output={tmp_path / 'out'}",
+        "--no-browser",
+        f"--server-port={lab_port}",
+        env=_demo_env(tmp_path) | {"JUPYTER_TOKEN": "signal-test-token"},
+    )
+    _wait_http(f"http://127.0.0.1:{lab_port}/api", proc=proc, timeout=120)
+    assert (tmp_path / "out" / "job.html").exists(), "the headless job ran first"
+    # A kernel started in JupyterLab runs in a session of its own, as users' kernels do.
+    kernel = httpx.post(
+        f"http://127.0.0.1:{lab_port}/api/kernels",
+        headers={"Authorization": "token signal-test-token"},
+        json={"name": "python3"},
+        timeout=60,
+    )
+    assert kernel.status_code == 201, kernel.text
+    children = _wait_for_kernel(proc, timeout=60)
+    _stop_and_check(proc, sig, children, [emulator_port, lab_port])
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_headless_job_stops_its_kernel(
+    tmp_path: Path, demo_process: list[subprocess.Popen[bytes]]
+) -> None:
+    job = _job_notebook(tmp_path / "job.ipynb", "import time\ntime.sleep(600)")
+    proc = _start_demo(
+        tmp_path,
+        demo_process,
+        "--port=0",
+        f"--job={job}",
+        f"--output={tmp_path / 'out'}",
+        "--no-lab",
+    )
+    children = _wait_for_kernel(proc, timeout=90)
+    time.sleep(2)  # the cell is running
+    _stop_and_check(proc, signal.SIGTERM, children, [])
+    assert not (tmp_path / "out" / "job.html").exists()

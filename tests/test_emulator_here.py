@@ -282,7 +282,8 @@ def test_report_honours_filters_group_by_detail_level_and_sub_accounts(
         return _csv(gzip.decompress(out.content))
 
     month = report({**OCT, "detailLevel": "month", "groupBy": "project"})
-    assert set(month["Date and time (usageDateTime)"]) == {"2026-10-01T00:00:00Z"}
+    # The documented form: no zone (UTC implied).
+    assert set(month["Date and time (usageDateTime)"]) == {"2026-10-01T00:00:00"}
     assert set(month["App ID (appId)"]) == {""}
     summarized = report(OCT)
     assert "Date and time (usageDateTime)" not in summarized.columns
@@ -338,8 +339,18 @@ def test_report_list_is_paged_and_sorted(emu: Emulator, http: httpx.Client) -> N
     ids = [_create(emu, http, OCT).json()["id"] for _ in range(3)]
     r = http.get(here_realm_url(emu) + "/reports", params={"limit": 2}, headers=here_headers(emu))
     page = check("here_report_list", r.json())
-    assert page["total"] == 3 and page["count"] == 2 and page["nextOffset"] == 2
+    # offset is a page number (the spec): the next page is 1, the last page 1.
+    assert page["total"] == 3 and page["count"] == 2 and page["nextOffset"] == 1
+    assert page["lastOffset"] == 1
     assert [i["id"] for i in page["items"]] == ids[::-1][:2]
+    r = http.get(
+        here_realm_url(emu) + "/reports",
+        params={"limit": 2, "offset": 1},
+        headers=here_headers(emu),
+    )
+    second = check("here_report_list", r.json())
+    assert [i["id"] for i in second["items"]] == ids[::-1][2:]
+    assert "nextOffset" not in second
     r = http.get(
         here_realm_url(emu) + "/reports",
         params={"sort": "asc", "limit": 100},

@@ -132,7 +132,10 @@ def test_report_is_pending_then_available_with_a_download_url(
     assert created["attributes"]["state"] == "pending"
     assert created["attributes"]["download_url"] is None
     assert created["attributes"]["expires_at"] is None
-    assert created["attributes"]["report_params"]["date_period_start"] == "2026-10-01"
+    # Documented: the dates at the top level, service_agreement_id an integer.
+    assert created["attributes"]["date_period_start"] == "2026-10-01"
+    assert isinstance(created["attributes"]["service_agreement_id"], int)
+    assert set(created["attributes"]["report_params"]) == {"devices", "products", "recipient_list"}
 
     assert _status(emu, http, created["id"])["attributes"]["state"] == "pending"
     emu.advance(29)
@@ -353,8 +356,13 @@ def test_notifications_list_the_thresholds_crossed_this_period(
     used = truth["Total Data Operations"].sum()
     expected = [p for p in (70, 90, 100) if used >= p / 100 * allowance]
     assert expected, "the seeded October should cross at least one threshold"
-    assert [n["attributes"]["threshold_percent"] for n in data] == expected
-    assert sa["attributes"]["current_usage_summary"]["data_operations"] == used
+    percents = [n["attributes"]["details"]["hierarchy_info"]["priority"] for n in data]
+    assert percents == expected
+    assert [n["attributes"]["event_name"] for n in data] == [
+        f"data_operations_{p}_percent" for p in expected
+    ]
+    summary = sa["attributes"]["current_usage_summary"]["connectivity"]["all"]
+    assert summary["device_messages"] == used
 
     # The sandbox's few devices stay far below the free plan's 100,000 operations.
     user_sa = _agreement(emu, http, "user")

@@ -27,6 +27,7 @@ NAMES = [
     "02_here_usage",
     "03_informatica_ipus",
     "04_billing_overview",
+    "05_budget_monitors",
 ]
 # A saved notebook must name no place on the machine it was saved on.
 MACHINE_PATH = re.compile(r"(/work/|/home/|/root/|/tmp/|/Users/|[A-Z]:\\\\)")
@@ -49,7 +50,7 @@ def _text_of(outputs: list[dict]) -> str:
     return json.dumps(outputs)
 
 
-def test_notebooks_folder_holds_exactly_the_four_pairs() -> None:
+def test_notebooks_folder_holds_exactly_the_paired_notebooks() -> None:
     found = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
     assert found == NAMES
     assert sorted(p.stem for p in NOTEBOOKS.glob("[0-9]*.py")) == NAMES

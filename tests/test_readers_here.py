@@ -154,9 +154,11 @@ def test_detail_level_is_inferred_from_the_timestamps(
 
 def test_detail_level_override_wins_over_inference() -> None:
     text = "\n".join([LABEL_HEADER, _row("2026-10-01T00:00:00Z", "1.0000")])
-    assert read_report(text.encode(), unified=True).attrs["detail_level"] == "month"
-    u = read_report(text.encode(), unified=True, detail_level="day")
-    assert u["period_end"].tolist() == [pd.Timestamp("2026-10-02", tz="UTC")]
+    # One date on the 1st is a day, never widened to a month (issue 10) ...
+    assert read_report(text.encode(), unified=True).attrs["detail_level"] == "day"
+    # ... unless the caller says the report is monthly.
+    u = read_report(text.encode(), unified=True, detail_level="month")
+    assert u["period_end"].tolist() == [pd.Timestamp("2026-11-01", tz="UTC")]
     with pytest.raises(InvalidParameter, match="detail_level"):
         read_report(text.encode(), unified=True, detail_level="week")
 

@@ -18,9 +18,12 @@ AI = "3uIRkIV5Rt9lBbAPzeR5Kj"  # Application Integration, classic mode
 SUMMARY = (
     "OrgId,MeterId,MeterName,Date,BillingPeriodStartDate,BillingPeriodEndDate,MeterUsage,IPU,"
     "Scalar,MetricCategory,OrgName,OrgType,IPURate\n"
-    f"orgA,{DI},Data Integration,2026-10-01,2026-10-01,2026-10-31,10,1.6,1,Compute Units,"
+    # The documented form: Scalar names the unit of MeterUsage; MetricCategory is
+    # undocumented text, here the literal null a third-party loader treats as missing.
+    f"orgA,{DI},Data Integration,2026-10-01,2026-10-01,2026-10-31,10,1.6,Compute Units,null,"
     "Acme,Production,0.16\n"
-    f"orgA,{DI},,2026-10-02,2026-10-01,2026-10-31,20,3.2,1,Compute Units,Acme,Production,0.16\n"
+    f"orgA,{DI},,2026-10-02,2026-10-01,2026-10-31,20,3.2,Compute Units,null,Acme,Production,"
+    "0.16\n"
 )
 PROJECT_FOLDER = (
     "Date,Project,Folder,Org ID,Org Type,Consumption (IPUs)\n"

@@ -107,6 +107,23 @@ def test_here_csv_has_the_label_header_and_quoted_four_decimal_values(world) -> 
     assert all(field.startswith('"') for field in first.split('","')[0:1])
 
 
+def test_here_timestamps_are_written_without_a_zone_as_the_spec_shows(world) -> None:
+    first = here_csv(here_usage(world, START, START)).decode().splitlines()[1]
+    assert first.startswith('"2026-10-01T00:00:00"')
+    pages = here_json_pages(here_usage(world, START, START), limit=5)
+    assert pages[0]["items"][0]["usageDateTime"] == "2026-10-01T00:00:00"
+
+
+def test_informatica_summary_names_its_scalar_and_ipu_is_usage_times_rate(world) -> None:
+    (s,) = informatica_usage(
+        world, START, END, job_type="SUMMARY", all_linked_orgs=True, combined=True
+    ).values()
+    assert set(s["Scalar"]) <= {"Compute Units", "Million Rows Processed"}
+    assert "Million Rows Processed" in set(s["Scalar"])
+    # IPU = MeterUsage x IPURate, to the rounding of the two written values.
+    assert (s["IPU"] - s["MeterUsage"] * s["IPURate"]).abs().max() < 1e-5
+
+
 def test_here_json_pages_chain_offsets(world) -> None:
     pages = here_json_pages(here_usage(world, START, date(2026, 10, 3)), limit=100)
     total = pages[0]["total"]

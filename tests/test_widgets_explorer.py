@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from usage_analysis import charts
 from usage_analysis.analysis import ParticlePlan, forecast, plan_status
+from usage_analysis.errors import InvalidParameter
 from usage_analysis.readers import read_report
 from usage_analysis.schema import coerce_unified
 from usage_analysis.widgets import UsageExplorer
@@ -307,3 +309,117 @@ def test_the_chart_has_no_fixed_width_and_refits_to_its_container(
     assert explorer.resizer in explorer.children
     esm = explorer.resizer.get_state()["_esm"]
     assert "ResizeObserver" in esm and 'new Event("resize")' in esm
+
+
+def test_each_headline_line_says_its_period(explorer: UsageExplorer) -> None:
+    text = re.sub(r"<[^>]+>", "\n", explorer.headline_html.value)
+    total = explorer.headline_html.value.split("ua-headline-rows")[0]
+    # The total covers the selected days; the plan and forecast lines the month.
+    assert "Sep 1 to Nov 20, 2026" in total
+    assert "Nov 2026: " in text and "% of the basic" in text
+    assert "Nov 2026 so far (to Nov 20)" in text and "forecast by Nov 30" in text
+    assert "28 days of data" in text
+    explorer.set_filters(start="2026-10-05", end="2026-10-20")
+    assert "Oct 5 to Oct 20, 2026" in explorer.headline_html.value
+
+
+def test_a_month_end_forecast_is_never_below_the_months_usage_so_far(
+    particle: pd.DataFrame,
+) -> None:
+    # Credits (negative rows) in the newest days make the daily rate negative.
+    last = particle["period_start"].max()
+    credit = particle.loc[particle["period_start"] >= last - pd.Timedelta(days=27)].copy()
+    credit["quantity"] = -credit["quantity"] * 3
+    credit["billable_quantity"] = -credit["billable_quantity"] * 3
+    df = coerce_unified(pd.concat([particle, credit], ignore_index=True))
+    raw = forecast(df, quantity="quantity", freq="MS")
+    assert float(raw["projected"].iloc[0]) < float(raw["used"].iloc[0])  # the case exists
+    ex = UsageExplorer(df, plan=None, quantity="quantity")
+    ex.plan.value = "none"
+    h = ex.headline
+    assert h.month_used == pytest.approx(float(raw["used"].iloc[0]))
+    assert h.forecast is not None and h.forecast >= h.month_used
+    assert h.forecast_lower is None or h.forecast_lower >= h.month_used
+
+
+def options_of(ex: UsageExplorer, column: str) -> set[Any]:
+    return {v for _, v in ex.selects[column].options}
+
+
+def test_choosing_a_provider_narrows_the_other_filters_to_it(
+    mixed: pd.DataFrame, tmp_path: Path
+) -> None:
+    ex = UsageExplorer(mixed, export_dir=tmp_path)
+    here_apps = set(mixed.loc[mixed["provider"] == "here", "product"].dropna())
+    particle_products = set(mixed.loc[mixed["provider"] == "particle", "product"].dropna())
+    assert here_apps <= options_of(ex, "product") and particle_products <= options_of(ex, "product")
+    ex.set_filters(product=["Fleet Gateway"])
+    ex.selects["provider"].value = ("particle",)
+    assert options_of(ex, "product") - {None} == particle_products
+    assert options_of(ex, "meter") == set(mixed.loc[mixed["provider"] == "particle", "meter"])
+    # The sample Particle report names no account: only "(none)" is left to choose.
+    assert options_of(ex, "account_id") - {None} == set(
+        mixed.loc[mixed["provider"] == "particle", "account_id"].dropna()
+    )
+    # A product of the chosen provider stays chosen ...
+    assert ex.selects["product"].value == ("Fleet Gateway",)
+    # ... one of another provider is dropped instead of selecting nothing.
+    ex.selects["provider"].value = ("here",)
+    assert ex.selects["product"].value == ()
+    assert options_of(ex, "product") == here_apps
+    assert ex.headline.rows == int((mixed["provider"] == "here").sum())
+    ex.clear_filters()
+    assert here_apps | particle_products <= options_of(ex, "product")
+
+
+def test_account_project_and_billing_tag_filters_keep_their_rows(
+    mixed: pd.DataFrame, tmp_path: Path
+) -> None:
+    ex = UsageExplorer(mixed, export_dir=tmp_path)
+    assert {"account_id", "project", "billing_tag"} <= set(ex.columns)
+    org = mixed.loc[mixed["provider"] == "informatica", "account_id"].iloc[0]
+    ex.set_filters(account_id=[org])
+    assert len(ex.filtered) == int((mixed["account_id"] == org).sum())
+    ex.clear_filters()
+    tag = mixed["billing_tag"].dropna().iloc[0]
+    ex.set_filters(billing_tag=[tag])
+    assert len(ex.filtered) == int((mixed["billing_tag"] == tag).sum()) > 0
+    rows = mixed.loc[mixed["billing_tag"] == tag]
+    ucol = "unit" if ex.quantity.value == "quantity" else "billable_unit"
+    expected = rows.groupby(ucol, observed=True)[ex.quantity.value].sum()
+    assert ex.headline.totals == pytest.approx({str(k): v for k, v in expected.items()})
+    ex.clear_filters()
+    project = mixed["project"].dropna().iloc[0]
+    ex.set_filters(project=[project])
+    assert len(ex.filtered) == int((mixed["project"] == project).sum()) > 0
+
+
+def test_a_frame_without_billing_tags_has_no_billing_tag_filter(
+    particle: pd.DataFrame, tmp_path: Path
+) -> None:
+    ex = UsageExplorer(particle, export_dir=tmp_path)
+    assert "billing_tag" not in ex.columns
+    with pytest.raises(InvalidParameter, match="billing_tag"):
+        ex.set_filters(billing_tag=["x"])
+
+
+def test_informatica_summary_rows_are_grouped_by_meter_at_first(tmp_path: Path) -> None:
+    infa = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
+    assert infa["product"].isna().all()
+    ex = UsageExplorer(infa, export_dir=tmp_path)
+    assert ex.by.value == "meter"
+    names = {t.name for t in ex.figure.data}
+    assert "(none)" not in names and names <= set(infa["meter"].astype(str)) | {"other"}
+
+
+def test_a_wrong_date_range_is_said_beside_the_dates_and_cleared_when_fixed(
+    explorer: UsageExplorer,
+) -> None:
+    explorer.start.value = date(2026, 11, 10)
+    before = explorer.redraws
+    explorer.end.value = date(2026, 11, 1)
+    assert "before the first" in explorer.date_error.value
+    assert explorer.redraws == before  # the chart is not redrawn from a wrong range
+    explorer.end.value = date(2026, 11, 15)
+    assert explorer.date_error.value == ""
+    assert explorer.redraws == before + 1

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from .analysis import (
     AllowanceStatus,
+    Costs,
+    InformaticaPrices,
     IPUAlert,
     IPUStatus,
     ParticlePlan,
     ParticlePlanStatus,
+    ParticlePrices,
+    PriceBook,
     RateCard,
     anomalies,
     compare_periods,
+    costs,
+    example_prices,
     forecast,
     here_costs,
     here_usage,
     ipu_alerts,
     ipu_status,
     ipu_usage,
+    load_prices,
     overview,
     plan_status,
     top_consumers,
@@ -54,9 +61,19 @@ from .errors import (
     UnitMismatch,
     UsageAnalysisError,
 )
-from .readers import CoercedValuesWarning, Detection, detect, read_report, to_unified
+from .focus import to_focus
+from .monitors import Monitor, MonitorSet, load_monitors
+from .readers import (
+    CoercedValuesWarning,
+    Detection,
+    MissingValuesWarning,
+    SummaryRowWarning,
+    detect,
+    read_report,
+    to_unified,
+)
 from .refreshing import refresh
-from .schema import UNIFIED_COLUMNS, validate_unified
+from .schema import UNIFIED_COLUMNS, concat, validate_unified
 
 __version__ = "0.1.0"
 
@@ -70,18 +87,25 @@ __all__ = [
     "CoercedValuesWarning",
     "ConfigurationError",
     "ConnectionFailed",
+    "Costs",
     "Detection",
     # clients
     "HereClient",
     "IPUAlert",
     "IPUStatus",
     "InformaticaClient",
+    "InformaticaPrices",
     "InvalidParameter",
     "LimitExceeded",
+    "MissingValuesWarning",
+    "Monitor",
+    "MonitorSet",
     "NotFoundError",
     "ParticleClient",
     "ParticlePlan",
     "ParticlePlanStatus",
+    "ParticlePrices",
+    "PriceBook",
     "RateCard",
     "RateLimitError",
     "ReportFailed",
@@ -90,6 +114,7 @@ __all__ = [
     "ReportTimeout",
     "SchemaError",
     "ServerError",
+    "SummaryRowWarning",
     "UnitMismatch",
     "UsageAnalysisError",
     "__version__",
@@ -98,7 +123,10 @@ __all__ = [
     "archive_file",
     "archive_frame",
     "compare_periods",
+    "concat",
+    "costs",
     "detect",
+    "example_prices",
     "fetch_many",
     "forecast",
     "here_costs",
@@ -108,6 +136,8 @@ __all__ = [
     "ipu_status",
     "ipu_usage",
     "jobs",
+    "load_monitors",
+    "load_prices",
     "meter_catalog",
     "meter_ids",
     "meter_name",
@@ -117,6 +147,7 @@ __all__ = [
     "refresh",
     "resume",
     "sql",
+    "to_focus",
     "to_unified",
     "top_consumers",
     "usage_by",

@@ -2,7 +2,8 @@
 
 Each area registers its own sub-commands in a module of its own, so this file only
 wires them together: ``emulator`` (usage_analysis.emulator.cli), ``fetch`` and
-``jobs`` (usage_analysis.clients.cli), ``import`` (usage_analysis.archive_cli).
+``jobs`` (usage_analysis.clients.cli), ``import`` (usage_analysis.archive_cli), ``export`` (usage_analysis.focus_cli),
+``check`` (usage_analysis.monitors.cli).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from .errors import UsageAnalysisError
 
@@ -21,6 +23,8 @@ COMMAND_MODULES = (
     "usage_analysis.emulator.cli",
     "usage_analysis.clients.cli",
     "usage_analysis.archive_cli",
+    "usage_analysis.focus_cli",
+    "usage_analysis.monitors.cli",
 )
 
 
@@ -52,10 +56,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except UsageAnalysisError as exc:
-        print(f"usage-analysis: {exc}", file=sys.stderr)
+        flags = flags_of(parser, args)
+        print(f"usage-analysis: {in_flags(str(exc), flags, exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+# Client arguments that are secrets: the CLI has no flags for them (every user of the
+# machine can read a command line), only environment variables and files.
+_SECRET_ARGUMENTS = ("token", "password", "username", "credentials", "session_id")
+
+
+def flags_of(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, str]:
+    """Python name -> flag (``realm_id`` -> ``--realm-id``) of the command that ran."""
+    flags: dict[str, str] = {}
+    current: argparse.ArgumentParser | None = parser
+    while current is not None:
+        chosen = None
+        # argparse lists a parser's options only in _actions.
+        for action in current._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                chosen = action.choices.get(getattr(args, action.dest, None) or "")
+                continue
+            longs = [o for o in action.option_strings if o.startswith("--")]
+            if longs and action.dest != "help":
+                flags[action.dest] = longs[0]  # the sub-command's own flag wins
+        current = chosen
+    return flags
+
+
+def in_flags(message: str, flags: Mapping[str, str], exc: BaseException | None = None) -> str:
+    """An error in the command line's words: ``--realm-id``, not ``realm_id=``.
+
+    "pass x= or set VAR" advice loses the secret arguments (no flags), keeping the
+    variables and files; a parameter named first becomes its flag.
+    """
+    parameter = getattr(exc, "parameter", None)
+    if parameter and message.startswith(f"{parameter}: "):
+        message = f"{flags.get(parameter, parameter)}: {message[len(parameter) + 2 :]}"
+    secret = "|".join(_SECRET_ARGUMENTS)
+    message = re.sub(rf"\bpass (?:{secret})= or ", "", message)
+    message = re.sub(rf"\b(?:with|pass) (?:{secret})= or ", "with ", message)
+
+    def flag(match: re.Match[str]) -> str:
+        return flags.get(match.group(1), match.group(0))
+
+    return re.sub(r"\b([a-z][a-z_]*)=(?=[\s,;.)]|$)", flag, message)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -65,8 +65,12 @@ INFORMATICA_THRESHOLDS: tuple[float, ...] = (0.25, 0.50, 0.75, 0.95, 1.00)
 # --- Reading files ---------------------------------------------------------
 # Archives: refuse more members, or more uncompressed bytes, than any real
 # report has, and compression ratios typical only of zip bombs.
+# Members are counted, and bytes summed, across nested archives (a ZIP of ZIPs).
 MAX_ZIP_MEMBERS = 1_000
-MAX_UNCOMPRESSED_BYTES = 8 * 1024**3
+# What a laptop survives decompressing (a 1M-row HERE report is ~180 MB); checked
+# while streaming. Raise it (usage_analysis.defaults.MAX_UNCOMPRESSED_BYTES = ...)
+# for a larger file.
+MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 MAX_COMPRESSION_RATIO = 200.0
 # How many offending rows a ReportParseError lists.
 MAX_BAD_ROWS_SHOWN = 5
@@ -128,14 +132,11 @@ INFORMATICA_POLL_EVERY = 30.0
 LIMIT_WAIT_TIMEOUT = 3600.0
 # A slot reserved by a process that died before sending its request is freed after this.
 LIMIT_RESERVATION_TTL = 300.0
-# Downloads are streamed in chunks of this size: constant memory whatever the file size.
-DOWNLOAD_CHUNK_SIZE = 1024 * 1024
 # fetch_report() asks again for a report the provider says failed, at most this often.
 REPORT_REREQUESTS = 2
 # Provider error bodies are cut to this many characters in exception messages.
 ERROR_BODY_CHARS = 300
-# Credential files: the Particle CLI's own config, and HERE's credentials.properties.
-PARTICLE_CONFIG_FILE = "~/.particle/particle.config.json"
+# Credential files: HERE's credentials.properties (the Particle CLI's are below).
 HERE_CREDENTIALS_FILE = "~/.here/credentials.properties"
 HERE_CREDENTIALS_ENV = "HERE_CREDENTIALS"
 
@@ -172,3 +173,32 @@ DEMO_POLL_SCHEDULE = "0.2,0.5,1"
 ARCHIVE_ENV = "USAGE_ANALYSIS_ARCHIVE"
 # Without the variable: this sub-directory of the data directory.
 ARCHIVE_DIRNAME = "archive"
+
+# --- Bounded waits and credentials (issue 11) -------------------------------
+# A server's Retry-After is honoured up to 10 minutes: longer (1e9 s, a date in
+# 2099, inf) is a misbehaving server, and the job stays resumable for later.
+MAX_RETRY_AFTER = 600.0
+# Redirects are followed by our own code (credentials never cross an origin), at most this often.
+MAX_REDIRECTS = 10
+# A JSON answer (status, search page, login) larger than this is refused: the largest
+# real one, a HERE search page of 100 records, is about 100 KB.
+MAX_JSON_BYTES = 16 * 1024**2
+# A JSON answer must arrive whole within this long, even when no deadline was given:
+# a body dripping a byte at a time never ends a per-read timeout.
+JSON_ANSWER_TIMEOUT = 120.0
+# wait()/download()/fetch() with timeout=None wait at most this long: no provider documents
+# a report taking more than minutes (Particle's own example gives up after an hour); a job
+# pending for 6 hours is stuck, and stays resumable. timeout=math.inf waits for ever.
+REPORT_TIMEOUT = 6 * 3600.0
+# A download larger than the readers accept (MAX_UNCOMPRESSED_BYTES) is stopped: no real
+# report is that large, and a server that never stops sending must not fill the disk.
+MAX_DOWNLOAD_BYTES = MAX_UNCOMPRESSED_BYTES
+# Particle says "available" but gives no download_url: asked this many more times, then an error.
+PARTICLE_NO_LINK_POLLS = 5
+# The journal waits this long for another process's write lock before saying it is locked.
+JOURNAL_LOCK_TIMEOUT = 60.0
+# A leftover ".part" download of a process that cannot be checked is removed after this.
+STALE_PART_AGE = timedelta(days=1)
+# Particle CLI: the profile file names the config file holding the token (default "particle").
+PARTICLE_CLI_DIR = "~/.particle"
+PARTICLE_CLI_PROFILE = "particle"

@@ -29,6 +29,7 @@ import argparse
 import atexit
 import html
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DASHBOARD_NOTEBOOK",
+    "DEMO_COMMAND_ENV",
     "NOTEBOOKS",
     "REPO",
     "Connection",
@@ -90,6 +92,9 @@ _WIDGET_NOTE = (
 )
 # How long a child server gets to shut its kernels down after SIGTERM.
 STOP_GRACE = 15.0
+# Which command started the emulator the kernels talk to ("make demo" or "make
+# dashboard"), so the note in each notebook names the right one.
+DEMO_COMMAND_ENV = "USAGE_ANALYSIS_DEMO_COMMAND"
 
 
 # --------------------------------------------------------------------------- connect()
@@ -122,9 +127,11 @@ class Connection:
 
     def _repr_html_(self) -> str:
         colour, border = ("#fff7e0", "#e0a800") if self.emulated else ("#eef6ee", "#5a9e5a")
+        # `make demo` in the plain text is code in the page.
+        text = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(self.text))
         return (
             f"<div class='ua-connection' style='background:{colour};border-left:4px solid "
-            f"{border};padding:6px 10px;margin:4px 0'>{html.escape(self.text)}</div>"
+            f"{border};padding:6px 10px;margin:4px 0'>{text}</div>"
         )
 
 
@@ -239,7 +246,8 @@ def connect(
     else:
         demo_url = os.environ.get(DEMO_EMULATOR_ENV, "").strip()
         emulated = bool(demo_url) and _where(client).startswith(demo_url)
-        reason = "started by `make demo`" if emulated else None
+        command = os.environ.get(DEMO_COMMAND_ENV, "").strip() or "make demo"
+        reason = f"started by `{command}`" if emulated else None
         connection = Connection(provider, emulated=emulated, where=_where(client), reason=reason)
     _connections[client] = connection
     if note:
@@ -271,9 +279,10 @@ def _show(connection: Connection) -> None:
 # --------------------------------------------------------------------------- make demo
 
 
-def demo_env(emulator: Emulator, *, home: Path) -> dict[str, str]:
+def demo_env(emulator: Emulator, *, home: Path, command: str = "make demo") -> dict[str, str]:
     """Environment variables pointing every client (and kernel) at ``emulator``."""
     env = dict(emulator.env())
+    env[DEMO_COMMAND_ENV] = command
     env[PARTICLE_ORG_ENV] = emulator.credentials["particle"]["org"]
     env[POLL_SCHEDULE_ENV] = DEMO_POLL_SCHEDULE
     env[DEMO_EMULATOR_ENV] = emulator.base_url
@@ -313,6 +322,14 @@ def execute_notebook(
     return nb
 
 
+_OFFLINE_TEMPLATE = """\
+{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+"""
+
+
 def export_html(nb: Any, path: Path) -> Path:
     """Write an executed notebook as one HTML page that reads offline.
 
@@ -348,8 +365,18 @@ def export_html(nb: Any, path: Path) -> Path:
                 data["text/plain"] = _WIDGET_NOTE
     page.metadata.pop("widgets", None)
     # A report for readers: prose and results, no code (as Voila shows it).
+    # No network: the lab template loads require.js and MathJax from a CDN, and the
+    # widget renderer when widget state is saved. Neither is needed (plotly.js is
+    # embedded, widgets are replaced by a note), so those blocks are left empty.
+    import jinja2
+
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        template_name="lab",
+        extra_loaders=[jinja2.DictLoader({"ua_offline.html.j2": _OFFLINE_TEMPLATE})],
+        template_file="ua_offline.html.j2",
     )
     body, _ = exporter.from_notebook_node(page)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -368,7 +395,8 @@ def _server_command(args: argparse.Namespace) -> list[str]:
             f"--port={args.server_port or VOILA_PORT}",
             "--Voila.ip=127.0.0.1",
             # Jupytext's lab extension needs JupyterLab's document manager, absent in Voila.
-            "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
+            # One item per flag: the ['...'] list form is deprecated in traitlets 5.
+            "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
         ]
     else:
         command = [
@@ -388,20 +416,86 @@ def _server_command(args: argparse.Namespace) -> list[str]:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (the servers then shut their kernels down), SIGKILL after a grace period."""
+    """SIGTERM to the server's process group (it then shuts its kernels down), SIGKILL late."""
     if process.poll() is not None:
         return
-    process.terminate()
+    # The server runs in a session of its own: its group holds it and what it forked.
+    _signal_group(process, signal.SIGTERM)
     try:
         process.wait(STOP_GRACE)
     except subprocess.TimeoutExpired:
-        process.kill()
+        _signal_group(process, signal.SIGKILL)
         process.wait()
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # Turned into KeyboardInterrupt so one cleanup path handles Ctrl-C and kill.
+def _signal_group(process: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        process.send_signal(sig)
+
+
+def _descendants() -> list[Any]:
+    """Every process this one started, directly or not (psutil.Process objects)."""
+    import psutil
+
+    try:
+        return list(psutil.Process().children(recursive=True))
+    except psutil.Error:  # pragma: no cover - our own process is always there
+        return []
+
+
+def _reap(processes: Sequence[Any]) -> None:
+    """Terminate the processes still running, then kill what outlives a short grace."""
+    import psutil
+
+    alive = []
+    for proc in processes:
+        try:
+            proc.terminate()
+            alive.append(proc)
+        except psutil.Error:  # already gone
+            continue
+    _gone, alive = psutil.wait_procs(alive, timeout=5)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.Error:
+            continue
+    psutil.wait_procs(alive, timeout=5)
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # Turned into KeyboardInterrupt so one cleanup path handles Ctrl-C, kill and hang-up.
     raise KeyboardInterrupt
+
+
+# Signals that stop the demo; SIGINT keeps Python's own handler (KeyboardInterrupt).
+_STOP_SIGNALS = tuple(s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+def _run_job(notebook: Path, html_out: Path) -> None:
+    """Run the headless job in a worker thread, so the signals stay this module's.
+
+    nbclient adds asyncio signal handlers in the main thread and, when done, resets
+    SIGTERM to the default (the demo then died on SIGTERM and left JupyterLab
+    running). Off the main thread it adds none; a signal interrupts the wait here,
+    and the kernel, a child process, is stopped by :func:`main`'s cleanup.
+    """
+    failure: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            execute_notebook(notebook, html_out=html_out)
+        except BaseException as exc:  # handed to the main thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=work, name="usage-analysis-demo-job", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)  # short waits: signal handlers run between them
+    if failure:
+        raise failure[0]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -417,6 +511,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--dashboard", action="store_true", help="serve notebook 04 with Voila, not JupyterLab"
     )
     p.add_argument("--no-job", action="store_true", help="skip the headless run of notebook 04")
+    p.add_argument(
+        "--job",
+        type=Path,
+        default=NOTEBOOKS / DASHBOARD_NOTEBOOK,
+        metavar="NOTEBOOK",
+        help=f"the notebook run headless first (default notebooks/{DASHBOARD_NOTEBOOK})",
+    )
     p.add_argument(
         "--server-port",
         type=int,
@@ -444,13 +545,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .emulator import Emulator
     from .emulator.cli import write_env_file
 
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = {s: signal.signal(s, _on_signal) for s in _STOP_SIGNALS}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     emulator = Emulator(seed=DEMO_SEED, speed=DEMO_SPEED, port=args.port)
     server: subprocess.Popen[bytes] | None = None
     try:
         emulator.start()
         home = args.home.resolve()
-        env = demo_env(emulator, home=home)
+        env = demo_env(
+            emulator, home=home, command="make dashboard" if args.dashboard else "make demo"
+        )
         os.environ.update(env)
         home.mkdir(parents=True, exist_ok=True)
         env_file = home / "emulator.env"
@@ -460,10 +564,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  data directory   {home}")
         print(f"  environment      {env_file}  (load with: set -a; . {env_file}; set +a)")
         if not args.no_job:
-            out = args.output.resolve() / DASHBOARD_NOTEBOOK.replace(".ipynb", ".html")
-            print(f"  main job         running {DASHBOARD_NOTEBOOK} headless ...", flush=True)
+            job = args.job.resolve()
+            out = args.output.resolve() / f"{job.stem}.html"
+            print(f"  main job         running {job.name} headless ...", flush=True)
             started = time.monotonic()
-            execute_notebook(NOTEBOOKS / DASHBOARD_NOTEBOOK, html_out=out)
+            _run_job(job, out)
             print(f"                   done in {time.monotonic() - started:.0f} s: {out}")
         if args.no_lab:
             return 0
@@ -486,10 +591,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"usage-analysis demo: the main job failed:\n{exc}", file=sys.stderr)
         return 1
     finally:
+        # A second Ctrl-C or SIGTERM must not cut the cleanup short.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        # Taken before the server stops: its kernels (sessions of their own) would
+        # otherwise be orphans nobody can find.
+        children = _descendants()
         if server is not None:
             _stop(server)
+        _reap(children)
         emulator.stop()
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ aggregation groups by ``unit`` (or ``billable_unit``) or refuses with
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .errors import SchemaError, UnitMismatch
@@ -23,6 +25,8 @@ __all__ = [
     "UNIFIED_COLUMNS",
     "UNIFIED_DTYPES",
     "coerce_unified",
+    "concat",
+    "concat_frames",
     "empty_unified",
     "single_unit",
     "validate_unified",
@@ -63,6 +67,10 @@ def coerce_unified(df: pd.DataFrame) -> pd.DataFrame:
     Extra columns (for example ``report_id`` added by the archive) are kept after
     the unified ones.
     """
+    if _is_unified(df):
+        # Already in order and typed: a shallow copy (pandas copies on write), so
+        # a caller that adds columns to the result never changes ``df``.
+        return df.copy(deep=False)
     missing_required = [
         c for c in ("provider", "period_start", "quantity", "unit") if c not in df.columns
     ]
@@ -87,6 +95,15 @@ def coerce_unified(df: pd.DataFrame) -> pd.DataFrame:
     result = pd.DataFrame(out, index=df.index)
     assert len(result) == n
     return result
+
+
+def _is_unified(df: pd.DataFrame) -> bool:
+    """True when the unified columns come first, in order, each with its dtype."""
+    n = len(UNIFIED_COLUMNS)
+    if list(df.columns[:n]) != list(UNIFIED_COLUMNS):
+        return False
+    dtypes = [str(d) for d in df.dtypes.iloc[:n]]  # df.dtypes builds a Series: once
+    return dtypes == list(UNIFIED_DTYPES.values())
 
 
 def validate_unified(df: pd.DataFrame) -> None:
@@ -115,3 +132,90 @@ def single_unit(
     if len(units) > 1:
         raise UnitMismatch([str(u) for u in units])
     return str(units[0]) if len(units) else None
+
+
+def _missing_like(dtype: Any, index: pd.Index) -> pd.Series:
+    """A column of missing values of ``dtype`` (NaN, NaT or pd.NA) on ``index``."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        codes = np.full(len(index), -1, dtype=np.int8)
+        return pd.Series(pd.Categorical.from_codes(codes, categories=dtype.categories), index=index)
+    if pd.api.types.is_float_dtype(dtype):
+        return pd.Series(np.full(len(index), np.nan), index=index, dtype=dtype)
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return pd.Series(pd.NaT, index=index, dtype=dtype)
+    return pd.Series(pd.NA, index=index, dtype=dtype)
+
+
+def _union_dtype(dtypes: list[Any]) -> Any:
+    """One dtype for a column across frames: categoricals get the union of categories."""
+    if all(d == dtypes[0] for d in dtypes):
+        return dtypes[0]
+    cats = [d.categories for d in dtypes if isinstance(d, pd.CategoricalDtype)]
+    if not cats:
+        return None  # let pandas find the common dtype (float and int, say)
+    union = pd.Index([], dtype="str")
+    for c in cats:
+        union = union.union(c.astype("str") if c.dtype != "str" else c, sort=False)
+    return pd.CategoricalDtype(union)
+
+
+def concat_frames(frames: Sequence[pd.DataFrame], *, ignore_index: bool = False) -> pd.DataFrame:
+    """Concatenate frames (keeping their index) with every column's dtype kept.
+
+    Categoricals are unioned (``pd.concat`` would turn categoricals with different
+    categories into plain strings); datetimes keep their dtype, zone included;
+    a column missing from some frames is missing on their rows. Each frame's
+    columns are first given one dtype (recoding categoricals to the union of
+    categories), then ``pd.concat`` joins whole blocks: 36 report frames take
+    about what ``pd.concat`` takes.
+    """
+    if len(frames) == 1:
+        return frames[0].reset_index(drop=True) if ignore_index else frames[0]
+    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+    per_frame = [f.dtypes.to_dict() for f in frames]
+    aligned = list(frames)
+    for col in columns:
+        dtypes = [d[col] for d in per_frame if col in d]
+        target = _union_dtype(dtypes)
+        for i, f in enumerate(aligned):
+            have = per_frame[i].get(col)
+            if have is None:
+                fill = target if target is not None else dtypes[0]
+                aligned[i] = f = f.assign(**{col: _missing_like(fill, f.index)})
+            elif target is not None and have != target:
+                if isinstance(target, pd.CategoricalDtype) and not isinstance(
+                    have, pd.CategoricalDtype
+                ):
+                    values = f[col].astype("str").where(f[col].notna())
+                else:
+                    values = f[col]
+                    if isinstance(have, pd.CategoricalDtype) and have.categories.dtype != "str":
+                        values = values.cat.rename_categories(have.categories.astype("str"))
+                aligned[i] = f.assign(**{col: values.astype(target)})
+    parts = [f if list(f.columns) == columns else f[columns] for f in aligned]
+    return pd.concat(parts, ignore_index=ignore_index)
+
+
+def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Combine unified frames (from several reads or providers) into one, keeping the dtypes.
+
+    Each frame is first put in the unified order and types (:func:`coerce_unified`);
+    string columns stay categoricals (their categories unioned), timestamps stay
+    ``datetime64[ns, UTC]``, extra columns are kept (missing where a frame lacks
+    them). The result has a fresh ``RangeIndex``; ``attrs["sources"]`` lists the
+    frames' ``attrs["source"]`` where they have one.
+
+    Raises:
+        SchemaError: a frame is not a unified usage frame.
+    """
+    # Frames already unified go in as they are (concat_frames does not change them).
+    frames = [f if _is_unified(f) else coerce_unified(f) for f in frames]
+    if not frames:
+        return empty_unified()
+    df = concat_frames(frames, ignore_index=True)
+    if df is frames[0]:
+        df = df.copy()
+    sources = [f.attrs["source"] for f in frames if f.attrs.get("source")]
+    df.attrs = {"sources": sources} if sources else {}
+    validate_unified(df)
+    return df

@@ -8,6 +8,8 @@ table a chart can plot directly, or a status object with such tables:
 - :func:`ipu_usage`, :func:`ipu_status`, :func:`ipu_alerts`, :class:`IPUAlert`:
   Informatica IPUs against the entitlement and the ipuAlert thresholds;
 - :func:`here_usage`, :func:`here_costs`, :class:`RateCard`: HERE quantities and cost;
+- :func:`costs`, :class:`Costs`, :class:`PriceBook`, :func:`load_prices`: money
+  for all three providers from a price book (``example_prices()`` is the example);
 - :func:`forecast`: the period-end projection and the day the allowance runs out;
 - :func:`anomalies`: days far from a resource's usual level, explained;
 - :func:`overview`: one row per provider and account.
@@ -20,27 +22,37 @@ from __future__ import annotations
 from ._status import AllowanceStatus
 from .aggregate import compare_periods, top_consumers, usage_by
 from .anomalies import anomalies
+from .costs import Costs, costs
 from .forecast import forecast
 from .here import RateCard, here_costs, here_usage
-from .informatica import IPUAlert, IPUStatus, ipu_alerts, ipu_status, ipu_usage
+from .informatica import IPUAlert, IPUStatus, MissingOrgWarning, ipu_alerts, ipu_status, ipu_usage
 from .overview import overview
 from .particle import ParticlePlan, ParticlePlanStatus, plan_status
+from .prices import InformaticaPrices, ParticlePrices, PriceBook, example_prices, load_prices
 
 __all__ = [
     "AllowanceStatus",
+    "Costs",
     "IPUAlert",
     "IPUStatus",
+    "InformaticaPrices",
+    "MissingOrgWarning",
     "ParticlePlan",
     "ParticlePlanStatus",
+    "ParticlePrices",
+    "PriceBook",
     "RateCard",
     "anomalies",
     "compare_periods",
+    "costs",
+    "example_prices",
     "forecast",
     "here_costs",
     "here_usage",
     "ipu_alerts",
     "ipu_status",
     "ipu_usage",
+    "load_prices",
     "overview",
     "plan_status",
     "top_consumers",

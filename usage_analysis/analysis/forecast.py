@@ -123,7 +123,9 @@ def forecast(
     matrix = np.bincount(cell, weights=q, minlength=n_groups * width).reshape(n_groups, width)
 
     i_period, i_asof, i_complete = d_period - d_hist, d_asof - d_hist, d_complete - d_hist
-    h_lo = max(0, i_complete - lookback)
+    # History starts at the frame's first day: days before it are unknown, not zero
+    # (a report asked from the 19th says nothing of the 1st to the 18th).
+    h_lo = max(0, i_complete - lookback, min(d_first - d_hist, i_complete))
     history = matrix[:, h_lo : max(h_lo, i_complete)]
     n_hist = history.shape[1]
     if n_hist:

@@ -6,6 +6,11 @@ so every HERE table keeps ``billable_unit`` as a group. Prices are not in the
 reports: a user-supplied :class:`RateCard` (feature or description -> price per
 unit and free allowance per period) turns quantities into an estimated cost.
 Features the card does not know are listed with a missing cost, never priced at 0.
+
+The price book (:mod:`usage_analysis.analysis.prices`) holds a :class:`RateCard`
+as its ``[here]`` section, and :func:`usage_analysis.costs` prices all three
+providers at once (per realm, feature and month); :func:`here_costs` remains the
+HERE-only view per feature, app or project.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ or ``PERCENTAGE`` (of the entitlement). In the unified frame the org is
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -41,9 +42,20 @@ from ._status import (
 )
 from .aggregate import usage_by
 
-__all__ = ["IPUAlert", "IPUStatus", "ipu_alerts", "ipu_status", "ipu_usage"]
+__all__ = [
+    "IPUAlert",
+    "IPUStatus",
+    "MissingOrgWarning",
+    "ipu_alerts",
+    "ipu_status",
+    "ipu_usage",
+]
 
 AlertKind = Literal["ABSOLUTE", "PERCENTAGE"]
+
+
+class MissingOrgWarning(UserWarning):
+    """An alert names an org the frame has no rows for: its consumption is unknown, not 0."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +64,9 @@ class IPUAlert:
 
     ``kind`` is ``"ABSOLUTE"`` (``threshold`` in IPUs) or ``"PERCENTAGE"`` (of the
     entitlement). ``project``/``folder`` narrow it to a project or folder, as the
-    ``viewTagsPreference`` answer does.
+    ``viewTagsPreference`` answer does. ``api_consumed`` is the consumption the
+    API reported with the alert (``ipuConsumed`` or ``currentConsumption``), kept
+    as the API said it.
     """
 
     threshold: float
@@ -60,6 +74,7 @@ class IPUAlert:
     org_id: str | None = None
     project: str | None = None
     folder: str | None = None
+    api_consumed: float | None = None
 
     def __post_init__(self) -> None:
         check_positive(self.threshold, "threshold")
@@ -80,12 +95,20 @@ class IPUAlert:
                 "payload",
                 f"expected an ipuAlert object with 'thresholdValue', got keys {sorted(payload)}",
             ) from None
+        consumed = payload.get("ipuConsumed", payload.get("currentConsumption"))
+        try:
+            api_consumed = None if consumed is None else float(consumed)
+        except (TypeError, ValueError):
+            raise InvalidParameter(
+                "payload", f"expected a number for the consumption, got {consumed!r}"
+            ) from None
         return cls(
             threshold=float(value),
             kind=payload.get("ipuThresholdPrefType") or "PERCENTAGE",
             org_id=payload.get("orgId") or None,
             project=payload.get("projectName") or None,
             folder=payload.get("folderName") or None,
+            api_consumed=api_consumed,
         )
 
     def ipus(self, entitlement: float | None) -> float:
@@ -206,8 +229,12 @@ def ipu_alerts(
 
     Returns:
         One row per alert: ``org_id``, ``project``, ``folder``, ``kind``,
-        ``threshold``, ``threshold_ipus``, ``consumed``, ``percent`` (of the
-        threshold), ``crossed`` and ``crossed_on``.
+        ``threshold``, ``threshold_ipus``, ``consumed`` (from the frame),
+        ``api_consumed`` (what the API said with the alert, if it did),
+        ``percent`` (of the threshold), ``crossed`` (nullable boolean) and
+        ``crossed_on``. An alert on an org the frame has no rows for has
+        ``consumed``, ``percent`` and ``crossed`` missing (never 0) and raises a
+        :class:`MissingOrgWarning`: the frame cannot tell its consumption.
 
     Project and folder alerts need rows that carry the project (project/folder
     or asset exports). A folder is matched on a ``folder`` column when the frame
@@ -224,27 +251,49 @@ def ipu_alerts(
     period_start, period_end = _span(rows, start, end)
     values = pick_quantity(rows, "billable_quantity")
     out = []
+    orgs = set(rows["account_id"].dropna().astype(str).unique())
+    missing: list[str] = []
     for item in alerts:  # a handful of alerts; each scope's sum is vectorised
         alert = item if isinstance(item, IPUAlert) else IPUAlert.from_api(item)
+        ipus = alert.ipus(entitlement)
+        row: dict[str, Any] = {
+            "org_id": alert.org_id,
+            "project": alert.project,
+            "folder": alert.folder,
+            "kind": alert.kind,
+            "threshold": alert.threshold,
+            "threshold_ipus": ipus,
+            "consumed": np.nan,
+            "api_consumed": np.nan if alert.api_consumed is None else alert.api_consumed,
+            "percent": np.nan,
+            "crossed": pd.NA,
+            "crossed_on": pd.NaT,
+        }
+        if alert.org_id is not None and alert.org_id not in orgs:
+            # No rows for the org: its consumption is unknown, and 0 would read as "safe".
+            missing.append(alert.org_id)
+            out.append(row)
+            continue
         mask = _scope(rows, alert)
         scope = select_rows(rows, mask)
         daily = daily_totals(scope, values[mask], period_start, period_end)
-        ipus = alert.ipus(entitlement)
         crossed = crossings(daily, [Level(alert.label, None, ipus)]).iloc[0]
         consumed = float(daily["quantity"].sum())
-        out.append(
-            {
-                "org_id": alert.org_id,
-                "project": alert.project,
-                "folder": alert.folder,
-                "kind": alert.kind,
-                "threshold": alert.threshold,
-                "threshold_ipus": ipus,
-                "consumed": consumed,
-                "percent": consumed / ipus * 100.0,
-                "crossed": bool(crossed["crossed"]),
-                "crossed_on": crossed["crossed_on"],
-            }
+        row.update(
+            consumed=consumed,
+            percent=consumed / ipus * 100.0,
+            crossed=bool(crossed["crossed"]),
+            crossed_on=crossed["crossed_on"],
+        )
+        out.append(row)
+    if missing:
+        warnings.warn(
+            MissingOrgWarning(
+                f"the frame has no Informatica rows for org(s) {', '.join(sorted(set(missing)))}; "
+                "their consumption is shown as missing, not 0 (fetch their usage, e.g. "
+                "with all_linked_orgs=True)"
+            ),
+            stacklevel=2,
         )
     table = pd.DataFrame(
         out,
@@ -256,6 +305,7 @@ def ipu_alerts(
             "threshold",
             "threshold_ipus",
             "consumed",
+            "api_consumed",
             "percent",
             "crossed",
             "crossed_on",
@@ -265,7 +315,9 @@ def ipu_alerts(
     table["crossed_on"] = pd.to_datetime(table["crossed_on"], utc=True).astype(
         "datetime64[ns, UTC]"
     )
-    table["crossed"] = table["crossed"].astype(bool)
+    table["crossed"] = table["crossed"].astype("boolean")
+    for col in ("threshold", "threshold_ipus", "consumed", "api_consumed", "percent"):
+        table[col] = table[col].astype(np.float64)
     return table
 
 

@@ -16,6 +16,7 @@ from ._common import (
     bucket_starts,
     check_frame,
     data_end,
+    data_start,
     group_sum,
     longest_row,
     nanoseconds,
@@ -44,6 +45,9 @@ _COLUMNS = [
     "forecast_upper",
     "forecast_percent",
     "runs_out_on",
+    "history_days",
+    "last_month_start",
+    "last_month_used",
     "as_of",
     "complete_until",
     "note",
@@ -76,7 +80,11 @@ def overview(
         ``period_end``, ``unit`` (the billing unit), ``used``, ``allowance``,
         ``percent``, ``forecast`` (projected period total) with
         ``forecast_lower``/``forecast_upper``, ``forecast_percent``,
-        ``runs_out_on``, ``as_of``, ``complete_until`` and a ``note``.
+        ``runs_out_on``, ``history_days`` (the complete days the forecast's daily
+        rate rests on: a forecast from 2 days says so), ``last_month_start`` and
+        ``last_month_used`` (the last complete month, beside this one; 0 when the
+        account used nothing then, NaN when the frame does not reach back to it),
+        ``as_of``, ``complete_until`` and a ``note``.
     """
     df = check_frame(df)
     allowances = dict(allowances or {})
@@ -107,6 +115,7 @@ def overview(
                 lag=lag,
                 allowance=limits or None,
             )
+        last_start, last_used = _last_month(rows, fc, quantity, ucol)
         names = latest_names(rows, "account_id", "account_name")
         table = pd.DataFrame(
             {
@@ -123,6 +132,13 @@ def overview(
                 "forecast_upper": fc["upper"],
                 "forecast_percent": fc["projected_percent"],
                 "runs_out_on": fc["runs_out_on"],
+                "history_days": (
+                    fc["history_days"].astype("float64")
+                    if "history_days" in fc.columns
+                    else np.full(len(fc), np.nan)
+                ),
+                "last_month_start": last_start,
+                "last_month_used": last_used,
                 "as_of": fc["as_of"],
                 "complete_until": fc["complete_until"],
             }
@@ -150,6 +166,42 @@ def overview(
     for col in ("provider", "account_id", "account_name", "unit"):
         out[col] = out[col].astype("category")
     return out[_COLUMNS]
+
+
+def _last_month(
+    rows: pd.DataFrame, fc: pd.DataFrame, quantity: str, ucol: str
+) -> tuple[pd.Series, np.ndarray]:
+    """The month before each row's period, and what the account used in it."""
+    start = pd.Timestamp(fc["period_start"].iloc[0]) if len(fc) else None
+    if start is None:
+        return pd.Series([], dtype="datetime64[ns, UTC]"), np.array([], dtype=np.float64)
+    prev = bucket_starts(np.array([bucket_of(start, "MS") - 1]), "MS")[0]
+    ns = nanoseconds(rows["period_start"], "period_start")
+    inside = (ns >= prev.value) & (ns < start.value)
+    first = data_start(rows)
+    # NaN when the frame starts after the month began: its total would be partial.
+    known = first is not None and first <= prev
+    used = np.full(len(fc), np.nan if not known else 0.0)
+    if known and inside.any():
+        sums = group_sum(rows.loc[inside], ["account_id", ucol], rows[quantity].to_numpy()[inside])
+        lookup = {
+            _nan_key((a, u)): float(q)
+            for a, u, q in zip(
+                sums["account_id"].astype(object),
+                sums[ucol].astype(object),
+                sums["quantity"],
+                strict=True,
+            )
+        }
+        keys = zip(fc["account_id"].astype(object), fc[ucol].astype(object), strict=True)
+        used = np.array([lookup.get(_nan_key(k), 0.0) for k in keys], dtype=np.float64)
+    starts = pd.Series([prev] * len(fc), dtype="datetime64[ns, UTC]", index=fc.index)
+    return starts, used
+
+
+def _nan_key(key: tuple[Any, Any]) -> tuple[Any, Any]:
+    # A missing account id is NaN on one side and NaN on the other: never equal.
+    return tuple(None if (isinstance(v, float) and v != v) else v for v in key)  # type: ignore[return-value]
 
 
 def _limits(

@@ -12,13 +12,14 @@ from ._clock import FakeClock, PollSchedule, SystemClock
 from ._http import RetryPolicy
 from .here import HereClient
 from .informatica import InformaticaClient
-from .job import PartialReportWarning, ReportJob
+from .job import IncompleteDownloadWarning, PartialReportWarning, ReportJob
 from .journal import Journal, jobs, resume
 from .particle import ParticleClient
 
 __all__ = [
     "FakeClock",
     "HereClient",
+    "IncompleteDownloadWarning",
     "InformaticaClient",
     "Journal",
     "PartialReportWarning",

@@ -7,6 +7,7 @@ scaled one) and never really sleep.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -102,9 +103,10 @@ class PollSchedule:
     every: float = PARTICLE_POLL_EVERY
 
     def __post_init__(self) -> None:
-        if self.every <= 0 or any(d < 0 for d in self.first):
+        delays = (*self.first, self.every)
+        if self.every <= 0 or any(d < 0 or not math.isfinite(d) for d in delays):
             raise InvalidParameter(
-                "schedule", f"expected delays >= 0 and a repeat > 0, got {self!r}"
+                "schedule", f"expected finite delays >= 0 and a repeat > 0, got {self!r}"
             )
 
     def delay(self, n: int) -> float:

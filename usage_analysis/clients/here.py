@@ -12,6 +12,7 @@ silently cut off. The bearer token is given, or fetched with the OAuth 1.0a
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import re
 import zlib
@@ -19,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote
 
 import httpx
 from oauthlib import oauth1
@@ -267,8 +268,14 @@ class HereClient(BaseClient):
             )
             return dict(headers)
 
+        # secret_body: a token request answered elsewhere would hand a token to that host.
         data = self.http.send_json(
-            "POST", self.token_url, what="token request", headers=signed, content=body
+            "POST",
+            self.token_url,
+            what="token request",
+            headers=signed,
+            content=body,
+            secret_body=True,
         )
         value = (
             data.get("access_token") or data.get("accessToken") if isinstance(data, dict) else None
@@ -277,10 +284,11 @@ class HereClient(BaseClient):
             raise AuthenticationError(
                 "HERE token request: the answer has no access_token", provider=self.provider
             )
-        expires = data.get("expires_in") or data.get("expiresIn")
+        lifetime = _seconds(data.get("expires_in") or data.get("expiresIn"))
+        # Unknown or absurd lifetimes: no expiry kept, a 401 then fetches a new token.
         self._token_expires = (
-            self.clock.now() + timedelta(seconds=float(expires)) - _TOKEN_MARGIN
-            if expires
+            self.clock.now() + timedelta(seconds=lifetime) - _TOKEN_MARGIN
+            if lifetime is not None
             else None
         )
         log.debug("here: fetched a bearer token with the access keys")
@@ -507,19 +515,76 @@ class HereClient(BaseClient):
         )
         items: list[dict[str, Any]] = []
         for window in self._windows(params):
-            offset = 0
-            while True:
-                query = {**self._query(window), "limit": str(limit), "offset": str(offset)}
-                page = self._send("GET", self._realm_url(), what="usage search", params=query)
-                found = page.get("items") or []
-                items.extend(found)
-                following = page.get("nextOffset")
-                total = page.get("total")
-                if following is None or not found:
-                    break
-                if total is not None and int(following) >= int(total):
-                    break
-                offset = int(following)
+            items.extend(self._search_window(window, limit))
+        return items
+
+    def _search_window(self, window: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
+        """Every page of one search window, checked against ``total``.
+
+        The spec defines ``offset`` as a page number (total=10, limit=2 gives
+        nextOffset 1, lastOffset 4); a server counting records instead works too,
+        since the next request sends the ``nextOffset`` the server gave. Paging stops
+        at ``lastOffset``, when ``nextOffset`` is missing or does not advance, or when
+        ``total`` items are in hand; then the count must equal ``total``: a missing or
+        repeated page raises instead of returning too few or too many records.
+        """
+        items: list[dict[str, Any]] = []
+        offset = 0
+        total: int | None = None
+        seen_pages: set[str] = set()
+        while True:
+            query = {**self._query(window), "limit": str(limit), "offset": str(offset)}
+            page = self._send("GET", self._realm_url(), what="usage search", params=query)
+            if not isinstance(page, dict):
+                raise APIError(
+                    "HERE usage search: expected a JSON object per page", provider=self.provider
+                )
+            found = page.get("items") or []
+            if not isinstance(found, list):
+                raise APIError("HERE usage search: 'items' is not a list", provider=self.provider)
+            total = _int_or_none(page.get("total"), total)
+            fingerprint = json.dumps(found, sort_keys=True, default=str)
+            if found and fingerprint in seen_pages:
+                raise APIError(
+                    f"HERE usage search: the page at offset {offset} repeats an earlier page; "
+                    "the records would be counted twice",
+                    provider=self.provider,
+                )
+            seen_pages.add(fingerprint)
+            items.extend(found)
+            if len(items) > HERE_MAX_RECORDS:
+                # Every page brings new records (repeats raise above): this bounds the loop.
+                raise LimitExceeded(
+                    f"HERE usage search: more than {HERE_MAX_RECORDS} records in one window; "
+                    "narrow it, or use request_report()",
+                    limit=f"{HERE_MAX_RECORDS} records",
+                    provider=self.provider,
+                )
+            if total is not None and len(items) > total:
+                break  # checked below: more records than the server says exist
+            following = _int_or_none(page.get("nextOffset"), None)
+            last = _int_or_none(page.get("lastOffset"), None)
+            if not found or (total is not None and len(items) >= total):
+                break
+            if last is not None and offset >= last:
+                break
+            if following is None and last is not None and total is not None:
+                # No nextOffset but more pages: lastOffset tells pages (spec) from records.
+                following = offset + 1 if last * limit < total else offset + limit
+            if following is None or following <= offset:
+                if following is not None:
+                    log.debug(
+                        "here: nextOffset %d does not advance past %d; stopping", following, offset
+                    )
+                break
+            offset = following
+        if total is not None and len(items) != total:
+            raise APIError(
+                f"HERE usage search returned {len(items)} records but says total={total} "
+                f"(window {window['start']}..{window['end']}): a page is missing or repeated; "
+                "nothing was returned rather than a wrong count",
+                provider=self.provider,
+            )
         return items
 
     # -- provider hooks -------------------------------------------------------
@@ -542,10 +607,9 @@ class HereClient(BaseClient):
         state = _STATES.get(str(raw).lower()) if raw is not None else PENDING
         if state is None:
             return Poll(FAILED, raw, message=f"HERE answered an unknown report status {raw!r}")
-        href = data.get("resultHref")
-        link = Secret(urljoin(self.base_url + "/", str(href))) if href and state == READY else None
+        # resultHref is not used: the download is always the documented /output path.
         message = data.get("message") or data.get("error") or data.get("cause")
-        return Poll(state, raw, download_url=link, message=str(message) if message else None)
+        return Poll(state, raw, message=str(message) if message else None)
 
     def _poll(self, job: ReportJob) -> Poll:
         what = f"status of report {job.id}"
@@ -558,13 +622,12 @@ class HereClient(BaseClient):
         return poll
 
     def _download_request(self, job: ReportJob) -> tuple[str | Secret, Headers]:
+        # Always the documented /reports/{id}/output under the configured base URL: the
+        # spec's own resultHref example (https://usage/realms/.../report/REPORT-1475/output)
+        # is not a usable URL, and a token goes to the API host only (a redirect elsewhere
+        # drops it, see _redirects).
         output = self._realm_url(f"/reports/{quote(job.id, safe='')}/output")
-        url: str | Secret = job._download_url or output
-        target = url.get() if isinstance(url, Secret) else url
-        if urlsplit(target).netloc != urlsplit(self.base_url).netloc:
-            # A link elsewhere (a storage bucket) is pre-signed: never send it our token.
-            return url, {"Accept": "application/x-gzip, text/csv"}
-        return url, lambda: self._headers(accept="application/x-gzip, text/csv")
+        return output, lambda: self._headers(accept="application/x-gzip, text/csv")
 
     def _validate_file(self, job: ReportJob, path: Path) -> None:
         self._records[job.id] = _count_records(path)
@@ -601,6 +664,27 @@ class HereClient(BaseClient):
                 "end": last.isoformat(),
             },
         ]
+
+
+def _seconds(value: Any) -> float | None:
+    """A token lifetime in seconds, or None when absent, not a number, or beyond a year."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not 0 < seconds <= 366 * 86400:  # also false for nan and inf
+        return None
+    return seconds
+
+
+def _int_or_none(value: Any, default: int | None) -> int | None:
+    """An integer paging field, or ``default`` when absent or not a number."""
+    if isinstance(value, bool) or value is None:
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return default
 
 
 def _month_end(day: date) -> date:

@@ -11,6 +11,8 @@ loses nothing: ``usage_analysis.resume(job_id)`` re-attaches.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -19,8 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._secrets import Secret, get_logger, redact
+from ..defaults import REPORT_TIMEOUT
 from ..errors import (
     AuthenticationError,
+    InvalidParameter,
     NotFoundError,
     ReportFailed,
     ReportParseError,
@@ -28,6 +32,7 @@ from ..errors import (
     UsageAnalysisError,
 )
 from ._clock import PollSchedule
+from ._http import DeadlineExceeded
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,6 +46,7 @@ __all__ = [
     "PENDING",
     "READY",
     "ArchiveWarning",
+    "IncompleteDownloadWarning",
     "PartialReportWarning",
     "Poll",
     "ReportJob",
@@ -64,6 +70,10 @@ class ArchiveWarning(UserWarning):
 
 class PartialReportWarning(UserWarning):
     """A report arrived incomplete (Informatica PARTIAL_SUCCESS): some data is missing."""
+
+
+class IncompleteDownloadWarning(UserWarning):
+    """A download could not be checked for completeness (the server closed to end it)."""
 
 
 class Poll:
@@ -111,6 +121,20 @@ class _Progress:
         else:
             self.bar.refresh()
 
+    def sleep(self, seconds: float, clock: Any, state: str) -> None:
+        """``clock.sleep(seconds)``, the bar counting down to the next status check."""
+        if self.bar is None or seconds <= 0:
+            clock.sleep(seconds)
+            return
+        end = clock.monotonic() + seconds
+        # Under a millisecond left is done: a float clock may not move for less.
+        while (left := end - clock.monotonic()) > 1e-3:
+            self.bar.set_postfix_str(f"{state}; next check in {math.ceil(left)} s", refresh=False)
+            self.bar.refresh()
+            # Whole seconds down to the check (the first step takes the fraction).
+            clock.sleep(left - math.ceil(left) + 1.0 if left > 1.0 else left)
+        self.bar.set_postfix_str(f"{state}; checking ...", refresh=True)
+
     def bytes(self, size: int, total: int | None) -> None:
         if self.bar is None:
             return
@@ -121,6 +145,48 @@ class _Progress:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class _Deadline:
+    """One overall deadline (``timeout=``) for waiting and downloading, on the client's clock."""
+
+    __slots__ = ("started", "until")
+
+    def __init__(self, started: float, until: float | None) -> None:
+        self.started = started
+        self.until = until
+
+    @classmethod
+    def start(cls, job: ReportJob, timeout: float | None) -> _Deadline:
+        """From now; ``None`` means ``REPORT_TIMEOUT``, ``math.inf`` no deadline at all."""
+        if timeout is None:
+            timeout = REPORT_TIMEOUT
+        if not timeout >= 0:
+            raise InvalidParameter("timeout", f"expected seconds >= 0 or None, got {timeout!r}")
+        now = job.client.clock.monotonic()
+        return cls(now, None if math.isinf(timeout) else now + float(timeout))
+
+    def remaining(self, clock: Any) -> float | None:
+        return None if self.until is None else self.until - clock.monotonic()
+
+    def timeout(self, job: ReportJob, doing: str) -> ReportTimeout:
+        waited = job.client.clock.monotonic() - self.started
+        return ReportTimeout(
+            f"the {job.provider} report {doing}; call wait() or download() again, or "
+            f"resume('{job.id}') later",
+            job_id=job.id,
+            state=job.provider_state or job.state,
+            waited=waited,
+        )
+
+    @contextlib.contextmanager
+    def bound(self, job: ReportJob, doing: str) -> Iterator[None]:
+        """Requests inside end by the deadline; passing it raises ReportTimeout."""
+        try:
+            with job.client.http.deadline(self.until):
+                yield
+        except DeadlineExceeded:
+            raise self.timeout(job, doing) from None
 
 
 class ReportJob:
@@ -276,10 +342,23 @@ class ReportJob:
         """Poll until the report is ready (or failed), on the provider's schedule.
 
         The default schedule is the client's (Particle: 15 s, 30 s, 60 s, then every
-        minute); a ``Retry-After`` from the provider lengthens a wait. Raises
-        :class:`ReportFailed` when the provider says the job failed and
-        :class:`ReportTimeout` after ``timeout`` seconds.
+        minute); a ``Retry-After`` from the provider lengthens a wait (up to
+        ``MAX_RETRY_AFTER``). Raises :class:`ReportFailed` when the provider says the
+        job failed and :class:`ReportTimeout` after ``timeout`` seconds: one overall
+        deadline, which also cuts a status answer that arrives too slowly. ``None``:
+        ``REPORT_TIMEOUT`` (6 hours); ``math.inf``: no deadline.
         """
+        return self._wait_until(
+            _Deadline.start(self, timeout), progress=progress, schedule=schedule
+        )
+
+    def _wait_until(
+        self,
+        deadline: _Deadline,
+        *,
+        progress: bool,
+        schedule: PollSchedule | Sequence[float] | str | float | None = None,
+    ) -> ReportJob:
         clock = self._client.clock
         plan = PollSchedule.coerce(schedule, default=self._client.schedule)
         total = sum(1 for _ in self.leaves())
@@ -290,29 +369,23 @@ class ReportJob:
             unit="part",
             bar_format="{desc}: {n_fmt}/{total_fmt} ready [{elapsed}{postfix}]",
         )
-        start = clock.monotonic()
         n = 0
         try:
             while True:
                 if not self.done:
-                    self.refresh()
+                    with deadline.bound(self, "is not ready yet"):
+                        self.refresh()
                 ready = sum(1 for leaf in self.leaves() if leaf.done)
                 bar.state(self.state, ready)
                 if self.done:
                     return self
                 self._raise_if_failed()
-                waited = clock.monotonic() - start
-                if timeout is not None and waited >= timeout:
-                    raise ReportTimeout(
-                        f"the {self.provider} report is not ready yet; call wait() again "
-                        f"or resume('{self.id}') later",
-                        job_id=self.id,
-                        state=self.provider_state or self.state,
-                        waited=waited,
-                    )
+                remaining = deadline.remaining(clock)
+                if remaining is not None and remaining <= 0:
+                    raise deadline.timeout(self, "is not ready yet")
                 delay = max(plan.delay(n), self._retry_after or 0.0)
-                if timeout is not None:
-                    delay = min(delay, timeout - waited)
+                if remaining is not None:
+                    delay = min(delay, remaining)
                 log.debug(
                     "%s report %s is %s; next status check in %.1f s",
                     self.provider,
@@ -320,7 +393,7 @@ class ReportJob:
                     self.provider_state or self.state,
                     delay,
                 )
-                clock.sleep(delay)
+                bar.sleep(delay, clock, self.provider_state or self.state)
                 n += 1
         finally:
             bar.close()
@@ -355,10 +428,12 @@ class ReportJob:
         """Wait, download and read; a report the provider says failed is asked for again.
 
         At most ``client.rerequests`` times (default 2); then :class:`ReportFailed`.
+        ``timeout`` is one deadline over all of it: polling, downloads, re-requests.
         """
+        deadline = _Deadline.start(self, timeout)
         for attempt in range(self._client.rerequests + 1):
             try:
-                self.download(progress=progress, timeout=timeout)
+                self._download(None, progress=progress, deadline=deadline)
                 break
             except ReportFailed as exc:
                 if attempt == self._client.rerequests:
@@ -376,19 +451,24 @@ class ReportJob:
 
         The file is streamed to disk in constant memory and renamed into place only
         when whole; its size and sha256 are recorded in the journal. An expired
-        download link is renewed by asking the status again.
+        download link is renewed by asking the status again. ``timeout`` bounds the
+        waiting and the download together: at the deadline, :class:`ReportTimeout`,
+        the partial file is removed and the job can be resumed.
         """
         target = Path(dest).expanduser() if dest is not None else None
+        return self._download(target, progress=progress, deadline=_Deadline.start(self, timeout))
+
+    def _download(self, target: Path | None, *, progress: bool, deadline: _Deadline) -> Path:
         saved = self.state == DOWNLOADED and self.path is not None and self.path.exists()
         if saved and (target is None or target.resolve() == self.path.resolve()):  # type: ignore[union-attr]
             return self.path  # type: ignore[return-value]
         if not self.done:
-            self.wait(progress=progress, timeout=timeout)
+            self._wait_until(deadline, progress=progress)
         if self.parts:
-            return self._download_group(target, progress=progress, timeout=timeout)
-        return self._download_leaf(target, progress=progress, timeout=timeout)
+            return self._download_group(target, progress=progress, deadline=deadline)
+        return self._download_leaf(target, progress=progress, deadline=deadline)
 
-    def _download_leaf(self, target: Path | None, *, progress: bool, timeout: float | None) -> Path:
+    def _download_leaf(self, target: Path | None, *, progress: bool, deadline: _Deadline) -> Path:
         client = self._client
         path = target or client._default_path(self)
         bar = _Progress(
@@ -402,16 +482,17 @@ class ReportJob:
         attempts = 3
         try:
             for attempt in range(1, attempts + 1):
-                url, headers = client._download_request(self)
                 try:
-                    saved = client.http.download(
-                        url,
-                        path,
-                        what=f"download of report {self.id}",
-                        headers=headers,
-                        validate=lambda p: client._validate_file(self, p),
-                        progress=bar.bytes,
-                    )
+                    with deadline.bound(self, "was not downloaded in time"):
+                        url, headers = client._download_request(self)
+                        saved = client.http.download(
+                            url,
+                            path,
+                            what=f"download of report {self.id}",
+                            headers=headers,
+                            validate=lambda p: client._validate_file(self, p),
+                            progress=bar.bytes,
+                        )
                     break
                 except (NotFoundError, AuthenticationError) as exc:
                     if attempt == attempts:
@@ -425,13 +506,15 @@ class ReportJob:
                     )
                     self._download_url = None
                     self.state = PENDING
-                    self.refresh()
+                    with deadline.bound(self, "is not ready yet"):
+                        self.refresh()
                     if not self.done:
-                        self.wait(progress=False, timeout=timeout)
+                        self._wait_until(deadline, progress=False)
         finally:
             bar.close()
         self.path, self.size, self.sha256 = saved.path, saved.size, saved.sha256
         self.state = DOWNLOADED
+        self._note(saved.warnings)
         self._save()
         windows = client._recheck(self, saved.path)
         if windows:
@@ -440,15 +523,22 @@ class ReportJob:
             self.path = self.size = self.sha256 = None
             self.state = PENDING
             self._save()
-            return self.download(target, progress=progress, timeout=timeout)
+            return self._download(target, progress=progress, deadline=deadline)
         return saved.path
 
-    def _download_group(
-        self, target: Path | None, *, progress: bool, timeout: float | None
-    ) -> Path:
+    def _note(self, notes: Sequence[str]) -> None:
+        """Keep doubts about a downloaded file on the job (and so in the journal), and warn."""
+        for text in notes:
+            text = redact(text)
+            if text not in self._warned:
+                self._warned.add(text)
+                self.warnings.append(text)
+                warnings.warn(text, IncompleteDownloadWarning, stacklevel=4)
+
+    def _download_group(self, target: Path | None, *, progress: bool, deadline: _Deadline) -> Path:
         client = self._client
         for part in self.parts:
-            part.download(progress=progress, timeout=timeout)
+            part._download(None, progress=progress, deadline=deadline)
         self._derive()
         files = [leaf.path for leaf in self.leaves()]
         assert all(f is not None for f in files)
@@ -504,14 +594,20 @@ class ReportJob:
     def _read_options(self) -> dict[str, Any]:
         """What the reader cannot see in the file but the request said.
 
-        A summarized HERE report has no dates: its rows cover the requested days
-        (``end`` inclusive, so the period ends the day after).
+        HERE: always the requested period (``end`` inclusive, so it ends the day
+        after) and detail level. A summarized report has no dates at all, and a
+        one-day report must not pass for a whole month when its rows' timestamps
+        look monthly (a daily refresh on the 2nd must not archive the 1st as the
+        month, nor skip the 2nd to the 19th).
         """
-        if self.provider == "here" and self.params.get("detail_level") == "summarized":
-            first = date.fromisoformat(str(self.params["start"]))
-            last = date.fromisoformat(str(self.params["end"]))
-            return {"period": (first, last + timedelta(days=1)), "detail_level": "summarized"}
-        return {}
+        if self.provider != "here" or "start" not in self.params:
+            return {}
+        first = date.fromisoformat(str(self.params["start"]))
+        last = date.fromisoformat(str(self.params["end"]))
+        options: dict[str, Any] = {"period": (first, last + timedelta(days=1))}
+        if self.params.get("detail_level"):
+            options["detail_level"] = self.params["detail_level"]
+        return options
 
     def _archive(
         self, unified: pd.DataFrame | None, path: Path, archive: str | os.PathLike[str] | None

@@ -23,8 +23,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..errors import InvalidParameter, NotFoundError
+from ..defaults import JOURNAL_LOCK_TIMEOUT
+from ..errors import ConfigurationError, InvalidParameter, NotFoundError
 from ..paths import journal_path
+from ._http import remove_stale_parts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,7 +34,40 @@ if TYPE_CHECKING:
     from ._base import BaseClient
     from .job import ReportJob
 
-__all__ = ["Journal", "Owner", "jobs", "params_key", "resume"]
+__all__ = ["Journal", "JournalError", "Owner", "jobs", "params_key", "resume"]
+
+
+class JournalError(ConfigurationError):
+    """The journal cannot be used: corrupt, locked by another process, or not writable."""
+
+    def __init__(self, path: Path, problem: str, remedy: str) -> None:
+        self.path = path
+        super().__init__(f"the journal {path} {problem}: {remedy}")
+
+
+def _journal_error(path: Path, exc: sqlite3.Error, timeout: float) -> JournalError:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return JournalError(
+            path,
+            f"stayed locked by another process for {timeout:.0f} s ({exc})",
+            "close the other notebooks or processes using it (or point USAGE_ANALYSIS_HOME "
+            "elsewhere), then try again",
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and (
+        "not a database" in text or "malformed" in text or "corrupt" in text
+    ):
+        return JournalError(
+            path,
+            f"is damaged ({exc})",
+            f"move it aside (e.g. rename it to {path.name}.damaged) and run again: a new, "
+            "empty journal is made, and the report files already downloaded stay where they are",
+        )
+    return JournalError(
+        path,
+        f"cannot be used ({type(exc).__name__}: {exc})",
+        "check that its folder exists and is writable, or point USAGE_ANALYSIS_HOME elsewhere",
+    )
 
 
 class Owner(NamedTuple):
@@ -113,8 +148,11 @@ def params_key(provider: str, params: dict[str, Any]) -> str:
 class Journal:
     """The SQLite journal at ``path`` (default: ``journal.sqlite`` in the data dir)."""
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path | None = None, *, timeout: float = JOURNAL_LOCK_TIMEOUT
+    ) -> None:
         self.path = Path(path) if path is not None else journal_path()
+        self.timeout = float(timeout)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             # WAL: readers never wait for a writer, and a commit costs one fsync at most.
@@ -133,11 +171,20 @@ class Journal:
 
     @contextmanager
     def _connect(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection; an SQLite failure (corrupt, locked) becomes a JournalError."""
+        try:
+            with self._sqlite(write=write) as db:
+                yield db
+        except sqlite3.Error as exc:
+            raise _journal_error(self.path, exc, self.timeout) from None
+
+    @contextmanager
+    def _sqlite(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         # A connection per operation: cheap, and safe across threads and processes.
-        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         db.row_factory = sqlite3.Row
         try:
-            db.execute("PRAGMA busy_timeout = 60000")
+            db.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             db.execute("PRAGMA synchronous = NORMAL")
             if write:
                 # IMMEDIATE: take the write lock now, so a count-then-insert is atomic.
@@ -347,6 +394,7 @@ def resume(
 
     Credentials come from ``client`` when given, else from the environment and
     config files as for a new client; the job's endpoints come from the journal.
+    Partial downloads left by a process that died are removed.
     """
     from .job import ReportJob
 
@@ -382,7 +430,11 @@ def resume(
             raise NotFoundError(f"part {part_id!r} of job {job_id!r} is missing from the journal")
         return part
 
-    return ReportJob.from_row(row, client, load=load)
+    job = ReportJob.from_row(row, client, load=load)
+    # A kernel killed mid-download left a .part file: it goes now (live downloads stay).
+    for part in {job, *job.leaves()}:
+        remove_stale_parts(part.path or client._default_path(part))
+    return job
 
 
 def _owner_of(row: dict[str, Any]) -> Owner:

@@ -12,7 +12,8 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -20,15 +21,18 @@ from urllib.parse import quote
 from .._secrets import Secret
 from ..defaults import (
     PARTICLE_API_URL,
-    PARTICLE_CONFIG_FILE,
+    PARTICLE_CLI_DIR,
+    PARTICLE_CLI_PROFILE,
     PARTICLE_DEVICE_ID_PATTERN,
     PARTICLE_DOWNLOAD_LIFETIME,
     PARTICLE_MAX_OUTSTANDING,
+    PARTICLE_NO_LINK_POLLS,
     PARTICLE_POLL_EVERY,
     PARTICLE_POLL_SCHEDULE,
 )
 from ..errors import (
     APIError,
+    AuthenticationError,
     ConfigurationError,
     ConnectionFailed,
     InvalidParameter,
@@ -65,20 +69,85 @@ _EXPIRED_WORDS = {"expired", "deleted", "archived", "gone"}
 _LIMIT_WORDS = re.compile(r"outstanding|limit|too many|at a time", re.I)
 
 
-def _read_cli_token() -> str | None:
-    """The token the Particle CLI saved (``particle login``), if any."""
-    path = Path(PARTICLE_CONFIG_FILE).expanduser()
-    if not path.is_file():
-        return None
+_CLI_HINT = "make a new token with `particle token create` (or `particle login`)"
+_PROFILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+@dataclass(frozen=True)
+class CliProfile:
+    """What the Particle CLI saved: the file, its token, when that expires, its API URL."""
+
+    path: Path
+    token: str | None
+    expires_at: datetime | None
+    api_url: str | None
+
+    def __repr__(self) -> str:
+        return f"CliProfile(path={str(self.path)!r}, expires_at={self.expires_at!r})"
+
+
+def _read_json_file(path: Path, *, expected: str) -> dict[str, Any]:
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ConfigurationError(
-            f"{path}: cannot read the Particle CLI config ({type(exc).__name__}); "
-            "expected JSON with an 'access_token' key"
+            f"{path}: cannot read the Particle CLI file ({type(exc).__name__}); expected {expected}"
         ) from None
-    token = config.get("access_token") if isinstance(config, dict) else None
-    return token if isinstance(token, str) and token.strip() else None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"{path}: expected {expected}, got {type(data).__name__}")
+    return data
+
+
+def _expiry(value: Any, path: Path) -> datetime | None:
+    """``access_token_expires_at``: an ISO 8601 time, or epoch seconds or milliseconds."""
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(value) / (1000.0 if value > 1e11 else 1.0)
+            return datetime.fromtimestamp(seconds, UTC)
+        when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise ConfigurationError(
+            f"{path}: access_token_expires_at {value!r} is not a date and time; expected ISO 8601 "
+            "like 2026-12-31T00:00:00Z"
+        ) from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def read_cli_profile(directory: str | Path = PARTICLE_CLI_DIR) -> CliProfile | None:
+    """The Particle CLI's saved login: ``<dir>/<name>.config.json``, ``name`` from profile.json.
+
+    ``profile.json`` holds ``{"name": "<profile>"}`` (default ``particle``); the config
+    file holds ``access_token``, ``access_token_expires_at``, ``username`` and may
+    set ``apiUrl``. None when there is no config file.
+    """
+    base = Path(directory).expanduser()
+    name = PARTICLE_CLI_PROFILE
+    profile_file = base / "profile.json"
+    if profile_file.is_file():
+        chosen = _read_json_file(profile_file, expected='JSON like {"name": "particle"}').get(
+            "name"
+        )
+        if chosen is not None:
+            if not isinstance(chosen, str) or not _PROFILE_NAME.match(chosen):
+                raise ConfigurationError(
+                    f"{profile_file}: 'name' must be a profile name (letters, digits, . _ -), "
+                    f"got {chosen!r}"
+                )
+            name = chosen
+    path = base / f"{name}.config.json"
+    if not path.is_file():
+        return None
+    config = _read_json_file(path, expected="JSON with an 'access_token' key")
+    token = config.get("access_token")
+    api_url = config.get("apiUrl")
+    return CliProfile(
+        path=path,
+        token=token.strip() if isinstance(token, str) and token.strip() else None,
+        expires_at=_expiry(config.get("access_token_expires_at"), path),
+        api_url=api_url.strip() if isinstance(api_url, str) and api_url.strip() else None,
+    )
 
 
 def _state_of(attributes: dict[str, Any]) -> Poll:
@@ -120,8 +189,11 @@ class ParticleClient(BaseClient):
     """Data operations reports of a Particle sandbox (``org=None``) or organization.
 
     The token comes from ``token=``, else ``$PARTICLE_ACCESS_TOKEN``, else the
-    Particle CLI's ``~/.particle/particle.config.json``. The API URL from
-    ``base_url=``, else ``$PARTICLE_API_URL``, else https://api.particle.io.
+    Particle CLI's ``~/.particle/<profile>.config.json`` (``<profile>`` named in
+    ``~/.particle/profile.json``, default ``particle``); an expired CLI token raises
+    :class:`AuthenticationError` at once. The API URL from ``base_url=``, else
+    ``$PARTICLE_API_URL``, else the CLI profile's ``apiUrl`` (with its token), else
+    https://api.particle.io.
     """
 
     provider = "particle"
@@ -139,11 +211,24 @@ class ParticleClient(BaseClient):
         base_url: str | None = None,
         **options: Any,
     ) -> None:
+        profile: CliProfile | None = None
+
+        def from_cli() -> str | None:
+            nonlocal profile
+            profile = read_cli_profile()
+            return profile.token if profile is not None else None
+
         self._token = credential(
             token,
             argument="token",
             env="PARTICLE_ACCESS_TOKEN",
-            files=[(PARTICLE_CONFIG_FILE, _read_cli_token)],
+            files=[
+                (
+                    f"{PARTICLE_CLI_DIR}/{PARTICLE_CLI_PROFILE}.config.json, or the profile "
+                    f"named in {PARTICLE_CLI_DIR}/profile.json",
+                    from_cli,
+                )
+            ],
             what="Particle access token (make one with `particle token create`)",
         )
         if org is not None and not str(org).strip():
@@ -151,12 +236,23 @@ class ParticleClient(BaseClient):
                 "org", "expected an organization slug or id, or None for the sandbox"
             )
         self.org = org
+        # The CLI profile's apiUrl goes with the CLI profile's token only.
+        cli_url = profile.api_url if profile is not None else None
         self.base_url = (
-            setting(base_url, env="PARTICLE_API_URL", default=PARTICLE_API_URL) or ""
+            setting(base_url, env="PARTICLE_API_URL", default=cli_url or PARTICLE_API_URL) or ""
         ).rstrip("/")
+        self._cli_profile = profile
         self._suspect: dict[str, tuple[int, str]] = {}
         self._default_agreement: str | None = None
+        self._no_link: dict[str, int] = {}
         super().__init__(**options)
+        expires = profile.expires_at if profile is not None else None
+        if profile is not None and expires is not None and expires <= self.clock.now():
+            raise AuthenticationError(
+                f"the Particle CLI token in {profile.path} expired at {expires.isoformat()}",
+                provider=self.provider,
+                hint=f"{_CLI_HINT}, or pass token= or set PARTICLE_ACCESS_TOKEN",
+            )
 
     def request(self, *args: Any, **kwargs: Any) -> ReportJob:
         """Same as :meth:`request_report` (the name shared by every client)."""
@@ -352,8 +448,23 @@ class ParticleClient(BaseClient):
         )
         data = self.http.parse_json(response, what=what)
         item = data.get("data") if isinstance(data, dict) else None
-        poll = _state_of(item.get("attributes") or {} if isinstance(item, dict) else {})
+        attributes = item.get("attributes") or {} if isinstance(item, dict) else {}
+        poll = _state_of(attributes)
         poll.retry_after = retry_after_of(response)
+        word = str(poll.provider_state or "").strip().lower()
+        if poll.state == PENDING and word in _READY_WORDS:
+            # "available" without a download_url: give the link a few polls to appear.
+            n = self._no_link.get(job.id, 0) + 1
+            self._no_link[job.id] = n
+            if n > PARTICLE_NO_LINK_POLLS:
+                return Poll(
+                    FAILED,
+                    poll.provider_state,
+                    message=f"Particle said {poll.provider_state!r} in {n} status answers but "
+                    "never gave a download_url",
+                )
+        else:
+            self._no_link.pop(job.id, None)
         return poll
 
     def _download_request(self, job: ReportJob) -> tuple[str | Secret, Headers]:

@@ -8,11 +8,18 @@ from pathlib import Path
 
 import uvicorn
 
+from ..defaults import DEMO_POLL_SCHEDULE, PARTICLE_ORG_ENV, POLL_SCHEDULE_ENV
 from ..errors import InvalidParameter
 from .options import SPEEDS, EmulatorOptions
 from .server import Emulator, bind_socket, uvicorn_config
 
-__all__ = ["register", "run"]
+__all__ = ["client_env", "register", "run", "write_env_file"]
+
+# Seconds between status checks for clients of the emulator: its "instant" and "fast"
+# jobs finish within a second, where the providers' schedules (15 s and up) would
+# make every fetch wait for nothing; "realistic" jobs take minutes.
+EMULATOR_POLL_SCHEDULES = {"instant": DEMO_POLL_SCHEDULE, "fast": DEMO_POLL_SCHEDULE}
+REALISTIC_POLL_SCHEDULE = "2,5,10"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -55,13 +62,32 @@ def _env_file(path: Path | None) -> Path:
     return data_dir() / "emulator.env"
 
 
+def client_env(emulator: Emulator, speed: str) -> dict[str, str]:
+    """What the env file holds: URLs, credentials, the org and a poll schedule to match."""
+    env = dict(emulator.env())
+    env[PARTICLE_ORG_ENV] = emulator.credentials["particle"]["org"]
+    env[POLL_SCHEDULE_ENV] = EMULATOR_POLL_SCHEDULES.get(speed, REALISTIC_POLL_SCHEDULE)
+    return env
+
+
 def write_env_file(path: Path, env: dict[str, str]) -> None:
-    """Write ``KEY='value'`` lines, readable by the owner only (they hold credentials)."""
+    """Write ``KEY='value'`` lines, readable by the owner only (they hold credentials).
+
+    The lines go to a new 0600 file beside ``path`` that then replaces it, so an
+    existing file (any mode) ends up 0600 too, and never holds half the lines.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        for key, value in sorted(env.items()):
-            fh.write(f"{key}='{value}'\n")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            for key, value in sorted(env.items()):
+                quoted = value.replace("'", "'\\''")  # shell single quotes
+                fh.write(f"{key}='{quoted}'\n")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     sock = bind_socket(args.host, args.port)
     emulator.port = int(sock.getsockname()[1])
     env_path = _env_file(args.env_file)
-    write_env_file(env_path, emulator.env())
+    write_env_file(env_path, client_env(emulator, args.speed))
     print(
         f"usage-analysis emulator on {emulator.base_url} (seed {args.seed}, speed {args.speed}, "
         f"faults {args.faults:g})"

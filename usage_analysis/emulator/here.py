@@ -152,18 +152,29 @@ def _paging(params: Mapping[str, str]) -> tuple[int, int]:
     return limit, offset
 
 
-def _envelope(total: int, limit: int, offset: int, items: list[Any]) -> dict[str, Any]:
+def _envelope(
+    total: int, limit: int, offset: int, items: list[Any], *, pages: bool
+) -> dict[str, Any]:
+    """One page's answer. ``pages``: offsets are page numbers (the spec), else record counts."""
+    last_page = max(0, (total - 1) // limit)
+    step = 1 if pages else limit
     body: dict[str, Any] = {
         "total": total,
         "limit": limit,
         "offset": offset,
         "count": len(items),
         "items": items,
-        "lastOffset": max(0, ((total - 1) // limit) * limit),
+        "lastOffset": last_page * step,
     }
-    if offset + limit < total:
-        body["nextOffset"] = offset + limit
+    first = offset * limit if pages else offset
+    if first + limit < total:
+        body["nextOffset"] = offset + step
     return body
+
+
+def _zoneless(t: float) -> str:
+    """``2026-10-01T12:00:00``: HERE's spec writes every timestamp without a zone (UTC)."""
+    return iso_z(t).removesuffix("Z")
 
 
 class HereAPI:
@@ -260,7 +271,7 @@ class HereAPI:
                 return here_error(401, "Invalid or expired token.")
         realm = request.path_params["realm_id"]
         if not _REALM.match(realm) or realm != self.realm:
-            return here_error(
+            return self._error(
                 400,
                 "Invalid Realm",
                 code="E706001",
@@ -270,8 +281,17 @@ class HereAPI:
             )
         return None
 
-    def _bad(self, request: Request, exc: BadParams) -> Response:
+    def _error(self, status: int, cause: str, **kwargs: Any) -> Response:
+        """A HERE error answer, with ``details`` shaped as the options say."""
         return here_error(
+            status,
+            cause,
+            details_object=self.state.options.here_error_details == "object",
+            **kwargs,
+        )
+
+    def _bad(self, request: Request, exc: BadParams) -> Response:
+        return self._error(
             400,
             f"{exc.field}: {exc.message}",
             code=exc.code or "E706000",
@@ -295,10 +315,12 @@ class HereAPI:
                 raise BadParams("usageFields", f"unknown field(s) {', '.join(bad)}")
         except BadParams as exc:
             return self._bad(request, exc)
+        pages = self.state.options.here_paging == "page"
+        first = offset * limit if pages else offset
         total, items = await self.state.run_blocking(
-            self.state.data.here_items, query, offset, limit, fields or None
+            self.state.data.here_items, query, first, limit, fields or None
         )
-        return JSONResponse(_envelope(total, limit, offset, items))
+        return JSONResponse(_envelope(total, limit, offset, items, pages=pages))
 
     async def search_csv(self, request: Request) -> Response:
         if (denied := self._check(request)) is not None:
@@ -363,10 +385,12 @@ class HereAPI:
         body: dict[str, Any] = {
             "id": job.id,
             "status": status,
-            "created": iso_z(job.created_at),
+            "created": _zoneless(job.created_at),
             "parameters": job.params["parameters"],
         }
         if status == "completed":
+            # The spec's example is https://usage/realms/.../report/REPORT-1475/output (not
+            # a usable URL); clients download from /reports/{id}/output under their base URL.
             body["resultHref"] = f"{base_url(request)}{API}/{self.realm}/reports/{job.id}/output"
         if status == "failed":
             # Unconfirmed: HERE documents no failure reason field; this one is ours.
@@ -388,14 +412,16 @@ class HereAPI:
             key=lambda j: (j.created_at, j.id),
             reverse=sort == "desc",
         )
-        items = [self._status_json(j, request) for j in jobs[offset : offset + limit]]
-        return JSONResponse(_envelope(len(jobs), limit, offset, items))
+        pages = self.state.options.here_paging == "page"
+        first = offset * limit if pages else offset
+        items = [self._status_json(j, request) for j in jobs[first : first + limit]]
+        return JSONResponse(_envelope(len(jobs), limit, offset, items, pages=pages))
 
     def _job(self, request: Request) -> Job | Response:
         report_id = request.path_params["report_id"]
         job = self.state.get_job("here", report_id)
         if job is None:
-            return here_error(
+            return self._error(
                 404,
                 f"Report {report_id} not found",
                 title="Not Found",
@@ -420,7 +446,7 @@ class HereAPI:
             return job
         status = self._status_json(job, request)["status"]
         if status != "completed":
-            return here_error(
+            return self._error(
                 404,
                 f"Report {job.id} has no output: its status is {status}",
                 title="Not Found",

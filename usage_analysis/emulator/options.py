@@ -147,6 +147,11 @@ class EmulatorOptions:
     particle_state_field: Literal["state", "status", "both"] = "state"
     # Informatica's docs write the job id as "jobId" in examples and "jobID" in tables.
     informatica_job_id_key: Literal["jobId", "jobID"] = "jobId"
+    # HERE's spec defines offset as a page number (total=10, limit=2: nextOffset 1,
+    # lastOffset 4); "record" pages by record counts, as some servers may.
+    here_paging: Literal["page", "record"] = "page"
+    # HERE error "details": the spec shows a list of objects; some answers carry one object.
+    here_error_details: Literal["array", "object"] = "array"
     # Size of the generated world (None: the generator's default).
     particle_devices: int | None = None
     here_apps: int | None = None

@@ -162,21 +162,46 @@ class ParticleAPI:
         start, end, nxt = self._period()
         max_devices, max_ops, blocks = self._allowance(scope)
         usage = self._period_usage(scope)
+        devices = int(usage["Device ID"].nunique()) if len(usage) else 0
+        data_ops = int(usage["Total Data Operations"].sum()) if len(usage) else 0
+        counts = {
+            "owned_devices": devices,
+            "billable_devices": devices,
+            "device_data": 0,
+            "device_messages": data_ops,
+        }
+        # Fields as SDKs that read real answers show them (PROVIDERS.md): no "blocks" field.
         attributes = {
             "name": "Free Plan" if scope == "user" else "Basic Plan",
             "agreement_type": "developer" if scope == "user" else "organization",
             "state": "active",
+            "owner_id": f"{scope}-{self.state.options.seed}",
+            "owner_type": "user" if scope == "user" else "organization",
+            "starts_on": start.replace(month=1).isoformat(),
+            "ends_on": None,
             "current_billing_period_start": start.isoformat(),
             "current_billing_period_end": end.isoformat(),
             "next_billing_period_start": nxt.isoformat(),
             "current_usage_summary": {
-                "device_count": int(usage["Device ID"].nunique()) if len(usage) else 0,
-                "data_operations": int(usage["Total Data Operations"].sum()) if len(usage) else 0,
+                "device_limit_reached": devices >= max_devices,
+                "connectivity": {
+                    "all": counts,
+                    "wifi": counts,
+                    "cellular": dict.fromkeys(counts, 0),
+                    "asset_tracker": dict.fromkeys(counts, 0),
+                },
             },
             "pricing_terms": {
-                "device": {"max_devices": max_devices},
-                "messaging": {"max_messages": max_ops},
-                "blocks": blocks,
+                "rates": {
+                    "all_platforms": {"duration": "month", "per_block": 299 if blocks else 0}
+                },
+                "device": {"name": "devices", "duration": "month", "max_devices": max_devices},
+                "messaging": {
+                    "name": "data_operations",
+                    "duration": "month",
+                    "max_messages": max_ops,
+                },
+                "device_data": {"uom": "MB", "max_data": 100 if scope == "user" else 540 * blocks},
             },
         }
         body = {
@@ -205,17 +230,33 @@ class ParticleAPI:
                 crossed = daily[daily >= share * max_ops]
                 if len(crossed):
                     day = crossed.index[0]
+                    percent = round(share * 100)
+                    when = iso_z(day.to_pydatetime())
+                    start, _end, nxt = self._period()
+                    # The item shape a third-party SDK reads (PROVIDERS.md).
                     data.append(
                         {
-                            "id": f"{self.agreement_id(scope)}-{day:%Y%m}-{round(share * 100)}",
+                            "id": f"{self.agreement_id(scope)}-{day:%Y%m}-{percent}",
                             "type": "notification",
                             "attributes": {
-                                "event_type": "usage_threshold",
-                                "resource": "data_operations",
-                                "threshold_percent": round(share * 100),
-                                "usage": int(crossed.iloc[0]),
-                                "limit": max_ops,
-                                "created_at": iso_z(day.to_pydatetime()),
+                                "state": "sent",
+                                "event_name": f"data_operations_{percent}_percent",
+                                "time_period": f"{start:%Y-%m}",
+                                "created_at": when,
+                                "updated_at": when,
+                                "resource_id": self.agreement_id(scope),
+                                "resource_type": "service_agreement",
+                                "details": {
+                                    "event_type": "usage_threshold",
+                                    "hierarchy_info": {
+                                        "name": "data_operations",
+                                        "priority": percent,
+                                    },
+                                    "device_pause_date": nxt.isoformat()
+                                    if percent >= 100 and scope == "user"
+                                    else None,
+                                    "next_billing_period_start": nxt.isoformat(),
+                                },
                             },
                         }
                     )
@@ -264,7 +305,12 @@ class ParticleAPI:
                 "particle",
                 report_id,
                 owner=scope,
-                params={"query": query, "report_type": query.report_type, "report_params": params},
+                params={
+                    "query": query,
+                    "report_type": query.report_type,
+                    "report_params": params,
+                    "service_agreement_id": self.agreement_id(scope),
+                },
             )
         return JSONResponse(self._report_json(job, request, initial=True), status_code=202)
 
@@ -291,10 +337,20 @@ class ParticleAPI:
             attributes["state"] = state
         if field in ("status", "both"):
             attributes["status"] = state
+        params = job.params["report_params"]
+        # Documented: service_agreement_id (an integer), the dates at the top level,
+        # report_params holding devices, products and recipient_list.
         attributes.update(
             {
                 "report_type": job.params["report_type"],
-                "report_params": job.params["report_params"],
+                "service_agreement_id": int(job.params["service_agreement_id"]),
+                "date_period_start": params["date_period_start"],
+                "date_period_end": params["date_period_end"],
+                "report_params": {
+                    "devices": params["devices"],
+                    "products": params["products"],
+                    "recipient_list": [],
+                },
                 "download_url": download_url,
                 "expires_at": expires_at,
                 "created_at": iso_z(job.created_at),

@@ -70,14 +70,20 @@ def here_error(
     action: str = "Correct input data and retry request",
     correlation_id: str | None = None,
     retry_after: float | None = None,
+    details_object: bool = False,
 ) -> JSONResponse:
-    """A HERE Usage API error answer (401: OAuth shape; otherwise the documented body)."""
+    """A HERE Usage API error answer (401: OAuth shape; otherwise the documented body).
+
+    ``details`` is a list of objects, or (``details_object``) one object: HERE's
+    answers show both, and a client must read either.
+    """
     headers = _retry_headers(status, retry_after)
     if status == 401:
         return JSONResponse(
             {"error": "Unauthorized", "error_description": cause}, status_code=401, headers=headers
         )
-    body = {
+    detail = {"title": title or cause, "message": message or cause}
+    body: dict[str, object] = {
         "title": title or ("Input data failed validation" if status == 400 else _phrase(status)),
         "errorId": f"ERROR-{uuid.uuid4()}",
         "status": status,
@@ -85,7 +91,7 @@ def here_error(
         "cause": cause,
         "action": action,
         "correlationId": correlation_id or str(uuid.uuid4()),
-        "details": [{"title": title or cause, "message": message or cause}],
+        "details": detail if details_object else [detail],
     }
     return JSONResponse(body, status_code=status, headers=headers)
 

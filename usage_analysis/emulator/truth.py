@@ -112,7 +112,7 @@ def here_csv_fast(df: pd.DataFrame) -> bytes:
         elif f == "usageDateTime":
             ts = pa.array(s.dt.tz_convert("UTC").dt.floor("s"), from_pandas=True)
             ts = pc.cast(ts, pa.timestamp("s", tz="UTC"))
-            arr = pc.strftime(ts, format="%Y-%m-%dT%H:%M:%SZ")
+            arr = pc.strftime(ts, format=gen.HERE_TIME_FORMAT)
         else:
             arr = pc.cast(pa.array(s, from_pandas=True), pa.string())
         columns[f"{gen.HERE_LABELS[f]} ({f})"] = pc.fill_null(arr, "")

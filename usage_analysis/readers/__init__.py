@@ -25,14 +25,18 @@ import pyarrow as pa
 from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
 from . import _unified as U
 from . import here, informatica, particle
-from ._csv import CoercedValuesWarning, ParseContext, Sniffed, closest, sniff, to_pandas
+from ._csv import Sniffed, closest, sniff
+from ._parse import CoercedValuesWarning, MissingValuesWarning, ParseContext, to_pandas
 from ._source import Member, Source, load_source
+from ._summary import SummaryRowWarning
 
 __all__ = [
     "KINDS",
     "MIXED_COLUMN",
     "CoercedValuesWarning",
     "Detection",
+    "MissingValuesWarning",
+    "SummaryRowWarning",
     "detect",
     "read_report",
     "to_unified",
@@ -49,6 +53,8 @@ KINDS: dict[str, tuple[str, ...]] = {name: mod.KINDS for name, mod in _MODULES.i
 # An archive of several kinds (job-level files of DI and AI meters) reads into one
 # frame with this column naming each row's kind; attrs["kind"] is then "mixed".
 MIXED_COLUMN = "report_kind"
+# Sources above this size (bytes) give Arrow's unused memory back after the read.
+_RELEASE_AFTER = 32 * 1024**2
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,21 @@ def _plan_member(member: Member, *, label: str, provider: str | None, kind: str 
     )
 
 
+def _pick_sheet(src: Source, provider: str | None, kind: str | None) -> None:
+    """An Excel workbook: read the first sheet that is a report (the first sheet if none is)."""
+    if not src.other_sheets:
+        return
+    for sheet in [*src.members, *src.other_sheets]:
+        try:
+            _plan_member(sheet, label=src.label, provider=provider, kind=kind)
+        except ReportParseError:
+            continue
+        src.members = [sheet]
+        return
+
+
 def _plans(src: Source, provider: str | None, kind: str | None) -> list[_Plan]:
+    _pick_sheet(src, provider, kind)
     if src.obj is not None:
         if provider not in (None, "here") or kind not in (None, "search"):
             raise InvalidParameter("source", "parsed JSON objects can only be HERE search pages")
@@ -211,8 +231,13 @@ def _read_group(
             "source": src.label,
             "members": [p.member.name for p in plans if p.member is not None and p.member.name],
             "coerced": dict(ctx.coerced),
+            "missing_markers": dict(ctx.markers),
+            "summary_rows": list(ctx.summary_rows),
         }
     )
+    sheets = [p.member.sheet for p in plans if p.member is not None and p.member.sheet]
+    if sheets:
+        df.attrs["sheet"] = sheets[0]
     if src.skipped:
         df.attrs["skipped_members"] = list(src.skipped)
     return df
@@ -268,14 +293,18 @@ def read_report(
     errors: str = "raise",
     period: Sequence[Any] | None = None,
     detail_level: str | None = None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    dayfirst: bool | None = None,
 ) -> pd.DataFrame:
     """Read a usage report into a typed provider frame, or the unified frame.
 
     Args:
         source: a path, ``bytes``, a binary or text file object, CSV/JSON text, or
             HERE search pages as Python objects (one page dict or a list of them).
-            Plain, gzipped, ZIP (one or many CSV members); UTF-8 with or without
-            BOM, UTF-16; CRLF; ``,``/``;``/tab separated.
+            Plain, gzipped, ZIP (one or many CSV members), Excel ``.xlsx``/``.xls``
+            (whatever the file is called); UTF-8 with or without BOM, UTF-16; LF,
+            CRLF or CR line ends; ``,``/``;``/tab separated.
         provider: ``"particle"``, ``"here"`` or ``"informatica"``: skip detection.
         kind: the report kind (see ``KINDS``); for an archive mixing kinds, read
             only the members of this kind.
@@ -290,6 +319,19 @@ def read_report(
             rows without a time of their own (HERE ``detailLevel=summarized``).
         detail_level: HERE only: ``"hour"``, ``"day"``, ``"month"`` or
             ``"summarized"``, overriding what the timestamps suggest.
+        decimal: ``"."`` or ``","``: the decimal separator of the numbers, when
+            the file does not make it clear (``1.234`` in a ``;``-separated file).
+            Default: found from the numbers; a decimal comma implies ``.`` thousands.
+        thousands: the thousands separator (``"."``, ``","``, ``" "``, ``"'"`` or
+            ``""`` for none).
+        dayfirst: ``True`` for DD/MM/YYYY dates, ``False`` for MM/DD/YYYY, when the
+            file's slash dates could be either. Default: found from the dates.
+
+    A bottom summary row ("Total", or a row without ids equal to the sum of the
+    rows above) is left out with a :class:`SummaryRowWarning` and listed in
+    ``df.attrs["summary_rows"]``; numbers written ``NaN``/``null``/``N/A`` are
+    missing, counted in ``df.attrs["missing_markers"]`` with a
+    :class:`MissingValuesWarning`.
 
     Raises:
         ReportParseError: the file is not a report this package reads, is damaged,
@@ -297,7 +339,9 @@ def read_report(
         InvalidParameter: an option is wrong.
         FileNotFoundError: ``source`` names a missing file.
     """
-    ctx = ParseContext(label="<source>", errors=errors)
+    ctx = ParseContext(
+        label="<source>", errors=errors, decimal=decimal, thousands=thousands, dayfirst=dayfirst
+    )
     provider, kind = _check_options(provider, kind)
     window = U.parse_period(period)
     if column_map is not None and not isinstance(column_map, Mapping):
@@ -310,15 +354,20 @@ def read_report(
         groups.setdefault(p.kind, []).append(p)
     frames = [_safely(src.label, _read_group, g, src, ctx, column_map) for g in groups.values()]
     if unified:
-        return U.concat_unified(
+        out = U.concat_unified(
             [
                 _safely(src.label, to_unified, f, period=window, detail_level=detail_level)
                 for f in frames
             ]
         ).reset_index(drop=True)
-    if len(frames) == 1:
-        return frames[0]
-    return _mixed(frames)
+    else:
+        out = frames[0] if len(frames) == 1 else _mixed(frames)
+    if src.size > _RELEASE_AFTER:
+        # Arrow's allocator keeps freed parse buffers for reuse; after a large read
+        # that is gigabytes the notebook never gets back. Return them now.
+        del frames
+        pa.default_memory_pool().release_unused()
+    return out
 
 
 def _mixed(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -390,7 +439,11 @@ def to_unified(
     opts: dict[str, Any] = {"kind": k}
     if p == "here":
         opts["detail_level"] = detail_level
-    columns, extra = mod.unify(df, **opts)
+    # Without attrs: pandas deep-copies a frame's attrs into every column taken
+    # from it, which is most of the conversion's time for a large report.
+    bare = df.copy(deep=False)
+    bare.attrs = {}
+    columns, extra = mod.unify(bare, **opts)
     if window is not None:
         start = columns.get("period_start")
         end = columns.get("period_end")
@@ -403,6 +456,7 @@ def to_unified(
                 end if end is not None else U.missing(df.index, U.UTC_NS)
             ).where(~no_time, window[1])
     attrs = {"provider": p, "kind": k, "source": df.attrs.get("source"), **extra}
-    if df.attrs.get("coerced"):
-        attrs["coerced"] = dict(df.attrs["coerced"])
+    for key in ("coerced", "missing_markers", "summary_rows"):
+        if df.attrs.get(key):
+            attrs[key] = df.attrs[key]
     return U.finish(columns, df.index, attrs)

@@ -1,12 +1,10 @@
-"""What the three CSV readers share: header matching by meaning and typed parsing.
+"""What the three CSV readers share: finding columns by meaning, and sniffing a header.
 
-Parsing goes straight from bytes to typed Arrow columns with ``pyarrow.csv``:
-repeated strings become dictionary arrays (pandas categoricals), numbers float64,
-timestamps UTC. Only when that fast path meets a value it cannot convert does a
-second, slower pass read the typed columns as text, convert them leniently
-(ISO 8601 in every variant, padded numbers) and point at the rows that still do
-not convert: they are an error (``errors="raise"``) or become missing and are
-counted (``errors="coerce"``), never dropped.
+Typed parsing is in :mod:`._parse`. A header is matched to a layout's fields by
+its spellings (whole header, the part in parentheses, the part before), then by
+meaning (the words it holds: "Data Operations Used", "Data Ops (total)",
+"Device Identifier"). Two columns with one meaning raise, naming both, unless
+``column_map=`` says which one to use.
 """
 
 from __future__ import annotations
@@ -15,56 +13,34 @@ import csv
 import difflib
 import io
 import re
-import sys
-import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
-from .. import defaults
 from ..errors import InvalidParameter, ReportParseError
+from ._parse import CoercedValuesWarning, MissingValuesWarning, ParseContext, parse
 from ._source import Member
 
 __all__ = [
     "CoercedValuesWarning",
     "Field",
     "Layout",
+    "MissingValuesWarning",
     "ParseContext",
     "norm",
     "snake",
 ]
 
-# Types of a field: "cat" (repeated string -> categorical), "text" (unique-ish
-# string), "float", "time" (timestamp, naive means UTC) and "date" (a day).
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "cat": pa.dictionary(pa.int32(), pa.string()),
-    "text": pa.string(),
-    "float": pa.float64(),
-    "time": pa.timestamp("ns"),
-    "date": pa.timestamp("ns"),
-    "time_z": pa.timestamp("ns", "UTC"),
+PROVIDER_NAMES = {"particle": "Particle", "here": "HERE", "informatica": "Informatica"}
+# Words that mean the same in a header, for matching by meaning.
+_SYNONYMS = {
+    "ops": "operations",
+    "op": "operations",
+    "operation": "operations",
+    "identifier": "id",
+    "ident": "id",
 }
-_EXPECTED: dict[str, str] = {
-    "float": "a finite number",
-    "time": "an ISO 8601 date and time (UTC)",
-    "time_z": "an ISO 8601 date and time (UTC)",
-    "date": "a date YYYY-MM-DD",
-}
-UTC_NS = "datetime64[ns, UTC]"
-
-
-class CoercedValuesWarning(UserWarning):
-    """``errors="coerce"`` turned values that did not convert into missing values.
-
-    The counts per column are also in ``df.attrs["coerced"]``.
-    """
 
 
 def norm(name: str) -> str:
@@ -99,10 +75,27 @@ class Field:
     type: str
     label: str  # the documented header, used in messages
     aliases: tuple[str, ...] = ()  # more spellings; label and name are always accepted
+    # Matching by meaning: a header holding every word of one of these sets.
+    meanings: tuple[frozenset[str], ...] = ()
+    # Words that rule a header out of the meanings ("Device Name" is no device id).
+    unless: frozenset[str] = frozenset()
 
     def spellings(self) -> set[str]:
         """Every normalised spelling that identifies this field."""
         return {norm(a) for a in (self.label, self.name, *self.aliases)} - {""}
+
+    def means(self, header: str) -> bool:
+        """True when ``header``'s words carry this field's meaning."""
+        if not self.meanings:
+            return False
+        have = words(header)
+        return not (have & self.unless) and any(m <= have for m in self.meanings)
+
+
+def words(header: str) -> frozenset[str]:
+    """A header's words, lowercased, camelCase split, synonyms folded."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", header)
+    return frozenset(_SYNONYMS.get(w, w) for w in re.findall(r"[a-z0-9]+", spaced.casefold()))
 
 
 @dataclass(frozen=True)
@@ -116,6 +109,8 @@ class Layout:
     signature: tuple[tuple[str, ...], ...]
     # Reading: every group must be present, else ReportParseError naming it.
     required: tuple[tuple[str, ...], ...] = ()
+    # Text that means "missing" in this provider's files (Informatica writes null).
+    null_text: tuple[str, ...] = ()
 
     def field(self, name: str) -> Field:
         """The field called ``name``."""
@@ -130,13 +125,41 @@ class Layout:
         return tuple(f.name for f in self.fields)
 
 
+def _hits(
+    header: Sequence[str], fields: Sequence[Field], skip: set[int], rank: int
+) -> dict[str, list[int]]:
+    """Field name -> header positions that match it at ``rank`` (0-2 spellings, 3 meaning)."""
+    lookup: dict[str, str] = {}
+    for f in fields:
+        for s in f.spellings():
+            lookup.setdefault(s, f.name)
+    out: dict[str, list[int]] = {}
+    for pos, text in enumerate(header):
+        if pos in skip:
+            continue
+        if rank == 3:
+            hit = next((f.name for f in fields if f.means(text)), None)
+        else:
+            keys = _keys(text)
+            hit = lookup.get(keys[rank]) if rank < len(keys) else None
+        if hit:
+            out.setdefault(hit, []).append(pos)
+    return out
+
+
 def match_fields(
-    header: Sequence[str], fields: Iterable[Field], column_map: Mapping[str, str] | None = None
+    header: Sequence[str],
+    fields: Iterable[Field],
+    column_map: Mapping[str, str] | None = None,
+    *,
+    conflicts: list[tuple[str, list[int]]] | None = None,
 ) -> dict[int, str]:
     """Map header positions to field names; each field is matched at most once.
 
     ``column_map`` (field name -> header text) wins over spellings; whole-header
-    matches win over matches on the part in parentheses or before it.
+    matches win over matches on the part in parentheses or before it, which win
+    over matches by meaning. When two headers match one field equally well, the
+    first is taken and, if ``conflicts`` is a list, the pair is appended to it.
     """
     fields = list(fields)
     found: dict[int, str] = {}
@@ -146,20 +169,14 @@ def match_fields(
             pos = list(header).index(header_text)
             found[pos] = name
             used.add(name)
-    lookup: dict[str, str] = {}
-    for f in fields:
-        for s in f.spellings():
-            lookup.setdefault(s, f.name)
-    for rank in range(3):
-        for pos, text in enumerate(header):
-            if pos in found:
+    for rank in range(4):
+        for name, positions in _hits(header, fields, set(found), rank).items():
+            if name in used:
                 continue
-            keys = _keys(text)
-            if rank < len(keys):
-                hit = lookup.get(keys[rank])
-                if hit and hit not in used:
-                    found[pos] = hit
-                    used.add(hit)
+            found[positions[0]] = name
+            used.add(name)
+            if len(positions) > 1 and conflicts is not None:
+                conflicts.append((name, positions))
     return found
 
 
@@ -236,7 +253,8 @@ def sniff(member: Member, *, label: str, sample_rows: int = 200) -> Sniffed:
         )
     first_line = stripped.split("\n", 1)[0]
     delim = _delimiter(first_line)
-    complete = stripped if member.data.size <= 256 * 1024 else stripped.rsplit("\n", 1)[0]
+    whole = member.size is not None and member.size <= 256 * 1024
+    complete = stripped if whole else stripped.rsplit("\n", 1)[0]
     try:
         reader = csv.reader(io.StringIO(complete), delimiter=delim)
         header = next(reader)
@@ -258,303 +276,34 @@ def sniff(member: Member, *, label: str, sample_rows: int = 200) -> Sniffed:
     return Sniffed(header, rows, delim, skip)
 
 
-# --- parsing -----------------------------------------------------------------
+def _what(layout: Layout) -> str:
+    """ "HERE usage report", "Particle devices report" (never "report report")."""
+    kind = "usage" if layout.kind == "report" else layout.kind.replace("_", " ")
+    return f"{PROVIDER_NAMES.get(layout.provider, layout.provider)} {kind} report"
 
 
-@dataclass
-class ParseContext:
-    """Per-call options and the record of what ``errors="coerce"`` changed."""
-
-    label: str
-    errors: str = "raise"
-    coerced: dict[str, int] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.errors not in ("raise", "coerce"):
-            raise InvalidParameter("errors", f"must be 'raise' or 'coerce', not {self.errors!r}")
-
-    def note_coerced(self, column: str, count: int, detail: str) -> None:
-        """Record ``count`` coerced values of ``column`` and warn once for them."""
-        self.coerced[column] = self.coerced.get(column, 0) + count
-        warnings.warn(
-            CoercedValuesWarning(
-                f"{self.label}: {count} value(s) in column {column!r} did not convert and "
-                f"became missing ({detail})"
-            ),
-            stacklevel=_caller_level(),
-        )
-
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside this package."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-        level += 1
-    return level
-
-
-def _line_numbers(member: Member, sniffed: Sniffed, rows: Sequence[int]) -> dict[int, int]:
-    """Physical line numbers (header = line 1) of data rows (0-based), for messages."""
-    wanted = set(rows)
-    out: dict[int, int] = {}
-    if not wanted:
-        return out
-    text = bytes(member.data.slice(sniffed.skip_bytes)).decode("utf-8", "replace")
-    base = bytes(member.data.slice(0, sniffed.skip_bytes)).count(b"\n")
-    reader = csv.reader(io.StringIO(text), delimiter=sniffed.delimiter)
-    try:
-        next(reader)
-        idx = 0
-        for row in reader:
-            if not row:
-                continue
-            if idx in wanted:
-                out[idx] = reader.line_num + base
-                if len(out) == len(wanted):
-                    break
-            idx += 1
-    except csv.Error:
-        pass
-    return out
-
-
-def _lenient(values: pd.Series, kind: str) -> pd.Series:
-    """Convert text leniently; values that still fail become missing."""
-    if kind == "float":
-        numbers = pd.to_numeric(values.str.strip(), errors="coerce").astype("float64")
-        return numbers.where(np.isfinite(numbers))
-    converted = pd.to_datetime(values.str.strip(), utc=True, errors="coerce", format="ISO8601")
-    return converted.astype(UTC_NS)
-
-
-def _is_blank(values: pd.Series) -> pd.Series:
-    stripped = values.str.strip()
-    return values.isna() | (stripped == "") | stripped.str.casefold().isin(["nan"])
-
-
-def _raise_bad(
-    member: Member,
+def conflict_error(
+    layout: Layout,
     sniffed: Sniffed,
-    ctx: ParseContext,
-    *,
-    header_text: str,
-    kind: str,
-    bad_rows: np.ndarray,
-    values: pd.Series,
-) -> None:
-    shown = [int(i) for i in bad_rows[: defaults.MAX_BAD_ROWS_SHOWN]]
-    lines = _line_numbers(member, sniffed, shown)
-    listed = [(lines.get(i, i + 2), values.iloc[i]) for i in shown]
-    example = ", ".join(f"line {ln}: {val!r}" for ln, val in listed)
-    raise ReportParseError(
-        f"{len(bad_rows)} value(s) do not convert (first: {example}); "
-        "pass errors='coerce' to turn them into missing values",
-        file=ctx.label,
-        member=member.name,
-        line=listed[0][0],
-        column=header_text,
-        expected=_EXPECTED[kind],
-        bad_rows=listed,
-    )
-
-
-def _arrow_error(exc: Exception, member: Member, ctx: ParseContext) -> ReportParseError:
-    text = str(exc)
-    if "invalid UTF8" in text or "Invalid UTF8" in text:
-        data = bytes(member.data)
-        try:
-            data.decode("utf-8")
-            line = None
-        except UnicodeDecodeError as err:
-            line = data.count(b"\n", 0, err.start) + 1
-        return ReportParseError(
-            "the text is not valid UTF-8",
-            file=ctx.label,
-            member=member.name,
-            line=line,
-            expected="UTF-8 or UTF-16 text (re-save the file as 'CSV UTF-8')",
-        )
-    return ReportParseError(
-        f"not a readable CSV ({text.splitlines()[0] if text else type(exc).__name__})",
-        file=ctx.label,
-        member=member.name,
-    )
-
-
-def parse(
     member: Member,
-    sniffed: Sniffed,
     ctx: ParseContext,
-    *,
-    names: Sequence[str],
-    types: Mapping[str, str],
-) -> pa.Table:
-    """Parse ``member`` into an Arrow table with the given column names and field types.
-
-    Columns without a type are read as dictionary-encoded strings. Naive timestamps
-    are taken as UTC.
-    """
-
-    def read(column_types: Mapping[str, pa.DataType]) -> pa.Table:
-        if member.path is not None and sniffed.skip_bytes == 0:
-            # Arrow skips a UTF-8 BOM itself; streaming keeps the peak memory down.
-            stream: Any = pa.input_stream(member.path)
-        else:
-            stream = pa.BufferReader(member.data.slice(sniffed.skip_bytes))
-        return pacsv.read_csv(
-            stream,
-            # 4 MB blocks (Arrow's default is 1 MB): a quarter of the dictionary
-            # chunks to unify for a large report, still enough blocks for threads.
-            read_options=pacsv.ReadOptions(
-                column_names=list(names), skip_rows=1, block_size=4 * 1024**2
-            ),
-            # No invalid_row_handler: Arrow then stops at the first malformed row
-            # (nothing is skipped) and _shape_error() finds where it is.
-            parse_options=pacsv.ParseOptions(delimiter=sniffed.delimiter),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict(column_types),
-                # Only an empty cell is missing: a device may well be called "NA".
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-                # UTF-8 is checked after parsing, on the (small) dictionaries
-                # rather than on every cell: about 15 % of the parse time.
-                check_utf8=False,
-            ),
-        )
-
-    typed = {n: _ARROW_TYPES[types.get(n, "cat")] for n in names}
-    header_of = dict(zip(names, sniffed.header, strict=False))
-    try:
-        table: pa.Table | None
-        try:
-            table = read(typed)
-            if _any_infinite(table, [n for n in names if types.get(n) == "float"]):
-                table = None  # "1e999" parses as infinity: a broken value, not usage
-        except pa.ArrowInvalid as exc:
-            if "conversion error" not in str(exc):
-                raise
-            table = None
-        if table is None:
-            as_text = {
-                n: (pa.string() if types.get(n, "cat") in _EXPECTED else t)
-                for n, t in typed.items()
-            }
-            table = read(as_text)
-            table = _convert_slowly(table, member, sniffed, ctx, types, header_of)
-        _check_utf8(table)
-    except pa.ArrowException as exc:
-        if "columns, got" in str(exc):
-            raise _shape_error(member, sniffed, ctx, len(names)) from None
-        raise _arrow_error(exc, member, ctx) from None
-    for n in names:
-        kind = types.get(n, "cat")
-        if kind in ("time", "date") and table.schema.field(n).type.tz is None:
-            idx = table.schema.get_field_index(n)
-            table = table.set_column(idx, n, table.column(n).cast(pa.timestamp("ns", "UTC")))
-    return table
-
-
-def _check_utf8(table: pa.Table) -> None:
-    """Raise ArrowInvalid if a string column (or a dictionary's values) is not UTF-8."""
-    for col in table.columns:
-        if pa.types.is_dictionary(col.type):
-            for chunk in col.chunks:
-                chunk.dictionary.validate(full=True)
-        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            col.validate(full=True)
-
-
-def _any_infinite(table: pa.Table, names: Sequence[str]) -> bool:
-    for name in names:
-        col = table.column(name)
-        if col.null_count < len(col) and pc.any(pc.is_inf(col)).as_py():
-            return True
-    return False
-
-
-def _shape_error(
-    member: Member, sniffed: Sniffed, ctx: ParseContext, expected: int
+    name: str,
+    positions: Sequence[int],
 ) -> ReportParseError:
-    """Where the rows with the wrong number of fields are (error path: a full scan)."""
-    text = bytes(member.data.slice(sniffed.skip_bytes)).decode("utf-8", "replace")
-    base = bytes(member.data.slice(0, sniffed.skip_bytes)).count(b"\n")
-    reader = csv.reader(io.StringIO(text), delimiter=sniffed.delimiter)
-    bad: list[tuple[int, int, str]] = []
-    count = 0
-    try:
-        next(reader, None)
-        for row in reader:
-            if row and len(row) != expected:
-                count += 1
-                if len(bad) < defaults.MAX_BAD_ROWS_SHOWN:
-                    bad.append((reader.line_num + base, len(row), sniffed.delimiter.join(row)))
-    except csv.Error:
-        pass
-    if not bad:
-        # Python's csv module accepted what Arrow did not (a quoted line break, say).
-        return ReportParseError(
-            "a row does not split into the header's fields (an unclosed quote or a line "
-            "break inside a value?)",
-            file=ctx.label,
-            member=member.name,
-            expected=f"{expected} fields per row, like the header",
-        )
-    listed = ", ".join(f"line {n}: {k} field(s)" for n, k, _ in bad)
+    """The error for two header columns that mean the same field."""
+    what = _what(layout)
+    both = [sniffed.header[p] for p in positions]
     return ReportParseError(
-        f"{count} row(s) have a different number of fields than the header ({listed})",
+        f"columns {' and '.join(repr(b) for b in both)} both mean {layout.field(name).label!r} "
+        f"in this {what}: reading either could count usage twice or lose it; pass "
+        f"column_map={{{name!r}: {both[0]!r}}} to say which one to use",
         file=ctx.label,
         member=member.name,
-        line=bad[0][0],
-        expected=f"{expected} fields per row, like the header",
-        bad_rows=[(n, row[:200]) for n, _, row in bad],
+        line=1,
+        column=both[1],
+        expected=f"one column for {layout.field(name).label!r}",
+        candidates=both,
     )
-
-
-def _convert_slowly(
-    table: pa.Table,
-    member: Member,
-    sniffed: Sniffed,
-    ctx: ParseContext,
-    types: Mapping[str, str],
-    header_of: Mapping[str, str],
-) -> pa.Table:
-    for name in table.column_names:
-        kind = types.get(name, "cat")
-        if kind not in _EXPECTED:
-            continue
-        values = table.column(name).to_pandas()
-        converted = _lenient(values, kind)
-        bad = (converted.isna() & ~_is_blank(values)).to_numpy()
-        if bad.any():
-            bad_rows = np.flatnonzero(bad)
-            if ctx.errors == "raise":
-                _raise_bad(
-                    member,
-                    sniffed,
-                    ctx,
-                    header_text=header_of.get(name, name),
-                    kind=kind,
-                    bad_rows=bad_rows,
-                    values=values,
-                )
-            lines = _line_numbers(member, sniffed, [int(bad_rows[0])])
-            ctx.note_coerced(
-                name,
-                int(bad.sum()),
-                f"first at line {lines.get(int(bad_rows[0]), int(bad_rows[0]) + 2)}: "
-                f"{values.iloc[int(bad_rows[0])]!r}",
-            )
-        arrow = pa.array(converted, from_pandas=True)
-        if kind == "float":
-            arrow = arrow.cast(pa.float64())
-        table = table.set_column(table.schema.get_field_index(name), name, arrow)
-    return table
 
 
 def check_columns(
@@ -585,14 +334,18 @@ def check_columns(
                 expected="a header name of this file",
                 candidates=closest([value], sniffed.header),
             )
-    found = match_fields(sniffed.header, layout.fields, column_map)
+    conflicts: list[tuple[str, list[int]]] = []
+    found = match_fields(sniffed.header, layout.fields, column_map, conflicts=conflicts)
+    what = _what(layout)
+    for name, positions in conflicts:
+        raise conflict_error(layout, sniffed, member, ctx, name, positions)
     for group in layout.required:
         if not any(n in found.values() for n in group):
             labels = [layout.field(n).label for n in group]
             raise ReportParseError(
-                f"no column for {' or '.join(repr(x) for x in labels)} in this "
-                f"{layout.provider} {layout.kind} report; pass column_map={{{group[0]!r}: "
-                "'<header in your file>'}} if it has another name",
+                f"no column for {' or '.join(repr(x) for x in labels)} in this {what}; "
+                f"pass column_map={{{group[0]!r}: '<header in your file>'}} if it has "
+                "another name",
                 file=ctx.label,
                 member=member.name,
                 line=1,
@@ -613,15 +366,11 @@ def read_layout(
     """Parse a member whose columns are those of ``layout`` (extra columns are kept)."""
     found = check_columns(layout, sniffed, member, ctx, column_map)
     names = column_names(sniffed.header, found)
-    return parse(member, sniffed, ctx, names=names, types={f.name: f.type for f in layout.fields})
-
-
-def to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow table -> DataFrame; dictionary columns become categoricals."""
-    # split_blocks/self_destruct: the table is not used again, so its memory can go
-    # as each column is converted (lower peak for million-row reports).
-    # Members parsed apart have their own dictionaries: unify them once in Arrow
-    # (cheaper than letting the conversion do it column by column).
-    if table.num_rows and any(pa.types.is_dictionary(t) for t in table.schema.types):
-        table = table.unify_dictionaries()
-    return table.to_pandas(split_blocks=True, self_destruct=True)
+    return parse(
+        member,
+        sniffed,
+        ctx,
+        names=names,
+        types={f.name: f.type for f in layout.fields},
+        null_text=layout.null_text,
+    )

@@ -8,49 +8,85 @@ packaging (gzip, ZIP, UTF-8 with or without BOM, UTF-16).
 
 ZIP members and gzip streams are decompressed in memory, never onto disk, with
 caps on member count, declared and actual size, and compression ratio (zip
-bombs), and member names are checked (path traversal: a member called
-``../../.bashrc`` is a hostile archive even though nothing is extracted).
+bombs) that hold across nested archives, and member names are checked (path
+traversal: a member called ``../../.bashrc`` is a hostile archive even though
+nothing is extracted); see :mod:`._archive`. A plain gzipped report is not
+inflated whole: the parser reads it through a capped stream. Excel workbooks
+(``.xlsx``/``.xls``, whatever their file name) become the CSV of their report
+sheet; an HTML page (a login or error page saved by mistake) is refused.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
-import zlib
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pyarrow as pa
 
-from .. import defaults
 from ..errors import ReportParseError
+from . import _excel
+from ._archive import GZIP_MAGIC, Budget, GzipStream, check_zip, open_zip, unzip
 
 __all__ = ["Member", "Source", "load_source"]
 
-_GZIP_MAGIC = b"\x1f\x8b"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty archive
-_CHUNK = 1 << 20
 # Archives inside archives: a ZIP of gzipped CSVs is plausible, deeper is not.
 _MAX_DEPTH = 2
+_HTML_STARTS = ("<!doctype html", "<html", "<head", "<body", "<?xml")
 
 
 @dataclass
 class Member:
-    """One text document: a bare file, a gzip payload or a ZIP member, as UTF-8."""
+    """One text document: a bare file, a gzip payload, a ZIP member or a sheet, as UTF-8.
+
+    ``raw`` holds the bytes, or is None for a gzipped file read through a capped
+    stream (``opener``); ``data`` then inflates it on first use (error paths only).
+    """
 
     name: str | None  # the ZIP member name; None for a bare file
-    data: pa.Buffer  # UTF-8 bytes, no BOM
+    raw: pa.Buffer | None  # UTF-8 bytes, no BOM
     encoding: str = "utf-8"  # what the bytes were before transcoding
     # The file itself, when the member is a plain UTF-8 file on disk: the parser
     # then streams it instead of touching every page of the memory map.
     path: str | None = None
+    opener: Callable[[], GzipStream] | None = None
+    sheet: str | None = None  # the Excel sheet this member was read from
+
+    @property
+    def data(self) -> pa.Buffer:
+        """All the bytes (inflating a streamed gzip member once, under its caps)."""
+        if self.raw is None:
+            assert self.opener is not None
+            self.raw = pa.py_buffer(self.opener().read())
+            self.opener = None
+        return self.raw
+
+    @property
+    def size(self) -> int | None:
+        """The size in bytes, None while a gzip stream has not been inflated."""
+        return None if self.raw is None else self.raw.size
 
     def head(self, size: int = 64 * 1024) -> str:
         """The first ``size`` bytes as text (a cut multi-byte character is replaced)."""
-        return bytes(self.data.slice(0, min(size, self.data.size))).decode("utf-8", "replace")
+        if self.raw is None:
+            assert self.opener is not None
+            return self.opener().read(size).decode("utf-8", "replace")
+        return bytes(self.raw.slice(0, min(size, self.raw.size))).decode("utf-8", "replace")
+
+    def stream(self, skip: int = 0) -> Any:
+        """An Arrow input stream of the bytes from offset ``skip``."""
+        if self.raw is None and self.opener is not None:
+            fh = self.opener()
+            if skip:
+                fh.read(skip)
+            return pa.PythonFile(fh, mode="r")
+        if self.path is not None and skip == 0:
+            # Arrow skips a UTF-8 BOM itself; streaming keeps the peak memory down.
+            return pa.input_stream(self.path)
+        return pa.BufferReader(self.data.slice(skip))
 
 
 @dataclass
@@ -60,42 +96,11 @@ class Source:
     label: str
     members: list[Member] = field(default_factory=list)
     obj: Any = None  # parsed JSON handed over as Python objects
-    container: str | None = None  # "zip", "gzip" or None
+    container: str | None = None  # "zip", "gzip", "excel" or None
     skipped: list[str] = field(default_factory=list)  # archive metadata members left out
-
-
-class _Budget:
-    """Running total of decompressed bytes across every member of one source."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.total = 0
-
-    def add(self, n: int, *, member: str | None) -> None:
-        self.total += n
-        if self.total > defaults.MAX_UNCOMPRESSED_BYTES:
-            raise ReportParseError(
-                "archive expands to more than the allowed uncompressed size",
-                file=self.label,
-                member=member,
-                expected=f"at most {defaults.MAX_UNCOMPRESSED_BYTES:,} bytes in total "
-                "(defaults.MAX_UNCOMPRESSED_BYTES)",
-            )
-
-
-def _check_ratio(out: int, compressed: int, *, label: str, member: str | None) -> None:
-    # Tiny files compress absurdly well without being bombs; only large outputs count.
-    if out > defaults.RATIO_CHECK_MIN_BYTES and out > defaults.MAX_COMPRESSION_RATIO * max(
-        compressed, 1
-    ):
-        raise ReportParseError(
-            f"compression ratio above {defaults.MAX_COMPRESSION_RATIO:g}: "
-            "this looks like a decompression bomb, not a report",
-            file=label,
-            member=member,
-            expected=f"a compression ratio of at most {defaults.MAX_COMPRESSION_RATIO:g} "
-            "(defaults.MAX_COMPRESSION_RATIO)",
-        )
+    # Excel: the sheets not read (a workbook's report is one sheet).
+    other_sheets: list[Member] = field(default_factory=list)
+    size: int = 0  # bytes of the source as given (compressed if it is)
 
 
 def _looks_like_path(text: str) -> bool:
@@ -146,147 +151,23 @@ def _raw_bytes(source: Any) -> tuple[str, pa.Buffer | None, Any]:
     )
 
 
-def _gunzip(data: pa.Buffer, *, label: str, member: str | None, budget: _Budget) -> bytes:
-    """Decompress a (possibly multi-member) gzip stream with size and ratio caps."""
-    view = memoryview(data)
-    chunks: list[bytes] = []
-    out = 0
-    pos = 0
-    while pos < len(view):
-        rest = view[pos:]
-        if bytes(rest[:2]) != _GZIP_MAGIC:
-            if not any(bytes(rest[:_CHUNK])):
-                break  # zero padding after the last member, as some tools write
-            raise ReportParseError(
-                "unexpected bytes after the gzip data", file=label, member=member
-            )
-        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        consumed = 0  # input bytes handed to this gzip member so far
-        try:
-            # Feed the input a chunk at a time: zlib copies unconsumed input into
-            # unconsumed_tail, which must stay small for a large stream.
-            while not d.eof:
-                chunk_in: bytes | memoryview = rest[consumed : consumed + _CHUNK]
-                consumed += len(chunk_in)
-                # Input exhausted: zlib may still hold output for what it has read.
-                drain = not chunk_in
-                while (chunk_in or drain) and not d.eof:
-                    piece = d.decompress(chunk_in, _CHUNK)
-                    chunk_in = d.unconsumed_tail
-                    if drain and not piece:
-                        break
-                    out += len(piece)
-                    budget.add(len(piece), member=member)
-                    _check_ratio(out, len(view), label=label, member=member)
-                    chunks.append(piece)
-                if drain:
-                    break
-        except zlib.error as exc:
-            raise ReportParseError(
-                f"corrupt gzip data ({exc})", file=label, member=member
-            ) from None
-        if not d.eof:
-            raise ReportParseError(
-                "gzip data ends early (truncated download?)", file=label, member=member
-            )
-        pos += consumed - len(d.unused_data)
-    return b"".join(chunks)
-
-
-def _unsafe_name(name: str) -> bool:
-    if not name or "\x00" in name:
-        return True
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return True
-    parts = name.replace("\\", "/").split("/")
-    return ".." in parts
-
-
 def _is_metadata(name: str) -> bool:
     # macOS Finder adds AppleDouble files when it re-zips; they are not reports.
     base = PurePosixPath(name.replace("\\", "/"))
     return base.parts[:1] == ("__MACOSX",) or base.name.startswith("._") or base.name == ".DS_Store"
 
 
-def _unzip(
-    data: pa.Buffer, *, label: str, budget: _Budget, skipped: list[str]
-) -> Iterator[tuple[str, bytes]]:
-    """Yield (name, bytes) of each file member, after every cap and name check."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(memoryview(data)))
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        NotImplementedError,  # an unsupported ZIP version or feature
-        ValueError,
-        EOFError,
-        OSError,
-    ) as exc:
-        raise ReportParseError(f"not a readable ZIP archive ({exc})", file=label) from None
-    with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
-        if len(infos) > defaults.MAX_ZIP_MEMBERS:
-            raise ReportParseError(
-                f"archive has {len(infos):,} members",
-                file=label,
-                expected=f"at most {defaults.MAX_ZIP_MEMBERS:,} (defaults.MAX_ZIP_MEMBERS)",
-            )
-        declared = 0
-        for info in infos:
-            if _unsafe_name(info.filename):
-                raise ReportParseError(
-                    "unsafe member name (absolute path or '..'): refusing a hostile archive",
-                    file=label,
-                    member=info.filename,
-                    expected="relative member names without '..'",
-                )
-            if info.flag_bits & 0x1:
-                raise ReportParseError(
-                    "member is encrypted",
-                    file=label,
-                    member=info.filename,
-                    expected="an unencrypted ZIP",
-                )
-            declared += info.file_size
-            _check_ratio(info.file_size, info.compress_size, label=label, member=info.filename)
-        if declared > defaults.MAX_UNCOMPRESSED_BYTES:
-            raise ReportParseError(
-                f"archive declares {declared:,} uncompressed bytes",
-                file=label,
-                expected=f"at most {defaults.MAX_UNCOMPRESSED_BYTES:,} "
-                "(defaults.MAX_UNCOMPRESSED_BYTES)",
-            )
-        for info in infos:
-            if _is_metadata(info.filename):
-                skipped.append(info.filename)
-                continue
-            try:
-                with zf.open(info) as fh:
-                    # One read of at most the declared size plus one byte: zipfile
-                    # stops at the declared size, and more would be a lie we refuse.
-                    data = fh.read(info.file_size + 1)
-                if len(data) > info.file_size:
-                    raise ReportParseError(
-                        "member is larger than its declared size",
-                        file=label,
-                        member=info.filename,
-                    )
-                budget.add(len(data), member=info.filename)
-            except ReportParseError:
-                raise
-            except (
-                zipfile.BadZipFile,
-                zlib.error,
-                EOFError,
-                NotImplementedError,
-                OSError,
-                ValueError,
-                RuntimeError,
-            ) as exc:
-                raise ReportParseError(
-                    f"cannot decompress member ({exc})", file=label, member=info.filename
-                ) from None
-            yield info.filename, data
+def _check_html(head: bytes, *, label: str, member: str | None) -> None:
+    text = head[:2048].decode("utf-8", "replace").lstrip("\ufeff \t\r\n").casefold()
+    if text.startswith(_HTML_STARTS) or ("<html" in text and "<body" in text):
+        raise ReportParseError(
+            "this is an HTML page, not a report (a login or error page saved instead of "
+            "the download?)",
+            file=label,
+            member=member,
+            line=1,
+            expected="the report file itself: CSV, gzipped CSV, ZIP, Excel workbook or JSON",
+        )
 
 
 def _decode(raw: bytes | pa.Buffer, *, label: str, member: str | None) -> Member:
@@ -295,25 +176,55 @@ def _decode(raw: bytes | pa.Buffer, *, label: str, member: str | None) -> Member
     head = bytes(buf.slice(0, min(4, buf.size)))
     encoding = "utf-8"
     if head.startswith(b"\xef\xbb\xbf"):
-        return Member(member, buf.slice(3), "utf-8-sig")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        buf, encoding = buf.slice(3), "utf-8-sig"
+    elif head.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"
     elif len(head) == 4 and head[1] == 0 and head[3] == 0 and head[0] != 0:
         encoding = "utf-16-le"  # Excel's "Unicode text" sometimes has no BOM
     elif len(head) == 4 and head[0] == 0 and head[2] == 0 and head[1] != 0:
         encoding = "utf-16-be"
-    else:
-        return Member(member, buf, encoding)
-    try:
-        text = memoryview(buf).tobytes().decode(encoding)
-    except UnicodeDecodeError as exc:
-        raise ReportParseError(
-            f"invalid {encoding} text at byte {exc.start}",
-            file=label,
-            member=member,
-            expected="UTF-8 or UTF-16 text",
-        ) from None
-    return Member(member, pa.py_buffer(text.encode("utf-8")), encoding)
+    if encoding.startswith("utf-16"):
+        try:
+            text = memoryview(buf).tobytes().decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ReportParseError(
+                f"invalid {encoding} text at byte {exc.start}",
+                file=label,
+                member=member,
+                expected="UTF-8 or UTF-16 text",
+            ) from None
+        buf = pa.py_buffer(text.encode("utf-8"))
+    _check_html(bytes(buf.slice(0, min(4096, buf.size))), label=label, member=member)
+    return Member(member, _cr_to_lf(buf), encoding)
+
+
+def _cr_to_lf(buf: pa.Buffer) -> pa.Buffer:
+    """Old Mac line endings (CR only) as LF: both parsers then see the rows."""
+    head = bytes(buf.slice(0, min(64 * 1024, buf.size)))
+    if b"\r" in head and b"\n" not in head:
+        return pa.py_buffer(memoryview(buf).tobytes().replace(b"\r", b"\n"))
+    return buf
+
+
+def _is_plain_utf8(head: bytes) -> bool:
+    """True when a decompressed head can go to the parser as it is (no transcoding)."""
+    if head.startswith((GZIP_MAGIC, *_ZIP_MAGICS, _excel.XLS_MAGIC[:4], b"\xff\xfe", b"\xfe\xff")):
+        return False
+    if len(head) >= 4 and (head[1] == 0 or head[0] == 0):
+        return False  # UTF-16 without BOM
+    return not (b"\r" in head and b"\n" not in head)
+
+
+def _workbook(data: bytes, *, label: str, member: str | None, src: Source) -> None:
+    found = _excel.sheets(data, label=label, member=member)
+    src.container = src.container or "excel"
+    members = []
+    for sheet, text in found:
+        m = _decode(pa.py_buffer(text), label=label, member=member)
+        m.sheet = sheet
+        members.append(m)
+    src.members.append(members[0])
+    src.other_sheets += members[1:]
 
 
 def _expand(
@@ -321,29 +232,61 @@ def _expand(
     *,
     label: str,
     member: str | None,
-    budget: _Budget,
+    budget: Budget,
     src: Source,
     depth: int,
 ) -> None:
-    head = bytes(raw.slice(0, min(4, raw.size)))
-    if head.startswith(_GZIP_MAGIC) or head.startswith(_ZIP_MAGICS):
-        if depth >= _MAX_DEPTH:
-            raise ReportParseError(
-                "archive nested too deeply",
-                file=label,
-                member=member,
-                expected="a ZIP or gzip of CSV files",
+    head = bytes(raw.slice(0, min(8, raw.size)))
+    if head.startswith(_excel.XLS_MAGIC):
+        _workbook(memoryview(raw).tobytes(), label=label, member=member, src=src)
+        return
+    if (head.startswith(GZIP_MAGIC) or head.startswith(_ZIP_MAGICS)) and depth >= _MAX_DEPTH:
+        raise ReportParseError(
+            "archive nested too deeply",
+            file=label,
+            member=member,
+            expected="a ZIP or gzip of CSV files",
+        )
+    if head.startswith(GZIP_MAGIC):
+        src.container = src.container or "gzip"
+
+        def opener() -> GzipStream:
+            return GzipStream(raw, label=label, member=member, budget=Budget(label, raw.size))
+
+        inner_head = opener().read(64 * 1024)
+        if depth == 0 and _is_plain_utf8(inner_head):
+            _check_html(inner_head, label=label, member=member)
+            # Read through the capped stream: never inflated whole before parsing.
+            src.members.append(
+                Member(
+                    member,
+                    None,
+                    "utf-8-sig" if inner_head[:3] == b"\xef\xbb\xbf" else "utf-8",
+                    opener=opener,
+                )
             )
-        if src.container is None:
-            src.container = "gzip" if head.startswith(_GZIP_MAGIC) else "zip"
-    if head.startswith(_GZIP_MAGIC):
-        inner = _gunzip(raw, label=label, member=member, budget=budget)
+            return
+        inner = GzipStream(raw, label=label, member=member, budget=budget).read()
         _expand(
             pa.py_buffer(inner), label=label, member=member, budget=budget, src=src, depth=depth + 1
         )
         return
     if head.startswith(_ZIP_MAGICS):
-        for name, data in _unzip(raw, label=label, budget=budget, skipped=src.skipped):
+        with open_zip(raw, label=label) as zf:
+            names = zf.namelist()
+            if _excel.is_xlsx(names):
+                check_zip(zf, raw, label=label, budget=budget)
+                _workbook(memoryview(raw).tobytes(), label=label, member=member, src=src)
+                return
+        src.container = src.container or "zip"
+
+        def skip(name: str) -> bool:
+            if _is_metadata(name):
+                src.skipped.append(name)
+                return True
+            return False
+
+        for name, data in unzip(raw, label=label, budget=budget, skip=skip):
             _expand(
                 pa.py_buffer(data),
                 label=label,
@@ -364,7 +307,8 @@ def load_source(source: Any) -> Source:
     """Read ``source`` into a :class:`Source` of UTF-8 members.
 
     Raises:
-        ReportParseError: a broken, hostile or oversized archive, or undecodable text.
+        ReportParseError: a broken, hostile or oversized archive, an HTML page, or
+            undecodable text.
         FileNotFoundError, IsADirectoryError, PermissionError: a path that cannot be read.
         TypeError: ``source`` is none of the accepted kinds.
     """
@@ -372,9 +316,17 @@ def load_source(source: Any) -> Source:
     src = Source(label=label, obj=obj)
     if raw is None:
         return src
-    _expand(raw, label=label, member=None, budget=_Budget(label), src=src, depth=0)
+    src.size = raw.size
+    _expand(raw, label=label, member=None, budget=Budget(label, raw.size), src=src, depth=0)
     is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and label != "<text>")
     plain = is_path and src.container is None
-    if plain and len(src.members) == 1 and src.members[0].encoding in ("utf-8", "utf-8-sig"):
-        src.members[0].path = label
+    only = src.members[0] if len(src.members) == 1 else None
+    # Not when CR line endings were rewritten: the file on disk still has them.
+    unchanged = (
+        only is not None
+        and only.raw is not None
+        and only.raw.address in (raw.address, raw.address + 3)
+    )
+    if plain and unchanged and only is not None and only.encoding in ("utf-8", "utf-8-sig"):
+        only.path = label
     return src

@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import union_categoricals
 
-from ..schema import UNIFIED_DTYPES, validate_unified
+from ..schema import UNIFIED_DTYPES, concat_frames, validate_unified
 
 __all__ = [
     "coalesce",
@@ -117,50 +116,11 @@ def finish(
     for col, s in columns.items():
         if col not in UNIFIED_DTYPES:
             out[col] = text(s)
-    df = pd.DataFrame(out, index=index)
+    # copy=False: the columns are new (or the provider frame's, copied on write).
+    df = pd.DataFrame(out, index=index, copy=False)
     validate_unified(df)
     df.attrs.update(attrs)
     return df
-
-
-def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate frames (keeping their index), string columns staying categorical.
-
-    Columns missing from some frames are missing on those rows. ``pd.concat``
-    would turn categoricals with different categories into plain strings.
-    """
-    if len(frames) == 1:
-        return frames[0]
-    columns = list(dict.fromkeys(c for f in frames for c in f.columns))
-    index = frames[0].index.append([f.index for f in frames[1:]])
-    out: dict[str, Any] = {}
-    for col in columns:
-        present = [f[col] for f in frames if col in f.columns]
-        if any(isinstance(p.dtype, pd.CategoricalDtype) for p in present):
-            parts = [
-                text(f[col]).array if col in f.columns else missing(f.index).array for f in frames
-            ]
-            cats = [p.categories for p in parts if len(p.categories)]
-            if cats:
-                # union_categoricals needs one dtype of categories: use strings.
-                parts = [
-                    p.rename_categories(p.categories.astype("str")) if len(p.categories) else p
-                    for p in parts
-                ]
-            out[col] = pd.Series(union_categoricals(parts, ignore_order=True), index=index)
-        else:
-            dtype = present[0].dtype
-            parts_s = [
-                f[col]
-                if col in f.columns
-                else pd.Series(pd.NA, index=f.index, dtype=dtype)
-                if not pd.api.types.is_float_dtype(dtype)
-                and not pd.api.types.is_datetime64_any_dtype(dtype)
-                else missing(f.index, str(dtype))
-                for f in frames
-            ]
-            out[col] = pd.Series(pd.concat(parts_s).to_numpy(), index=index, dtype=dtype)
-    return pd.DataFrame(out, index=index)
 
 
 def concat_unified(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -30,6 +30,7 @@ from ._csv import (
     snake,
 )
 from ._source import Member
+from ._values import MISSING_MARKERS
 
 PROVIDER = "here"
 KINDS = ("report", "search")
@@ -37,7 +38,8 @@ DETAIL_LEVELS = ("hour", "day", "month", "summarized")
 
 _F = Field
 FIELDS: tuple[Field, ...] = (
-    _F("usage_date_time", "time_z", "Date and time (usageDateTime)"),
+    # Zone-less in every example of the spec (UTC implied); a trailing Z reads too.
+    _F("usage_date_time", "time", "Date and time (usageDateTime)"),
     _F("realm_id", "cat", "Org ID (realmId)", ("orgid",)),
     _F("org_name", "cat", "orgName", ("Org Name",)),
     _F("category", "cat", "Category (category)"),
@@ -226,15 +228,28 @@ def _convert_json(
     raw: pd.Series, *, name: str, key: str, kind: str, ctx: ParseContext, member: str | None
 ) -> pd.Series:
     blank = raw.isna() | raw.map(lambda v: isinstance(v, str) and not v.strip())
+    if kind == "float":
+        # "NaN", "null", "N/A" as strings: missing, but counted and announced.
+        marked = raw.map(lambda v: isinstance(v, str) and v.strip().casefold() in MISSING_MARKERS)
+        marked = marked.astype(bool)
+        if marked.any():
+            ctx.note_markers(name, int(marked.sum()))
+            blank = blank | marked
     if kind in ("cat", "text"):
         values = raw.where(~blank).map(lambda v: v if v is None or isinstance(v, str) else str(v))
         return values.astype("category") if kind == "cat" else values.astype("str")
     if kind == "float":
-        conv = pd.to_numeric(raw.where(~blank), errors="coerce").astype("float64")
+        # JSON true/false is not a quantity (pandas would read it as 1/0).
+        flags = raw.map(lambda v: isinstance(v, bool | np.bool_)).astype(bool)
+        conv = pd.to_numeric(raw.where(~blank & ~flags), errors="coerce").astype("float64")
         conv = conv.where(np.isfinite(conv))  # 1e999 is infinity: a broken value
     else:
         conv = pd.to_datetime(
-            raw.where(~blank).astype("str"), utc=True, errors="coerce", format="ISO8601"
+            # Zone-less (UTC implied), also written 2026-10-01'T'00:00:00 in the spec.
+            raw.where(~blank).astype("str").str.replace("'T'", "T", regex=False),
+            utc=True,
+            errors="coerce",
+            format="ISO8601",
         ).astype(U.UTC_NS)
     bad = np.flatnonzero((conv.isna() & ~blank).to_numpy())
     if len(bad):
@@ -260,17 +275,18 @@ def _convert_json(
 def infer_detail_level(start: pd.Series) -> str:
     """``"hour"``, ``"day"`` or ``"month"`` from the timestamps; ``"summarized"`` when none.
 
-    Any time other than midnight means hourly rows; midnights that all fall on the
-    first of a month mean monthly rows (a single first-of-month too: a one-month
-    report is far more common than a one-day report that starts on the 1st); other
-    midnights mean daily rows. Pass ``detail_level=`` when you know better.
+    Any time other than midnight means hourly rows; two or more midnights that
+    all fall on the first of a month mean monthly rows; other midnights mean daily
+    rows. A single date is never widened to a month (a one-day report that starts
+    on the 1st would then cover 30 days): it is a day. Pass ``detail_level="month"``
+    for a one-month monthly report.
     """
     values = pd.DatetimeIndex(start.dropna().unique())
     if len(values) == 0:
         return "summarized"
     if (values != values.floor("D")).any():
         return "hour"
-    if (values.day == 1).all():
+    if len(values) > 1 and (values.day == 1).all():
         return "month"
     return "day"
 

@@ -37,6 +37,8 @@ KINDS = ("summary", "project_folder", "asset", "job_level", "job_level_ai")
 IPU = "IPU"
 
 _F = Field
+# A third-party loader of these exports treats the literal "null" as missing.
+_NULL = ("null", "NULL", "Null")
 _ORG = _F("org_id", "cat", "Org ID", ("OrgId",))
 LAYOUTS: dict[str, Layout] = {
     "summary": Layout(
@@ -51,7 +53,9 @@ LAYOUTS: dict[str, Layout] = {
             _F("billing_period_end_date", "date", "BillingPeriodEndDate"),
             _F("meter_usage", "float", "MeterUsage", ("Usage",)),
             _F("ipu", "float", "IPU", ("IPUs",)),
-            _F("scalar", "float", "Scalar"),
+            # Scalar is a name ("Compute Units"): the unit of MeterUsage. Old files held a
+            # number there; it reads as text too.
+            _F("scalar", "cat", "Scalar"),
             _F("metric_category", "cat", "MetricCategory"),
             _F("org_name", "cat", "OrgName"),
             _F("org_type", "cat", "OrgType"),
@@ -59,6 +63,7 @@ LAYOUTS: dict[str, Layout] = {
         ),
         signature=(("meter_id",), ("ipu",), ("meter_usage", "org_id")),
         required=(("date",), ("meter_id",), ("ipu",)),
+        null_text=_NULL,
     ),
     "project_folder": Layout(
         PROVIDER,
@@ -73,6 +78,7 @@ LAYOUTS: dict[str, Layout] = {
         ),
         signature=(("project",), ("folder",), ("consumption_ipus",)),
         required=(("date",), ("consumption_ipus",)),
+        null_text=_NULL,
     ),
     "asset": Layout(
         PROVIDER,
@@ -96,6 +102,7 @@ LAYOUTS: dict[str, Layout] = {
         ),
         signature=(("asset_name",), ("consumption_ipus", "usage")),
         required=(("date",), ("asset_name",), ("consumption_ipus",)),
+        null_text=_NULL,
     ),
     "job_level": Layout(
         PROVIDER,
@@ -122,6 +129,7 @@ LAYOUTS: dict[str, Layout] = {
         ),
         signature=(("task_id", "task_run_id"), ("metered_value",)),
         required=(("start_time",), ("metered_value",)),
+        null_text=_NULL,
     ),
     "job_level_ai": Layout(
         PROVIDER,
@@ -141,6 +149,7 @@ LAYOUTS: dict[str, Layout] = {
         ),
         signature=(("executed_asset",), ("execution_count", "total_execution_time_hours")),
         required=(("date",), ("total_execution_time_hours",)),
+        null_text=_NULL,
     ),
 }
 _JOB_MEMBER = re.compile(r"MeteringJobLevel_([A-Za-z0-9]+)\.csv$", re.IGNORECASE)
@@ -240,6 +249,18 @@ def _per_meter_unit(meter: pd.Series | None, index: pd.Index) -> pd.Series:
     )
 
 
+def _scalar_names(scalar: pd.Series | None) -> pd.Series | None:
+    """The Scalar column where it holds a name; numbers (the older form) become missing."""
+    if scalar is None:
+        return None
+    s = U.text(scalar)
+    cats = s.cat.categories
+    numeric = pd.to_numeric(pd.Series(cats.astype("str")), errors="coerce").notna().to_numpy()
+    if not numeric.any():
+        return s
+    return s.cat.remove_categories(list(cats[numeric]))
+
+
 def _next_day(day: pd.Series | None) -> pd.Series | None:
     return None if day is None else day + pd.Timedelta(days=1)
 
@@ -274,9 +295,15 @@ def unify(df: pd.DataFrame, *, kind: str) -> tuple[dict[str, pd.Series | None], 
     }
     meter = _meter_names(get("meter_id"), get("meter_name"))
     if kind == "summary":
-        unit = get("metric_category")
-        if unit is None or unit.isna().any():
-            unit = U.coalesce(*(c for c in (unit, _per_meter_unit(meter, idx)) if c is not None))
+        # MeterUsage is in the scalar's unit ("Compute Units"); a file with a number
+        # there (the older form) gets a per-meter unit, never a sum across meters.
+        unit = U.coalesce(
+            *(
+                c
+                for c in (_scalar_names(get("scalar")), _per_meter_unit(meter, idx))
+                if c is not None
+            )
+        )
         cols |= {
             "account_name": get("org_name"),
             "meter_id": get("meter_id"),

@@ -30,6 +30,7 @@ from ._csv import (
     Sniffed,
     check_columns,
     column_names,
+    conflict_error,
     match_fields,
     parse,
     satisfied,
@@ -55,10 +56,18 @@ FIELDS: tuple[Field, ...] = (
         ("day", "period", "month", "usage date", "report date", "period start", "start date"),
     ),
     _F(
+        "end_date",
+        "date",
+        "End Date",
+        ("period end", "date period end", "to date", "date to", "until"),
+    ),
+    _F(
         "device_id",
         "cat",
         "Device ID",
         ("device", "coreid", "core id", "particle device id", "device identifier"),
+        meanings=(frozenset({"device", "id"}),),
+        unless=frozenset({"name", "product"}),
     ),
     _F("device_name", "cat", "Device Name", ("name",)),
     _F("product_id", "cat", "Product ID", ("productid",)),
@@ -86,6 +95,9 @@ FIELDS: tuple[Field, ...] = (
             "data operations count",
             "data operation count",
         ),
+        # "Data Operations Used", "Data Ops (total)", "Total data operations billed"...
+        meanings=(frozenset({"data", "operations"}),),
+        unless=frozenset({"limit", "remaining", "allowance", "included", "max"}),
     ),
     _F("devices", "float", "Devices", ("device count", "number of devices", "active devices")),
 )
@@ -142,7 +154,8 @@ class _Shape:
 
     def __init__(self, sniffed: Sniffed, column_map: Mapping[str, str] | None = None) -> None:
         self.wide_dates: dict[int, tuple[pd.Timestamp, str]] = {}
-        found = match_fields(sniffed.header, FIELDS, column_map)
+        self.conflicts: list[tuple[str, list[int]]] = []
+        found = match_fields(sniffed.header, FIELDS, column_map, conflicts=self.conflicts)
         if "date" not in found.values():
             for pos, text in enumerate(sniffed.header):
                 if pos not in found and (hit := _header_date(text)):
@@ -207,7 +220,10 @@ def read_csv(
     layout = LAYOUTS[kind]
     # Columns found by value (the hex device ids) are handed on as a column map.
     effective = {name: sniffed.header[pos] for pos, name in shape.found.items()}
+    for name, positions in shape.conflicts:
+        raise conflict_error(layout, sniffed, member, ctx, name, positions)
     if shape.layout == "wide":
+        _refuse_wide_totals(sniffed, shape, member, ctx)
         check_columns(
             Layout(PROVIDER, kind, FIELDS, (), layout.required[:1]),
             sniffed,
@@ -222,6 +238,26 @@ def read_csv(
         table = parse(member, sniffed, ctx, names=names, types={f.name: f.type for f in FIELDS})
     meta = {META_LAYOUT: shape.layout.encode(), META_PERIOD: shape.period.encode()}
     return table.replace_schema_metadata(meta)
+
+
+def _refuse_wide_totals(sniffed: Sniffed, shape: _Shape, member: Member, ctx: ParseContext) -> None:
+    """A wide export's day columns hold the counts: a total column beside them means them twice."""
+    ops = [p for p, n in shape.found.items() if n in OPS]
+    if not ops:
+        return
+    total = sniffed.header[ops[0]]
+    days = [sniffed.header[p] for p in shape.wide_dates]
+    raise ReportParseError(
+        f"column {total!r} and the day columns ({days[0]!r} ... {days[-1]!r}) both hold data "
+        "operations: reading both would count every operation twice; remove the total column "
+        "(the day columns are read)",
+        file=ctx.label,
+        member=member.name,
+        line=1,
+        column=total,
+        expected="a wide export with one column per day and no total column",
+        candidates=[total, days[0]],
+    )
 
 
 def _read_wide(member: Member, sniffed: Sniffed, ctx: ParseContext, shape: _Shape) -> pa.Table:
@@ -271,6 +307,28 @@ def _period(df: pd.DataFrame) -> str:
     return "day"
 
 
+def _stated_end(start: pd.Series, stated: pd.Series) -> pd.Series:
+    """The exclusive period end from a file's own end dates.
+
+    A date names a day that is covered (a one-day row says 2026-10-01 twice), so
+    it ends a day later; only ends that are all the first of a month, after starts
+    that are too, are taken as already exclusive (a month written [start, next)).
+    Rows without an end keep a one-day period.
+    """
+    first = (stated.dt.day == 1) & (start.dt.day == 1) & (stated > start)
+    known = stated.notna()
+    exclusive = bool(known.any() and first[known].all())
+    end = stated if exclusive else stated + pd.Timedelta(days=1)
+    if (known & (end <= start)).any():
+        bad = int(np.flatnonzero((known & (end <= start)).to_numpy())[0])
+        raise ReportParseError(
+            f"row {bad + 1} ends ({stated.iloc[bad]}) before it starts ({start.iloc[bad]})",
+            column="end_date",
+            expected="an end date on or after the start date",
+        )
+    return end.where(known, start + pd.Timedelta(days=1))
+
+
 def unify(df: pd.DataFrame, *, kind: str) -> tuple[dict[str, pd.Series | None], dict[str, Any]]:
     """Unified columns from a Particle provider frame: one row per device (product) and day."""
     if "date" not in df.columns:
@@ -279,15 +337,16 @@ def unify(df: pd.DataFrame, *, kind: str) -> tuple[dict[str, pd.Series | None], 
         )
     idx = df.index
     get = df.get
-    split = [df[c] for c in KIND_COLUMNS if c in df.columns]
-    kinds_sum = pd.concat(split, axis=1).sum(axis=1, min_count=1) if split else None
     total = get("total_data_operations")
-    if total is None:
-        quantity = kinds_sum
-    elif kinds_sum is not None:
-        quantity = total.where(total.notna(), kinds_sum)
+    split = [df[c] for c in KIND_COLUMNS if c in df.columns]
+    if total is not None and (not split or not total.isna().any()):
+        quantity = total  # complete: the per-kind columns are not needed (nor summed)
     else:
-        quantity = total
+        kinds_sum = pd.concat(split, axis=1).sum(axis=1, min_count=1) if split else None
+        if total is None:
+            quantity = kinds_sum
+        else:
+            quantity = total.where(total.notna(), kinds_sum)
     if quantity is None:
         raise ReportParseError(
             "a Particle frame needs 'total_data_operations' or the per-kind counts",
@@ -295,7 +354,11 @@ def unify(df: pd.DataFrame, *, kind: str) -> tuple[dict[str, pd.Series | None], 
         )
     period = _period(df)
     start = df["date"]
-    if period == "month":
+    stated = get("end_date")
+    if stated is not None and stated.notna().any():
+        end = _stated_end(start, stated)
+        period = "stated"
+    elif period == "month":
         codes, uniques = pd.factorize(start)
         ends = pd.DatetimeIndex(uniques) + pd.DateOffset(months=1)
         end = pd.Series(ends.take(codes, allow_fill=True, fill_value=pd.NaT), index=idx)
@@ -329,4 +392,5 @@ def unify(df: pd.DataFrame, *, kind: str) -> tuple[dict[str, pd.Series | None], 
         "billable_quantity": quantity,
         "billable_unit": unit,
     }
-    return {k: v for k, v in cols.items() if v is not None}, {"period": period}
+    attrs = {"period": period} if period != "stated" else {"period": "stated in the file"}
+    return {k: v for k, v in cols.items() if v is not None}, attrs

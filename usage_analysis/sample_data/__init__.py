@@ -19,6 +19,7 @@ from .generate import (
 )
 from .render import (
     HERE_LABELS,
+    HERE_TIME_FORMAT,
     gzip_bytes,
     here_csv,
     here_json_pages,
@@ -31,6 +32,7 @@ from .world import HereWorld, InformaticaWorld, ParticleWorld, World, make_world
 __all__ = [
     "HERE_GROUPS",
     "HERE_LABELS",
+    "HERE_TIME_FORMAT",
     "INFORMATICA_JOB_TYPES",
     "PARTICLE_KIND_COLUMNS",
     "HereWorld",

@@ -214,6 +214,10 @@ def here_usage(
         * wf
         * level
     )
+    runaway = pairs["runaway"].to_numpy()[p] & (
+        ((t + pairs["runaway_offset"].to_numpy()[p]) % RUNAWAY_PERIOD) < RUNAWAY_DAYS
+    )
+    raw = raw * np.where(runaway, pairs["runaway_factor"].to_numpy()[p], 1.0)
     value = np.where(unit == "Transactions", np.rint(raw), np.round(raw, 4))
 
     out = pd.DataFrame(
@@ -289,7 +293,11 @@ def _asset_days(
     meter_id = assets.loc[a, "meter_id"].to_numpy()
     scalar = meters.loc[meter_id, "scalar"].to_numpy()
     rate = meters.loc[meter_id, "ipu_rate"].to_numpy()
-    raw = assets.loc[a, "base"].to_numpy() * wf * level
+    runaway = assets.loc[a, "runaway"].to_numpy(dtype=bool) & (
+        ((t + assets.loc[a, "runaway_offset"].to_numpy()) % RUNAWAY_PERIOD) < RUNAWAY_DAYS
+    )
+    factor = np.where(runaway, assets.loc[a, "runaway_factor"].to_numpy(), 1.0)
+    raw = assets.loc[a, "base"].to_numpy() * wf * level * factor
     usage = np.where(scalar > 1, np.rint(raw), np.round(raw, 4))
     m = ~idle & (usage > 0)
     frame = assets.loc[a[m]].reset_index().rename(columns={"index": "asset_index"})
@@ -311,6 +319,21 @@ def _asset_days(
     ).reset_index(drop=True)
 
 
+def _scalar_name(unit: str, scalar: float) -> str:
+    """ "Compute Units", or "Million Rows Processed" for a meter counted per million."""
+    return unit if scalar == 1 else f"{_MULTIPLES.get(scalar, f'{scalar:g} x')} {unit}"
+
+
+_MULTIPLES = {1_000.0: "Thousand", 1_000_000.0: "Million"}
+
+
+def _metric_category(meter_name: str) -> str:
+    for family in ("Application Integration", "Data Quality", "Data Masking"):
+        if meter_name.startswith(family):
+            return family
+    return "Data Integration"
+
+
 def _summary(ad: pd.DataFrame) -> pd.DataFrame:
     g = (
         ad.groupby(["org_id", "meter_id", "Date"], sort=True, observed=True)
@@ -327,6 +350,11 @@ def _summary(ad: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     start = g["Date"].dt.to_period("M").dt.start_time.dt.as_unit("ns")
+    # The documented form: Scalar names the unit MeterUsage is counted in, so
+    # IPU = MeterUsage x IPURate (the world's usage is in raw units: rows, hours).
+    scalar_name = [
+        _scalar_name(c, s) for c, s in zip(g["MetricCategory"], g["Scalar"], strict=True)
+    ]
     return pd.DataFrame(
         {
             "OrgId": g["org_id"],
@@ -335,10 +363,11 @@ def _summary(ad: pd.DataFrame) -> pd.DataFrame:
             "Date": g["Date"],
             "BillingPeriodStartDate": start,
             "BillingPeriodEndDate": (start + pd.offsets.MonthEnd(0)).dt.as_unit("ns"),
-            "MeterUsage": g["MeterUsage"].round(4),
+            "MeterUsage": (g["MeterUsage"] / g["Scalar"]).round(6),
             "IPU": g["IPU"].round(6),
-            "Scalar": g["Scalar"],
-            "MetricCategory": g["MetricCategory"],
+            "Scalar": scalar_name,
+            # Undocumented content: the generated files say which family the meter is in.
+            "MetricCategory": g["MeterName"].map(_metric_category),
             "OrgName": g["OrgName"],
             "OrgType": g["OrgType"],
             "IPURate": g["IPURate"],

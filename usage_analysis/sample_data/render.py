@@ -1,4 +1,8 @@
-"""Turn generated frames into the bytes each provider sends: CSV, gzip, ZIP, JSON pages."""
+"""Turn generated frames into the bytes each provider sends: CSV, gzip, ZIP, JSON pages.
+
+Documented forms: HERE timestamps have no zone (``2026-10-01T00:00:00``, UTC
+implied, as in every example of the spec).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import pandas as pd
 
 __all__ = [
     "HERE_LABELS",
+    "HERE_TIME_FORMAT",
     "gzip_bytes",
     "here_csv",
     "here_json_pages",
@@ -22,6 +27,8 @@ __all__ = [
     "particle_csv",
 ]
 
+# HERE's usageDateTime as the spec writes it: no zone, UTC implied.
+HERE_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S"
 # The /csv answer's "Label (field)" header, in its order.
 HERE_LABELS = {
     "usageDateTime": "Date and time",
@@ -98,7 +105,7 @@ def here_csv(df: pd.DataFrame, *, header: str = "label") -> bytes:
         if f in ("usageValue", "billableValue"):
             out[f] = _fmt4(s)
         elif f == "usageDateTime":
-            out[f] = s.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            out[f] = s.dt.strftime(HERE_TIME_FORMAT)
         else:
             out[f] = s.astype(str).replace({"<NA>": "", "nan": "", "None": ""})
     if header != "camel":
@@ -112,7 +119,7 @@ def here_json_pages(df: pd.DataFrame, *, limit: int = 100) -> list[dict[str, Any
     """The JSON search answer, page by page: ``{total, limit, items, nextOffset, lastOffset}``."""
     records = df.copy()
     if "usageDateTime" in records:
-        records["usageDateTime"] = records["usageDateTime"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        records["usageDateTime"] = records["usageDateTime"].dt.strftime(HERE_TIME_FORMAT)
     items = records.to_dict(orient="records")
     total = len(items)
     last = max(0, ((total - 1) // limit) * limit)

@@ -13,7 +13,7 @@ emulator answer any date range and tests check totals against ground truth.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -36,6 +36,13 @@ EPOCH = date(1970, 1, 1)
 # days, so any month of data shows each of them running away at least once.
 RUNAWAY_PERIOD = 29
 RUNAWAY_DAYS = 3
+# HERE apps and Informatica meters run away on the same rhythm: an app's retry loop
+# on one feature multiplies its use of that feature, a looping schedule multiplies an
+# org's use of one meter. Drawn from a stream of their own (seed, _RUNAWAY_STREAM), so
+# planting them changes no other draw of the world.
+HERE_RUNAWAY_FACTOR = (15.0, 30.0)
+INFORMATICA_RUNAWAY_FACTOR = (10.0, 20.0)
+_RUNAWAY_STREAM = 0x52554E
 
 # (product id, name, id prefix, typical data operations per device per day,
 #  weekend factor, share of publishes, subscribes, function calls, variable reads)
@@ -218,7 +225,9 @@ class HereWorld:
         pd.DataFrame
     )  # featureId, name, category, valueDriver, base, billable, billingSubscriptionId
     apps: pd.DataFrame  # realmId, appId, appName, appHrn, projectHrn, billingTag, scale
-    usage_pairs: pd.DataFrame  # app index, feature index, scale: which app uses which feature
+    # app index, feature index, scale: which app uses which feature; runaway,
+    # runaway_factor, runaway_offset: the app-feature pairs that run away, and when
+    usage_pairs: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -229,9 +238,10 @@ class InformaticaWorld:
     meters: (
         pd.DataFrame
     )  # meter_id, meter_name, metric_category, scalar, ipu_rate, base, job_columns
-    assets: (
-        pd.DataFrame
-    )  # asset_id, asset_name, asset_type, org_id, project, folder, meter_id, environment..., base
+    # asset_id, asset_name, asset_type, org_id, project, folder, meter_id, environment...,
+    # base; runaway, runaway_factor, runaway_offset: the same for every asset of a
+    # runaway (org, meter)
+    assets: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -476,9 +486,86 @@ def make_world(
 ) -> World:
     """Draw a world from ``seed``: the same arguments give the same world everywhere."""
     rng = np.random.default_rng(seed)
+    particle = _particle_world(rng, seed, particle_devices, particle_products)
+    here = _here_world(rng, here_apps, here_sub_accounts)
+    informatica = _informatica_world(rng, informatica_orgs, informatica_assets)
+    planted = np.random.default_rng([seed, _RUNAWAY_STREAM])
     return World(
         seed=seed,
-        particle=_particle_world(rng, seed, particle_devices, particle_products),
-        here=_here_world(rng, here_apps, here_sub_accounts),
-        informatica=_informatica_world(rng, informatica_orgs, informatica_assets),
+        particle=particle,
+        here=replace(here, usage_pairs=_here_runaways(planted, here)),
+        informatica=replace(informatica, assets=_informatica_runaways(planted, informatica)),
     )
+
+
+def _pick_runaways(
+    rng: np.random.Generator, typical: np.ndarray, eligible: np.ndarray, n: int
+) -> np.ndarray:
+    """``n`` of the eligible items among the busier half (by typical daily use).
+
+    Busy enough that the runaway days stand out above the median volume the
+    anomaly finder asks for by default; the rest are ordinary.
+    """
+    chosen = np.zeros(len(typical), dtype=bool)
+    candidates = np.flatnonzero(eligible & (typical >= np.median(typical[eligible])))
+    if n and len(candidates):
+        chosen[rng.choice(candidates, size=min(n, len(candidates)), replace=False)] = True
+    return chosen
+
+
+def _here_runaways(rng: np.random.Generator, here: HereWorld) -> pd.DataFrame:
+    """Mark a few app-feature pairs (Transactions features, distinct apps) as runaways."""
+    pairs = here.usage_pairs.copy()
+    feats, apps = here.features, here.apps
+    feat = pairs["feature"].to_numpy()
+    typical = (
+        feats["base"].to_numpy()[feat]
+        * apps["scale"].to_numpy()[pairs["app"].to_numpy()]
+        * pairs["scale"].to_numpy()
+    )
+    eligible = (feats["valueDriver"].to_numpy()[feat] == "Transactions") & feats[
+        "billable"
+    ].to_numpy()[feat]
+    n = max(1, len(apps) // 6) if len(apps) >= 4 else 0
+    # One pair per app at most: each app's busiest eligible pair may be drawn.
+    order = pairs.assign(typical=typical, ok=eligible).sort_values(
+        ["app", "ok", "typical"], ascending=[True, False, False], kind="stable"
+    )
+    top_of_app = np.zeros(len(pairs), dtype=bool)
+    top_of_app[order.drop_duplicates("app").index.to_numpy()] = True
+    eligible &= top_of_app
+    # One in the partner's own realm (the default report), the rest in any realm.
+    own = (apps["realmId"].to_numpy() == here.realm_id)[pairs["app"].to_numpy()]
+    runaway = _pick_runaways(rng, typical, eligible & own, min(n, 1))
+    runaway |= _pick_runaways(rng, typical, eligible & ~runaway, n - int(runaway.sum()))
+    pairs["runaway"] = runaway
+    pairs["runaway_factor"] = np.where(runaway, rng.uniform(*HERE_RUNAWAY_FACTOR, len(pairs)), 1.0)
+    pairs["runaway_offset"] = rng.integers(0, RUNAWAY_PERIOD, len(pairs))
+    return pairs
+
+
+def _informatica_runaways(rng: np.random.Generator, inf: InformaticaWorld) -> pd.DataFrame:
+    """Mark a few (org, meter) pairs as runaways; every asset of a pair shares its rhythm."""
+    assets = inf.assets.copy()
+    meters = inf.meters.set_index("meter_id")
+    ipu = (
+        assets["base"].to_numpy()
+        * meters.loc[assets["meter_id"], "ipu_rate"].to_numpy()
+        / meters.loc[assets["meter_id"], "scalar"].to_numpy()
+    )
+    pairs = (
+        assets.assign(ipu=ipu).groupby(["org_id", "meter_id"], sort=True)["ipu"].sum().reset_index()
+    )
+    n = 2 if len(pairs) >= 6 else 1 if len(pairs) >= 2 else 0
+    runaway = _pick_runaways(rng, pairs["ipu"].to_numpy(), np.ones(len(pairs), dtype=bool), n)
+    pairs["runaway"] = runaway
+    pairs["runaway_factor"] = np.where(
+        runaway, rng.uniform(*INFORMATICA_RUNAWAY_FACTOR, len(pairs)), 1.0
+    )
+    pairs["runaway_offset"] = rng.integers(0, RUNAWAY_PERIOD, len(pairs))
+    marks = assets[["org_id", "meter_id"]].merge(
+        pairs.drop(columns="ipu"), on=["org_id", "meter_id"], how="left"
+    )
+    for col in ("runaway", "runaway_factor", "runaway_offset"):
+        assets[col] = marks[col].to_numpy()
+    return assets

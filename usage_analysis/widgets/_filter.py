@@ -21,11 +21,24 @@ from ..analysis.aggregate import latest_names
 from ..charts import provider_name
 from ..errors import InvalidParameter
 
-__all__ = ["FILTER_COLUMNS", "FrameFilter", "Selection"]
+__all__ = ["FILTER_COLUMNS", "FrameFilter", "Selection", "filter_columns"]
+
+
+def filter_columns(df: pd.DataFrame) -> tuple[str, ...]:
+    """The filters for ``df``: the unified ones, and the optional ones it has values in."""
+    extra = tuple(c for c in OPTIONAL_FILTER_COLUMNS if c in df.columns and df[c].notna().any())
+    return FILTER_COLUMNS + extra
+
 
 NS_PER_DAY = 86_400_000_000_000
 # The columns a user filters by; every one is categorical in the unified frame.
-FILTER_COLUMNS: tuple[str, ...] = ("provider", "product", "resource_id", "meter")
+FILTER_COLUMNS: tuple[str, ...] = ("provider", "account_id", "product", "resource_id", "meter")
+# Columns some readers add beside the unified ones (HERE's project HRN and billing
+# tag): filters too, when the frame has them with a value.
+OPTIONAL_FILTER_COLUMNS: tuple[str, ...] = ("project", "billing_tag")
+# The filters that narrow the others' choices: after choosing a provider (or an
+# account), the product, device and meter lists hold only what occurs there.
+NARROWING_COLUMNS: tuple[str, ...] = ("provider", "account_id")
 # The name column shown beside an id column in option labels.
 _NAME_COLUMNS = {"resource_id": "resource_name", "account_id": "account_name"}
 
@@ -56,6 +69,7 @@ class FrameFilter:
         ns = df["period_start"].to_numpy(dtype="datetime64[ns]").view("i8")
         self._day = ns // NS_PER_DAY
         self._cache: dict[str, tuple[Any, np.ndarray | None]] = {}
+        self._name_cache: dict[str, dict[Any, str]] = {}
         self.first_day: date | None = None
         self.last_day: date | None = None
         if len(ns):
@@ -65,12 +79,15 @@ class FrameFilter:
     def __len__(self) -> int:
         return len(self.df)
 
-    def options(self, column: str) -> list[tuple[str, Any]]:
+    def options(self, column: str, *, within: np.ndarray | None = None) -> list[tuple[str, Any]]:
         """(label, value) pairs for a column's values that occur, most rows first.
 
-        Missing values are offered as ``(label, None)``; ids get their name in the label.
+        Missing values are offered as ``(label, None)``; ids get their name in the
+        label. ``within``: only the values occurring in these rows (a row mask).
         """
         codes = self._codes[column]
+        if within is not None:
+            codes = codes[within]
         cats = self._categories[column]
         counts = np.bincount(codes + 1, minlength=len(cats) + 1)
         order = np.argsort(-counts[1:], kind="stable")
@@ -89,8 +106,11 @@ class FrameFilter:
         name_col = _NAME_COLUMNS.get(column)
         if not name_col or name_col not in self.df.columns or not values:
             return {}
-        found = latest_names(self.df, column, name_col)
-        return {k: str(v) for k, v in found.items()}
+        if column not in self._name_cache:
+            # Once per column: options are asked for again whenever a filter narrows.
+            found = latest_names(self.df, column, name_col)
+            self._name_cache[column] = {k: str(v) for k, v in found.items()}
+        return self._name_cache[column]
 
     def mask(self, selection: Selection) -> np.ndarray | None:
         """The rows kept by ``selection`` (``None``: all rows, nothing to copy)."""
@@ -100,6 +120,26 @@ class FrameFilter:
         if not active:
             return None
         out = active[0].copy() if len(active) > 1 else active[0]
+        for m in active[1:]:
+            out &= m
+        return out
+
+    def narrowing_mask(
+        self, selection: Selection, *, exclude: Sequence[str] = ()
+    ) -> np.ndarray | None:
+        """The rows of the chosen provider(s) and account(s) (``None``: all).
+
+        ``exclude``: leave these filters out (an account list narrows by provider only).
+        """
+        masks = [
+            self._column_mask(c, selection.values.get(c, frozenset()))
+            for c in NARROWING_COLUMNS
+            if c in self.columns and c not in exclude
+        ]
+        active = [m for m in masks if m is not None]
+        if not active:
+            return None
+        out = active[0].copy()
         for m in active[1:]:
             out &= m
         return out

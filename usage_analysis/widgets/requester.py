@@ -29,7 +29,7 @@ import pandas as pd
 from ..charts import provider_name
 from ..clients import PollSchedule, resume
 from ..defaults import WIDGET_DEFAULT_DAYS
-from ..errors import ConfigurationError, InvalidParameter, ReportFailed
+from ..errors import ConfigurationError, InvalidParameter, NotFoundError, ReportFailed
 from ._common import Messages, esc, styled
 from ._forms import (
     HERE_CHARGE_TYPES,
@@ -337,7 +337,12 @@ class ReportRequester(widgets.VBox):
 
     def load_agreements(self) -> None:
         """Fill the agreement menu from the API; choose the first (its billing period fills the dates)."""
-        self._agreements = list(self.client.service_agreements())
+        try:
+            self._agreements = list(self.client.service_agreements())
+        except NotFoundError as exc:
+            if exc.status != 404:
+                raise
+            raise _account_not_found(exc, self.provider, self._account()) from exc
         options = [(_agreement_label(a), str(a.get("id"))) for a in self._agreements]
         menu = self.fields["agreement"]
         menu.options = options
@@ -404,7 +409,16 @@ class ReportRequester(widgets.VBox):
         if not check.ok:
             raise InvalidParameter(*next(iter(check.errors.items())))
         kwargs = self.request_kwargs()
-        self._start(lambda: self.client.request(**kwargs), "requesting a report")
+
+        def make_job() -> Any:
+            try:
+                return self.client.request(**kwargs)
+            except NotFoundError as exc:  # no report yet: the account is what was not found
+                if exc.status != 404:
+                    raise
+                raise _account_not_found(exc, self.provider, self._account()) from exc
+
+        self._start(make_job, "requesting a report")
 
     def cancel(self) -> None:
         """Stop waiting (the provider keeps the job: resume it later from the list)."""
@@ -569,6 +583,29 @@ class ReportRequester(widgets.VBox):
         clock = getattr(self.client, "clock", None)
         now = clock.now() if clock is not None else datetime.now(UTC)
         return now.date() if isinstance(now, datetime) else datetime.now(UTC).date()
+
+
+_ACCOUNT_HINTS = {
+    "particle": (
+        "check the organization's slug or id (as in the console's address, "
+        "console.particle.io/<org>) and that the token's user belongs to it; "
+        "choose sandbox for your own devices"
+    ),
+    "here": "check the realm id: your HERE org id, e.g. org123456789 (HERE_REALM_ID)",
+    "informatica": "check the org: the user must belong to it, and the login URL must name its pod",
+}
+
+
+def _account_not_found(exc: NotFoundError, provider: str, account: str) -> NotFoundError:
+    """A 404 before any report exists means the account, not an expired report."""
+    return NotFoundError(
+        f"the {provider_name(provider)} account {account!r} was not found",
+        provider=exc.provider,
+        status=exc.status,
+        code=exc.code,
+        request_id=exc.request_id,
+        hint=_ACCOUNT_HINTS.get(provider, "check the account"),
+    )
 
 
 def _agreement_label(a: dict[str, Any]) -> str:

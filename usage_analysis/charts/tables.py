@@ -1,0 +1,346 @@
+"""Report tables a person would send: the overview and spend, as pandas Stylers.
+
+pandas' own ``Styler`` (not a new dependency: it needs only jinja2, which
+Jupyter brings) renders the same table in JupyterLab, Voila and a static HTML
+report, keeps the numbers numeric for sorting and colouring, and formats per
+column: thousands separators, units, "%", dates as dates, "—" where a value does
+not apply, and a colour for a threshold crossed. The table is narrow enough not
+to be cut in JupyterLab: ids are shortened, notes wrap.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.io.formats.style import Styler
+
+from ._common import format_quantity, provider_name
+
+__all__ = ["cost_forecast_table", "overview_table", "spend_table"]
+
+NOT_APPLICABLE = "—"
+# Share of an allowance from which a cell is coloured: the plan's warning levels.
+THRESHOLDS: tuple[tuple[float, str], ...] = (
+    (100.0, "background-color:#f8d7da;color:#842029;font-weight:600"),
+    (90.0, "background-color:#ffe5cc;color:#8a4b00"),
+    (70.0, "background-color:#fff3cd;color:#664d03"),
+)
+_TABLE_STYLES = [
+    # JupyterLab lays its tables out "fixed" (columns as wide as the first row
+    # wants, the rest overflows): this one is sized by its content, so it wraps.
+    {"selector": "", "props": "border-collapse:collapse;font-size:0.9em;table-layout:auto"},
+    {
+        "selector": "th",
+        "props": "text-align:left;vertical-align:bottom;padding:4px 8px;"
+        "border-bottom:1px solid #999;font-weight:600;min-width:4em",
+    },
+    {"selector": "td", "props": "padding:3px 8px;border-bottom:1px solid #eee"},
+    {"selector": "caption", "props": "caption-side:top;text-align:left;color:#444;padding:4px 0"},
+]
+
+
+def _threshold_style(value: Any) -> str:
+    if value is None or not isinstance(value, int | float) or not np.isfinite(value):
+        return ""
+    for level, css in THRESHOLDS:
+        if value >= level:
+            return css
+    return ""
+
+
+def _quantity(value: Any) -> str:
+    return format_quantity(float(value)) if _known(value) else NOT_APPLICABLE
+
+
+def _percent(value: Any) -> str:
+    return f"{float(value):,.1f} %" if _known(value) else NOT_APPLICABLE
+
+
+def _money(currency: str) -> Callable[[Any], str]:
+    def fmt(value: Any) -> str:
+        return f"{float(value):,.2f} {currency}" if _known(value) else NOT_APPLICABLE
+
+    return fmt
+
+
+def _day(value: Any, *, year: bool = True) -> str:
+    if value is None or pd.isna(value):
+        return NOT_APPLICABLE
+    ts = pd.Timestamp(value)
+    return f"{ts:%b} {ts.day}, {ts.year}" if year else f"{ts:%b} {ts.day}"
+
+
+def _month(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return NOT_APPLICABLE
+    return f"{pd.Timestamp(value):%b %Y}"
+
+
+def _known(value: Any) -> bool:
+    try:
+        return value is not None and bool(np.isfinite(float(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return NOT_APPLICABLE
+    text = str(value).strip()
+    return text or NOT_APPLICABLE
+
+
+def _account(name: Any, account_id: Any) -> str:
+    """The account's name, else a short form of its id ("—" when neither is known)."""
+    if _text(name) != NOT_APPLICABLE:
+        return str(name)
+    ident = _text(account_id)
+    return ident if len(ident) <= 12 else f"{ident[:10]}…"
+
+
+def _styler(frame: pd.DataFrame, caption: str | None) -> Styler:
+    styler = frame.style.hide(axis="index").set_table_styles(_TABLE_STYLES)
+    styler = styler.set_table_attributes('class="ua-report-table"')
+    if caption:
+        styler = styler.set_caption(caption)
+    return styler
+
+
+def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler:
+    """The :func:`~usage_analysis.analysis.overview` table for people.
+
+    One row per provider, account and billing unit: last complete month, this
+    month so far, allowance, share used, the month-end forecast with its likely
+    range, the day the allowance runs out, and what the forecast rests on ("2 of
+    31 days; rate of 28 days of data"). Shares of an allowance at 70, 90 and
+    100 % are coloured. Nine columns: it fits a JupyterLab notebook beside the
+    file browser.
+    """
+    months = table["period_start"].dropna().unique() if "period_start" in table else []
+    one_month = len(months) == 1
+    rows = []
+    for rec in table.to_dict("records"):
+        start = rec.get("period_start")
+        complete = rec.get("complete_until")
+        month_days = (
+            int((pd.Timestamp(complete) - pd.Timestamp(start)) / pd.Timedelta(days=1))
+            if not (pd.isna(start) or pd.isna(complete))
+            else None
+        )
+        lower, upper = rec.get("forecast_lower"), rec.get("forecast_upper")
+        forecast = _quantity(rec.get("forecast"))
+        if _known(lower) and _known(upper) and round(float(upper)) > round(float(lower)):
+            # The likely range under the forecast, in the same cell: one column less.
+            forecast += _small(f"{_quantity(lower)} to {_quantity(upper)}")
+        history = rec.get("history_days")
+        basis = []
+        end = rec.get("period_end")
+        if month_days is not None and not pd.isna(end):
+            length = int((pd.Timestamp(end) - pd.Timestamp(start)) / pd.Timedelta(days=1))
+            basis.append(f"{month_days} of {length} days")
+        if _known(history) and _known(rec.get("forecast")):
+            n = int(history)
+            basis.append(f"rate of {n} day{'s' if n != 1 else ''} of data")
+        note = _text(rec.get("note")).replace(
+            "days from complete_until on are provisional",
+            f"provisional from {_day(complete, year=False)}"
+            if not pd.isna(complete)
+            else "provisional",
+        )
+        details = "; ".join(basis) or NOT_APPLICABLE
+        if note != NOT_APPLICABLE:
+            details += f"; {note}"
+        account = f"<b>{_esc(provider_name(rec.get('provider')))}</b><br>" + _esc(
+            _account(rec.get("account_name"), rec.get("account_id"))
+        )
+        if not one_month:
+            account += _small(_month(start))
+        rows.append(
+            {
+                "account": account,
+                "unit": _esc(_text(rec.get("unit"))),
+                "last month": rec.get("last_month_used", np.nan),
+                "this month so far": rec.get("used"),
+                "allowance": rec.get("allowance"),
+                "used %": rec.get("percent"),
+                "forecast (likely range)": forecast,
+                "forecast %": rec.get("forecast_percent"),
+                "runs out on": rec.get("runs_out_on"),
+                "based on": _esc(details),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=_OVERVIEW_COLUMNS)
+    last = table["last_month_start"].dropna() if "last_month_start" in table else pd.Series()
+    renames = {}
+    if len(last) and last.nunique() == 1:
+        renames["last month"] = f"{_month(last.iloc[0])} (complete)"
+    if one_month:
+        renames["this month so far"] = f"{_month(months[0])} so far"
+    styler = _styler(frame, caption)
+    styler = styler.format(
+        {
+            "last month": _quantity,
+            "this month so far": _quantity,
+            "allowance": _quantity,
+            "used %": _percent,
+            "forecast %": _percent,
+            "runs out on": lambda v: _day(v, year=False),
+        },
+        na_rep=NOT_APPLICABLE,
+    )
+    styler = styler.map(_threshold_style, subset=["used %", "forecast %"])
+    numeric = [
+        "last month",
+        "this month so far",
+        "allowance",
+        "forecast (likely range)",
+        "used %",
+        "forecast %",
+    ]
+    styler = styler.set_properties(
+        subset=numeric,
+        **{"text-align": "right", "font-variant-numeric": "tabular-nums", "white-space": "nowrap"},
+    )
+    # JupyterLab's and Voila's table CSS right-aligns every cell: text reads from the left.
+    styler = styler.set_properties(
+        subset=["account", "unit", "runs out on", "based on"], **{"text-align": "left"}
+    )
+    styler = styler.set_properties(
+        subset=["based on"], **{"min-width": "8em", "max-width": "12em", "font-size": "0.9em"}
+    )
+    return styler.relabel_index([renames.get(c, c) for c in _OVERVIEW_COLUMNS], axis="columns")
+
+
+def _small(text: str) -> str:
+    """A second, smaller line in a cell (``text`` is already safe HTML)."""
+    return f"<br><span class='ua-small' style='color:#555;font-size:0.85em'>{text}</span>"
+
+
+def _esc(text: str) -> str:
+    return html.escape(str(text), quote=False)
+
+
+_OVERVIEW_COLUMNS = [
+    "account",
+    "unit",
+    "last month",
+    "this month so far",
+    "allowance",
+    "used %",
+    "forecast (likely range)",
+    "forecast %",
+    "runs out on",
+    "based on",
+]
+
+
+def spend_table(
+    spend: pd.DataFrame,
+    *,
+    by: tuple[str, ...] = ("provider", "account_id"),
+    names: Mapping[Any, Any] | None = None,
+    caption: str | None = None,
+) -> Styler:
+    """Spend per ``by`` and month, one column per month, in the spend's currency.
+
+    ``spend`` is ``ua.costs(...).spend`` (or ``.combined`` with ``by=()``). Costs
+    of different currencies are never added: one column per month and currency.
+    ``names``: account id -> name, shown instead of the id.
+    """
+    keys = [c for c in by if c in spend.columns]
+    frame = spend.copy()
+    frame["month_label"] = [
+        f"{_month(m)} ({c})" for m, c in zip(frame["month"], frame["currency"], strict=True)
+    ]
+    if "provider" in keys:
+        frame["provider"] = [provider_name(p) for p in frame["provider"]]
+    if "account_id" in keys:
+        lookup = dict(names or {})
+        frame["account_id"] = [_account(lookup.get(a), a) for a in frame["account_id"]]
+    order = frame.sort_values(["month", "currency"])["month_label"].drop_duplicates().tolist()
+    if keys:
+        # Only the combinations that occur (a pivot would cross every provider with
+        # every account).
+        wide = (
+            frame.groupby([*keys, "month_label"], sort=True, dropna=False)["cost"]
+            .sum(min_count=1)
+            .unstack("month_label")
+            .reindex(columns=order)
+            .reset_index()
+            .rename(columns={"account_id": "account"})
+        )
+        wide.columns.name = None
+    else:
+        wide = frame.groupby("month_label")["cost"].sum(min_count=1).reindex(order).to_frame().T
+        wide.columns.name = None
+        wide.insert(0, "spend", "all providers")
+    currencies = dict(zip(frame["month_label"], frame["currency"], strict=True))
+    styler = _styler(wide, caption)
+    labels = [c for c in wide.columns if c not in order]
+    if labels:
+        styler = styler.set_properties(subset=labels, **{"text-align": "left"})
+    styler = styler.format(
+        {label: _money(currencies[label]) for label in order}, na_rep=NOT_APPLICABLE
+    )
+    return styler.set_properties(
+        subset=order,
+        **{"text-align": "right", "font-variant-numeric": "tabular-nums", "white-space": "nowrap"},
+    )
+
+
+def cost_forecast_table(
+    forecast: pd.DataFrame, *, names: Mapping[Any, Any] | None = None, caption: str | None = None
+) -> Styler:
+    """``ua.costs(...).forecast`` for people: spent so far, month-end cost and its range."""
+    lookup = dict(names or {})
+    rows = []
+    for rec in forecast.to_dict("records"):
+        money = _money(str(rec.get("currency")))
+        lower, upper = rec.get("lower"), rec.get("upper")
+        n = rec.get("history_days")
+        rows.append(
+            {
+                "provider": provider_name(rec.get("provider")),
+                "account": _account(lookup.get(rec.get("account_id")), rec.get("account_id")),
+                "month": _month(rec.get("month")),
+                "spent so far": money(rec.get("spent")),
+                "month-end forecast": money(rec.get("projected")),
+                "likely range": (
+                    f"{money(lower)} to {money(upper)}"
+                    if _known(lower)
+                    and _known(upper)
+                    and round(float(upper), 2) > round(float(lower), 2)
+                    else NOT_APPLICABLE
+                ),
+                "based on": (
+                    f"{int(n)} day{'s' if int(n) != 1 else ''} of data"
+                    if _known(n)
+                    else NOT_APPLICABLE
+                ),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(_COST_FORECAST_COLUMNS))
+    styler = _styler(frame, caption)
+    styler = styler.set_properties(
+        subset=["provider", "account", "month", "likely range", "based on"],
+        **{"text-align": "left"},
+    )
+    return styler.set_properties(
+        subset=["spent so far", "month-end forecast"],
+        **{"text-align": "right", "font-variant-numeric": "tabular-nums", "white-space": "nowrap"},
+    )
+
+
+_COST_FORECAST_COLUMNS = (
+    "provider",
+    "account",
+    "month",
+    "spent so far",
+    "month-end forecast",
+    "likely range",
+    "based on",
+)

@@ -1,0 +1,224 @@
+"""Usage over time: stacked bars, areas or lines per period, and the heatmap per group and period."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..analysis import (
+    usage_by,
+)
+from ..defaults import (
+    CHART_MAX_CELLS,
+    CHART_MAX_POINTS,
+    CHART_MAX_SERIES,
+)
+from ..errors import InvalidParameter, UnitMismatch
+from ._common import (
+    _FREQ_ADJ,
+    _FREQ_WORDS,
+    _PERIOD_AXIS,
+    _check,
+    _check_count,
+    _dates,
+    _fit_freq,
+    _labels,
+    _noun,
+    _num,
+    _period_range,
+    _units,
+)
+from ._style import (
+    _DATE_TICKS_PX,
+    _cell,
+    _colors,
+    _empty,
+    _esc,
+    _facets,
+    _layout,
+    _top_margin,
+)
+
+
+def usage_over_time(
+    df: pd.DataFrame,
+    *,
+    by: str = "product",
+    freq: str = "D",
+    top: int | None = 10,
+    kind: str = "bar",
+    quantity: str = "quantity",
+    title: str | None = None,
+) -> go.Figure:
+    """Usage per day, week or month, stacked by ``by`` (product, device, app, meter...).
+
+    The ``top`` groups by total get their own colour; the rest are summed into a
+    grey "other". One panel per unit. When the frame spans more periods than fit
+    in a readable figure (``CHART_MAX_POINTS`` points), a coarser ``freq`` is used
+    and the subtitle says so.
+
+    Args:
+        by: the column to stack by.
+        freq: ``"D"``, ``"W"`` or ``"MS"``.
+        top: groups drawn on their own (at most ``CHART_MAX_SERIES``; None = that many).
+        kind: ``"bar"`` (stacked bars), ``"area"`` (stacked areas) or ``"line"``.
+        quantity: ``"quantity"`` or ``"billable_quantity"``.
+    """
+    df, ucol = _check(df, quantity)
+    if freq not in _FREQ_WORDS:
+        raise InvalidParameter("freq", f"expected 'D', 'W' or 'MS', got {freq!r}")
+    if kind not in ("bar", "area", "line"):
+        raise InvalidParameter("kind", f"expected 'bar', 'area' or 'line', got {kind!r}")
+    n = _check_count(top, "top", cap=CHART_MAX_SERIES)
+    noun = _noun(df, by)
+    if by not in df.columns:
+        raise InvalidParameter("by", f"unknown column {by!r}")
+    used = _fit_freq(df, freq, n + 1, CHART_MAX_POINTS)
+    note = (
+        f"{_FREQ_ADJ[used]}: too many {_FREQ_WORDS[freq]}s to draw one bar each"
+        if used != freq
+        else None
+    )
+    text = title or f"Usage per {_FREQ_WORDS[used]} by {noun}"
+    units = _units(df, ucol)
+    if not units:
+        return _empty(text)
+    by_cols = [by] if by == ucol else [by, ucol]
+    table = usage_by(df, by=by_cols, freq=used, top=n, quantity=quantity)
+    labels = _labels(df, by, table[by].unique().tolist())
+    colors = _colors([labels[v] for v in table[by].unique().tolist()])
+    # One panel: the height it always had; several: a bit shorter each.
+    panel = 340 if len(units) == 1 else 240
+    fig, geometry = _facets(
+        units, shared_x=True, panels=[panel] * len(units), below=_DATE_TICKS_PX, note=note
+    )
+    per = _FREQ_WORDS[used]
+    shown_in_legend: set[str] = set()
+    for unit in units:
+        part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
+        for value, rows in part.groupby(by, observed=True, sort=False, dropna=False):
+            label = labels[value]
+            x = _dates(rows["period_start"])
+            y = _num(rows[quantity])
+            hover = (
+                f"<b>{_esc(label)}</b><br>%{{x|%Y-%m-%d}}<br>%{{y:,}} {_esc(unit)}<extra></extra>"
+            )
+            common: dict[str, Any] = {
+                "name": label,
+                "legendgroup": label,
+                "showlegend": label not in shown_in_legend,
+                "hovertemplate": hover,
+            }
+            shown_in_legend.add(label)
+            if kind == "bar":
+                trace: Any = go.Bar(x=x, y=y, marker_color=colors[label], **common)
+            else:
+                trace = go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    line={"color": colors[label], "width": 1.5 if kind == "area" else 2},
+                    stackgroup=(f"u{units.index(unit)}" if kind == "area" else None),
+                    **common,
+                )
+            fig.add_trace(trace, **_cell(units, unit))
+        fig.update_yaxes(title_text=f"{unit} per {per}", **_cell(units, unit))
+    _layout(fig, title=text, note=note, **geometry)
+    fig.update_layout(barmode="stack", bargap=0.15, hovermode="closest")
+    fig.update_xaxes(type="date")
+    # The shared time axis is titled once, under the bottom panel, where its ticks are.
+    fig.update_xaxes(title_text=_PERIOD_AXIS[used], **_cell(units, units[-1]))
+    return fig
+
+
+def heatmap(
+    df: pd.DataFrame,
+    *,
+    by: str = "resource_id",
+    top: int | None = 30,
+    freq: str = "D",
+    quantity: str = "quantity",
+    title: str | None = None,
+) -> go.Figure:
+    """The ``top`` groups (rows) by period (columns): runaway devices stand out as hot streaks.
+
+    A blank cell means no record for that group and period. Refuses a frame that
+    mixes units (:class:`UnitMismatch`): filter to one unit first. When the frame
+    spans more periods than fit (``CHART_MAX_CELLS`` cells), a coarser ``freq`` is used.
+    """
+    df, ucol = _check(df, quantity)
+    if freq not in _FREQ_WORDS:
+        raise InvalidParameter("freq", f"expected 'D', 'W' or 'MS', got {freq!r}")
+    n = _check_count(top, "top", cap=CHART_MAX_CELLS // 100)
+    if by not in df.columns:
+        raise InvalidParameter("by", f"unknown column {by!r}")
+    units = _units(df, ucol)
+    if len(units) > 1:
+        raise UnitMismatch(units, "a heatmap has one colour scale: filter to one unit first")
+    used = _fit_freq(df, freq, n, CHART_MAX_CELLS)
+    noun = _noun(df, by)
+    text = title or f"Usage per {noun} and {_FREQ_WORDS[used]} (top {n})"
+    note = (
+        f"{_FREQ_ADJ[used]}: too many {_FREQ_WORDS[freq]}s for one column each"
+        if used != freq
+        else None
+    )
+    if not units:
+        return _empty(text)
+    unit = units[0]
+    table = usage_by(df, by=by, freq=used, top=n, other=False, quantity=quantity)
+    order = table[by].unique().tolist()  # largest total first
+    grid = table.pivot_table(
+        index=by,
+        columns="period_start",
+        values=quantity,
+        aggfunc="sum",
+        observed=True,
+        dropna=False,
+    )
+    grid = grid.reindex(index=pd.Index(order, dtype=grid.index.dtype))
+    all_periods = _period_range(grid.columns, used)
+    grid = grid.reindex(columns=all_periods)
+    labels = _labels(df, by, order)
+    z = grid.to_numpy(dtype=np.float64)
+    # Usage is heavy-tailed (a runaway device uses 30x its usual level): on a linear
+    # scale every ordinary cell would get the same dark colour. Colours follow
+    # log10(1 + value); the colour bar is labelled and the hover shows exact values.
+    with np.errstate(invalid="ignore"):
+        shade = np.log10(1.0 + np.clip(z, 0.0, None))
+    top_value = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
+    ticks = [v for v in (0, 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9) if v <= top_value]
+    fig = go.Figure(
+        go.Heatmap(
+            z=shade,
+            customdata=z,
+            x=_dates(all_periods),
+            y=[labels[v] for v in order],
+            colorscale="Viridis",
+            colorbar={
+                "title": {"text": f"{unit} per {_FREQ_WORDS[used]}", "side": "right"},
+                "tickvals": [float(np.log10(1 + t)) for t in ticks],
+                "ticktext": [f"{t:,.0f}" for t in ticks],
+            },
+            hoverongaps=False,
+            hovertemplate=(
+                f"<b>%{{y}}</b><br>%{{x|%Y-%m-%d}}<br>%{{customdata:,}} {_esc(unit)}<extra></extra>"
+            ),
+            xgap=1,
+            ygap=1,
+        )
+    )
+    bottom = _DATE_TICKS_PX + 10
+    _layout(
+        fig,
+        title=text,
+        note=note,
+        height=max(360, _top_margin(note) + bottom + 22 * len(order)),
+        bottom=bottom,
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True, title_text=noun)
+    fig.update_xaxes(type="date", title_text=_PERIOD_AXIS[used])
+    return fig

@@ -1,0 +1,457 @@
+"""Evaluate monitors on finalized usage: level crossings, month-end forecasts, runaways.
+
+Pure: a unified frame in, :class:`MonitorState` objects out (no HTTP, no state
+file, no notification). Rows still subject to change are left out first: HERE
+rows ending within the last 48 h (its documented data latency) and any row
+ending after ``now``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..analysis import anomalies as find_anomalies
+from ..analysis import costs as price_rows
+from ..analysis import forecast as forecast_quantity
+from ..analysis._common import data_end, timestamp
+from ..analysis.prices import PriceBook
+from ..defaults import HERE_DATA_LAG
+from ..errors import SchemaError, UnitMismatch, UsageAnalysisError
+from .spec import Monitor
+
+__all__ = ["Alert", "MonitorState", "evaluate", "finalized"]
+
+_PROVIDER_NAMES = {"particle": "Particle", "here": "HERE", "informatica": "Informatica"}
+_RESOURCE_NOUN = {"particle": "device", "here": "app", "informatica": "asset"}
+_SYMBOLS = {"USD": "US$", "EUR": "€", "GBP": "£"}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One notification: ``key`` is what deduplicates it (monitor, level, period)."""
+
+    monitor: str
+    level: str  # "90 %", "forecast 100 %", "<resource> <day>" (anomaly)
+    period: str  # "2026-11"
+    kind: str  # "level", "forecast" or "anomaly"
+    message: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.monitor}|{self.level}|{self.period}"
+
+
+@dataclass(frozen=True)
+class MonitorState:
+    """Where a monitor stands: ``status`` is ok, warning, over (or anomaly / no data)."""
+
+    monitor: Monitor
+    period_start: pd.Timestamp
+    period_end: pd.Timestamp
+    status: str
+    used: float = float("nan")
+    limit: float | None = None
+    unit: str | None = None
+    crossed: dict[str, pd.Timestamp | None] = field(default_factory=dict)
+    forecast_percent: float = float("nan")
+    forecast_crosses_on: pd.Timestamp | None = None
+    data_until: pd.Timestamp | None = None
+    top: str | None = None
+    account: str | None = None  # the account label used in messages
+    example_prices: bool = False  # a money budget priced from the EXAMPLE book
+    error: str | None = None  # why the monitor could not be evaluated (status "error")
+    alerts: tuple[Alert, ...] = ()
+
+    @property
+    def percent(self) -> float:
+        return self.used / self.limit * 100.0 if self.limit else float("nan")
+
+    @property
+    def period(self) -> str:
+        return f"{self.period_start:%Y-%m}"
+
+
+def finalized(df: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
+    """The rows that will not change: HERE's last 48 h and anything after ``now`` left out."""
+    end = df["period_end"].fillna(df["period_start"] + pd.Timedelta(days=1))
+    keep = end <= now
+    here = (df["provider"] == "here").to_numpy(dtype=bool, na_value=False)
+    keep &= ~here | (end <= now - HERE_DATA_LAG)
+    keep &= df["period_start"].notna()
+    return df.loc[keep.to_numpy(dtype=bool)]
+
+
+def evaluate(
+    monitors: tuple[Monitor, ...] | list[Monitor],
+    df: pd.DataFrame,
+    *,
+    now: Any = None,
+    prices: PriceBook | None = None,
+    dashboard_url: str | None = None,
+) -> list[MonitorState]:
+    """The state of each monitor on the finalized rows of ``df`` (a unified frame)."""
+    now_ts = timestamp(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
+    final = finalized(df, now_ts)
+    states = []
+    for m in monitors:
+        try:
+            states.append(_evaluate_one(m, final, now_ts, prices, dashboard_url))
+        except UsageAnalysisError as exc:
+            # One monitor that cannot work (units mixed, a bad filter) never hides the others.
+            start = now_ts.normalize().replace(day=1)
+            states.append(
+                MonitorState(m, start, start + pd.DateOffset(months=1), "error", error=str(exc))
+            )
+    return states
+
+
+def _select(df: pd.DataFrame, m: Monitor) -> pd.DataFrame:
+    mask = (df["provider"] == m.provider).to_numpy(dtype=bool, na_value=False).copy()
+    if m.account is not None:
+        account = df["account_id"].astype(object).eq(m.account) | df["account_name"].astype(
+            object
+        ).eq(m.account)
+        mask &= account.to_numpy(dtype=bool, na_value=False)
+    if m.product is not None:
+        mask &= df["product"].astype(object).eq(m.product).to_numpy(dtype=bool, na_value=False)
+    if m.meter is not None:
+        meter = df["meter"].astype(object).eq(m.meter) | df["meter_id"].astype(object).eq(m.meter)
+        mask &= meter.to_numpy(dtype=bool, na_value=False)
+    if m.tag is not None:
+        if "billing_tag" not in df.columns:
+            mask[:] = False
+        else:
+            tag = df["billing_tag"].astype(object).eq(m.tag)
+            mask &= tag.to_numpy(dtype=bool, na_value=False)
+    return df.loc[mask]
+
+
+def _period(
+    rows: pd.DataFrame, provider_rows: pd.DataFrame, now: pd.Timestamp
+) -> tuple[pd.Timestamp, pd.Timestamp, pd.Timestamp | None]:
+    """The calendar month holding the newest finalized data (of the provider, else now)."""
+    until = data_end(rows) if len(rows) else None
+    if until is None and len(provider_rows):
+        until = data_end(provider_rows)
+    ref = (until - pd.Timedelta(1, "ns")) if until is not None else now
+    start = ref.normalize().replace(day=1)
+    return start, start + pd.DateOffset(months=1), until
+
+
+def _evaluate_one(
+    m: Monitor,
+    df: pd.DataFrame,
+    now: pd.Timestamp,
+    prices: PriceBook | None,
+    dashboard_url: str | None,
+) -> MonitorState:
+    provider_rows = df.loc[(df["provider"] == m.provider).to_numpy(dtype=bool, na_value=False)]
+    rows = _select(df, m)
+    start, end, until = _period(rows, provider_rows, now)
+    inside = rows.loc[((rows["period_start"] >= start) & (rows["period_start"] < end)).to_numpy()]
+    if m.kind == "anomaly":
+        return _anomaly_state(m, rows, start, end, until, dashboard_url)
+    projected_cost: float | None = None
+    if m.money:
+        values, unit, projected_cost = _money(m, provider_rows, inside, prices, start)
+    else:
+        values, unit = _quantity(m, inside)
+    if not len(inside):
+        return MonitorState(
+            m,
+            start,
+            end,
+            "no data",
+            used=0.0,
+            limit=m.limit,
+            unit=unit,
+            data_until=until,
+            crossed={_label(lv): None for lv in m.levels or ()},
+        )
+    day = pd.DatetimeIndex(inside["period_start"].dt.floor("D"))
+    daily = pd.Series(values, index=day).groupby(level=0).sum().sort_index()
+    cumulative = daily.cumsum().cummax()
+    used = float(daily.sum())
+    limit = float(m.limit) if m.limit else None
+    assert limit is not None
+    crossed: dict[str, pd.Timestamp | None] = {}
+    for level in m.levels or ():
+        hit = cumulative[cumulative >= limit * level / 100.0 * (1 - 1e-12)]
+        crossed[_label(level)] = pd.Timestamp(hit.index[0]) if len(hit) else None
+    fc_percent, fc_date = _forecast(m, inside, values, start, end, until, limit)
+    if projected_cost is not None:
+        fc_percent = max(projected_cost, used) / limit * 100.0
+    account = _account_label(m, inside)
+    top = _top(m, inside, values)
+    percent = used / limit * 100.0
+    status = (
+        "over"
+        if percent >= 100.0 * (1 - 1e-12)
+        else ("warning" if any(v is not None for v in crossed.values()) else "ok")
+    )
+    state = MonitorState(
+        m,
+        start,
+        end,
+        status,
+        used=used,
+        limit=limit,
+        unit=unit,
+        crossed=crossed,
+        forecast_percent=fc_percent,
+        forecast_crosses_on=fc_date,
+        data_until=until,
+        top=top,
+        account=account,
+        example_prices=bool(m.money and (prices is None or prices.example)),
+    )
+    alerts = (
+        _level_alerts(state, dashboard_url)
+        if m.kind == "budget"
+        else _forecast_alerts(state, dashboard_url)
+    )
+    return MonitorState(**{**state.__dict__, "alerts": tuple(alerts)})
+
+
+def _account_label(m: Monitor, rows: pd.DataFrame) -> str:
+    """The monitor's account, else the one account of its rows (by name), else 'all accounts'."""
+    if m.account is not None:
+        return m.account
+    ids = rows["account_id"].astype(object)
+    if ids.nunique(dropna=False) == 1:
+        names = rows["account_name"].dropna()
+        if len(names):
+            return str(names.iloc[0])
+        return "sandbox" if pd.isna(ids.iloc[0]) else str(ids.iloc[0])
+    return "all accounts"
+
+
+def _quantity(m: Monitor, rows: pd.DataFrame) -> tuple[np.ndarray, str | None]:
+    units = sorted({str(u) for u in rows["billable_unit"].dropna().unique()})
+    if m.unit is not None:
+        rows_unit = (
+            rows["billable_unit"].astype(object).eq(m.unit).to_numpy(dtype=bool, na_value=False)
+        )
+        values = np.where(rows_unit, rows["billable_quantity"].to_numpy(dtype=np.float64), 0.0)
+        return np.nan_to_num(values), m.unit
+    if len(units) > 1:
+        raise UnitMismatch(units, hint=f"monitor {m.name!r}: add meter= or unit= to watch one unit")
+    values = np.nan_to_num(rows["billable_quantity"].to_numpy(dtype=np.float64))
+    return values, (units[0] if units else None)
+
+
+def _money(
+    m: Monitor,
+    provider_rows: pd.DataFrame,
+    inside: pd.DataFrame,
+    prices: PriceBook | None,
+    start: pd.Timestamp,
+) -> tuple[np.ndarray, str | None, float | None]:
+    """Row costs (priced on the whole provider frame, so Particle blocks count the account).
+
+    Also the month-end cost forecast of ``ua.costs`` (which prices the projected
+    quantity, so Particle's blocks step as they will) when the monitor watches
+    whole accounts; ``None`` when it narrows to a product, tag or meter.
+    """
+    if not len(inside):
+        return np.zeros(0), m.currency, None
+    result = price_rows(provider_rows, prices)
+    priced = result.rows
+    cost = priced.loc[inside.index, "cost"].to_numpy(dtype=np.float64)
+    projected: float | None = None
+    if m.product is None and m.tag is None and m.meter is None:
+        fc = result.forecast
+        fc = fc[fc["month"] == start]
+        if m.account is not None:
+            fc = fc[fc["account_id"].astype(object) == m.account]
+        if len(fc) and fc["projected"].notna().all():
+            projected = float(fc["projected"].sum())
+    currencies = sorted({str(c) for c in priced.loc[inside.index, "currency"].dropna().unique()})
+    if len(currencies) > 1:
+        raise UnitMismatch(currencies, hint=f"monitor {m.name!r}: costs in several currencies")
+    currency = currencies[0] if currencies else m.currency
+    if m.currency is not None and currency is not None and currency != m.currency:
+        raise UnitMismatch(
+            [currency, m.currency], hint=f"monitor {m.name!r} budgets in {m.currency}"
+        )
+    return np.nan_to_num(cost), currency, projected
+
+
+def _forecast(
+    m: Monitor,
+    rows: pd.DataFrame,
+    values: np.ndarray,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    until: pd.Timestamp | None,
+    limit: float,
+) -> tuple[float, pd.Timestamp | None]:
+    if until is None or until >= end:
+        return float("nan"), None
+    frame = rows.assign(billable_quantity=values, billable_unit="x")
+    try:
+        fc = forecast_quantity(
+            frame, start=start, end=end, as_of=until, lag=timedelta(0), allowance=limit
+        )
+    except (SchemaError, UnitMismatch):
+        return float("nan"), None
+    if not len(fc):
+        return float("nan"), None
+    row = fc.iloc[0]
+    when = row["runs_out_on"]
+    return float(row["projected"]) / limit * 100.0, (None if pd.isna(when) else pd.Timestamp(when))
+
+
+def _top(m: Monitor, rows: pd.DataFrame, values: np.ndarray) -> str | None:
+    if not len(rows) or not np.nansum(values) > 0:
+        return None
+    if rows["resource_id"].notna().any():
+        names = (
+            rows["resource_name"]
+            .astype(object)
+            .where(rows["resource_name"].notna(), rows["resource_id"].astype(object))
+        )
+        noun = _RESOURCE_NOUN[m.provider]
+    else:
+        names = (
+            rows["meter"]
+            .astype(object)
+            .where(rows["meter"].notna(), rows["meter_id"].astype(object))
+        )
+        noun = "meter"
+    totals = pd.Series(values, index=names.to_numpy()).groupby(level=0).sum()
+    if not len(totals):
+        return None
+    name = totals.idxmax()
+    share = totals.max() / np.nansum(values) * 100.0
+    return f"top {noun} {name} ({share:.0f} %)"
+
+
+def _label(level: float) -> str:
+    return f"{level:g} %"
+
+
+def _day(ts: pd.Timestamp | None) -> str:
+    return f"{ts:%b} {ts.day}" if ts is not None else "?"
+
+
+def _subject(state: MonitorState) -> str:
+    m = state.monitor
+    who = state.account or m.account or "all accounts"
+    scope = [x for x in (m.product, m.tag, m.meter) if x]
+    return f"{_PROVIDER_NAMES[m.provider]} {who}" + (f" ({', '.join(scope)})" if scope else "")
+
+
+def _limit_text(state: MonitorState) -> str:
+    m = state.monitor
+    if m.money:
+        currency = state.unit or m.currency or ""
+        symbol = _SYMBOLS.get(currency)
+        amount = f"{symbol}{state.limit:,.2f}" if symbol else f"{state.limit:,.2f} {currency}"
+        return f"the {amount} budget" + (" (EXAMPLE prices)" if state.example_prices else "")
+    unit = state.unit or ""
+    if m.plan == "basic":
+        blocks = f"{m.blocks} blocks of the " if m.blocks > 1 else ""
+        return f"{blocks}the Basic plan's {state.limit:,.0f} {unit}".replace("the the", "the")
+    if m.plan == "free":
+        return f"the Free plan's {state.limit:,.0f} {unit}"
+    return f"the {state.limit:,.0f} {unit} allowance"
+
+
+def _tail(state: MonitorState, dashboard_url: str | None) -> str:
+    parts = []
+    if state.forecast_percent == state.forecast_percent:  # not NaN
+        parts.append(
+            f"forecast {state.forecast_percent:.0f} % by {_day(state.period_end - pd.Timedelta(days=1))}"
+        )
+    if state.top:
+        parts.append(state.top)
+    text = "; " + "; ".join(parts) if parts else ""
+    if dashboard_url:
+        text += f" — {dashboard_url}"
+    return text
+
+
+def _level_alerts(state: MonitorState, dashboard_url: str | None) -> list[Alert]:
+    alerts = []
+    for label, when in state.crossed.items():
+        if when is None:
+            continue
+        message = (
+            f"{_subject(state)}: {label} of {_limit_text(state)} used on {_day(when)}"
+            f"{_tail(state, dashboard_url)}"
+        )
+        alerts.append(Alert(state.monitor.name, label, state.period, "level", message))
+    return alerts
+
+
+def _forecast_alerts(state: MonitorState, dashboard_url: str | None) -> list[Alert]:
+    alerts = []
+    last_day = _day(state.period_end - pd.Timedelta(days=1))
+    so_far = _day(state.data_until - pd.Timedelta(days=1)) if state.data_until else "?"
+    for label, when in state.crossed.items():
+        level = float(label.split()[0])
+        if when is not None or not state.forecast_percent >= level * (1 - 1e-12):
+            continue
+        around = (
+            f", crossing {label} around {_day(state.forecast_crosses_on)}"
+            if level == 100 and state.forecast_crosses_on is not None
+            else ""
+        )
+        message = (
+            f"{_subject(state)}: forecast {state.forecast_percent:.0f} % of "
+            f"{_limit_text(state)} by {last_day}{around} (alert level {label}); "
+            f"{state.percent:.0f} % used by {so_far}"
+            + (f"; {state.top}" if state.top else "")
+            + (f" — {dashboard_url}" if dashboard_url else "")
+        )
+        alerts.append(
+            Alert(state.monitor.name, f"forecast {label}", state.period, "forecast", message)
+        )
+    return alerts
+
+
+def _anomaly_state(
+    m: Monitor,
+    rows: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    until: pd.Timestamp | None,
+    dashboard_url: str | None,
+) -> MonitorState:
+    if not len(rows):
+        return MonitorState(m, start, end, "no data", data_until=until)
+    quantity = "billable_quantity" if rows["billable_quantity"].notna().any() else "quantity"
+    unit_col = "billable_unit" if quantity == "billable_quantity" else "unit"
+    by = [m.by, unit_col] if m.by != unit_col else [m.by]
+    options: dict[str, Any] = {"since": start}
+    if m.threshold is not None:
+        options["threshold"] = m.threshold
+    found = find_anomalies(rows, by=by, quantity=quantity, **options)
+    found = found[(found["day"] >= start) & (found["day"] < end)]
+    # One alert per runaway series and month: its most striking day (found is by score).
+    found = found.drop_duplicates(subset=[m.by], keep="first")
+    noun = _RESOURCE_NOUN[m.provider] if m.by == "resource_id" else m.by.replace("_", " ")
+    account = _account_label(m, rows)
+    names: dict[Any, Any] = {}
+    if m.by == "resource_id":
+        named = rows.loc[rows["resource_name"].notna(), ["resource_id", "resource_name"]]
+        names = dict(named.astype(object).drop_duplicates("resource_id").itertuples(index=False))
+    alerts = []
+    for r in found.to_dict("records"):
+        explanation = str(r["explanation"])
+        name = names.get(r[m.by])
+        if isinstance(name, str) and name and name != r[m.by]:
+            explanation = explanation.replace(str(r[m.by]), name, 1)
+        message = f"{_PROVIDER_NAMES[m.provider]} {account}: runaway {noun}: {explanation}"
+        if dashboard_url:
+            message += f" — {dashboard_url}"
+        alerts.append(Alert(m.name, str(r[m.by]), f"{start:%Y-%m}", "anomaly", message))
+    return MonitorState(
+        m, start, end, "anomaly" if alerts else "ok", data_until=until, alerts=tuple(alerts)
+    )
