@@ -138,7 +138,7 @@ def duckdb_totals(out: str) -> None:
         "select month, product, unit, sum(quantity) as total "
         f"from read_parquet({_files()!r}, hive_partitioning = true) "
         "where provider = 'particle' group by all order by all"
-    ).arrow().to_pandas().to_parquet(out)
+    ).to_arrow_table().to_pandas().to_parquet(out)
 
 
 def archive_history(out: str) -> None:
@@ -151,7 +151,9 @@ def archive_history(out: str) -> None:
 def duckdb_rows(out: str) -> None:
     """DuckDB reading every row of the same files straight into Arrow."""
     con = duckdb.connect()
-    table = con.sql(f"select * from read_parquet({_files()!r}, hive_partitioning = true)").arrow()
+    table = con.sql(
+        f"select * from read_parquet({_files()!r}, hive_partitioning = true)"
+    ).to_arrow_table()
     with open(out, "w") as f:
         json.dump({"rows": table.num_rows, "bytes": table.nbytes}, f)
 

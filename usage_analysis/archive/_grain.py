@@ -137,30 +137,33 @@ def frame_grains(df: pd.DataFrame, attrs: Mapping[str, Any], grain: str | None) 
     ``attrs`` (report kind, HERE detail level), else a guess from the rows.
     A grain that does not belong to a row's provider is refused.
     """
-    providers = df["provider"].astype("string")
+    providers = pd.Categorical(df["provider"])
+    codes = providers.codes
+    present = [(i, str(p)) for i, p in enumerate(providers.categories) if (codes == i).any()]
+    values = np.full(len(df), None, dtype=object)
     if grain is not None:
-        g = canonical_grain(grain)
-        out = pd.Series(g, index=df.index, dtype=object)
+        values[:] = canonical_grain(grain)
     elif "grain" in df.columns and df["grain"].notna().all():
-        out = df["grain"].astype(object).map(canonical_grain)
+        given = pd.Categorical(df["grain"])
+        canon = np.array([canonical_grain(g) for g in given.categories], dtype=object)
+        values = canon[given.codes]
     else:
-        out = pd.Series(np.full(len(df), None, dtype=object), index=df.index)
-        for provider in providers.dropna().unique():
-            rows = providers.eq(provider).fillna(False).to_numpy(bool)
-            known = _from_attrs(attrs, str(provider))
-            out[rows] = known if known is not None else _guess(str(provider), df[rows])
+        for i, provider in present:
+            rows = codes == i
+            known = _from_attrs(attrs, provider)
+            values[rows] = known if known is not None else _guess(provider, df[rows])
     wrong = [
-        (i, g, p)
-        for i, g, p in zip(df.index, out, providers, strict=True)
-        if GRAINS.get(str(p)) is not None and g not in GRAINS[str(p)]
+        (p, g)
+        for i, p in present
+        for g in pd.unique(values[codes == i])
+        if GRAINS.get(p) is not None and g not in GRAINS[p]
     ][:3]
     if wrong:
         raise InvalidParameter(
             "grain",
-            "; ".join(
-                f"row {i}: {g!r} is not a {p} grain ({', '.join(GRAINS[p])})" for i, g, p in wrong
-            ),
+            "; ".join(f"{g!r} is not a {p} grain ({', '.join(GRAINS[p])})" for p, g in wrong),
         )
+    out = pd.Series(pd.Categorical(values), index=df.index)
     return out
 
 

@@ -204,8 +204,13 @@ def _filter(
 # --- frames -------------------------------------------------------------------
 
 
-def _to_pandas(table: pa.Table, *, drop_unused: bool) -> pd.DataFrame:
-    """Arrow -> pandas: strings as categoricals (from Arrow dictionaries), UTC ns timestamps."""
+def _to_pandas(holder: list[pa.Table], *, drop_unused: bool) -> pd.DataFrame:
+    """Arrow -> pandas: strings as categoricals (from Arrow dictionaries), UTC ns timestamps.
+
+    ``holder`` hands the one table over: once its dictionaries are unified, the
+    table itself is released, so its rows are never held three times.
+    """
+    table = holder.pop()
     columns = {}
     for name in table.column_names:
         col = table.column(name)
@@ -213,7 +218,7 @@ def _to_pandas(table: pa.Table, *, drop_unused: bool) -> pd.DataFrame:
             col = col.dictionary_encode()
         columns[name] = col
     arrow = pa.table(columns).unify_dictionaries()
-    del columns
+    del columns, table
     # Arrow's conversion keeps dictionaries as categoricals without a copy per
     # string; split_blocks + self_destruct free each Arrow column once converted.
     df = arrow.to_pandas(split_blocks=True, self_destruct=True, coerce_temporal_nanoseconds=True)
@@ -232,7 +237,10 @@ def _scan(dataset: ds.Dataset, columns: Sequence[str], expr: ds.Expression | Non
     """The rows, batch by batch; partition columns as one-value dictionaries per file."""
     physical = [c for c in columns if c not in PARTITIONS]
     wanted = [c for c in columns if c in PARTITIONS]
-    scanner = dataset.scanner(columns=physical, filter=expr)
+    # Little read-ahead: the rows are kept anyway, buffers ahead of them only add.
+    scanner = dataset.scanner(
+        columns=physical, filter=expr, batch_readahead=2, fragment_readahead=1
+    )
     batches = []
     for tagged in scanner.scan_batches():
         batch = tagged.record_batch
@@ -310,7 +318,9 @@ def history(
             keys[c] = col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col
         indices = pc.sort_indices(pa.table(keys), sort_keys=[(c, "ascending") for c in order])
         table = table.take(indices)
-    return _to_pandas(table, drop_unused=within)
+    holder = [table]
+    del table
+    return _to_pandas(holder, drop_unused=within)
 
 
 def _connect(
@@ -363,7 +373,7 @@ def sql(
             raise InvalidParameter("query", f"DuckDB cannot run it: {exc}") from exc
         if rel is None:  # a statement without a result
             raise InvalidParameter("query", "expected a query returning rows (a SELECT)")
-        return _to_pandas(rel.to_arrow_table(), drop_unused=False)
+        return _to_pandas([rel.to_arrow_table()], drop_unused=False)
 
 
 def last_period_end(

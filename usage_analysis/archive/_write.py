@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
@@ -54,13 +55,27 @@ def _frame_report_id(df: pd.DataFrame) -> str:
 
 
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
+    """The frame as Arrow: partition columns as strings (delta-rs needs them plain),
+    other string columns as they are in pandas, dictionaries (Parquet keeps them)."""
     arrays = []
+    fields = []
     for field in TABLE_SCHEMA:
-        arr = pa.array(df[field.name], from_pandas=True)
-        if pa.types.is_dictionary(arr.type):
-            arr = arr.dictionary_decode()
-        arrays.append(arr.cast(field.type))
-    return pa.Table.from_arrays(arrays, schema=TABLE_SCHEMA)
+        column = df[field.name]
+        if field.name in PARTITIONS and column.nunique(dropna=False) == 1:
+            value = column.iloc[0]
+            value = None if pd.isna(value) else str(value)
+            arr = pa.repeat(pa.scalar(value, field.type), len(df))
+        else:
+            arr = pa.array(column, from_pandas=True)
+            if pa.types.is_dictionary(arr.type) and field.name not in PARTITIONS:
+                arr = arr.cast(pa.dictionary(pa.int32(), field.type))
+            elif pa.types.is_dictionary(arr.type):
+                arr = arr.dictionary_decode().cast(field.type)
+            else:
+                arr = arr.cast(field.type)
+        arrays.append(arr)
+        fields.append(pa.field(field.name, arr.type))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _literal(value: object) -> str:
@@ -108,7 +123,7 @@ def _range_clause(grain: str, part: pd.DataFrame) -> str:
 
 def _one_of(column: str, values: pd.Series) -> str:
     """``column`` is one of ``values`` (missing matches missing)."""
-    present = sorted({str(v) for v in values.dropna().unique()})
+    present = sorted({str(v) for v in values.dropna()})
     parts = [f"{column} IN ({', '.join(_literal(v) for v in present)})"] if present else []
     if values.isna().any():
         parts.append(f"{column} IS NULL")
@@ -126,13 +141,22 @@ def _predicate(frame: pd.DataFrame) -> str:
     """
     clauses = []
     keys = ["provider", "account_id", "grain"]
-    meters = frame["meter_id"].astype("string").fillna(frame["meter"].astype("string"))
-    for (provider, account, grain), part in frame.groupby(keys, observed=True, dropna=False):
+    if all(frame[k].nunique(dropna=False) == 1 for k in keys):  # one report, one grain
+        groups: Any = [(tuple(frame[k].iloc[0] for k in keys), frame)]
+    else:
+        groups = frame.groupby(keys, observed=True, dropna=False)
+    for (provider, account, grain), part in groups:
+        meter_id = part["meter_id"]
+        meters = pd.Series(meter_id.unique(), dtype=object).dropna()
+        if meter_id.isna().any():
+            fallback = part["meter"][meter_id.isna().to_numpy(bool)]
+            meters = pd.concat([meters, pd.Series(fallback.unique(), dtype=object)])
+        resources = pd.Series(part["resource_id"].unique(), dtype=object)
         clauses.append(
             f"({_equals('provider', provider)} AND {_equals('account_id', account)}"
             f" AND {_equals('grain', grain)} AND {_range_clause(str(grain), part)}"
-            f" AND {_one_of('resource_id', part['resource_id'])}"
-            f" AND {_one_of('coalesce(meter_id, meter)', meters[part.index])})"
+            f" AND {_one_of('resource_id', resources)}"
+            f" AND {_one_of('coalesce(meter_id, meter)', meters)})"
         )
     return " OR ".join(clauses)
 
@@ -166,7 +190,10 @@ def _prepare(
         raise SchemaError(f"period_end before period_start (index {bad})")
     frame["grain"] = frame_grains(frame, attrs, grain)
     starts = frame["period_start"]
-    frame["month"] = starts.dt.strftime("%Y-%m")
+    codes = (starts.dt.year * 12 + starts.dt.month - 1).to_numpy()
+    uniques, inverse = np.unique(codes, return_inverse=True)
+    labels = [f"{c // 12:04d}-{c % 12 + 1:02d}" for c in uniques]
+    frame["month"] = pd.Categorical.from_codes(inverse.reshape(-1), categories=labels)
     if report_id is None:
         if "report_id" in frame.columns and frame["report_id"].notna().all():
             ids = frame["report_id"].astype("string")
