@@ -547,6 +547,11 @@ def _run_redraw_sequence(page: Any, explorer: Any, prefix: str) -> None:
     frames = [read_report(SAMPLES / name, unified=True) for name in SAMPLE_FILES]
     twin = UsageExplorer(coerce_unified(pd.concat(frames, ignore_index=True)))
     _wait_layout(page, explorer, _expected_layout(twin.figure), "opening")
+    # Known open issue: in some Voila runs on a loaded machine the FIRST update right
+    # after the page drew (while its resize listener may still refit the chart) was
+    # not applied to the chart, though the kernel redrew (the headline changed).
+    # The page is let settle first; every later step is checked at once.
+    page.wait_for_timeout(3000)
     seen_shapes = seen_axes_free = False
     for k, (name, in_page, in_code) in enumerate(_redraw_steps()):
         in_code(twin)
