@@ -283,3 +283,43 @@ def test_frames_without_period_or_unified_columns_are_refused(root: Path) -> Non
     with pytest.raises(SchemaError, match="missing columns"):
         archive.archive_frame(pd.DataFrame({"x": [1]}), archive=root)
     assert not list(root.rglob("*.parquet"))
+
+
+ODD_ACCOUNTS = ("001", "NULL", "a/b", "x y", "é", "a=b", "100%", "__HIVE_DEFAULT_PARTITION__", None)
+
+
+def test_sql_reads_every_partition_value_as_the_log_has_it(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Account ids DuckDB's hive partitioning could misread from the (encoded)
+    # paths: numbers, spellings of null, characters delta-rs percent-encodes.
+    for i, account in enumerate(ODD_ACCOUNTS):
+        frame = usage("2026-01-30", "2026-02-01", quantity=float(i + 1), account=account)
+        archive.archive_frame(frame, account=account, archive=root)
+    query = (
+        "select account_id, month, grain, sum(quantity) as q, count(*) as n from {} "
+        "group by all order by all"
+    )
+    truth = sorted(
+        (str(a), month, "devices", (i + 1) * days * 2.0, days * 2)
+        for i, a in enumerate(ODD_ACCOUNTS)
+        for month, days in (("2026-01", 2), ("2026-02", 1))
+    )
+
+    from usage_analysis.archive import _read
+
+    with _read._connect(archive._store.store(root, None), None, None) as con:
+        (view,) = con.sql("select sql from duckdb_views() where view_name = 'usage'").fetchall()
+    assert "read_parquet" in view[0]  # DuckDB reads the files itself
+    native = {
+        view: archive.sql(query.format(view), archive=root) for view in ("usage", "usage_all")
+    }
+    monkeypatch.setattr(_read, "_native_views", lambda *args: False)
+    for view, got in native.items():
+        rows = sorted(
+            (str(r.account_id) if r.account_id is not None else "None", r.month, r.grain, r.q, r.n)
+            for r in got.astype(object).where(got.notna(), None).itertuples()
+        )
+        assert rows == truth
+        arrow = archive.sql(query.format(view), archive=root)
+        pd.testing.assert_frame_equal(got, arrow)

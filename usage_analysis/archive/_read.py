@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import numpy as np
@@ -323,16 +325,127 @@ def history(
     return _to_pandas(holder, drop_unused=within)
 
 
+# --- DuckDB reading the table's files itself ------------------------------------
+
+# A partition value DuckDB's hive partitioning reads back unchanged from a path
+# (no percent-encoding, not a spelling of null); any other file gets its values
+# from the Delta log through a join on its name.
+_PLAIN = re.compile(r"[A-Za-z0-9._-]+\Z")
+_NOT_PLAIN = ("NULL", "__HIVE_DEFAULT_PARTITION__")
+_GLOB = frozenset("*?[]{}")  # DuckDB would expand a path holding these
+_HIVE_TYPES = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k in PARTITIONS) + "}"
+
+
+def _hive_safe(relative: str, keys: Mapping[str, Any]) -> bool:
+    """Whether DuckDB's hive partitioning reads exactly the log's partition values
+    from this path (``provider=../account_id=../grain=../month=../file``)."""
+    parts = relative.split("/")
+    if len(parts) != len(PARTITIONS) + 1 or "=" in parts[-1]:
+        return False
+    for part, key in zip(parts, PARTITIONS, strict=False):
+        value = keys[key]
+        if (
+            value is None
+            or part != f"{key}={value}"
+            or not _PLAIN.match(value)
+            or value.upper() in _NOT_PLAIN
+        ):
+            return False
+    return True
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _file_select(
+    con: duckdb.DuckDBPyConnection, name: str, files: list[tuple[str, dict[str, Any], bool]]
+) -> str:
+    """A SELECT of every column over these data files, read by DuckDB itself.
+
+    Files whose paths carry their partition values plainly are one
+    ``read_parquet`` with hive partitioning (conditions on the partition
+    columns skip whole files); the others take their values from the log.
+    Every file has the table's columns (writes cast to ``TABLE_SCHEMA``), so no
+    ``union_by_name``: that would open every file before any is skipped.
+    """
+    cols = ", ".join(TABLE_SCHEMA.names)
+    if not files:
+        con.register(name, TABLE_SCHEMA.empty_table())
+        return f"SELECT {cols} FROM {name}"
+    branches = []
+    hive = [path for path, _, safe in files if safe]
+    odd = [(path, keys) for path, keys, safe in files if not safe]
+    if hive:
+        listed = ", ".join(_literal(p) for p in hive)
+        branches.append(
+            f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning = true, "
+            f"hive_types = {_HIVE_TYPES})"
+        )
+    if odd:
+        parts = pa.table(
+            {
+                "filename": pa.array([p for p, _ in odd], pa.string()),
+                **{k: pa.array([keys[k] for _, keys in odd], pa.string()) for k in PARTITIONS},
+            }
+        )
+        con.register(name, parts)
+        listed = ", ".join(_literal(p) for p, _ in odd)
+        qualified = ", ".join(f"p.{c}" if c in PARTITIONS else f"f.{c}" for c in TABLE_SCHEMA.names)
+        branches.append(
+            f"SELECT {qualified} FROM read_parquet([{listed}], hive_partitioning = false, "
+            f"filename = true) AS f JOIN {name} AS p USING (filename)"
+        )
+    return " UNION ALL ".join(branches)
+
+
+def _native_views(
+    con: duckdb.DuckDBPyConnection, s: Store, as_of: object, grain: str | Mapping[str, str] | None
+) -> bool:
+    """Create ``usage`` and ``usage_all`` over DuckDB's own Parquet reader, from the
+    log's file list; False (nothing created) where it does not apply.
+
+    Local archives only: on an object store DuckDB needs its httpfs extension,
+    downloaded on first use (which fails offline), and its own credentials.
+    """
+    if not s.local or "=" in s.path or _GLOB & set(s.path):
+        return False
+    table = open_table(s, as_of)
+    if table is None:
+        return False
+    files = table_files(table)
+    chosen = _chosen_partitions(files, grain_choice(grain))
+    every: list[tuple[str, dict[str, Any], bool]] = []
+    mine: list[tuple[str, dict[str, Any], bool]] = []
+    for row in files.select(["path", *PARTITIONS]).to_pylist():
+        relative = unquote(row["path"])  # the log's paths are URL-encoded
+        if "://" in relative or relative.startswith("/") or _GLOB & set(relative):
+            return False
+        keys = {k: row[k] for k in PARTITIONS}
+        entry = (f"{s.path}/{relative}", keys, _hive_safe(relative, keys))
+        every.append(entry)
+        if tuple(keys.values()) in chosen:
+            mine.append(entry)
+    con.execute(f"CREATE VIEW usage AS {_file_select(con, '_usage_chosen_parts', mine)}")
+    con.execute(f"CREATE VIEW usage_all AS {_file_select(con, '_usage_every_parts', every)}")
+    return True
+
+
 def _connect(
     s: Store, as_of: object, grain: str | Mapping[str, str] | None
 ) -> duckdb.DuckDBPyConnection:
     """DuckDB with views ``usage`` (one grain per period) and ``usage_all`` (every grain)."""
-    everything, chosen = _datasets(s, as_of, grain)
     con = duckdb.connect()
     # Timestamps come back in UTC whatever the machine's zone (ICU ships with duckdb).
     con.execute("SET TimeZone = 'UTC'")
-    # Arrow datasets, not DuckDB's own S3 code (httpfs is downloaded on first use,
-    # which fails offline): DuckDB pushes projections and filters into the scan.
+    # Local files: DuckDB's own Parquet reader over the log's file list (its
+    # projection, filter and row-group pushdown, its threads).
+    if _native_views(con, s, as_of, grain):
+        return con
+    # Elsewhere, Arrow datasets rather than DuckDB's own S3 code (httpfs is
+    # downloaded on first use, which fails offline): DuckDB still pushes
+    # projections and filters into the scan.
+    everything, chosen = _datasets(s, as_of, grain)
     con.register("_usage_chosen", chosen)
     con.register("_usage_every", everything)
     cols = ", ".join(TABLE_SCHEMA.names)
