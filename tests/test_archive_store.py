@@ -323,3 +323,15 @@ def test_sql_reads_every_partition_value_as_the_log_has_it(
         assert rows == truth
         arrow = archive.sql(query.format(view), archive=root)
         pd.testing.assert_frame_equal(got, arrow)
+
+
+def test_sql_as_of_reads_the_files_of_that_table_version(root: Path) -> None:
+    first = archive.archive_frame(usage("2026-01-01", "2026-01-10"), archive=root)
+    archive.archive_frame(usage("2026-01-06", "2026-01-10", quantity=5.0), archive=root)
+    query = "select sum(quantity) as q, count(*) as n from {}"
+
+    for view in ("usage", "usage_all"):
+        then = archive.sql(query.format(view), as_of=first.version, archive=root)
+        now = archive.sql(query.format(view), archive=root)
+        assert then.to_dict("records") == [{"q": 20.0, "n": 20}]
+        assert now.to_dict("records") == [{"q": 5 * 2 + 5 * 10.0, "n": 20}]
