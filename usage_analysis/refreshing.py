@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from .archive import ArchiveWrite, archive_frame, last_period_end
-from .defaults import PROVIDERS
+from .defaults import PARTICLE_ORG_ENV, PROVIDERS
 from .errors import InvalidParameter
 
 __all__ = ["refresh"]
@@ -33,6 +33,9 @@ def _default_client(provider: str) -> Any:
         "here": HereClient,
         "informatica": InformaticaClient,
     }
+    if provider == "particle":
+        # The org comes from the environment as in the CLI; unset means the sandbox.
+        return ParticleClient(org=os.environ.get(PARTICLE_ORG_ENV) or None)
     return classes[provider]()
 
 
