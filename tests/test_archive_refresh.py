@@ -131,3 +131,19 @@ def test_refresh_builds_its_client_from_the_environment(
 
     assert particle_periods(emu, before) == [("2026-10-10", "2026-10-11")]
     assert sum(w.rows for w in written) == len(archive.history(archive=tmp_path / "shared")) > 0
+
+
+def test_refresh_from_the_environment_uses_the_particle_org_it_names(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {**emu.env(), "PARTICLE_ORG": emu.credentials["particle"]["org"]}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("USAGE_ANALYSIS_POLL_SCHEDULE", "0.01")
+    monkeypatch.setenv("USAGE_ANALYSIS_ARCHIVE", str(tmp_path / "shared"))
+
+    refresh("particle", start="2026-10-10", until="2026-10-12")
+
+    accounts = archive.history(archive=tmp_path / "shared", columns=["account_id"])
+    # The org's report, not the sandbox's (refresh ignored PARTICLE_ORG before).
+    assert set(accounts["account_id"].astype(str)) == {env["PARTICLE_ORG"]}

@@ -36,6 +36,8 @@ NOTEBOOK = "01_particle_data_operations.ipynb"
 # Voila and JupyterLab run the notebook (three reports, imports, charts) before the
 # widgets show: generous, since the machine may be busy; a hang still ends the test.
 RUN_TIMEOUT_MS = 150_000
+# The notebook panel in front (JupyterLab keeps others in the DOM, hidden).
+VISIBLE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
 STEP_TIMEOUT_MS = 60_000
 
 pytestmark = [
@@ -268,7 +270,7 @@ def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
         failed = _on_failure(page, "jupyterlab-failure")
         _lab_run_all(page, server, NOTEBOOK)
         _shot(page, "jupyterlab-running")
-        explorer = page.locator(".jp-NotebookPanel .ua-explorer").first
+        explorer = page.locator(f"{VISIBLE_PANEL} .ua-explorer").first
         explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
         _wait_chart(page, explorer)
         headline = explorer.locator(".ua-headline", has_text="data operations")
@@ -394,7 +396,7 @@ def test_jupyterlab_shows_the_overview_tables_whole(
         failed = _on_failure(page, "jupyterlab-overview-failure")
         try:
             _lab_run_all(page, server, "04_billing_overview.ipynb")
-            panel = page.locator(".jp-NotebookPanel").first
+            panel = page.locator(VISIBLE_PANEL).first
             panel.locator(".ua-explorer").first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
             _check_report_tables(page, panel)
             overview = panel.locator(".ua-report-table").nth(3)
@@ -651,8 +653,10 @@ def _lab_command(workdir: Path, port: int, token: str) -> list[str]:
 
 
 def _lab_run_all(page: Any, server: Server, notebook: str) -> None:
-    page.goto(server.url(f"/lab/tree/{notebook}"), timeout=RUN_TIMEOUT_MS)
-    page.locator(".jp-NotebookPanel").wait_for(timeout=RUN_TIMEOUT_MS)
+    # ?reset: JupyterLab would otherwise restore the notebooks an earlier test of
+    # the same workdir left open, and a second panel makes every locator ambiguous.
+    page.goto(server.url(f"/lab/tree/{notebook}?reset"), timeout=RUN_TIMEOUT_MS)
+    page.locator(VISIBLE_PANEL).wait_for(timeout=RUN_TIMEOUT_MS)
     # The kernel must be up and idle before "Run All Cells" is chosen in the Run menu.
     page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
@@ -670,7 +674,7 @@ def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
         failed = _on_failure(page, "jupyterlab-redraw-failure")
         try:
             _lab_run_all(page, server, REDRAW_NOTEBOOK)
-            explorer = page.locator(".jp-NotebookPanel .ua-explorer").first
+            explorer = page.locator(f"{VISIBLE_PANEL} .ua-explorer").first
             explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
             _run_redraw_sequence(page, explorer, "jupyterlab")
             failed.cancel()

@@ -294,3 +294,29 @@ def test_unified_here_rows_keep_project_and_billing_tag_as_extra_columns() -> No
     assert list(df.columns[len(UNIFIED_COLUMNS) :]) == ["project", "billing_tag"]
     assert "team-logistics" in set(df["billing_tag"].dropna())
     assert df["project"].dropna().str.startswith("hrn:here:authorization::").all()
+
+
+ONE_DAY_MONTH_LEVEL = (
+    "usageDateTime,realmId,category,appId,appName,featureId,billingSubscriptionId,"
+    "name,valueDriver,billableValue\n"
+    "2026-12-01T00:00:00,org1,Location,app-1,Fleet,hrn:f:1,sub-1,Routing,Transactions,42.0000\n"
+)
+
+
+def test_a_month_level_row_of_a_one_day_request_covers_that_day_not_the_month() -> None:
+    # HERE labels the row with its month; the request said Dec 1 only.
+    df = read_report(
+        ONE_DAY_MONTH_LEVEL.encode(),
+        provider="here",
+        unified=True,
+        detail_level="month",
+        period=("2026-12-01", "2026-12-02"),
+    )
+    assert df["period_start"].tolist() == [pd.Timestamp("2026-12-01", tz="UTC")]
+    assert df["period_end"].tolist() == [pd.Timestamp("2026-12-02", tz="UTC")]
+    assert df["quantity"].sum() == 42.0
+    # Without the request's range, the file's own month stands.
+    whole = read_report(
+        ONE_DAY_MONTH_LEVEL.encode(), provider="here", unified=True, detail_level="month"
+    )
+    assert whole["period_end"].tolist() == [pd.Timestamp("2027-01-01", tz="UTC")]

@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from .archive import ArchiveWrite, archive_frame, last_period_end
-from .defaults import PROVIDERS
+from .archive._read import _timestamp
+from .defaults import PARTICLE_ORG_ENV, PROVIDERS
 from .errors import InvalidParameter
 
 __all__ = ["refresh"]
@@ -33,24 +34,15 @@ def _default_client(provider: str) -> Any:
         "here": HereClient,
         "informatica": InformaticaClient,
     }
+    if provider == "particle":
+        # The org comes from the environment as in the CLI; unset means the sandbox.
+        return ParticleClient(org=os.environ.get(PARTICLE_ORG_ENV) or None)
     return classes[provider]()
 
 
 def _day(value: str | date | datetime, parameter: str) -> pd.Timestamp:
-    if not isinstance(value, str | date | datetime | pd.Timestamp):
-        raise InvalidParameter(
-            parameter, f"expected a date, datetime or ISO string, got {type(value).__name__}"
-        )
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidParameter(
-            parameter, f"expected an ISO date such as 2026-01-31: {exc}"
-        ) from exc
-    if ts is pd.NaT:
-        raise InvalidParameter(parameter, "expected a date, got NaT")
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.floor("D")
+    """The UTC day of a date argument (the archive's own parsing, floored)."""
+    return _timestamp(value, parameter).floor("D")
 
 
 def refresh(

@@ -283,6 +283,26 @@ def detect(source: Any) -> Detection:
     return Detection(plans[0].provider, kinds[0] if len(kinds) == 1 else "mixed", members)
 
 
+def _clip_to_window(
+    start: pd.Series, end: pd.Series, window: tuple[pd.Timestamp, pd.Timestamp]
+) -> tuple[pd.Series, pd.Series]:
+    """A HERE row's period, cut to the requested range it was aggregated over.
+
+    HERE labels a ``detailLevel=month`` row with its month, even when the request
+    covered one day of it: that row holds the requested days only, so it must not
+    claim the whole month (a daily refresh on the 2nd would otherwise archive the
+    1st as the month, then skip the 2nd to the month's end). Rows that do not
+    overlap the range are left as the file says.
+    """
+    overlaps = (start < window[1]) & (end > window[0])
+    if not overlaps.any():
+        return start, end
+    return (
+        start.where(~overlaps | (start >= window[0]), window[0]),
+        end.where(~overlaps | (end <= window[1]), window[1]),
+    )
+
+
 def read_report(
     source: Any,
     *,
@@ -455,6 +475,10 @@ def to_unified(
             columns["period_end"] = (
                 end if end is not None else U.missing(df.index, U.UTC_NS)
             ).where(~no_time, window[1])
+        if p == "here":
+            columns["period_start"], columns["period_end"] = _clip_to_window(
+                columns["period_start"], columns["period_end"], window
+            )
     attrs = {"provider": p, "kind": k, "source": df.attrs.get("source"), **extra}
     for key in ("coerced", "missing_markers", "summary_rows"):
         if df.attrs.get(key):
