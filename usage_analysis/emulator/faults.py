@@ -152,9 +152,21 @@ class FaultMiddleware:
             if request_id:
                 extra_headers.append((b"x-request-id", request_id))
 
+        logged = False
+
+        def log_request() -> None:
+            nonlocal logged
+            if not logged:
+                logged = True
+                self.state.requests_log.append((method, masked, status[0]))
+
         async def send_logged(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                # Logged before the client can see the answer: a test that reads the
+                # log right after a response finds it there (logging after the body
+                # was sent raced with the client and lost the last entry).
+                log_request()
                 if extra_headers:
                     message = {**message, "headers": [*message.get("headers", []), *extra_headers]}
             await send(message)
@@ -168,7 +180,7 @@ class FaultMiddleware:
                 )
             await self._answer(fault, n, provider, scope, receive, send_logged, masked)
         finally:
-            self.state.requests_log.append((method, masked, status[0]))
+            log_request()  # a request that never got an answer is logged too
 
     async def _answer(
         self,
