@@ -67,14 +67,18 @@ class FrameFilter:
             self._codes[col] = s.cat.codes.to_numpy()
             self._categories[col] = s.cat.categories
         ns = df["period_start"].to_numpy(dtype="datetime64[ns]").view("i8")
-        self._day = ns // NS_PER_DAY
+        self.day = ns // NS_PER_DAY
         self._cache: dict[str, tuple[Any, np.ndarray | None]] = {}
         self._name_cache: dict[str, dict[Any, str]] = {}
         self.first_day: date | None = None
         self.last_day: date | None = None
         if len(ns):
-            self.first_day = _to_date(int(self._day.min()))
-            self.last_day = _to_date(int(self._day.max()))
+            self.first_day = _to_date(int(self.day.min()))
+            self.last_day = _to_date(int(self.day.max()))
+
+    def decoded(self) -> dict[str, tuple[np.ndarray, pd.Index]]:
+        """Each filter column's category codes and categories (decoded once, here)."""
+        return {c: (self._codes[c], self._categories[c]) for c in self.columns}
 
     def __len__(self) -> int:
         return len(self.df)
@@ -192,11 +196,11 @@ class FrameFilter:
         if lo is None and hi is None:
             mask = None
         elif lo is None:
-            mask = self._day <= hi
+            mask = self.day <= hi
         elif hi is None:
-            mask = self._day >= lo
+            mask = self.day >= lo
         else:
-            mask = (self._day >= lo) & (self._day <= hi)
+            mask = (self.day >= lo) & (self.day <= hi)
         self._cache["period_start"] = (key, mask)
         return mask
 

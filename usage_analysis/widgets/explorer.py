@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -30,6 +31,7 @@ from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
 from ..schema import validate_unified
+from ._aggregate import Decoded, fast_headline
 from ._common import ChartResizer, Messages, esc, fmt_number, responsive, styled
 from ._filter import NARROWING_COLUMNS, FrameFilter, Selection, filter_columns
 from .headline import Headline, compute_headline, headline_html
@@ -198,7 +200,9 @@ class UsageExplorer(widgets.VBox):
         self.export_dir = Path(export_dir) if export_dir is not None else Path("exports")
         self.messages = Messages()
         self.headline = Headline(rows=0)
-        self.filtered = df
+        self._mask: np.ndarray | None = None
+        self._filtered: pd.DataFrame | None = df
+        self._decoded = Decoded(df, self.filter.day, known=self.filter.decoded())
         self.redraws = 0
         self.last_redraw_seconds = float("nan")
         self.last_export: dict[str, Path] = {}
@@ -383,6 +387,13 @@ class UsageExplorer(widgets.VBox):
     # ----------------------------------------------------------------- state
 
     @property
+    def filtered(self) -> pd.DataFrame:
+        """The rows the filters keep (the frame itself when they keep every row)."""
+        if self._filtered is None:
+            self._filtered = self.df if self._mask is None else self.df.loc[self._mask]
+        return self._filtered
+
+    @property
     def selection(self) -> Selection:
         """The filters as they are set now."""
         return Selection(
@@ -423,7 +434,7 @@ class UsageExplorer(widgets.VBox):
         t0 = time.perf_counter()
         self._narrow()
         try:
-            sub = self.filter.apply(self.selection)
+            mask = self.filter.mask(self.selection)
         except InvalidParameter as exc:
             if exc.parameter not in ("start", "end"):
                 raise
@@ -433,7 +444,9 @@ class UsageExplorer(widgets.VBox):
             return
         self.date_error.value = ""
         view = self.view
-        self.filtered = sub
+        # The rows are copied out only when a slow path or an export needs them.
+        self._mask, self._filtered = mask, None
+        rows = None if mask is None else np.flatnonzero(mask)
         # Results are kept per selection: switching the chart recomputes only the
         # chart, and going back to a selection seen before (all rows, typically)
         # recomputes nothing. Every key holds everything its result depends on.
@@ -441,11 +454,12 @@ class UsageExplorer(widgets.VBox):
         with self.messages.catching():
             self.headline = self._cached(
                 ("headline", picked, view.quantity, view.plan),
-                lambda: compute_headline(sub, quantity=view.quantity, plan=view.plan),
+                lambda: fast_headline(self._decoded, rows, quantity=view.quantity, plan=view.plan)
+                or compute_headline(self.filtered, quantity=view.quantity, plan=view.plan),
             )
             self.headline_html.value = headline_html(self.headline)
         try:
-            fig = self._cached(("figure", picked, view), lambda: draw(sub, view))
+            fig = self._cached(("figure", picked, view), lambda: draw(self.filtered, view))
         except UsageAnalysisError as exc:
             self.messages.error(exc)
             fig = charts._empty(CHART_KINDS[view.chart], str(exc))
@@ -455,7 +469,7 @@ class UsageExplorer(widgets.VBox):
             self.top_table.value = self._cached(
                 ("table", picked, view.quantity),
                 lambda: top_table_html(
-                    sub, by="resource_id", quantity=view.quantity, n=EXPLORER_TOP_ROWS
+                    self.filtered, by="resource_id", quantity=view.quantity, n=EXPLORER_TOP_ROWS
                 ),
             )
         self.redraws += 1

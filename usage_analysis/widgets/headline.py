@@ -17,7 +17,7 @@ from ..analysis import ParticlePlan, forecast, plan_status
 from ..errors import UsageAnalysisError
 from ._common import esc, fmt_number
 
-__all__ = ["Headline", "compute_headline", "headline_html"]
+__all__ = ["Headline", "compute_headline", "headline_html", "unit_totals_from_codes"]
 
 
 @dataclass(frozen=True)
@@ -97,12 +97,18 @@ def unit_totals(df: pd.DataFrame, ucol: str, quantity: str) -> tuple[dict[str, f
     units = df[ucol]
     if not isinstance(units.dtype, pd.CategoricalDtype):
         units = units.astype("category")
-    codes = units.cat.codes.to_numpy()
-    n = len(units.cat.categories)
-    values = np.nan_to_num(df[quantity].to_numpy(dtype=np.float64), nan=0.0)
+    values = df[quantity].to_numpy(dtype=np.float64)
+    return unit_totals_from_codes(units.cat.codes.to_numpy(), units.cat.categories, values)
+
+
+def unit_totals_from_codes(
+    codes: np.ndarray, cats: pd.Index, values: np.ndarray
+) -> tuple[dict[str, float], str | None]:
+    """:func:`unit_totals` of unit codes (-1 = missing) and their quantities (NaN adds 0)."""
+    n = len(cats)
+    clean = np.nan_to_num(values, nan=0.0)
     rows = np.bincount(codes + 1, minlength=n + 1)[1:]
-    sums = np.bincount(codes + 1, weights=values, minlength=n + 1)[1:]
-    cats = units.cat.categories
+    sums = np.bincount(codes + 1, weights=clean, minlength=n + 1)[1:]
     by_rows = [int(k) for k in np.argsort(-rows, kind="stable") if rows[k] > 0]
     by_total = [int(k) for k in np.argsort(-sums, kind="stable") if rows[k] > 0]
     totals = {str(cats[k]): float(sums[k]) for k in by_total}
