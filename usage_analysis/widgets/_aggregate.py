@@ -36,12 +36,22 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import charts
+from ..charts._common import _fit_freq
 from ..analysis import ParticlePlan, forecast
+from ..analysis._common import bucket_numbers as _bucket_numbers
+from ..analysis._common import bucket_starts as _bucket_starts
+from ..defaults import CHART_MAX_POINTS
 from ..errors import UsageAnalysisError
 from ..schema import UNIFIED_DTYPES
 from .headline import Headline, _plan_headline, _projection, unit_totals_from_codes
 
-__all__ = ["Decoded", "fast_headline", "fast_usage_over_time", "period_sums"]
+__all__ = [
+    "Decoded",
+    "fast_headline",
+    "fast_top_consumers",
+    "fast_usage_over_time",
+    "period_sums",
+]
 
 NS_PER_DAY = 86_400_000_000_000
 # Group-by columns whose labels come from a name column (charts._labels): not fast.
@@ -116,6 +126,9 @@ def period_sums(
     return sums, rows, (rows > 0) & (numbers == 0)
 
 
+_NO_CATEGORIES = pd.CategoricalDtype(pd.Index([], dtype="str"))
+
+
 def _frame(n: int, columns: dict[str, Any]) -> pd.DataFrame:
     """A unified frame of ``n`` rows: ``columns`` as given, every other one missing."""
     out: dict[str, Any] = {}
@@ -124,7 +137,7 @@ def _frame(n: int, columns: dict[str, Any]) -> pd.DataFrame:
             out[col] = columns[col]
         elif dtype == "category":
             out[col] = pd.Categorical.from_codes(
-                np.full(n, -1, dtype=np.int8), categories=pd.Index([], dtype="str")
+                np.full(n, -1, dtype=np.int8), dtype=_NO_CATEGORIES
             )
         elif dtype == "float64":
             out[col] = np.full(n, np.nan)
@@ -134,7 +147,9 @@ def _frame(n: int, columns: dict[str, Any]) -> pd.DataFrame:
 
 
 def _const(code: int, cats: pd.Index, n: int) -> pd.Categorical:
-    return pd.Categorical.from_codes(np.full(n, code, dtype=np.int64), categories=cats)
+    return pd.Categorical.from_codes(
+        np.full(n, code, dtype=np.int64), dtype=pd.CategoricalDtype(cats)
+    )
 
 
 def _day_frame(
@@ -237,3 +252,111 @@ def _subset(rows: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
         return rows
     picked = np.flatnonzero(keep)
     return picked if rows is None else rows[picked]
+
+
+def _one_code(dec: Decoded, column: str, rows: np.ndarray | None) -> int | None:
+    """The one code every row has in ``column`` (-1: missing); ``None`` if they differ
+    (a missing value next to a unit is a group of its own in the charts)."""
+    codes = _take(dec.codes(column)[0], rows)
+    found = np.flatnonzero(np.bincount(codes.astype(np.int64) + 1))
+    if len(found) != 1:
+        return None
+    return int(found[0]) - 1
+
+
+def _grain_frame(
+    dec: Decoded,
+    rows: np.ndarray | None,
+    *,
+    by: str,
+    quantity: str,
+    freq: str | None,
+    constant: dict[str, int],
+) -> pd.DataFrame:
+    """The rows summed per ``by`` value (and ``freq`` period), one unified row each.
+
+    Sums are per cell in row order (what ``group_sum`` does on the rows). Each cell
+    starts at its period's start; two rows of 0 keep the rows' first and last day
+    (charts size their time axis from them) in the cells holding those days.
+    """
+    codes, cats = dec.codes(by)
+    key = _take(codes, rows).astype(np.int64) + 1
+    width = 1
+    extra_days: list[int] = []
+    if freq is not None:
+        day = _take(dec.day, rows)
+        d0, d1 = int(day.min()), int(day.max())
+        lut = _bucket_numbers(np.arange(d0, d1 + 1, dtype=np.int64) * NS_PER_DAY, freq)
+        b0 = int(lut[0])
+        width = int(lut[-1]) - b0 + 1
+        bucket = lut[day - d0] - b0
+        key = key * width + bucket
+        extra_days = [d0, d1]
+    n_cells = (len(cats) + 1) * width
+    sums, count, _ = period_sums(key, _take(dec.values(quantity), rows), n_cells)
+    cells = np.flatnonzero(count)
+    q = sums[cells]
+    out: dict[str, Any] = {}
+    if freq is not None:
+        starts = _bucket_starts(cells % width + b0, freq)
+        # The first and last day: a 0 in an existing cell (first row's and last row's).
+        first_cell = int(key[np.argmin(day)])
+        last_cell = int(key[np.argmax(day)])
+        pos = np.searchsorted(cells, [first_cell, last_cell])
+        cells = np.r_[cells, cells[pos]]
+        q = np.r_[q, 0.0, 0.0]
+        days = pd.DatetimeIndex(
+            (np.array(extra_days, dtype=np.int64) * NS_PER_DAY).view("datetime64[ns]")
+        ).tz_localize("UTC")
+        out["period_start"] = starts.append(days)
+        out["period_end"] = out["period_start"] + pd.Timedelta(days=1)
+    n = len(cells)
+    out[by] = pd.Categorical.from_codes(cells // width - 1, categories=cats)
+    for col, code in constant.items():
+        out[col] = _const(code, dec.codes(col)[1], n)
+    out[quantity] = q
+    return _frame(n, out)
+
+
+def fast_usage_over_time(
+    dec: Decoded, rows: np.ndarray | None, *, by: str, freq: str, top: int, quantity: str
+) -> go.Figure | None:
+    """``charts.usage_over_time`` of the selected rows, drawn from their sums per group
+    and period; ``None`` when that could differ (see the module's conditions)."""
+    if not dec.whole_days or by in _NAMED or by not in dec.df.columns:
+        return None
+    if rows is not None and not len(rows):
+        return None
+    ucol = "unit" if quantity == "quantity" else "billable_unit"
+    constant: dict[str, int] = {}
+    for col in dict.fromkeys(("provider", ucol)):
+        if col == by:
+            continue
+        code = _one_code(dec, col, rows)
+        if code is None:
+            return None  # several providers or units: panels ordered by rows, labels per provider
+        constant[col] = code
+    day = _take(dec.day, rows)
+    span = pd.DataFrame(
+        {"period_start": pd.to_datetime(np.array([day.min(), day.max()]) * NS_PER_DAY, utc=True)}
+    )
+    used = _fit_freq(span, freq, top + 1, CHART_MAX_POINTS)
+    grain = _grain_frame(dec, rows, by=by, quantity=quantity, freq=used, constant=constant)
+    return charts.usage_over_time(grain, by=by, freq=freq, top=top, quantity=quantity)
+
+
+def fast_top_consumers(
+    dec: Decoded, rows: np.ndarray | None, *, quantity: str
+) -> pd.DataFrame | None:
+    """The rows summed per device/app/asset (``resource_id``), one unified row each, for
+    :func:`~usage_analysis.analysis.top_consumers`; ``None`` with several units or providers."""
+    ucol = "unit" if quantity == "quantity" else "billable_unit"
+    constant: dict[str, int] = {}
+    for col in ("provider", ucol):
+        code = _one_code(dec, col, rows)
+        if code is None:
+            return None
+        constant[col] = code
+    return _grain_frame(
+        dec, rows, by="resource_id", quantity=quantity, freq=None, constant=constant
+    )

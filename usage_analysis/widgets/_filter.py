@@ -166,16 +166,16 @@ class FrameFilter:
             cats = self._categories[column]
             # Index 0 of the lookup table is the missing value (code -1).
             table = np.zeros(len(cats) + 1, dtype=bool)
-            for value in key:
-                if value is None:
-                    table[0] = True
-                    continue
-                pos = cats.get_indexer([value])[0]
+            table[0] = None in key
+            values = [v for v in key if v is not None]
+            # One lookup for every value (a selection of 50 devices is one call, not 50).
+            found = cats.get_indexer(pd.Index(values, dtype=cats.dtype)) if values else []
+            for value, pos in zip(values, found, strict=True):
                 if pos < 0:
                     raise InvalidParameter(
                         column, f"unknown value {value!r}; not in the frame's {column} column"
                     )
-                table[pos + 1] = True
+            table[np.asarray(found, dtype=np.int64) + 1] = True
             mask = table[self._codes[column] + 1]
         self._cache[column] = (key, mask)
         return mask

@@ -31,7 +31,7 @@ from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
 from ..schema import validate_unified
-from ._aggregate import Decoded, fast_headline
+from ._aggregate import Decoded, fast_headline, fast_top_consumers, fast_usage_over_time
 from ._common import ChartResizer, Messages, esc, fmt_number, responsive, styled
 from ._filter import NARROWING_COLUMNS, FrameFilter, Selection, filter_columns
 from .headline import Headline, compute_headline, headline_html
@@ -124,13 +124,29 @@ def draw(df: pd.DataFrame, view: View) -> go.Figure:
     raise InvalidParameter("chart", f"expected one of {', '.join(CHART_KINDS)}, got {view.chart!r}")
 
 
-def top_table_html(df: pd.DataFrame, *, by: str, quantity: str, n: int) -> str:
-    """The top consumers of the filtered rows as an HTML table (per unit)."""
+def top_table_html(
+    df: pd.DataFrame,
+    *,
+    by: str,
+    quantity: str,
+    n: int,
+    sums: pd.DataFrame | None = None,
+    label_rows: Callable[[str, list[Any]], pd.DataFrame] | None = None,
+) -> str:
+    """The top consumers of the filtered rows as an HTML table (per unit).
+
+    ``sums``: the rows already summed per ``by`` value (the explorer's fast path),
+    ranked instead of ``df``; ``label_rows(by, ids)`` then gives the rows of the ids
+    shown, which their labels are read from.
+    """
     if not len(df):
         return "<p>No rows match the filters.</p>"
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     keys = [by] if by == ucol else [by, ucol]
-    table = top_consumers(df, by=keys, n=n, quantity=quantity)
+    table = top_consumers(df if sums is None else sums, by=keys, n=n, quantity=quantity)
+    if label_rows is not None:
+        # Labels and nouns read only the rows of the shown ids (and their provider).
+        df = label_rows(by, table[by].unique().tolist())
     labels = charts._labels(df, by, table[by].unique().tolist())
     cell = "padding:2px 12px;border-bottom:1px solid #eee"
     num = f"{cell};text-align:right;font-variant-numeric:tabular-nums"
@@ -459,7 +475,7 @@ class UsageExplorer(widgets.VBox):
             )
             self.headline_html.value = headline_html(self.headline)
         try:
-            fig = self._cached(("figure", picked, view), lambda: draw(self.filtered, view))
+            fig = self._cached(("figure", picked, view), lambda: self._draw(rows, view))
         except UsageAnalysisError as exc:
             self.messages.error(exc)
             fig = charts._empty(CHART_KINDS[view.chart], str(exc))
@@ -468,9 +484,7 @@ class UsageExplorer(widgets.VBox):
             # Top consumers are devices, apps or assets, whatever the chart groups by.
             self.top_table.value = self._cached(
                 ("table", picked, view.quantity),
-                lambda: top_table_html(
-                    self.filtered, by="resource_id", quantity=view.quantity, n=EXPLORER_TOP_ROWS
-                ),
+                lambda: self._top_table(rows, view.quantity),
             )
         self.redraws += 1
         self.last_redraw_seconds = time.perf_counter() - t0
@@ -606,6 +620,43 @@ class UsageExplorer(widgets.VBox):
         # displayed) after an update shows an empty chart. Plotly does the same there.
         fw._widget_layout = copy.deepcopy(fw._layout_obj._props)
         fw._widget_data = copy.deepcopy(fw._data)
+
+    def _top_table(self, rows: np.ndarray | None, quantity: str) -> str:
+        sums = fast_top_consumers(self._decoded, rows, quantity=quantity)
+        if sums is None:
+            return top_table_html(
+                self.filtered, by="resource_id", quantity=quantity, n=EXPLORER_TOP_ROWS
+            )
+
+        def label_rows(column: str, values: list[Any]) -> pd.DataFrame:
+            # The selected rows holding one of ``values``: a gather on codes.
+            held = charts._common._rows_of(self.df[column], values)
+            if self._mask is not None:
+                held &= self._mask
+            return self.df.loc[held]
+
+        return top_table_html(
+            self.df,
+            by="resource_id",
+            quantity=quantity,
+            n=EXPLORER_TOP_ROWS,
+            sums=sums,
+            label_rows=label_rows,
+        )
+
+    def _draw(self, rows: np.ndarray | None, view: View) -> go.Figure:
+        if view.chart == "time":
+            fig = fast_usage_over_time(
+                self._decoded,
+                rows,
+                by=view.by,
+                freq=view.freq,
+                top=view.top,
+                quantity=view.quantity,
+            )
+            if fig is not None:
+                return fig
+        return draw(self.filtered, view)
 
     def _selection_key(self) -> tuple[Any, ...]:
         """The selection as a hashable key; the same for every selection of all rows."""
