@@ -36,10 +36,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import charts
-from ..charts._common import _fit_freq
 from ..analysis import ParticlePlan, forecast
 from ..analysis._common import bucket_numbers as _bucket_numbers
 from ..analysis._common import bucket_starts as _bucket_starts
+from ..charts._common import _fit_freq
 from ..defaults import CHART_MAX_POINTS
 from ..errors import UsageAnalysisError
 from ..schema import UNIFIED_DTYPES
@@ -47,6 +47,7 @@ from .headline import Headline, _plan_headline, _projection, unit_totals_from_co
 
 __all__ = [
     "Decoded",
+    "Selected",
     "fast_headline",
     "fast_top_consumers",
     "fast_usage_over_time",
@@ -71,7 +72,8 @@ class Decoded:
         self.df = df
         self.day = day  # UTC day number of each row's period_start
         self._codes: dict[str, tuple[np.ndarray, pd.Index]] = dict(known or {})
-        self._values: dict[str, np.ndarray] = {}
+        self._used: dict[str, np.ndarray] = {}
+        self._values: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         self._whole_days: bool | None = None
 
     def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
@@ -83,10 +85,24 @@ class Decoded:
             self._codes[column] = (s.cat.codes.to_numpy(), s.cat.categories)
         return self._codes[column]
 
-    def values(self, column: str) -> np.ndarray:
-        """The quantity column as float64 (NaN kept)."""
+    def used(self, column: str) -> np.ndarray:
+        """The codes occurring in the whole frame, -1 (missing) included."""
+        if column not in self._used:
+            codes = self.codes(column)[0]
+            self._used[column] = np.flatnonzero(np.bincount(codes.astype(np.int64) + 1)) - 1
+        return self._used[column]
+
+    def values(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The quantity column with NaN as 0 (how every sum counts it), and where it
+        is NaN (``None``: nowhere)."""
         if column not in self._values:
-            self._values[column] = self.df[column].to_numpy(dtype=np.float64)
+            raw = self.df[column].to_numpy(dtype=np.float64)
+            nan = np.isnan(raw)
+            has_nan = bool(nan.any())
+            self._values[column] = (
+                np.where(nan, 0.0, raw) if has_nan else raw,
+                nan if has_nan else None,
+            )
         return self._values[column]
 
     @property
@@ -103,27 +119,72 @@ class Decoded:
         return self._whole_days
 
 
-def _take(a: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
-    return a if rows is None else a[rows]
+class Selected:
+    """The rows a selection keeps (positions in row order; ``None`` = every row), with
+    each column gathered once for them."""
 
+    def __init__(self, dec: Decoded, rows: np.ndarray | None) -> None:
+        self.dec = dec
+        self.rows = rows
+        self.n = len(dec.df) if rows is None else len(rows)
+        self._cache: dict[str, np.ndarray | None] = {}
 
-def _distinct(codes: np.ndarray) -> np.ndarray:
-    """The distinct non-missing codes present."""
-    if not len(codes):
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.bincount(codes + 1)[1:])
+    def _get(self, name: str, full: np.ndarray | None) -> np.ndarray | None:
+        if name not in self._cache:
+            self._cache[name] = full if full is None or self.rows is None else full[self.rows]
+        return self._cache[name]
+
+    def codes(self, column: str) -> np.ndarray:
+        out = self._get(f"codes:{column}", self.dec.codes(column)[0])
+        assert out is not None
+        return out
+
+    @property
+    def day(self) -> np.ndarray:
+        out = self._get("day", self.dec.day)
+        assert out is not None
+        return out
+
+    def values(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
+        clean, nan = self.dec.values(column)
+        got = self._get(f"values:{column}", clean)
+        assert got is not None
+        return got, self._get(f"nan:{column}", nan)
+
+    def one_code(self, column: str, where: np.ndarray | None = None) -> int | None:
+        """The one code every row (of ``where``) has in ``column`` (-1: missing);
+        ``None`` if they differ."""
+        used = self.dec.used(column)
+        if len(used) == 1:
+            return int(used[0])  # one value in the whole frame: no pass over the rows
+        codes = self.codes(column)
+        if where is not None:
+            codes = codes[where]
+        found = np.flatnonzero(np.bincount(codes.astype(np.int64) + 1))
+        return int(found[0]) - 1 if len(found) == 1 else None
+
+    def distinct(self, column: str, where: np.ndarray | None = None) -> np.ndarray:
+        """The distinct non-missing codes of ``column`` among the rows (of ``where``)."""
+        used = self.dec.used(column)
+        if len(used) == 1:
+            return used[used >= 0]
+        codes = self.codes(column)
+        if where is not None:
+            codes = codes[where]
+        return np.flatnonzero(np.bincount(codes.astype(np.int64) + 1)[1:])
 
 
 def period_sums(
-    keys: np.ndarray, values: np.ndarray, n_keys: int
+    keys: np.ndarray, clean: np.ndarray, nan: np.ndarray | None, n_keys: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per key (0..n_keys-1): the sum of the values (NaN as 0, summed in row order),
-    the row count and whether every value was NaN."""
-    clean = np.nan_to_num(values, nan=0.0)
+    """Per key (0..n_keys-1): the sum of ``clean`` (the values with NaN as 0), summed
+    in row order like ``group_sum``; the row count; and whether every value was NaN."""
     sums = np.bincount(keys, weights=clean, minlength=n_keys)
     rows = np.bincount(keys, minlength=n_keys)
-    numbers = np.bincount(keys, weights=~np.isnan(values), minlength=n_keys)
-    return sums, rows, (rows > 0) & (numbers == 0)
+    if nan is None:
+        return sums, rows, np.zeros(n_keys, dtype=bool)
+    nans = np.bincount(keys, weights=nan, minlength=n_keys)
+    return sums, rows, (rows > 0) & (nans == rows)
 
 
 _NO_CATEGORIES = pd.CategoricalDtype(pd.Index([], dtype="str"))
@@ -153,82 +214,89 @@ def _const(code: int, cats: pd.Index, n: int) -> pd.Categorical:
 
 
 def _day_frame(
-    dec: Decoded,
-    rows: np.ndarray | None,
+    sel: Selected,
+    where: np.ndarray | None,
     *,
     quantity: str,
     ucol: str,
     constant: Sequence[str],
 ) -> pd.DataFrame | None:
-    """The rows summed per day, one unified row a day; ``None`` if that would differ.
+    """The rows (of ``where``) summed per day, one unified row a day; ``None`` if that
+    would differ from the rows.
 
     ``constant``: columns that must hold one value (or none) across the rows; the
-    day rows carry it. The quantity of a day whose rows are all NaN stays NaN.
+    day rows carry it. The unit column may also have missing values beside its one
+    unit (the analysis functions ignore them there and add their quantities). The
+    quantity of a day whose rows are all NaN stays NaN.
     """
     carried: dict[str, Any] = {}
-    day = _take(dec.day, rows)
+    for col in constant:
+        code = sel.one_code(col, where)
+        if code is None:
+            return None
+        carried[col] = code
+    units = sel.distinct(ucol, where)
+    if len(units) > 1:
+        return None
+    carried[ucol] = int(units[0]) if len(units) else -1
+    day = sel.day
+    clean, nan = sel.values(quantity)
+    if where is not None:
+        day, clean = day[where], clean[where]
+        nan = None if nan is None else nan[where]
     if not len(day):
         return None
     first = int(day.min())
     span = int(day.max()) - first + 1
-    sums, count, all_nan = period_sums(day - first, _take(dec.values(quantity), rows), span)
+    sums, count, all_nan = period_sums(day - first, clean, nan, span)
     present = np.flatnonzero(count)
     n = len(present)
-    for col in (*constant, ucol):
-        codes, cats = dec.codes(col)
-        found = _distinct(_take(codes, rows))
-        if len(found) > 1:
-            return None
-        carried[col] = _const(int(found[0]) if len(found) else -1, cats, n)
+    out: dict[str, Any] = {
+        col: _const(code, sel.dec.codes(col)[1], n) for col, code in carried.items()
+    }
     q = sums[present]
     q[all_nan[present]] = np.nan
     starts = (present + first) * NS_PER_DAY
-    carried["period_start"] = pd.DatetimeIndex(starts.view("datetime64[ns]")).tz_localize("UTC")
-    carried["period_end"] = carried["period_start"] + pd.Timedelta(days=1)
-    carried[quantity] = q
-    return _frame(n, carried)
+    out["period_start"] = pd.DatetimeIndex(starts.view("datetime64[ns]")).tz_localize("UTC")
+    out["period_end"] = out["period_start"] + pd.Timedelta(days=1)
+    out[quantity] = q
+    return _frame(n, out)
 
 
-def fast_headline(
-    dec: Decoded, rows: np.ndarray | None, *, quantity: str, plan: ParticlePlan | None
-) -> Headline | None:
+def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) -> Headline | None:
     """:func:`~.headline.compute_headline` of the selected rows, from per-day sums.
 
-    ``None`` when the rows are not whole days (the caller computes from the rows).
+    ``None`` when that could differ (the caller computes from the rows).
     """
-    if not dec.whole_days:
+    dec = sel.dec
+    if not dec.whole_days or not sel.n:
         return None
     ucol = "unit" if quantity == "quantity" else "billable_unit"
-    n = len(dec.df) if rows is None else len(rows)
-    if not n:
-        return None
-    ucodes, ucats = dec.codes(ucol)
-    sel_units = _take(ucodes, rows)
-    values = _take(dec.values(quantity), rows)
-    totals, unit = unit_totals_from_codes(sel_units, ucats, values)
-    day = _take(dec.day, rows)
+    units, ucats = sel.codes(ucol), dec.codes(ucol)[1]
+    totals, unit = unit_totals_from_codes(units, ucats, sel.values(quantity)[0])
+    day = sel.day
     # Whole days: the first day is the earliest start, the last the day before the latest end.
     span = {
         "first_day": pd.Timestamp(int(day.min()) * NS_PER_DAY, tz="UTC"),
         "last_day": pd.Timestamp(int(day.max()) * NS_PER_DAY, tz="UTC"),
     }
-    pcodes, pcats = dec.codes("provider")
-    sel_providers = _take(pcodes, rows)
+    pcats = dec.codes("provider")[1]
     if plan is not None and "particle" in pcats:
-        is_particle = sel_providers == pcats.get_loc("particle")
-        if is_particle.any():
-            prows = _subset(rows, is_particle)
+        code = pcats.get_loc("particle")
+        one = sel.one_code("provider")
+        particle = None if one == code else sel.codes("provider") == code
+        if particle is None or particle.any():
             days = _day_frame(
-                dec, prows, quantity=quantity, ucol=ucol, constant=("provider", "account_id")
+                sel, particle, quantity=quantity, ucol=ucol, constant=("provider", "account_id")
             )
             if days is None:
                 return None  # several accounts or units: the rows path says so
-            return _plan_headline(days, totals, span, quantity=quantity, plan=plan, rows=n)
+            return _plan_headline(days, totals, span, quantity=quantity, plan=plan, rows=sel.n)
     projection: dict[str, object] = {}
     note = None
     if unit is not None:
-        main = _subset(rows, sel_units == ucats.get_loc(unit))
-        days = _day_frame(dec, main, quantity=quantity, ucol=ucol, constant=("provider",))
+        main = None if sel.one_code(ucol) is not None else units == ucats.get_loc(unit)
+        days = _day_frame(sel, main, quantity=quantity, ucol=ucol, constant=("provider",))
         if days is None:
             return None  # several providers: HERE's data lag applies to some rows only
         try:
@@ -236,7 +304,7 @@ def fast_headline(
         except UsageAnalysisError as exc:
             note = f"no forecast: {exc}"
     return Headline(
-        rows=n,
+        rows=sel.n,
         totals=totals,
         unit=unit,
         total=totals.get(unit) if unit is not None else None,
@@ -246,27 +314,8 @@ def fast_headline(
     )
 
 
-def _subset(rows: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
-    """The positions of ``rows`` where ``keep`` (``None`` = all rows, kept as ``None``)."""
-    if keep.all():
-        return rows
-    picked = np.flatnonzero(keep)
-    return picked if rows is None else rows[picked]
-
-
-def _one_code(dec: Decoded, column: str, rows: np.ndarray | None) -> int | None:
-    """The one code every row has in ``column`` (-1: missing); ``None`` if they differ
-    (a missing value next to a unit is a group of its own in the charts)."""
-    codes = _take(dec.codes(column)[0], rows)
-    found = np.flatnonzero(np.bincount(codes.astype(np.int64) + 1))
-    if len(found) != 1:
-        return None
-    return int(found[0]) - 1
-
-
 def _grain_frame(
-    dec: Decoded,
-    rows: np.ndarray | None,
+    sel: Selected,
     *,
     by: str,
     quantity: str,
@@ -279,84 +328,80 @@ def _grain_frame(
     starts at its period's start; two rows of 0 keep the rows' first and last day
     (charts size their time axis from them) in the cells holding those days.
     """
-    codes, cats = dec.codes(by)
-    key = _take(codes, rows).astype(np.int64) + 1
+    cats = sel.dec.codes(by)[1]
+    key = sel.codes(by).astype(np.int64) + 1
     width = 1
-    extra_days: list[int] = []
     if freq is not None:
-        day = _take(dec.day, rows)
+        day = sel.day
         d0, d1 = int(day.min()), int(day.max())
         lut = _bucket_numbers(np.arange(d0, d1 + 1, dtype=np.int64) * NS_PER_DAY, freq)
         b0 = int(lut[0])
         width = int(lut[-1]) - b0 + 1
-        bucket = lut[day - d0] - b0
-        key = key * width + bucket
-        extra_days = [d0, d1]
-    n_cells = (len(cats) + 1) * width
-    sums, count, _ = period_sums(key, _take(dec.values(quantity), rows), n_cells)
+        if width > 1:
+            key *= width
+            key += lut[day - d0] - b0
+    clean = sel.values(quantity)[0]
+    sums, count, _ = period_sums(key, clean, None, (len(cats) + 1) * width)
     cells = np.flatnonzero(count)
     q = sums[cells]
     out: dict[str, Any] = {}
     if freq is not None:
         starts = _bucket_starts(cells % width + b0, freq)
-        # The first and last day: a 0 in an existing cell (first row's and last row's).
-        first_cell = int(key[np.argmin(day)])
-        last_cell = int(key[np.argmax(day)])
-        pos = np.searchsorted(cells, [first_cell, last_cell])
-        cells = np.r_[cells, cells[pos]]
+        # The first and last day: a 0 in an existing cell (the first row's, the last row's).
+        ends = [int(key[np.argmin(day)]), int(key[np.argmax(day)])]
+        cells = np.r_[cells, ends]
         q = np.r_[q, 0.0, 0.0]
-        days = pd.DatetimeIndex(
-            (np.array(extra_days, dtype=np.int64) * NS_PER_DAY).view("datetime64[ns]")
-        ).tz_localize("UTC")
-        out["period_start"] = starts.append(days)
+        days = pd.DatetimeIndex((np.array([d0, d1]) * NS_PER_DAY).view("datetime64[ns]"))
+        out["period_start"] = starts.append(days.tz_localize("UTC"))
         out["period_end"] = out["period_start"] + pd.Timedelta(days=1)
     n = len(cells)
-    out[by] = pd.Categorical.from_codes(cells // width - 1, categories=cats)
+    out[by] = pd.Categorical.from_codes(cells // width - 1, dtype=pd.CategoricalDtype(cats))
     for col, code in constant.items():
-        out[col] = _const(code, dec.codes(col)[1], n)
+        out[col] = _const(code, sel.dec.codes(col)[1], n)
     out[quantity] = q
     return _frame(n, out)
 
 
+def _constants(sel: Selected, columns: Sequence[str]) -> dict[str, int] | None:
+    """The one code of each column (missing included), or ``None`` if one varies."""
+    out: dict[str, int] = {}
+    for col in dict.fromkeys(columns):
+        code = sel.one_code(col)
+        if code is None:
+            return None
+        out[col] = code
+    return out
+
+
 def fast_usage_over_time(
-    dec: Decoded, rows: np.ndarray | None, *, by: str, freq: str, top: int, quantity: str
+    sel: Selected, *, by: str, freq: str, top: int, quantity: str
 ) -> go.Figure | None:
     """``charts.usage_over_time`` of the selected rows, drawn from their sums per group
     and period; ``None`` when that could differ (see the module's conditions)."""
-    if not dec.whole_days or by in _NAMED or by not in dec.df.columns:
-        return None
-    if rows is not None and not len(rows):
+    dec = sel.dec
+    if not dec.whole_days or by in _NAMED or by not in dec.df.columns or not sel.n:
         return None
     ucol = "unit" if quantity == "quantity" else "billable_unit"
-    constant: dict[str, int] = {}
-    for col in dict.fromkeys(("provider", ucol)):
-        if col == by:
-            continue
-        code = _one_code(dec, col, rows)
-        if code is None:
-            return None  # several providers or units: panels ordered by rows, labels per provider
-        constant[col] = code
-    day = _take(dec.day, rows)
+    # Several providers or units: panels ordered by rows, labels per provider.
+    constant = _constants(sel, [c for c in ("provider", ucol) if c != by])
+    if constant is None:
+        return None
+    day = sel.day
     span = pd.DataFrame(
         {"period_start": pd.to_datetime(np.array([day.min(), day.max()]) * NS_PER_DAY, utc=True)}
     )
     used = _fit_freq(span, freq, top + 1, CHART_MAX_POINTS)
-    grain = _grain_frame(dec, rows, by=by, quantity=quantity, freq=used, constant=constant)
+    grain = _grain_frame(sel, by=by, quantity=quantity, freq=used, constant=constant)
     return charts.usage_over_time(grain, by=by, freq=freq, top=top, quantity=quantity)
 
 
-def fast_top_consumers(
-    dec: Decoded, rows: np.ndarray | None, *, quantity: str
-) -> pd.DataFrame | None:
+def fast_top_consumers(sel: Selected, *, quantity: str) -> pd.DataFrame | None:
     """The rows summed per device/app/asset (``resource_id``), one unified row each, for
     :func:`~usage_analysis.analysis.top_consumers`; ``None`` with several units or providers."""
+    if not sel.n:
+        return None
     ucol = "unit" if quantity == "quantity" else "billable_unit"
-    constant: dict[str, int] = {}
-    for col in ("provider", ucol):
-        code = _one_code(dec, col, rows)
-        if code is None:
-            return None
-        constant[col] = code
-    return _grain_frame(
-        dec, rows, by="resource_id", quantity=quantity, freq=None, constant=constant
-    )
+    constant = _constants(sel, ("provider", ucol))
+    if constant is None:
+        return None
+    return _grain_frame(sel, by="resource_id", quantity=quantity, freq=None, constant=constant)

@@ -31,7 +31,13 @@ from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
 from ..schema import validate_unified
-from ._aggregate import Decoded, fast_headline, fast_top_consumers, fast_usage_over_time
+from ._aggregate import (
+    Decoded,
+    Selected,
+    fast_headline,
+    fast_top_consumers,
+    fast_usage_over_time,
+)
 from ._common import ChartResizer, Messages, esc, fmt_number, responsive, styled
 from ._filter import NARROWING_COLUMNS, FrameFilter, Selection, filter_columns
 from .headline import Headline, compute_headline, headline_html
@@ -462,7 +468,7 @@ class UsageExplorer(widgets.VBox):
         view = self.view
         # The rows are copied out only when a slow path or an export needs them.
         self._mask, self._filtered = mask, None
-        rows = None if mask is None else np.flatnonzero(mask)
+        sel = Selected(self._decoded, None if mask is None else np.flatnonzero(mask))
         # Results are kept per selection: switching the chart recomputes only the
         # chart, and going back to a selection seen before (all rows, typically)
         # recomputes nothing. Every key holds everything its result depends on.
@@ -470,12 +476,14 @@ class UsageExplorer(widgets.VBox):
         with self.messages.catching():
             self.headline = self._cached(
                 ("headline", picked, view.quantity, view.plan),
-                lambda: fast_headline(self._decoded, rows, quantity=view.quantity, plan=view.plan)
-                or compute_headline(self.filtered, quantity=view.quantity, plan=view.plan),
+                lambda: (
+                    fast_headline(sel, quantity=view.quantity, plan=view.plan)
+                    or compute_headline(self.filtered, quantity=view.quantity, plan=view.plan)
+                ),
             )
             self.headline_html.value = headline_html(self.headline)
         try:
-            fig = self._cached(("figure", picked, view), lambda: self._draw(rows, view))
+            fig = self._cached(("figure", picked, view), lambda: self._draw(sel, view))
         except UsageAnalysisError as exc:
             self.messages.error(exc)
             fig = charts._empty(CHART_KINDS[view.chart], str(exc))
@@ -484,7 +492,7 @@ class UsageExplorer(widgets.VBox):
             # Top consumers are devices, apps or assets, whatever the chart groups by.
             self.top_table.value = self._cached(
                 ("table", picked, view.quantity),
-                lambda: self._top_table(rows, view.quantity),
+                lambda: self._top_table(sel, view.quantity),
             )
         self.redraws += 1
         self.last_redraw_seconds = time.perf_counter() - t0
@@ -621,8 +629,8 @@ class UsageExplorer(widgets.VBox):
         fw._widget_layout = copy.deepcopy(fw._layout_obj._props)
         fw._widget_data = copy.deepcopy(fw._data)
 
-    def _top_table(self, rows: np.ndarray | None, quantity: str) -> str:
-        sums = fast_top_consumers(self._decoded, rows, quantity=quantity)
+    def _top_table(self, sel: Selected, quantity: str) -> str:
+        sums = fast_top_consumers(sel, quantity=quantity)
         if sums is None:
             return top_table_html(
                 self.filtered, by="resource_id", quantity=quantity, n=EXPLORER_TOP_ROWS
@@ -630,10 +638,12 @@ class UsageExplorer(widgets.VBox):
 
         def label_rows(column: str, values: list[Any]) -> pd.DataFrame:
             # The selected rows holding one of ``values``: a gather on codes.
-            held = charts._common._rows_of(self.df[column], values)
-            if self._mask is not None:
-                held &= self._mask
-            return self.df.loc[held]
+            cats = self._decoded.codes(column)[1]
+            wanted = np.zeros(len(cats) + 1, dtype=bool)
+            pos = cats.get_indexer(pd.Index(values, dtype=cats.dtype))
+            wanted[pos[pos >= 0] + 1] = True
+            held = np.flatnonzero(wanted[sel.codes(column).astype(np.int64) + 1])
+            return self.df.take(held if sel.rows is None else sel.rows[held])
 
         return top_table_html(
             self.df,
@@ -644,15 +654,10 @@ class UsageExplorer(widgets.VBox):
             label_rows=label_rows,
         )
 
-    def _draw(self, rows: np.ndarray | None, view: View) -> go.Figure:
+    def _draw(self, sel: Selected, view: View) -> go.Figure:
         if view.chart == "time":
             fig = fast_usage_over_time(
-                self._decoded,
-                rows,
-                by=view.by,
-                freq=view.freq,
-                top=view.top,
-                quantity=view.quantity,
+                sel, by=view.by, freq=view.freq, top=view.top, quantity=view.quantity
             )
             if fig is not None:
                 return fig
