@@ -268,8 +268,19 @@ def _top_and_other(
     for c in rank_cols:
         s = table[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            if OTHER_LABEL not in s.cat.categories:
+            cats = s.cat.categories
+            if OTHER_LABEL not in cats and not pd.api.types.is_string_dtype(cats.dtype):
                 table[c] = s.cat.add_categories([OTHER_LABEL])
+            elif OTHER_LABEL not in cats:
+                # As add_categories, which walks 50,000 device ids one by one in Python
+                # (0.2 s); appending the Index is one vectorised copy.
+                wider = pd.CategoricalDtype(
+                    cats.append(pd.Index([OTHER_LABEL], dtype=cats.dtype)), ordered=s.cat.ordered
+                )
+                codes = s.cat.codes.to_numpy()
+                table[c] = pd.Series(
+                    pd.Categorical.from_codes(codes, dtype=wider), index=s.index, name=s.name
+                )
         elif not pd.api.types.is_string_dtype(s.dtype):
             table[c] = s.astype(object)
     kept = table.loc[keep]

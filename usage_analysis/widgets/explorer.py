@@ -15,7 +15,6 @@ import base64
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import charts
-from ..analysis import ParticlePlan, plan_status, top_consumers
+from ..analysis import ParticlePlan, plan_status
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
@@ -38,21 +37,13 @@ from ._aggregate import (
     fast_top_consumers,
     fast_usage_over_time,
 )
-from ._common import ChartResizer, Messages, esc, fmt_number, responsive, styled
+from ._common import ChartResizer, Messages, esc, responsive, styled
 from ._filter import NARROWING_COLUMNS, FrameFilter, Selection, filter_columns
+from ._views import CHART_KINDS, View, draw, top_table_html
 from .headline import Headline, compute_headline, headline_html
 
 __all__ = ["CHART_KINDS", "Headline", "UsageExplorer", "View", "compute_headline", "draw"]
 
-# chart kind -> label in the chart-type menu.
-CHART_KINDS: dict[str, str] = {
-    "time": "usage over time (stacked)",
-    "top": "top consumers",
-    "heatmap": "heatmap (per day)",
-    "breakdown": "breakdown (treemap)",
-    "compare": "this period against the last",
-    "plan": "plan burn-down (Particle)",
-}
 GROUP_BY: dict[str, str] = {
     "product": "product / app / project",
     "resource_id": "device / app / asset",
@@ -89,96 +80,6 @@ RESULT_CACHE_SIZE = 24
 _FIT = widgets.Layout(width="auto", min_width="max-content")
 # A download link embeds the file (data: URL) only up to this size.
 MAX_LINK_BYTES = 3 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class View:
-    """How the filtered rows are shown: chart kind, grouping, period, quantity, plan."""
-
-    chart: str = "time"
-    by: str = "product"
-    freq: str = "D"
-    quantity: str = "quantity"
-    top: int = 10
-    plan: ParticlePlan | None = None
-
-
-def draw(df: pd.DataFrame, view: View) -> go.Figure:
-    """The figure of ``view`` for the filtered rows (an explanatory empty one if it cannot be)."""
-    if not len(df):
-        return charts._empty(CHART_KINDS[view.chart], "no rows match the filters")
-    q = view.quantity
-    if view.chart == "time":
-        return charts.usage_over_time(df, by=view.by, freq=view.freq, top=view.top, quantity=q)
-    if view.chart == "top":
-        return charts.top_bar(df, by=view.by, n=view.top, quantity=q)
-    if view.chart == "heatmap":
-        return charts.heatmap(df, by=view.by, top=max(view.top, 20), freq=view.freq, quantity=q)
-    if view.chart == "breakdown":
-        path = ("product", "resource_id") if view.by == "resource_id" else (view.by, "resource_id")
-        return charts.breakdown(df, path=path, top=max(view.top, 30), quantity=q)
-    if view.chart == "compare":
-        freq = view.freq if view.freq != "D" else "MS"
-        return charts.period_over_period(df, by=view.by, freq=freq, top=view.top, quantity=q)
-    if view.chart == "plan":
-        if view.plan is None:
-            return charts._empty(CHART_KINDS["plan"], "choose a Particle plan to compare with")
-        if not (df["provider"] == "particle").any():
-            return charts._empty(CHART_KINDS["plan"], "no Particle rows in the selection")
-        prows = df.loc[(df["provider"] == "particle").to_numpy(bool, na_value=False)]
-        return charts.cumulative_vs_allowance(prows, plan=view.plan)
-    raise InvalidParameter("chart", f"expected one of {', '.join(CHART_KINDS)}, got {view.chart!r}")
-
-
-def top_table_html(
-    df: pd.DataFrame,
-    *,
-    by: str,
-    quantity: str,
-    n: int,
-    sums: pd.DataFrame | None = None,
-    label_rows: Callable[[str, list[Any]], pd.DataFrame] | None = None,
-) -> str:
-    """The top consumers of the filtered rows as an HTML table (per unit).
-
-    ``sums``: the rows already summed per ``by`` value (the explorer's fast path),
-    ranked instead of ``df``; ``label_rows(by, ids)`` then gives the rows of the ids
-    shown, which their labels are read from.
-    """
-    if not len(df):
-        return "<p>No rows match the filters.</p>"
-    ucol = "unit" if quantity == "quantity" else "billable_unit"
-    keys = [by] if by == ucol else [by, ucol]
-    table = top_consumers(df if sums is None else sums, by=keys, n=n, quantity=quantity)
-    if label_rows is not None:
-        # Labels and nouns read only the rows of the shown ids (and their provider).
-        df = label_rows(by, table[by].unique().tolist())
-    labels = charts._labels(df, by, table[by].unique().tolist())
-    cell = "padding:2px 12px;border-bottom:1px solid #eee"
-    num = f"{cell};text-align:right;font-variant-numeric:tabular-nums"
-    rows = []
-    for rec in table.itertuples(index=False):
-        value = getattr(rec, by)
-        rows.append(
-            "<tr>"
-            f"<td style='{num}'>{int(rec.rank)}</td>"
-            f"<td style='{cell}' title='{esc(value)}'>{esc(labels.get(value, value))}</td>"
-            f"<td style='{num}'>{fmt_number(float(getattr(rec, quantity)))}</td>"
-            f"<td style='{cell}'>{esc(getattr(rec, ucol))}</td>"
-            f"<td style='{num}'>{float(rec.share_percent):.1f} %</td>"
-            f"<td style='{num}'>{float(rec.cumulative_percent):.1f} %</td>"
-            "</tr>"
-        )
-    noun = charts._noun(df, by)
-    head = "".join(
-        f"<th style='{num if i in (0, 2, 4, 5) else cell};border-bottom:1px solid #999'>"
-        f"{esc(h)}</th>"
-        for i, h in enumerate(("#", noun, "usage", "unit", "share", "cumulative"))
-    )
-    return (
-        "<table class='ua-top-table-rows' style='border-collapse:collapse'>"
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    )
 
 
 class UsageExplorer(widgets.VBox):
