@@ -1,0 +1,290 @@
+"""The explorer's fast paths give what the rows give, to the bit, or step aside.
+
+Hand-made frames (not the generator's): whole-day rows with sums whose float
+result depends on the order they are added in, NaN quantities, a day of NaN
+only, a device without product, categories no row uses, several units,
+providers and accounts, and rows that are not whole days. Each fast result is
+compared with the slow path the explorer took before (the analysis and chart
+functions on the filtered rows); where it could differ it must return ``None``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from usage_analysis import charts
+from usage_analysis.analysis import ParticlePlan
+from usage_analysis.defaults import EXPLORER_TOP_ROWS
+from usage_analysis.schema import UNIFIED_DTYPES
+from usage_analysis.widgets import UsageExplorer
+from usage_analysis.widgets._aggregate import (
+    Decoded,
+    Selected,
+    fast_headline,
+    fast_top_consumers,
+    fast_usage_over_time,
+    period_sums,
+)
+from usage_analysis.widgets._filter import FrameFilter
+from usage_analysis.widgets._views import top_table_html
+from usage_analysis.widgets.headline import compute_headline
+
+DAY = pd.Timedelta(days=1)
+
+
+def frame(rows: list[dict[str, object]], *, extra_categories: dict[str, list[str]] | None = None):
+    """A unified frame from row dicts; missing keys are missing values."""
+    data: dict[str, object] = {}
+    for col, dtype in UNIFIED_DTYPES.items():
+        values = [r.get(col) for r in rows]
+        if dtype == "category":
+            cats = sorted(
+                {v for v in values if v is not None} | set((extra_categories or {}).get(col, []))
+            )
+            data[col] = pd.Categorical(values, categories=pd.Index(cats, dtype="str"))
+        elif dtype == "float64":
+            data[col] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        else:
+            data[col] = pd.to_datetime(values, utc=True).astype(dtype)
+    return pd.DataFrame(data)
+
+
+def particle_rows(days: int = 75, *, hours: int = 24, unit: str | None = "data operations"):
+    """Three devices a day from Sep 1; quantities like 0.1 and 0.7 whose sums depend on order."""
+    out = []
+    start = pd.Timestamp("2026-09-01", tz="UTC")
+    q = [0.1, 0.7, 1e16, 0.2, 3.3, -1e16]
+    k = 0
+    for d in range(days):
+        for dev, product in (("dev-a", "Alpha"), ("dev-b", "Beta"), ("dev-c", None)):
+            k += 1
+            value: float | None = q[k % len(q)] * (1 + d % 5) + 0.013 * k
+            if d == 3 or (dev == "dev-b" and d % 7 == 0):
+                value = None  # a whole day of NaN, and NaN on some rows
+            s = start + d * DAY
+            out.append(
+                {
+                    "provider": "particle",
+                    "account_id": "org-1",
+                    "product": product,
+                    "resource_id": dev,
+                    "resource_name": f"name of {dev}" if d % 2 else f"renamed {dev}",
+                    "meter": "Data operations",
+                    "category": "device",
+                    "period_start": s,
+                    "period_end": s + pd.Timedelta(hours=hours),
+                    "quantity": value,
+                    "unit": unit,
+                    "billable_quantity": value,
+                    "billable_unit": unit,
+                }
+            )
+    return out
+
+
+def selected(df: pd.DataFrame, mask: np.ndarray | None = None) -> Selected:
+    ff = FrameFilter(df)
+    dec = Decoded(df, ff.day, known=ff.decoded())
+    return Selected(dec, None if mask is None else np.flatnonzero(mask))
+
+
+def sub(df: pd.DataFrame, mask: np.ndarray | None) -> pd.DataFrame:
+    return df if mask is None else df.loc[mask]
+
+
+def test_period_sums_equal_a_pandas_groupby_and_say_which_keys_are_all_nan() -> None:
+    keys = np.array([0, 2, 2, 0, 3, 3, 2])
+    values = np.array([0.1, np.nan, 0.7, 0.2, np.nan, np.nan, 1e16])
+    clean = np.nan_to_num(values)
+    sums, rows, all_nan = period_sums(keys, clean, np.isnan(values), 5)
+    expected = pd.Series(values).groupby(keys).sum()  # NaN adds nothing, in row order
+    assert sums[[0, 2, 3]].tolist() == expected.tolist()
+    assert sums[[1, 4]].tolist() == [0.0, 0.0]
+    assert rows.tolist() == [2, 0, 3, 2, 0]
+    assert all_nan.tolist() == [False, False, False, True, False]
+    # Without NaN anywhere no key is all NaN.
+    assert not period_sums(keys, clean, None, 5)[2].any()
+
+
+@pytest.fixture(scope="module")
+def particle() -> pd.DataFrame:
+    return frame(particle_rows(), extra_categories={"product": ["Unused"], "resource_id": ["x"]})
+
+
+def masks(df: pd.DataFrame) -> list[np.ndarray | None]:
+    day = df["period_start"]
+    return [
+        None,
+        (df["product"] == "Alpha").to_numpy(bool, na_value=False),
+        df["product"].isna().to_numpy(),
+        (day >= pd.Timestamp("2026-10-20", tz="UTC")).to_numpy(),
+        (df["resource_id"] != "dev-a").to_numpy(bool, na_value=True)
+        & (day < pd.Timestamp("2026-10-03", tz="UTC")).to_numpy(),
+    ]
+
+
+@pytest.mark.parametrize("plan", [None, ParticlePlan.free(), ParticlePlan.basic(blocks=2)])
+def test_the_headline_from_day_sums_is_the_headline_from_the_rows(
+    particle: pd.DataFrame, plan: ParticlePlan | None
+) -> None:
+    for mask in masks(particle):
+        for quantity in ("quantity", "billable_quantity"):
+            fast = fast_headline(selected(particle, mask), quantity=quantity, plan=plan)
+            assert fast is not None
+            assert fast == compute_headline(sub(particle, mask), quantity=quantity, plan=plan)
+    # The data can tell summing orders apart: the rows in row order and their day
+    # subtotals added up do not give the same float, so a reordering would show.
+    q = particle["quantity"].fillna(0).to_numpy()
+    day = particle["period_start"].dt.day_of_year.to_numpy()
+    in_order = np.bincount(np.zeros(len(q), dtype=int), weights=q)[0]
+    assert in_order != np.bincount(day, weights=q).sum()
+
+
+@pytest.mark.parametrize("freq", ["D", "W", "MS"])
+@pytest.mark.parametrize("by", ["product", "meter", "category"])
+def test_the_time_chart_from_group_sums_is_the_chart_from_the_rows(
+    particle: pd.DataFrame, freq: str, by: str
+) -> None:
+    for mask in masks(particle):
+        fig = fast_usage_over_time(
+            selected(particle, mask), by=by, freq=freq, top=1, quantity="quantity"
+        )
+        assert fig is not None
+        slow = charts.usage_over_time(sub(particle, mask), by=by, freq=freq, top=1)
+        assert fig.to_json() == slow.to_json()
+
+
+def test_a_chart_too_long_for_days_switches_to_weeks_as_from_the_rows() -> None:
+    df = frame(particle_rows(days=600))  # 600 days x 11 series > CHART_MAX_POINTS
+    fig = fast_usage_over_time(selected(df), by="product", freq="D", top=10, quantity="quantity")
+    assert fig is not None
+    assert fig.to_json() == charts.usage_over_time(df, by="product", freq="D").to_json()
+    assert "weekly" in fig.to_json()
+
+
+def test_the_top_table_from_device_sums_is_the_table_from_the_rows(
+    particle: pd.DataFrame,
+) -> None:
+    for mask in masks(particle):
+        sel = selected(particle, mask)
+        sums = fast_top_consumers(sel, quantity="quantity")
+        assert sums is not None
+
+        def label_rows(column: str, values: list[object], mask=mask) -> pd.DataFrame:
+            rows = sub(particle, mask)
+            return rows.loc[rows[column].isin(values).to_numpy()]
+
+        fast = top_table_html(
+            particle,
+            by="resource_id",
+            quantity="quantity",
+            n=EXPLORER_TOP_ROWS,
+            sums=sums,
+            label_rows=label_rows,
+        )
+        slow = top_table_html(
+            sub(particle, mask), by="resource_id", quantity="quantity", n=EXPLORER_TOP_ROWS
+        )
+        assert fast == slow
+        assert "renamed dev-a" in slow or "name of dev-a" in slow or mask is not None
+
+
+def test_rows_that_are_not_whole_days_take_the_rows_path() -> None:
+    df = frame(particle_rows(hours=12))
+    sel = selected(df)
+    assert fast_headline(sel, quantity="quantity", plan=ParticlePlan.free()) is None
+    assert fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity") is None
+    assert fast_top_consumers(sel, quantity="quantity") is not None  # no dates in a ranking
+
+
+def mixed_units() -> pd.DataFrame:
+    rows = particle_rows(days=40)
+    for i, r in enumerate(rows):
+        if i % 4 == 0:
+            r["unit"] = r["billable_unit"] = "MB"
+        if i % 9 == 0:
+            r["unit"] = None
+    return frame(rows)
+
+
+def test_mixed_units_are_never_summed_together_on_the_fast_paths() -> None:
+    df = mixed_units()
+    sel = selected(df)
+    # Charts and the table draw a panel or rank per unit from the rows: no fast path.
+    assert fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity") is None
+    assert fast_top_consumers(sel, quantity="quantity") is None
+    # The plan refuses mixed units (the rows path says so in the headline's note).
+    assert fast_headline(sel, quantity="quantity", plan=ParticlePlan.free()) is None
+    slow = compute_headline(df, quantity="quantity", plan=ParticlePlan.free())
+    assert slow.note and "MB" in slow.note
+    # Without a plan: totals per unit and the main unit's forecast, as from the rows.
+    fast = fast_headline(sel, quantity="quantity", plan=None)
+    assert fast == compute_headline(df, quantity="quantity", plan=None)
+    assert fast is not None and set(fast.totals) == {"data operations", "MB"}
+
+
+def test_a_missing_unit_beside_one_unit_keeps_the_rows_path_for_charts() -> None:
+    rows = particle_rows(days=20)
+    rows[5]["unit"] = None
+    df = frame(rows)
+    sel = selected(df)
+    assert fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity") is None
+    assert fast_top_consumers(sel, quantity="quantity") is None
+    plan = ParticlePlan.free()
+    assert fast_headline(sel, quantity="quantity", plan=plan) == compute_headline(
+        df, quantity="quantity", plan=plan
+    )
+
+
+def test_several_accounts_or_providers_take_the_rows_path() -> None:
+    rows = particle_rows(days=20)
+    for r in rows[::5]:
+        r["account_id"] = "org-2"
+    df = frame(rows)
+    assert fast_headline(selected(df), quantity="quantity", plan=ParticlePlan.free()) is None
+    assert "several accounts" in (
+        compute_headline(df, quantity="quantity", plan=ParticlePlan.free()).note or ""
+    )
+    here = particle_rows(days=20)
+    for r in here:
+        r["provider"], r["unit"], r["billable_unit"] = "here", "transactions", "transactions"
+    both = frame(particle_rows(days=20) + here)
+    sel = selected(both)
+    assert fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity") is None
+    assert fast_top_consumers(sel, quantity="quantity") is None
+    plan = ParticlePlan.free()
+    # The plan reads the Particle rows alone: from day sums as from the rows.
+    assert fast_headline(sel, quantity="quantity", plan=plan) == compute_headline(
+        both, quantity="quantity", plan=plan
+    )
+    assert fast_headline(sel, quantity="quantity", plan=None) == compute_headline(
+        both, quantity="quantity", plan=None
+    )
+    # A main unit from two providers (HERE's data lag applies to some rows): rows path.
+    for r in here:
+        r["unit"] = "data operations"
+    same_unit = frame(particle_rows(days=20) + here)
+    assert fast_headline(selected(same_unit), quantity="quantity", plan=None) is None
+
+
+def test_every_redraw_of_the_explorer_equals_the_rows_path(
+    particle: pd.DataFrame, tmp_path: Path
+) -> None:
+    ex = UsageExplorer(particle, export_dir=tmp_path)
+    for product in ([], ["Alpha"], [None], ["Alpha", "Beta"]):
+        ex.set_filters(product=product)
+        for freq in ("D", "W", "MS"):
+            ex.freq.value = freq
+            view = ex.view
+            rows = ex.filtered
+            assert ex.headline == compute_headline(rows, quantity=view.quantity, plan=view.plan)
+            assert ex.top_table.value == top_table_html(
+                rows, by="resource_id", quantity=view.quantity, n=EXPLORER_TOP_ROWS
+            )
+            slow = charts.usage_over_time(rows, by=view.by, freq=freq, top=view.top)
+            shown = [(t.name, list(t.x), list(t.y)) for t in ex.figure.data]
+            assert shown == [(t.name, list(t.x), list(t.y)) for t in slow.data]
