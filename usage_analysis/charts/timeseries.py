@@ -97,12 +97,17 @@ def usage_over_time(
     )
     per = _FREQ_WORDS[used]
     shown_in_legend: set[str] = set()
+    # Dates formatted once for the whole table, not once per trace.
+    all_x = _dates(table["period_start"])
+    all_y = _num(table[quantity])
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
+        traces: list[Any] = []
         for value, rows in part.groupby(by, observed=True, sort=False, dropna=False):
             label = labels[value]
-            x = _dates(rows["period_start"])
-            y = _num(rows[quantity])
+            at = table.index.get_indexer(rows.index)
+            x = all_x[at]
+            y = all_y[at]
             hover = (
                 f"<b>{_esc(label)}</b><br>%{{x|%Y-%m-%d}}<br>%{{y:,}} {_esc(unit)}<extra></extra>"
             )
@@ -113,18 +118,33 @@ def usage_over_time(
                 "hovertemplate": hover,
             }
             shown_in_legend.add(label)
+            # Plain dicts: plotly builds (and checks) each trace once, when it is added.
             if kind == "bar":
-                trace: Any = go.Bar(x=x, y=y, marker_color=colors[label], **common)
-            else:
-                trace = go.Scatter(
-                    x=x,
-                    y=y,
-                    mode="lines",
-                    line={"color": colors[label], "width": 1.5 if kind == "area" else 2},
-                    stackgroup=(f"u{units.index(unit)}" if kind == "area" else None),
+                trace: dict[str, Any] = {
+                    "type": "bar",
+                    "x": x,
+                    "y": y,
+                    "marker": {"color": colors[label]},
                     **common,
-                )
-            fig.add_trace(trace, **_cell(units, unit))
+                }
+            else:
+                trace = {
+                    "type": "scatter",
+                    "x": x,
+                    "y": y,
+                    "mode": "lines",
+                    "line": {"color": colors[label], "width": 1.5 if kind == "area" else 2},
+                    **common,
+                }
+                if kind == "area":
+                    trace["stackgroup"] = f"u{units.index(unit)}"
+            traces.append(trace)
+        cell = _cell(units, unit)
+        fig.add_traces(
+            traces,
+            rows=[cell["row"]] * len(traces) if cell else None,
+            cols=[cell["col"]] * len(traces) if cell else None,
+        )
         fig.update_yaxes(title_text=f"{unit} per {per}", **_cell(units, unit))
     _layout(fig, title=text, note=note, **geometry)
     fig.update_layout(barmode="stack", bargap=0.15, hovermode="closest")
