@@ -55,6 +55,16 @@ __all__ = [
 ]
 
 NS_PER_DAY = 86_400_000_000_000
+# A group x period bincount larger than this (e.g. 10,000 devices x 5 years of days)
+# is left to the rows path.
+MAX_BINS = 20_000_000
+
+
+def _index_type(n: int) -> type:
+    """The smallest of int32/int64 that holds 0..n."""
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
 # Group-by columns whose labels come from a name column (charts._labels): not fast.
 _NAMED = frozenset({"resource_id", "account_id"})
 
@@ -75,6 +85,37 @@ class Decoded:
         self._used: dict[str, np.ndarray] = {}
         self._values: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         self._whole_days: bool | None = None
+        self._keys: dict[tuple[str, str | None], tuple[np.ndarray, int, int] | None] = {}
+        # Day index from the frame's first day: small ints, one bincount bin a day.
+        self.first_day = int(day.min()) if len(day) else 0
+        self.days = int(day.max()) - self.first_day + 1 if len(day) else 0
+        self.day_index: np.ndarray = (day - self.first_day).astype(_index_type(self.days))
+
+    def key(self, by: str, freq: str | None) -> tuple[np.ndarray, int, int] | None:
+        """Per row, ``by``'s code and (with ``freq``) its period as one int, computed
+        once for the whole frame; with the number of periods and the first one.
+
+        ``(code + 1) * periods + period``: a bincount over the selected rows' keys
+        sums per group and period. ``None`` when that would need too many bins.
+        """
+        if (by, freq) not in self._keys:
+            codes, cats = self.codes(by)
+            periods, first = 1, 0
+            if freq is not None:
+                numbers = np.arange(self.first_day, self.first_day + self.days, dtype=np.int64)
+                lut = _bucket_numbers(numbers * NS_PER_DAY, freq)
+                first = int(lut[0])
+                periods = int(lut[-1]) - first + 1
+            bins = (len(cats) + 1) * periods
+            if bins > MAX_BINS:
+                self._keys[(by, freq)] = None
+            else:
+                key: np.ndarray = codes.astype(_index_type(bins)) + 1
+                if freq is not None and periods > 1:
+                    key *= periods
+                    key += (lut - first).astype(key.dtype)[self.day_index]
+                self._keys[(by, freq)] = (key, periods, first)
+        return self._keys[(by, freq)]
 
     def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
         """The column's category codes (-1 = missing) and its categories."""
@@ -140,10 +181,25 @@ class Selected:
         return out
 
     @property
-    def day(self) -> np.ndarray:
-        out = self._get("day", self.dec.day)
+    def day_index(self) -> np.ndarray:
+        """Each row's day from the frame's first day (``Decoded.day_index``)."""
+        out = self._get("day", self.dec.day_index)
         assert out is not None
         return out
+
+    def day_range(self) -> tuple[int, int]:
+        """The first and last day number of the rows."""
+        index = self.day_index
+        return self.dec.first_day + int(index.min()), self.dec.first_day + int(index.max())
+
+    def key(self, by: str, freq: str | None) -> tuple[np.ndarray, int, int] | None:
+        """``Decoded.key`` for these rows."""
+        full = self.dec.key(by, freq)
+        if full is None:
+            return None
+        got = self._get(f"key:{by}:{freq}", full[0])
+        assert got is not None
+        return got, full[1], full[2]
 
     def values(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         clean, nan = self.dec.values(column)
@@ -239,16 +295,14 @@ def _day_frame(
     if len(units) > 1:
         return None
     carried[ucol] = int(units[0]) if len(units) else -1
-    day = sel.day
+    index = sel.day_index
     clean, nan = sel.values(quantity)
     if where is not None:
-        day, clean = day[where], clean[where]
+        index, clean = index[where], clean[where]
         nan = None if nan is None else nan[where]
-    if not len(day):
+    if not len(index):
         return None
-    first = int(day.min())
-    span = int(day.max()) - first + 1
-    sums, count, all_nan = period_sums(day - first, clean, nan, span)
+    sums, count, all_nan = period_sums(index, clean, nan, sel.dec.days)
     present = np.flatnonzero(count)
     n = len(present)
     out: dict[str, Any] = {
@@ -256,7 +310,7 @@ def _day_frame(
     }
     q = sums[present]
     q[all_nan[present]] = np.nan
-    starts = (present + first) * NS_PER_DAY
+    starts = (present + sel.dec.first_day) * NS_PER_DAY
     out["period_start"] = pd.DatetimeIndex(starts.view("datetime64[ns]")).tz_localize("UTC")
     out["period_end"] = out["period_start"] + pd.Timedelta(days=1)
     out[quantity] = q
@@ -274,11 +328,11 @@ def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) ->
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     units, ucats = sel.codes(ucol), dec.codes(ucol)[1]
     totals, unit = unit_totals_from_codes(units, ucats, sel.values(quantity)[0])
-    day = sel.day
+    first, last = sel.day_range()
     # Whole days: the first day is the earliest start, the last the day before the latest end.
     span = {
-        "first_day": pd.Timestamp(int(day.min()) * NS_PER_DAY, tz="UTC"),
-        "last_day": pd.Timestamp(int(day.max()) * NS_PER_DAY, tz="UTC"),
+        "first_day": pd.Timestamp(first * NS_PER_DAY, tz="UTC"),
+        "last_day": pd.Timestamp(last * NS_PER_DAY, tz="UTC"),
     }
     pcats = dec.codes("provider")[1]
     if plan is not None and "particle" in pcats:
@@ -321,41 +375,37 @@ def _grain_frame(
     quantity: str,
     freq: str | None,
     constant: dict[str, int],
-) -> pd.DataFrame:
+) -> pd.DataFrame | None:
     """The rows summed per ``by`` value (and ``freq`` period), one unified row each.
 
     Sums are per cell in row order (what ``group_sum`` does on the rows). Each cell
-    starts at its period's start; two rows of 0 keep the rows' first and last day
-    (charts size their time axis from them) in the cells holding those days.
+    starts at its period's start; for weeks and months two rows of 0 keep the rows'
+    first and last day (charts size their time axis from them) in the cells
+    holding those days. ``None`` when the cells would be too many to count.
     """
     cats = sel.dec.codes(by)[1]
-    key = sel.codes(by).astype(np.int64) + 1
-    width = 1
-    if freq is not None:
-        day = sel.day
-        d0, d1 = int(day.min()), int(day.max())
-        lut = _bucket_numbers(np.arange(d0, d1 + 1, dtype=np.int64) * NS_PER_DAY, freq)
-        b0 = int(lut[0])
-        width = int(lut[-1]) - b0 + 1
-        if width > 1:
-            key *= width
-            key += lut[day - d0] - b0
-    clean = sel.values(quantity)[0]
-    sums, count, _ = period_sums(key, clean, None, (len(cats) + 1) * width)
+    found = sel.key(by, freq)
+    if found is None:
+        return None
+    key, periods, first = found
+    sums, count, _ = period_sums(key, sel.values(quantity)[0], None, (len(cats) + 1) * periods)
     cells = np.flatnonzero(count)
     q = sums[cells]
     out: dict[str, Any] = {}
     if freq is not None:
-        starts = _bucket_starts(cells % width + b0, freq)
-        # The first and last day: a 0 in an existing cell (the first row's, the last row's).
-        ends = [int(key[np.argmin(day)]), int(key[np.argmax(day)])]
-        cells = np.r_[cells, ends]
-        q = np.r_[q, 0.0, 0.0]
-        days = pd.DatetimeIndex((np.array([d0, d1]) * NS_PER_DAY).view("datetime64[ns]"))
-        out["period_start"] = starts.append(days.tz_localize("UTC"))
-        out["period_end"] = out["period_start"] + pd.Timedelta(days=1)
+        starts = _bucket_starts(cells % periods + first, freq)
+        if freq != "D":
+            index = sel.day_index
+            at = [int(np.argmin(index)), int(np.argmax(index))]
+            cells = np.r_[cells, key[at]]
+            q = np.r_[q, 0.0, 0.0]
+            days = (index[at].astype(np.int64) + sel.dec.first_day) * NS_PER_DAY
+            stamps = pd.DatetimeIndex(days.view("datetime64[ns]")).tz_localize("UTC")
+            starts = starts.append(stamps)
+        out["period_start"] = starts
+        out["period_end"] = starts + pd.Timedelta(days=1)
     n = len(cells)
-    out[by] = pd.Categorical.from_codes(cells // width - 1, dtype=pd.CategoricalDtype(cats))
+    out[by] = pd.Categorical.from_codes(cells // periods - 1, dtype=pd.CategoricalDtype(cats))
     for col, code in constant.items():
         out[col] = _const(code, sel.dec.codes(col)[1], n)
     out[quantity] = q
@@ -386,12 +436,12 @@ def fast_usage_over_time(
     constant = _constants(sel, [c for c in ("provider", ucol) if c != by])
     if constant is None:
         return None
-    day = sel.day
-    span = pd.DataFrame(
-        {"period_start": pd.to_datetime(np.array([day.min(), day.max()]) * NS_PER_DAY, utc=True)}
-    )
+    days = np.array(sel.day_range(), dtype=np.int64) * NS_PER_DAY
+    span = pd.DataFrame({"period_start": pd.to_datetime(days, utc=True)})
     used = _fit_freq(span, freq, top + 1, CHART_MAX_POINTS)
     grain = _grain_frame(sel, by=by, quantity=quantity, freq=used, constant=constant)
+    if grain is None:
+        return None
     return charts.usage_over_time(grain, by=by, freq=freq, top=top, quantity=quantity)
 
 
