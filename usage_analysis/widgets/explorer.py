@@ -543,7 +543,9 @@ class UsageExplorer(widgets.VBox):
             wanted = np.zeros(len(cats) + 1, dtype=bool)
             pos = cats.get_indexer(pd.Index(values, dtype=cats.dtype))
             wanted[pos[pos >= 0] + 1] = True
-            held = np.flatnonzero(wanted[sel.codes(column).astype(np.int64) + 1])
+            key = sel.key(column, None)  # code + 1, gathered for the sums already
+            codes = sel.codes(column).astype(np.int64) + 1 if key is None else key[0]
+            held = np.flatnonzero(wanted[codes])
             return self.df.take(held if sel.rows is None else sel.rows[held])
 
         return top_table_html(
