@@ -193,6 +193,11 @@ def test_the_top_table_from_device_sums_is_the_table_from_the_rows(
         assert "renamed dev-a" in slow or "name of dev-a" in slow or mask is not None
 
 
+def chart_and_table_take_the_rows_path(sel: Selected) -> bool:
+    chart = fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity")
+    return chart is None and fast_top_consumers(sel, quantity="quantity") is None
+
+
 def test_rows_that_are_not_whole_days_take_the_rows_path() -> None:
     df = frame(particle_rows(hours=12))
     sel = selected(df)
@@ -215,8 +220,7 @@ def test_mixed_units_are_never_summed_together_on_the_fast_paths() -> None:
     df = mixed_units()
     sel = selected(df)
     # Charts and the table draw a panel or rank per unit from the rows: no fast path.
-    assert fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity") is None
-    assert fast_top_consumers(sel, quantity="quantity") is None
+    assert chart_and_table_take_the_rows_path(sel)
     # The plan refuses mixed units (the rows path says so in the headline's note).
     assert fast_headline(sel, quantity="quantity", plan=ParticlePlan.free()) is None
     slow = compute_headline(df, quantity="quantity", plan=ParticlePlan.free())
@@ -232,8 +236,7 @@ def test_a_missing_unit_beside_one_unit_keeps_the_rows_path_for_charts() -> None
     rows[5]["unit"] = None
     df = frame(rows)
     sel = selected(df)
-    assert fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity") is None
-    assert fast_top_consumers(sel, quantity="quantity") is None
+    assert chart_and_table_take_the_rows_path(sel)
     plan = ParticlePlan.free()
     assert fast_headline(sel, quantity="quantity", plan=plan) == compute_headline(
         df, quantity="quantity", plan=plan
@@ -254,8 +257,7 @@ def test_several_accounts_or_providers_take_the_rows_path() -> None:
         r["provider"], r["unit"], r["billable_unit"] = "here", "transactions", "transactions"
     both = frame(particle_rows(days=20) + here)
     sel = selected(both)
-    assert fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity") is None
-    assert fast_top_consumers(sel, quantity="quantity") is None
+    assert chart_and_table_take_the_rows_path(sel)
     plan = ParticlePlan.free()
     # The plan reads the Particle rows alone: from day sums as from the rows.
     assert fast_headline(sel, quantity="quantity", plan=plan) == compute_headline(
