@@ -327,7 +327,8 @@ def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) ->
         return None
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     units, ucats = sel.codes(ucol), dec.codes(ucol)[1]
-    totals, unit = unit_totals_from_codes(units, ucats, sel.values(quantity)[0])
+    # The values are NaN-free already (NaN as 0, how every sum counts it).
+    totals, unit = unit_totals_from_codes(units, ucats, sel.values(quantity)[0], has_nan=False)
     first, last = sel.day_range()
     # Whole days: the first day is the earliest start, the last the day before the latest end.
     span = {

@@ -102,11 +102,12 @@ def unit_totals(df: pd.DataFrame, ucol: str, quantity: str) -> tuple[dict[str, f
 
 
 def unit_totals_from_codes(
-    codes: np.ndarray, cats: pd.Index, values: np.ndarray
+    codes: np.ndarray, cats: pd.Index, values: np.ndarray, *, has_nan: bool = True
 ) -> tuple[dict[str, float], str | None]:
-    """:func:`unit_totals` of unit codes (-1 = missing) and their quantities (NaN adds 0)."""
+    """:func:`unit_totals` of unit codes (-1 = missing) and their quantities (NaN adds 0;
+    ``has_nan=False``: the values hold no NaN, nothing to replace)."""
     n = len(cats)
-    clean = np.nan_to_num(values, nan=0.0)
+    clean = np.nan_to_num(values, nan=0.0) if has_nan else values
     rows = np.bincount(codes + 1, minlength=n + 1)[1:]
     sums = np.bincount(codes + 1, weights=clean, minlength=n + 1)[1:]
     by_rows = [int(k) for k in np.argsort(-rows, kind="stable") if rows[k] > 0]
