@@ -151,6 +151,7 @@ def archive_history(out: str) -> None:
 def duckdb_rows(out: str) -> None:
     """DuckDB reading every row of the same files straight into Arrow."""
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     table = con.sql(
         f"select * from read_parquet({_files()!r}, hive_partitioning = true)"
     ).to_arrow_table()
