@@ -102,6 +102,14 @@ def _keys(fragment: Any) -> dict[str, Any]:
     return {k: keys.get(k) for k in PARTITIONS}
 
 
+def _partition(fragment: Any) -> ds.Expression:
+    expr = ds.scalar(True)
+    for name, value in _keys(fragment).items():
+        field = ds.field(name)
+        expr = expr & (field.is_null() if value is None else field == value)
+    return expr
+
+
 def _datasets(
     s: Store, as_of: object, grain: str | Mapping[str, str] | None
 ) -> tuple[ds.Dataset, ds.Dataset, int]:
@@ -129,8 +137,10 @@ def _datasets(
     keep = [f for f in fragments if tuple(_keys(f).values()) in chosen]
 
     def rebuild(frags: list[Any]) -> ds.Dataset:
+        # Each file's partition values only: delta-rs's own expressions also carry
+        # its statistics, and read a column without min/max as ">= null" (no rows).
         made = [
-            fmt.make_fragment(f.path, f.filesystem, partition_expression=f.partition_expression)
+            fmt.make_fragment(f.path, f.filesystem, partition_expression=_partition(f))
             for f in frags
         ]
         return ds.FileSystemDataset(made, _READ_SCHEMA, fmt, full.filesystem)
