@@ -177,3 +177,67 @@ def test_a_commit_that_fails_leaves_no_row_and_no_file(
         archive.archive_frame(usage("2026-05-01", "2026-05-02", quantity=5.0), archive=root)
     assert sorted(p.name for p in root.rglob("*.parquet")) == files_before
     assert archive.history(archive=root)["quantity"].sum() == 4.0
+
+
+def test_statistics_name_values_present_not_unused_categories(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    frame = usage("2026-03-01", "2026-03-02", ["dev-a", "dev-m", "dev-z"])
+    only_m = frame[frame["resource_id"] == "dev-m"].reset_index(drop=True)
+    assert list(only_m["resource_id"].cat.categories) == ["dev-a", "dev-m", "dev-z"]
+    archive.archive_frame(only_m, archive=root)
+    (add,) = [a["add"] for a in _log_actions(root) if "add" in a]
+    stats = json.loads(add["stats"])
+    assert (stats["minValues"]["resource_id"], stats["maxValues"]["resource_id"]) == (
+        "dev-m",
+        "dev-m",
+    )
+
+
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_which_rows_a_report_replaces_known_answer(dictionary: bool) -> None:
+    """Overlap of periods, then resource and coalesce(meter_id, meter), nulls as SQL."""
+    report = pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(["2026-01-10", "2026-01-11"], utc=True),
+            "period_end": pd.to_datetime(["2026-01-11", "2026-01-12"], utc=True),
+            "resource_id": pd.Series(["r1", None], dtype="category"),
+            "meter_id": pd.Series(["m1", None], dtype="category"),
+            "meter": pd.Series(["M1", "Named"], dtype="category"),
+        }
+    )
+    r = _files.Replace.of("particle", "acme", "devices", report)
+    day = pd.Timestamp("2026-01-10", tz="UTC")
+    rows = [
+        # (start offset days, length days, resource, meter_id, meter, replaced?)
+        (0, 1, "r1", "m1", "x", True),
+        (1, 1, None, None, "Named", True),  # missing resource, meter by name
+        (1, 1, "r1", None, "Named", True),
+        (-1, 1, "r1", "m1", "x", False),  # ends where the report starts
+        (-5, 6, "r1", "m1", "x", True),  # a coarser row reaching into the range
+        (2, 1, "r1", "m1", "x", False),  # starts at the report's end
+        (0, 1, "r2", "m1", "x", False),  # another device
+        (0, 1, "r1", "m2", "x", False),  # another meter
+        (0, 1, "r1", None, "Other", False),
+        (0, 1, "r1", None, None, False),  # no meter at all: the report has none such
+        (-1, None, "r1", "m1", "x", False),  # unknown end, starts before: unknown is no
+    ]
+    starts = [day + pd.Timedelta(days=o) for o, *_ in rows]
+    ends = [
+        None if n is None else s + pd.Timedelta(days=n)
+        for s, (_, n, *__) in zip(starts, rows, strict=True)
+    ]
+
+    def strings(values: list[str | None]) -> pa.Array:
+        arr = pa.array(values, pa.string())
+        return arr.dictionary_encode() if dictionary else arr
+
+    table = pa.table(
+        {
+            "period_start": pa.array(starts, pa.timestamp("us", "UTC")),
+            "period_end": pa.array(ends, pa.timestamp("us", "UTC")),
+            "resource_id": strings([row[2] for row in rows]),
+            "meter_id": strings([row[3] for row in rows]),
+            "meter": strings([row[4] for row in rows]),
+        }
+    )
+    assert r.mask(table).to_pylist() == [row[5] for row in rows]

@@ -68,9 +68,16 @@ def _values(*parts: pd.Series) -> tuple[pa.Array, bool]:
     present: set[str] = set()
     missing = False
     for series in parts:
-        distinct = series.unique()  # a categorical's categories in use: no per-row work
-        present.update(str(v) for v in distinct if not pd.isna(v))
-        missing = missing or bool(pd.isna(distinct).any())
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            # The categories in use, from the codes: no per-row hashing.
+            codes = series.cat.codes.to_numpy()
+            used = np.bincount(codes[codes >= 0], minlength=len(series.cat.categories)) > 0
+            present.update(str(v) for v in series.cat.categories[used])
+            missing = missing or bool((codes < 0).any())
+        else:
+            distinct = series.unique()
+            present.update(str(v) for v in distinct if not pd.isna(v))
+            missing = missing or bool(pd.isna(distinct).any())
     return pa.array(sorted(present), pa.string()), missing
 
 
@@ -167,11 +174,12 @@ class Replace:
             overlaps = pc.or_kleene(pc.greater_equal(start, first), pc.greater(end, first))
             when = pc.and_kleene(pc.less(start, stop), overlaps)
         resource = _member(table.column("resource_id"), self.resources, self.null_resource)
-        meter = _member(
-            pc.coalesce(_plain(table.column("meter_id")), _plain(table.column("meter"))),
-            self.meters,
-            self.null_meter,
-        )
+        meter_id = table.column("meter_id")
+        if meter_id.null_count == 0:  # coalesce(meter_id, meter) is meter_id
+            meter = _member(meter_id, self.meters, False)
+        else:
+            coalesced = pc.coalesce(_plain(meter_id), _plain(table.column("meter")))
+            meter = _member(coalesced, self.meters, self.null_meter)
         return pc.fill_null(pc.and_kleene(pc.and_kleene(when, resource), meter), False)
 
 
@@ -180,7 +188,15 @@ def _plain(column: Any) -> Any:
 
 
 def _member(column: Any, values: pa.Array, null: bool) -> Any:
-    inside = pc.is_in(_plain(column), value_set=values, skip_nulls=True)
+    """Whether each row's value is one of ``values`` (or missing, if ``null``)."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_dictionary(column.type):
+        # Once per distinct value, then by index: no string per row.
+        known = pc.is_in(column.dictionary, value_set=values, skip_nulls=True)
+        inside = pc.fill_null(pc.take(known, column.indices), False)
+    else:
+        inside = pc.is_in(column, value_set=values, skip_nulls=True)
     return pc.or_(inside, pc.is_null(column)) if null else inside
 
 
@@ -219,7 +235,9 @@ def replaced_files(s: Store, table: Any, replaces: list[Replace]) -> Replaced:
         if not mine:
             continue
         physical = unquote(row["path"])  # the log's paths are URL-encoded
-        data = pq.read_table(physical, filesystem=fs, columns=_MATCH_COLUMNS)
+        data = pq.read_table(
+            physical, filesystem=fs, columns=_MATCH_COLUMNS, read_dictionary=_MATCH_COLUMNS[2:]
+        )
         mask = mine[0].mask(data)
         for r in mine[1:]:
             mask = pc.or_(mask, r.mask(data))
@@ -303,9 +321,35 @@ def _bounds(column: Any) -> tuple[Any, Any]:
     return bounds["min"].as_py(), bounds["max"].as_py()
 
 
-def _stats(table: pa.Table) -> str:
+def _written_bounds(metadata: Any) -> dict[str, tuple[Any, Any]]:
+    """Exact bounds per column from the statistics Parquet's writer kept, where every
+    row group kept them (it drops, never truncates, a value too long to keep)."""
+    out: dict[str, tuple[Any, Any]] = {}
+    if metadata is None or metadata.num_row_groups == 0:
+        return out
+    for j in range(metadata.num_columns):
+        name = metadata.schema.column(j).path
+        lows, highs = [], []
+        for i in range(metadata.num_row_groups):
+            chunk = metadata.row_group(i).column(j)
+            st = chunk.statistics
+            if st is None or not st.has_null_count:
+                break
+            if st.has_min_max:
+                lows.append(st.min)
+                highs.append(st.max)
+            elif st.null_count < chunk.num_values:
+                break  # values without bounds: compute them
+        else:
+            out[name] = (min(lows), max(highs)) if lows else (None, None)
+    return out
+
+
+def _stats(table: pa.Table, metadata: Any = None) -> str:
     """The log's statistics of a data file, for every column, as delta-rs writes them:
-    a column without values has its null count only."""
+    a column without values has its null count only. ``metadata``: the Parquet
+    writer's, whose row-group statistics are used where they are complete."""
+    written = _written_bounds(metadata)
     low: dict[str, Any] = {}
     high: dict[str, Any] = {}
     nulls: dict[str, int] = {}
@@ -314,7 +358,7 @@ def _stats(table: pa.Table) -> str:
             continue
         column = table.column(field.name)
         nulls[field.name] = column.null_count
-        lo, hi = _bounds(column)
+        lo, hi = written[field.name] if field.name in written else _bounds(column)
         if lo is None or hi is None:
             continue
         if pa.types.is_timestamp(field.type):
@@ -345,12 +389,20 @@ def _groups(table: pa.Table) -> Iterator[tuple[dict[str, Any], pa.Table]]:
         combined = combined * (len(d) + 1) + (codes + 1)
         varying.append((k, d))
     group, uniques = pd.factorize(combined, sort=True)
+    # Reports usually come in date order: each month's rows are then one slice.
+    contiguous = bool(np.all(group[1:] >= group[:-1]))
+    starts = np.searchsorted(group, np.arange(len(uniques) + 1)) if contiguous else None
     for i, key in enumerate(uniques.tolist()):
         values = {k: (d[0] if d else None) for k, d in zip(PARTITIONS, dictionaries, strict=True)}
         for k, d in reversed(varying):
             key, code = divmod(key, len(d) + 1)
             values[k] = None if code == 0 else d[code - 1]
-        rows = table if len(uniques) == 1 else table.filter(pa.array(group == i))
+        if len(uniques) == 1:
+            rows = table
+        elif starts is not None:
+            rows = table.slice(starts[i], starts[i + 1] - starts[i])  # no copy
+        else:
+            rows = table.filter(pa.array(group == i))
         yield {k: values[k] for k in PARTITIONS}, rows
 
 
@@ -370,10 +422,18 @@ def write_data_files(s: Store, table: pa.Table, token: str) -> list[AddAction]:
         fs.create_dir(directory, recursive=True)
         # store_schema=False: the file's own types are Parquet's (strings stay
         # dictionary-encoded pages), as every engine reading Delta expects.
+        written: list[Any] = []
         with fs.open_output_stream(path) as out:
-            pq.write_table(rows.select(data_columns), out, compression="zstd", store_schema=False)
+            pq.write_table(
+                rows.select(data_columns),
+                out,
+                compression="zstd",
+                store_schema=False,
+                metadata_collector=written,
+            )
         size = fs.get_file_info(path).size
-        return AddAction(path, int(size or 0), keys, int(time.time() * 1000), True, _stats(rows))
+        stats = _stats(rows, written[0] if written else None)
+        return AddAction(path, int(size or 0), keys, int(time.time() * 1000), True, stats)
 
     jobs = [(n, keys, rows) for n, (keys, rows) in enumerate(_groups(table))]
     workers = min(len(jobs), os.cpu_count() or 1, 4) if s.local else 1

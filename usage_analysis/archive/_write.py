@@ -69,7 +69,7 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
     fields = []
     for field in TABLE_SCHEMA:
         column = df[field.name]
-        if field.name in PARTITIONS and column.nunique(dropna=False) == 1:
+        if field.name in PARTITIONS and len(column) and _is_constant(column):
             value = column.iloc[0]
             arr: pa.Array = constant_column(None if pd.isna(value) else str(value), len(df))
         else:
@@ -86,7 +86,7 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
 def _replaces(frame: pd.DataFrame) -> list[Replace]:
     """Per provider, account and grain: the archived rows the report replaces."""
     keys = ["provider", "account_id", "grain"]
-    if all(frame[k].nunique(dropna=False) == 1 for k in keys):  # one report, one grain
+    if all(_is_constant(frame[k]) for k in keys):  # one report, one grain
         groups: Any = [(tuple(frame[k].iloc[0] for k in keys), frame)]
     else:
         groups = frame.groupby(keys, observed=True, dropna=False)
@@ -95,6 +95,21 @@ def _replaces(frame: pd.DataFrame) -> list[Replace]:
         account = None if pd.isna(account) else str(account)
         out.append(Replace.of(str(provider), account, str(grain), part))
     return out
+
+
+def _constant(value: str | None, index: pd.Index) -> pd.Series:
+    """One value on every row, as a categorical (no string per row)."""
+    codes = np.full(len(index), 0 if value is not None else -1, dtype=np.int8)
+    categories = [] if value is None else [value]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=index)
+
+
+def _is_constant(column: pd.Series) -> bool:
+    """Whether every row holds the same value (missing counts as a value)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        return len(codes) == 0 or bool((codes == codes[0]).all())
+    return bool(column.nunique(dropna=False) <= 1)
 
 
 def _prepare(
@@ -125,21 +140,21 @@ def _prepare(
         bad = frame.index[backwards.to_numpy(bool)][:5].tolist()
         raise SchemaError(f"period_end before period_start (index {bad})")
     frame["grain"] = frame_grains(frame, attrs, grain)
-    starts = frame["period_start"]
-    codes = (starts.dt.year * 12 + starts.dt.month - 1).to_numpy()
-    uniques, inverse = np.unique(codes, return_inverse=True)
-    labels = [f"{c // 12:04d}-{c % 12 + 1:02d}" for c in uniques]
-    frame["month"] = pd.Categorical.from_codes(inverse.reshape(-1), categories=labels)
+    # Months since 1970 (UTC), factorized by hashing rather than sorting every row.
+    months = frame["period_start"].to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
+    inverse, uniques = pd.factorize(months.view(np.int64), sort=True)
+    labels = [f"{1970 + c // 12:04d}-{c % 12 + 1:02d}" for c in uniques.tolist()]
+    frame["month"] = pd.Categorical.from_codes(inverse, categories=labels)
     if report_id is None:
         if "report_id" in frame.columns and frame["report_id"].notna().all():
             ids = frame["report_id"].astype("string")
         else:
             ids = pd.Series(_frame_report_id(frame[list(UNIFIED_COLUMNS)]), index=frame.index)
     else:
-        ids = pd.Series(str(report_id), index=frame.index)
+        ids = _constant(str(report_id), frame.index)
     frame["report_id"] = ids
     if source is not None or "source" not in frame.columns:
-        frame["source"] = clean_source(source)
+        frame["source"] = _constant(clean_source(source), frame.index)
     else:
         frame["source"] = frame["source"].astype("string").map(clean_source, na_action="ignore")
     now = pd.Timestamp.now(tz="UTC").floor("us")
@@ -269,7 +284,7 @@ def archive_frame(
     """
     frame = _prepare(df, report_id=report_id, source=source, account=account, grain=grain)
     ids = frame["report_id"]
-    summary_id = str(ids.iloc[0]) if len(ids) and ids.nunique() == 1 else "several"
+    summary_id = str(ids.iloc[0]) if len(ids) and _is_constant(ids) else "several"
     s = store(archive, storage_options)
     ensure_migrated(s)
     if frame.empty:
