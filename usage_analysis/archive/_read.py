@@ -500,19 +500,39 @@ def last_period_end(
     storage_options: Mapping[str, Any] | None = None,
 ) -> pd.Timestamp | None:
     """The end of the latest archived period of one provider account (from the log: no rows read)."""
+    return last_archived(
+        provider, account, grains, archive=archive, storage_options=storage_options
+    )[0]
+
+
+def last_archived(
+    provider: str,
+    account: str,
+    grains: Sequence[str] | None = None,
+    *,
+    archive: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The end of the latest archived period of one provider account, and when the
+    files holding that period were archived (from the log's statistics: no rows read)."""
     s = store(archive, storage_options)
     ensure_migrated(s)
     table = open_table(s)
     if table is None:
-        return None
+        return None, None
     files = table_files(table)
     mask = pc.and_(pc.equal(files["provider"], provider), pc.equal(files["account_id"], account))
     if grains is not None:
         mask = pc.and_(mask, pc.is_in(files["grain"], pa.array(list(grains), pa.string())))
-    mine = files.filter(mask)
-    ends = [
-        v
-        for v in (pc.max(mine["max.period_end"]).as_py(), pc.max(mine["max.period_start"]).as_py())
-        if v is not None
-    ]
-    return pd.Timestamp(ends[0]).tz_convert("UTC") if ends else None
+    mine = files.filter(pc.fill_null(mask, False))
+    # A file's end is its latest period end, else its latest start.
+    ends = pc.coalesce(mine["max.period_end"], mine["max.period_start"])
+    latest = pc.max(ends).as_py()
+    if latest is None:
+        return None, None
+    holding = mine.filter(pc.fill_null(pc.equal(ends, pa.scalar(latest, ends.type)), False))
+    archived = pc.min(holding["max.archived_at"]).as_py()
+    return (
+        pd.Timestamp(latest).tz_convert("UTC"),
+        None if archived is None else pd.Timestamp(archived).tz_convert("UTC"),
+    )
