@@ -8,7 +8,6 @@ answer MIN/MAX or skip files from them), and the replaced files' removal.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -17,42 +16,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from archive_helpers import usage
 from deltalake import DeltaTable
 
 from usage_analysis import archive
 from usage_analysis.archive import _files
-from usage_analysis.schema import coerce_unified
-
-
-def usage(
-    first: str,
-    last: str,
-    devices: Sequence[str | None] = ("dev-a", "dev-b"),
-    *,
-    quantity: float = 1.0,
-    account: str | None = "acme",
-) -> pd.DataFrame:
-    """Daily Particle rows for each device from ``first`` to ``last`` (inclusive)."""
-    rows = [
-        {
-            "provider": "particle",
-            "account_id": account,
-            "product": "Trackers",
-            "resource_id": device,
-            "meter_id": "data_operations",
-            "meter": "Data operations",
-            "period_start": day,
-            "period_end": day + pd.Timedelta(days=1),
-            "quantity": quantity,
-            "unit": "data operations",
-            "billable_quantity": quantity,
-            "billable_unit": "data operations",
-        }
-        for day in pd.date_range(first, last, freq="D", tz="UTC")
-        for device in devices
-    ]
-    return coerce_unified(pd.DataFrame(rows))
-
 
 ODD_ACCOUNTS = ["acme corp/eu", "ünïcode=ok", "NULL", "50%", "a'b", "..", None]
 

@@ -31,6 +31,18 @@ def particle(emu: Emulator) -> Iterator[ParticleClient]:
         yield client
 
 
+@pytest.fixture
+def here(emu: Emulator) -> Iterator[HereClient]:
+    creds = emu.credentials["here"]
+    with HereClient(
+        token=creds["token"],
+        realm_id=creds["realm_id"],
+        base_url=emu.here_api_url,
+        clock=FakeClock(),
+    ) as client:
+        yield client
+
+
 def particle_periods(emu: Emulator, since: int) -> list[tuple[str, str]]:
     """(first, last) day of every Particle report requested since job number ``since``."""
     return [
@@ -89,18 +101,13 @@ def test_refresh_of_an_empty_archive_needs_a_start(
         refresh("fax", client=particle, archive=tmp_path)
 
 
-def test_refresh_splits_a_long_here_gap_into_95_day_reports(emu: Emulator, tmp_path: Path) -> None:
-    creds = emu.credentials["here"]
+def test_refresh_splits_a_long_here_gap_into_95_day_reports(
+    emu: Emulator, here: HereClient, tmp_path: Path
+) -> None:
     root = tmp_path / "archive"
     before = len(emu.state.list_jobs("here"))
-    with HereClient(
-        token=creds["token"],
-        realm_id=creds["realm_id"],
-        base_url=emu.here_api_url,
-        clock=FakeClock(),
-    ) as client:
-        refresh("here", start="2026-06-01", until="2026-06-03", client=client, archive=root)
-        written = refresh("here", until="2026-10-01", client=client, archive=root)
+    refresh("here", start="2026-06-01", until="2026-06-03", client=here, archive=root)
+    written = refresh("here", until="2026-10-01", client=here, archive=root)
 
     spans = [
         (job.params["query"].start, job.params["query"].end)
@@ -150,7 +157,7 @@ def test_refresh_from_the_environment_uses_the_particle_org_it_names(
 
 
 def test_refresh_asks_again_for_here_days_still_provisional_when_archived(
-    emu: Emulator, tmp_path: Path
+    emu: Emulator, here: HereClient, tmp_path: Path
 ) -> None:
     """HERE's latest 48 hours are provisional: they are fetched again until final."""
     creds = emu.credentials["here"]
@@ -172,13 +179,7 @@ def test_refresh_asks_again_for_here_days_still_provisional_when_archived(
     )
     archive.archive_frame(frame, archive=root, grain="day")
     before = len(emu.state.list_jobs("here"))
-    with HereClient(
-        token=creds["token"],
-        realm_id=creds["realm_id"],
-        base_url=emu.here_api_url,
-        clock=FakeClock(),
-    ) as client:
-        refresh("here", until="2026-12-02", client=client, archive=root)
+    refresh("here", until="2026-12-02", client=here, archive=root)
     spans = [
         (job.params["query"].start, job.params["query"].end)
         for job in emu.state.list_jobs("here")[before:]
