@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "out"
+CHILD_TIMEOUT = 3600.0  # one side of one benchmark, in its own process
 
 
 def best_time(fn: Callable[[], Any], *, repeat: int = 3) -> float:
@@ -59,7 +60,17 @@ def in_fresh_process(target: Callable[..., Any], *args: Any) -> tuple[float, int
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(target, args, child))
     proc.start()
-    result = parent.recv()
+    child.close()  # the child's end lives in the child: its death ends the pipe here
+    try:
+        if not parent.poll(CHILD_TIMEOUT):
+            proc.kill()
+            raise RuntimeError(f"benchmark child gave no result in {CHILD_TIMEOUT:.0f} s")
+        result = parent.recv()
+    except EOFError:
+        proc.join()
+        raise RuntimeError(
+            f"benchmark child died without a result (exit code {proc.exitcode})"
+        ) from None
     proc.join()
     if proc.exitcode != 0:
         raise RuntimeError(f"benchmark child failed with exit code {proc.exitcode}")

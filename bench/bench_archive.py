@@ -11,7 +11,8 @@ the same run:
 - ``history()`` of every row vs DuckDB reading the same rows into Arrow (target:
   within 3x; peak memory under 3x the returned frame);
 - archiving a 1M-row report vs writing it as one Parquet file (target: within
-  2x), into an empty archive and replacing the same report in it.
+  2x), into an empty archive and replacing the same report in it; each side
+  the fastest of three runs.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def archive_history(out: str) -> None:
 def duckdb_rows(out: str) -> None:
     """DuckDB reading every row of the same files straight into Arrow."""
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     table = con.sql(
         f"select * from read_parquet({_files()!r}, hive_partitioning = true)"
     ).to_arrow_table()
@@ -163,29 +165,45 @@ def _report_frame() -> pd.DataFrame:
     return _frame(days, REPORT_DEVICES, np.random.default_rng(1))
 
 
+REPEAT = 3  # each side timed this many times in its process, keeping the fastest
+
+
 def write_report(target: str, replace: bool) -> None:
-    """Archive the 1M-row report (after archiving it once untimed, if ``replace``)."""
-    frame = _report_frame()
-    shutil.rmtree(target, ignore_errors=True)
-    if replace:
-        archive.archive_frame(frame, report_id="r", archive=target)
+    """Archive the 1M-row report: into an empty archive, or replacing itself (after
+    archiving it once untimed). The fastest of ``REPEAT`` runs."""
     import time
 
-    t0 = time.perf_counter()
-    archive.archive_frame(frame, report_id="r", archive=target)
+    frame = _report_frame()
+    times = []
+    for _ in range(REPEAT):
+        if not replace:
+            shutil.rmtree(target, ignore_errors=True)
+        elif not os.path.exists(target):
+            archive.archive_frame(frame, report_id="r", archive=target)
+        t0 = time.perf_counter()
+        done = archive.archive_frame(frame, report_id="r", archive=target)
+        times.append(time.perf_counter() - t0)
+        assert done.rows == len(frame) and done.replaced == (len(frame) if replace else 0)
+    shutil.rmtree(target, ignore_errors=True)
     with open(target + ".json", "w") as f:
-        json.dump({"seconds": time.perf_counter() - t0}, f)
+        json.dump({"seconds": min(times)}, f)
 
 
 def write_parquet(target: str) -> None:
-    """The same frame as one Parquet file (pandas -> Arrow -> zstd Parquet)."""
-    frame = _report_frame()
+    """The same frame as one Parquet file (pandas -> Arrow -> zstd Parquet); the
+    fastest of ``REPEAT`` runs."""
     import time
 
-    t0 = time.perf_counter()
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), target, compression="zstd")
+    frame = _report_frame()
+    times = []
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        pq.write_table(
+            pa.Table.from_pandas(frame, preserve_index=False), target, compression="zstd"
+        )
+        times.append(time.perf_counter() - t0)
     with open(target + ".json", "w") as f:
-        json.dump({"seconds": time.perf_counter() - t0}, f)
+        json.dump({"seconds": min(times)}, f)
 
 
 def _read(path: str) -> dict[str, float]:

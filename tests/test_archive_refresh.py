@@ -31,6 +31,18 @@ def particle(emu: Emulator) -> Iterator[ParticleClient]:
         yield client
 
 
+@pytest.fixture
+def here(emu: Emulator) -> Iterator[HereClient]:
+    creds = emu.credentials["here"]
+    with HereClient(
+        token=creds["token"],
+        realm_id=creds["realm_id"],
+        base_url=emu.here_api_url,
+        clock=FakeClock(),
+    ) as client:
+        yield client
+
+
 def particle_periods(emu: Emulator, since: int) -> list[tuple[str, str]]:
     """(first, last) day of every Particle report requested since job number ``since``."""
     return [
@@ -89,18 +101,13 @@ def test_refresh_of_an_empty_archive_needs_a_start(
         refresh("fax", client=particle, archive=tmp_path)
 
 
-def test_refresh_splits_a_long_here_gap_into_95_day_reports(emu: Emulator, tmp_path: Path) -> None:
-    creds = emu.credentials["here"]
+def test_refresh_splits_a_long_here_gap_into_95_day_reports(
+    emu: Emulator, here: HereClient, tmp_path: Path
+) -> None:
     root = tmp_path / "archive"
     before = len(emu.state.list_jobs("here"))
-    with HereClient(
-        token=creds["token"],
-        realm_id=creds["realm_id"],
-        base_url=emu.here_api_url,
-        clock=FakeClock(),
-    ) as client:
-        refresh("here", start="2026-06-01", until="2026-06-03", client=client, archive=root)
-        written = refresh("here", until="2026-10-01", client=client, archive=root)
+    refresh("here", start="2026-06-01", until="2026-06-03", client=here, archive=root)
+    written = refresh("here", until="2026-10-01", client=here, archive=root)
 
     spans = [
         (job.params["query"].start, job.params["query"].end)
@@ -147,3 +154,48 @@ def test_refresh_from_the_environment_uses_the_particle_org_it_names(
     accounts = archive.history(archive=tmp_path / "shared", columns=["account_id"])
     # The org's report, not the sandbox's (refresh ignored PARTICLE_ORG before).
     assert set(accounts["account_id"].astype(str)) == {env["PARTICLE_ORG"]}
+
+
+def test_refresh_asks_again_for_here_days_still_provisional_when_archived(
+    emu: Emulator, here: HereClient, tmp_path: Path
+) -> None:
+    """HERE's latest 48 hours are provisional: they are fetched again until final."""
+    creds = emu.credentials["here"]
+    root = tmp_path / "archive"
+    days = pd.date_range("2026-11-25", "2026-11-30", freq="D", tz="UTC")
+    frame = pd.DataFrame(
+        {
+            "provider": "here",
+            "account_id": creds["realm_id"],
+            "resource_id": "app-1",
+            "meter_id": "feature-1",
+            "period_start": days,
+            "period_end": days + pd.Timedelta(days=1),
+            "quantity": 1.0,
+            "unit": "transactions",
+            # Archived six hours after the last day ended: Nov 29-30 were provisional.
+            "archived_at": pd.Timestamp("2026-12-01 06:00", tz="UTC"),
+        }
+    )
+    archive.archive_frame(frame, archive=root, grain="day")
+    before = len(emu.state.list_jobs("here"))
+    refresh("here", until="2026-12-02", client=here, archive=root)
+    spans = [
+        (job.params["query"].start, job.params["query"].end)
+        for job in emu.state.list_jobs("here")[before:]
+    ]
+    assert spans == [(date(2026, 11, 29), date(2026, 12, 1))]
+    # No app, feature and day twice after the re-fetch.
+    back = archive.history(archive=root, provider="here", start="2026-11-29")
+    assert not back.duplicated(["resource_id", "meter_id", "period_start"]).any()
+    assert back["period_start"].min() == pd.Timestamp("2026-11-29", tz="UTC")
+
+
+def test_refresh_does_not_ask_again_for_particle_days(
+    emu: Emulator, particle: ParticleClient, tmp_path: Path
+) -> None:
+    root = tmp_path / "archive"
+    refresh("particle", start="2026-11-28", until="2026-12-01", client=particle, archive=root)
+    before = len(emu.state.list_jobs("particle"))
+    refresh("particle", until="2026-12-02", client=particle, archive=root)
+    assert particle_periods(emu, before) == [("2026-12-01", "2026-12-01")]

@@ -15,14 +15,18 @@ from typing import Any
 
 import pandas as pd
 
-from .archive import ArchiveWrite, archive_frame, last_period_end
-from .archive._read import _timestamp
-from .defaults import PARTICLE_ORG_ENV, PROVIDERS
+from .archive import ArchiveWrite, archive_frame
+from .archive._read import _timestamp, last_archived
+from .defaults import HERE_DATA_LAG, PARTICLE_ORG_ENV, PROVIDERS
 from .errors import InvalidParameter
 
 __all__ = ["refresh"]
 
 log = logging.getLogger(__name__)
+
+
+# How long a provider's latest usage stays provisional after it was reported.
+PROVISIONAL = {"here": pd.Timedelta(HERE_DATA_LAG)}
 
 
 def _default_client(provider: str) -> Any:
@@ -60,7 +64,9 @@ def refresh(
     """Fetch and archive only the days missing since the last archived period.
 
     The gap runs from the end of the latest archived period of the client's
-    account (its day, so a partly archived day is asked for again and replaced)
+    account (its day, so a partly archived day is asked for again and replaced;
+    for HERE, from 48 hours before that period was archived, since HERE's latest
+    usage is provisional for up to 48 hours and is asked for again until final)
     up to ``until`` (exclusive, default today in UTC: today is not over). When the
     archive has nothing for this account yet, ``start`` says the first day. The
     client (default: built from the environment) splits the gap into windows the
@@ -85,9 +91,15 @@ def refresh(
     try:
         account = str(client.account)
         stop = _day(until, "until") if until is not None else pd.Timestamp.now(tz="UTC").floor("D")
-        last = last_period_end(provider, account, archive=archive, storage_options=storage_options)
+        last, archived = last_archived(
+            provider, account, archive=archive, storage_options=storage_options
+        )
         if last is not None:
             first = last.floor("D")
+            lag = PROVISIONAL.get(provider)
+            if lag is not None and archived is not None and archived - lag < last:
+                # Days that were still provisional when archived are asked for again.
+                first = min(first, (archived - lag).floor("D"))
         elif start is not None:
             first = _day(start, "start")
         else:

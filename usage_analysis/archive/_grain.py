@@ -148,10 +148,16 @@ def frame_grains(df: pd.DataFrame, attrs: Mapping[str, Any], grain: str | None) 
         canon = np.array([canonical_grain(g) for g in given.categories], dtype=object)
         values = canon[given.codes]
     else:
+        single: dict[int, str] = {}
         for i, provider in present:
-            rows = codes == i
             known = _from_attrs(attrs, provider)
+            if known is not None and len(present) == 1:
+                single[i] = known  # one provider, one grain: no per-row work
+                continue
+            rows = codes == i
             values[rows] = known if known is not None else _guess(provider, df[rows])
+        if single:
+            return _checked_constant(df, present[0][1], single[present[0][0]])
     wrong = [
         (p, g)
         for i, p in present
@@ -165,6 +171,16 @@ def frame_grains(df: pd.DataFrame, attrs: Mapping[str, Any], grain: str | None) 
         )
     out = pd.Series(pd.Categorical(values), index=df.index)
     return out
+
+
+def _checked_constant(df: pd.DataFrame, provider: str, grain: str) -> pd.Series:
+    """Every row of one provider at one grain (checked like the general case)."""
+    if GRAINS.get(provider) is not None and grain not in GRAINS[provider]:
+        raise InvalidParameter(
+            "grain", f"{grain!r} is not a {provider} grain ({', '.join(GRAINS[provider])})"
+        )
+    codes = np.zeros(len(df), dtype=np.int8)
+    return pd.Series(pd.Categorical.from_codes(codes, categories=[grain]), index=df.index)
 
 
 def grain_choice(grain: str | Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +17,7 @@ import pyarrow.dataset as ds
 
 from ..errors import InvalidParameter
 from ..schema import UNIFIED_COLUMNS, UNIFIED_DTYPES
+from ._frames import FrameBuilder, sort_rows
 from ._grain import grain_choice
 from ._migrate import ensure_migrated
 from ._store import Store, store
@@ -36,6 +36,15 @@ __all__ = ["history", "sql"]
 HISTORY_COLUMNS = (*UNIFIED_COLUMNS, "grain", *PROVENANCE_COLUMNS)
 _FILTERABLE = tuple(c for c in STRING_COLUMNS if c not in ("provider", "month", "grain"))
 _DICT = pa.dictionary(pa.int32(), pa.string())
+# The table's schema as read: strings that are not partition values come as
+# dictionaries straight from Parquet's dictionary pages (the declared schema
+# wins over the read option, so it must say so too).
+_READ_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, _DICT) if f.name in STRING_COLUMNS and f.name not in PARTITIONS else f
+        for f in TABLE_SCHEMA
+    ]
+)
 
 
 # --- which files a query sees ---------------------------------------------------
@@ -93,33 +102,50 @@ def _keys(fragment: Any) -> dict[str, Any]:
     return {k: keys.get(k) for k in PARTITIONS}
 
 
+def _partition(fragment: Any) -> ds.Expression:
+    expr = ds.scalar(True)
+    for name, value in _keys(fragment).items():
+        field = ds.field(name)
+        expr = expr & (field.is_null() if value is None else field == value)
+    return expr
+
+
 def _datasets(
     s: Store, as_of: object, grain: str | Mapping[str, str] | None
-) -> tuple[ds.Dataset, ds.Dataset]:
-    """Every row, and the rows of the chosen grain, as Arrow datasets over the table's files."""
+) -> tuple[ds.Dataset, ds.Dataset, int]:
+    """Every row, and the rows of the chosen grain, as Arrow datasets over the table's
+    files; and how many rows the chosen files hold (from the log)."""
     choice = grain_choice(grain)
     table = open_table(s, as_of)
     if table is None:
         empty = ds.dataset(TABLE_SCHEMA.empty_table())
-        return empty, empty
+        return empty, empty, 0
     fmt = ds.ParquetFileFormat(
         read_options=ds.ParquetReadOptions(
             dictionary_columns=[c for c in STRING_COLUMNS if c not in PARTITIONS]
         )
     )
     full = table.to_pyarrow_dataset(filesystem=s.arrow_fs())
-    chosen = _chosen_partitions(table_files(table), choice)
+    files = table_files(table)
+    chosen = _chosen_partitions(files, choice)
+    rows = sum(
+        int(r["num_records"] or 0)
+        for r in files.select([*PARTITIONS, "num_records"]).to_pylist()
+        if tuple(r[k] for k in PARTITIONS) in chosen
+    )
     fragments = list(full.get_fragments())
     keep = [f for f in fragments if tuple(_keys(f).values()) in chosen]
 
     def rebuild(frags: list[Any]) -> ds.Dataset:
+        # Each file's partition values only: delta-rs's own expressions also carry
+        # its statistics, and read a column without min/max as ">= null" (no rows).
         made = [
-            fmt.make_fragment(f.path, f.filesystem, partition_expression=f.partition_expression)
+            fmt.make_fragment(f.path, f.filesystem, partition_expression=_partition(f))
             for f in frags
         ]
-        return ds.FileSystemDataset(made, TABLE_SCHEMA, fmt, full.filesystem)
+        return ds.FileSystemDataset(made, _READ_SCHEMA, fmt, full.filesystem)
 
-    return rebuild(fragments), rebuild(keep)
+    return rebuild(fragments), rebuild(keep), rows
 
 
 # --- filters ------------------------------------------------------------------
@@ -235,34 +261,20 @@ def _to_pandas(holder: list[pa.Table], *, drop_unused: bool) -> pd.DataFrame:
     return df
 
 
-def _scan(dataset: ds.Dataset, columns: Sequence[str], expr: ds.Expression | None) -> pa.Table:
-    """The rows, batch by batch; partition columns as one-value dictionaries per file."""
+def _batches(
+    dataset: ds.Dataset, columns: Sequence[str], expr: ds.Expression | None
+) -> Iterator[tuple[pa.RecordBatch, dict[str, Any]]]:
+    """The rows, batch by batch, with the values of the wanted partition columns."""
     physical = [c for c in columns if c not in PARTITIONS]
     wanted = [c for c in columns if c in PARTITIONS]
-    # Little read-ahead: the rows are kept anyway, buffers ahead of them only add.
+    # Little read-ahead: each batch is converted and let go; buffers ahead only add.
     scanner = dataset.scanner(
         columns=physical, filter=expr, batch_readahead=2, fragment_readahead=1
     )
-    batches = []
     for tagged in scanner.scan_batches():
-        batch = tagged.record_batch
-        if batch.num_rows == 0:
-            continue
-        keys = _keys(tagged.fragment) if wanted else {}
-        arrays = {name: batch.column(name) for name in physical}
-        for name in wanted:
-            value = keys[name]
-            arrays[name] = pa.DictionaryArray.from_arrays(
-                pa.array(
-                    np.zeros(batch.num_rows, np.int32), mask=np.full(batch.num_rows, value is None)
-                ),
-                pa.array([] if value is None else [value], pa.string()),
-            )
-        batches.append(pa.record_batch([arrays[c] for c in columns], names=list(columns)))
-    if not batches:
-        schema = pa.schema([TABLE_SCHEMA.field(c) for c in columns])
-        return schema.empty_table()
-    return pa.Table.from_batches(batches)
+        if tagged.record_batch.num_rows:
+            keys = _keys(tagged.fragment) if wanted else {}
+            yield tagged.record_batch, {name: keys[name] for name in wanted}
 
 
 def history(
@@ -306,23 +318,13 @@ def history(
     expr, within = _filter(provider, start, end, filters)
     s = store(archive, storage_options)
     ensure_migrated(s)
-    _, chosen = _datasets(s, as_of, grain)
-    table = _scan(chosen, names, expr)
+    _, chosen, rows = _datasets(s, as_of, grain)
+    # Sized for every row of the chosen files: rows a filter drops cost no memory.
+    builder = FrameBuilder({c: TABLE_SCHEMA.field(c).type for c in names}, capacity=rows)
+    df = builder.add_all(_batches(chosen, names, expr)).frame(drop_unused=within)
     if sort:
-        order = [
-            c
-            for c in ("period_start", "provider", "account_id", "resource_id", "meter_id")
-            if c in names
-        ]
-        keys = {}
-        for c in order:
-            col = table.column(c)
-            keys[c] = col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col
-        indices = pc.sort_indices(pa.table(keys), sort_keys=[(c, "ascending") for c in order])
-        table = table.take(indices)
-    holder = [table]
-    del table
-    return _to_pandas(holder, drop_unused=within)
+        df = sort_rows(df, ("period_start", "provider", "account_id", "resource_id", "meter_id"))
+    return df
 
 
 # --- DuckDB reading the table's files itself ------------------------------------
@@ -445,7 +447,7 @@ def _connect(
     # Elsewhere, Arrow datasets rather than DuckDB's own S3 code (httpfs is
     # downloaded on first use, which fails offline): DuckDB still pushes
     # projections and filters into the scan.
-    everything, chosen = _datasets(s, as_of, grain)
+    everything, chosen, _ = _datasets(s, as_of, grain)
     con.register("_usage_chosen", chosen)
     con.register("_usage_every", everything)
     cols = ", ".join(TABLE_SCHEMA.names)
@@ -498,19 +500,39 @@ def last_period_end(
     storage_options: Mapping[str, Any] | None = None,
 ) -> pd.Timestamp | None:
     """The end of the latest archived period of one provider account (from the log: no rows read)."""
+    return last_archived(
+        provider, account, grains, archive=archive, storage_options=storage_options
+    )[0]
+
+
+def last_archived(
+    provider: str,
+    account: str,
+    grains: Sequence[str] | None = None,
+    *,
+    archive: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The end of the latest archived period of one provider account, and when the
+    files holding that period were archived (from the log's statistics: no rows read)."""
     s = store(archive, storage_options)
     ensure_migrated(s)
     table = open_table(s)
     if table is None:
-        return None
+        return None, None
     files = table_files(table)
     mask = pc.and_(pc.equal(files["provider"], provider), pc.equal(files["account_id"], account))
     if grains is not None:
         mask = pc.and_(mask, pc.is_in(files["grain"], pa.array(list(grains), pa.string())))
-    mine = files.filter(mask)
-    ends = [
-        v
-        for v in (pc.max(mine["max.period_end"]).as_py(), pc.max(mine["max.period_start"]).as_py())
-        if v is not None
-    ]
-    return pd.Timestamp(ends[0]).tz_convert("UTC") if ends else None
+    mine = files.filter(pc.fill_null(mask, False))
+    # A file's end is its latest period end, else its latest start.
+    ends = pc.coalesce(mine["max.period_end"], mine["max.period_start"])
+    latest = pc.max(ends).as_py()
+    if latest is None:
+        return None, None
+    holding = mine.filter(pc.fill_null(pc.equal(ends, pa.scalar(latest, ends.type)), False))
+    archived = pc.min(holding["max.archived_at"]).as_py()
+    return (
+        pd.Timestamp(latest).tz_convert("UTC"),
+        None if archived is None else pd.Timestamp(archived).tz_convert("UTC"),
+    )

@@ -106,7 +106,7 @@ def table_files(table: DeltaTable) -> pa.Table:
     }
     for key in PARTITIONS:
         out[key] = actions[f"partition.{key}"]
-    for stat in ("max.period_end", "max.period_start"):
+    for stat in ("max.period_end", "max.period_start", "max.archived_at"):
         out[stat] = (
             actions[stat]
             if stat in actions.column_names

@@ -16,12 +16,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, DeltaError
 
 from ..errors import InvalidParameter, SchemaError, UsageAnalysisError
 from ..schema import UNIFIED_COLUMNS, coerce_unified
-from ._grain import BY_START, MAX_ROW_SPAN, frame_grains
+from ._files import (
+    Replace,
+    app_id,
+    constant_column,
+    delete_files,
+    replaced_files,
+    write_data_files,
+    write_token,
+)
+from ._grain import frame_grains
 from ._migrate import ensure_migrated
 from ._store import ArchiveError, Store, clean_source, store
 from ._table import PARTITIONS, TABLE_SCHEMA, open_table
@@ -34,7 +43,6 @@ log = logging.getLogger(__name__)
 # that nothing it replaced changed underneath) and it starts again from the new
 # version. Bounded: a writer gives up after this many tries.
 MAX_ATTEMPTS = 25
-_WRITER = WriterProperties(compression="ZSTD")
 
 
 @dataclass(frozen=True)
@@ -55,22 +63,19 @@ def _frame_report_id(df: pd.DataFrame) -> str:
 
 
 def _to_arrow(df: pd.DataFrame) -> pa.Table:
-    """The frame as Arrow: partition columns as strings (delta-rs needs them plain),
-    other string columns as they are in pandas, dictionaries (Parquet keeps them)."""
+    """The frame as Arrow in the table's columns; strings as dictionaries (Parquet
+    keeps them so: no string per row is ever built)."""
     arrays = []
     fields = []
     for field in TABLE_SCHEMA:
         column = df[field.name]
-        if field.name in PARTITIONS and column.nunique(dropna=False) == 1:
+        if field.name in PARTITIONS and len(column) and _is_constant(column):
             value = column.iloc[0]
-            value = None if pd.isna(value) else str(value)
-            arr = pa.repeat(pa.scalar(value, field.type), len(df))
+            arr: pa.Array = constant_column(None if pd.isna(value) else str(value), len(df))
         else:
             arr = pa.array(column, from_pandas=True)
-            if pa.types.is_dictionary(arr.type) and field.name not in PARTITIONS:
+            if pa.types.is_dictionary(arr.type):
                 arr = arr.cast(pa.dictionary(pa.int32(), field.type))
-            elif pa.types.is_dictionary(arr.type):
-                arr = arr.dictionary_decode().cast(field.type)
             else:
                 arr = arr.cast(field.type)
         arrays.append(arr)
@@ -78,87 +83,33 @@ def _to_arrow(df: pd.DataFrame) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _literal(value: object) -> str:
-    if isinstance(value, pd.Timestamp):
-        return "'" + value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ") + "'"
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _equals(column: str, value: object) -> str:
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
-        return f"{column} IS NULL"
-    return f"{column} = {_literal(value)}"
-
-
-def _month(ts: pd.Timestamp) -> str:
-    return f"{ts.year:04d}-{ts.month:02d}"
-
-
-def _range_clause(grain: str, part: pd.DataFrame) -> str:
-    """Which archived rows of this grain the report replaces.
-
-    Rows whose period overlaps the report's range ``[first start, last end)``, so
-    a coarser row reaching into it never stays beside the new rows; for events
-    (job-level rows) the rows that start within ``[first start, last start]``.
-    The month bounds only let delta-rs skip partitions that cannot match.
-    """
-    starts = part["period_start"]
-    first, last = starts.min(), starts.max()
-    ends = part["period_end"]
-    stop = max(ends.max() if ends.notna().any() else last, last + pd.Timedelta(microseconds=1))
-    if grain in BY_START:
-        months = f"month >= {_literal(_month(first))} AND month <= {_literal(_month(last))}"
-        return (
-            f"{months} AND period_start >= {_literal(first)} AND period_start <= {_literal(last)}"
-        )
-    span = MAX_ROW_SPAN[grain]
-    months = f"month <= {_literal(_month(stop - pd.Timedelta(microseconds=1)))}"
-    if span is not None:
-        months += f" AND month >= {_literal(_month(first - span))}"
-    return (
-        f"{months} AND period_start < {_literal(stop)}"
-        f" AND (period_start >= {_literal(first)} OR period_end > {_literal(first)})"
-    )
-
-
-def _one_of(column: str, values: pd.Series) -> str:
-    """``column`` is one of ``values`` (missing matches missing)."""
-    present = sorted({str(v) for v in values.dropna()})
-    parts = [f"{column} IN ({', '.join(_literal(v) for v in present)})"] if present else []
-    if values.isna().any():
-        parts.append(f"{column} IS NULL")
-    return "(" + " OR ".join(parts) + ")"
-
-
-def _predicate(frame: pd.DataFrame) -> str:
-    """One condition naming every row the report replaces.
-
-    Per provider, account and grain: the rows in the report's range (see
-    :func:`_range_clause`) of the resources and meters the report has. A
-    report asked for some devices, apps, features or meters only (every
-    provider allows such filters) so never erases the others' rows; a resource
-    of the report without some meter in the range had no usage of it.
-    """
-    clauses = []
+def _replaces(frame: pd.DataFrame) -> list[Replace]:
+    """Per provider, account and grain: the archived rows the report replaces."""
     keys = ["provider", "account_id", "grain"]
-    if all(frame[k].nunique(dropna=False) == 1 for k in keys):  # one report, one grain
+    if all(_is_constant(frame[k]) for k in keys):  # one report, one grain
         groups: Any = [(tuple(frame[k].iloc[0] for k in keys), frame)]
     else:
         groups = frame.groupby(keys, observed=True, dropna=False)
+    out = []
     for (provider, account, grain), part in groups:
-        meter_id = part["meter_id"]
-        meters = pd.Series(meter_id.unique(), dtype=object).dropna()
-        if meter_id.isna().any():
-            fallback = part["meter"][meter_id.isna().to_numpy(bool)]
-            meters = pd.concat([meters, pd.Series(fallback.unique(), dtype=object)])
-        resources = pd.Series(part["resource_id"].unique(), dtype=object)
-        clauses.append(
-            f"({_equals('provider', provider)} AND {_equals('account_id', account)}"
-            f" AND {_equals('grain', grain)} AND {_range_clause(str(grain), part)}"
-            f" AND {_one_of('resource_id', resources)}"
-            f" AND {_one_of('coalesce(meter_id, meter)', meters)})"
-        )
-    return " OR ".join(clauses)
+        account = None if pd.isna(account) else str(account)
+        out.append(Replace.of(str(provider), account, str(grain), part))
+    return out
+
+
+def _constant(value: str | None, index: pd.Index) -> pd.Series:
+    """One value on every row, as a categorical (no string per row)."""
+    codes = np.full(len(index), 0 if value is not None else -1, dtype=np.int8)
+    categories = [] if value is None else [value]
+    return pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=index)
+
+
+def _is_constant(column: pd.Series) -> bool:
+    """Whether every row holds the same value (missing counts as a value)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy()
+        return len(codes) == 0 or bool((codes == codes[0]).all())
+    return bool(column.nunique(dropna=False) <= 1)
 
 
 def _prepare(
@@ -189,21 +140,21 @@ def _prepare(
         bad = frame.index[backwards.to_numpy(bool)][:5].tolist()
         raise SchemaError(f"period_end before period_start (index {bad})")
     frame["grain"] = frame_grains(frame, attrs, grain)
-    starts = frame["period_start"]
-    codes = (starts.dt.year * 12 + starts.dt.month - 1).to_numpy()
-    uniques, inverse = np.unique(codes, return_inverse=True)
-    labels = [f"{c // 12:04d}-{c % 12 + 1:02d}" for c in uniques]
-    frame["month"] = pd.Categorical.from_codes(inverse.reshape(-1), categories=labels)
+    # Months since 1970 (UTC), factorized by hashing rather than sorting every row.
+    months = frame["period_start"].to_numpy(dtype="datetime64[ns]").astype("datetime64[M]")
+    inverse, uniques = pd.factorize(months.view(np.int64), sort=True)
+    labels = [f"{1970 + c // 12:04d}-{c % 12 + 1:02d}" for c in uniques.tolist()]
+    frame["month"] = pd.Categorical.from_codes(inverse, categories=labels)
     if report_id is None:
         if "report_id" in frame.columns and frame["report_id"].notna().all():
             ids = frame["report_id"].astype("string")
         else:
             ids = pd.Series(_frame_report_id(frame[list(UNIFIED_COLUMNS)]), index=frame.index)
     else:
-        ids = pd.Series(str(report_id), index=frame.index)
+        ids = _constant(str(report_id), frame.index)
     frame["report_id"] = ids
     if source is not None or "source" not in frame.columns:
-        frame["source"] = clean_source(source)
+        frame["source"] = _constant(clean_source(source), frame.index)
     else:
         frame["source"] = frame["source"].astype("string").map(clean_source, na_action="ignore")
     now = pd.Timestamp.now(tz="UTC").floor("us")
@@ -222,47 +173,62 @@ def _rows_at(s: Store, version: int) -> int:
     )
 
 
-def commit(s: Store, data: pa.Table, predicate: str | None, metadata: Mapping[str, str]) -> int:
-    """Write ``data`` replacing ``predicate``'s rows in one commit; retry on a conflict."""
-    props = CommitProperties(custom_metadata=dict(metadata))
+def commit(
+    s: Store, data: pa.Table, replaces: list[Replace], metadata: Mapping[str, str]
+) -> tuple[int, int, tuple[str, ...]]:
+    """Write ``data`` replacing the rows ``replaces`` name, in one commit; retry on a
+    conflict. The commit's version, how many archived rows it replaced, and the
+    partitions the new rows went to."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         table = open_table(s)
-        try:
-            if table is None:
-                # The first writer creates an empty table, then replaces like any
-                # other. Appending the first report instead double-counted: two
-                # writers racing to create the table both saw none, and delta-rs
-                # retried the loser's append as a blind append, which conflicts
-                # with nothing (tests/test_archive_atomic.py, two processes).
+        if table is None:
+            # The first writer creates an empty table, then replaces like any
+            # other. Appending the first report instead double-counted: two
+            # writers racing to create the table both saw none, and delta-rs
+            # retried the loser's append as a blind append, which conflicts
+            # with nothing (tests/test_archive_atomic.py, two processes).
+            try:
                 with contextlib.suppress(CommitFailedError):  # another writer created it
                     DeltaTable.create(
                         s.uri,
-                        schema=data.schema,
+                        schema=TABLE_SCHEMA,
                         mode="ignore",
                         partition_by=list(PARTITIONS),
                         storage_options=s.delta_options or None,
                     )
-                continue
-            if predicate:
-                write_deltalake(
-                    table,
-                    data,
-                    partition_by=list(PARTITIONS),
-                    mode="overwrite",
-                    predicate=predicate,
-                    writer_properties=_WRITER,
-                    commit_properties=props,
-                )
-            else:
-                write_deltalake(
-                    table,
-                    data,
-                    partition_by=list(PARTITIONS),
-                    mode="append",
-                    writer_properties=_WRITER,
-                    commit_properties=props,
-                )
+            except (DeltaError, OSError) as exc:
+                raise ArchiveError(f"cannot create the archive at {s.root}: {exc}") from exc
+            continue
+        read_version = table.version()
+        adds = []
+        try:
+            old = replaced_files(s, table, replaces)
+            token = write_token()
+            adds = write_data_files(s, data, token)
+            partitions = tuple(
+                sorted("/".join(f"{k}={a.partition_values[k]}" for k in PARTITIONS) for a in adds)
+            )
+            for n, rest in enumerate(old.survivors):
+                adds += write_data_files(s, rest, f"{token}-kept{n}")
+            # One application transaction per provider, account and grain: a
+            # concurrent writer of the same grain commits the same ids, and
+            # Delta's conflict check makes the later commit fail.
+            props = CommitProperties(
+                custom_metadata=dict(metadata),
+                app_transactions=[
+                    Transaction(app_id(r.provider, r.account, r.grain), read_version + 1)
+                    for r in replaces
+                ],
+            )
+            table.create_write_transaction(
+                [*adds, *old.removes],
+                "append",
+                TABLE_SCHEMA,
+                partition_by=list(PARTITIONS),
+                commit_properties=props,
+            )
         except CommitFailedError as exc:
+            delete_files(s, adds)
             if attempt == MAX_ATTEMPTS:
                 raise ArchiveError(
                     f"{s.root}: gave up after {attempt} commits conflicting with other writers"
@@ -272,10 +238,11 @@ def commit(s: Store, data: pa.Table, predicate: str | None, metadata: Mapping[st
             time.sleep(pause)
             continue
         except (DeltaError, OSError) as exc:
+            delete_files(s, adds)
             raise ArchiveError(f"cannot write the archive at {s.root}: {exc}") from exc
         done = open_table(s)
         assert done is not None
-        return _own_version(done, metadata)
+        return _own_version(done, metadata), old.rows, partitions
     raise AssertionError("unreachable")
 
 
@@ -317,31 +284,27 @@ def archive_frame(
     """
     frame = _prepare(df, report_id=report_id, source=source, account=account, grain=grain)
     ids = frame["report_id"]
-    summary_id = str(ids.iloc[0]) if len(ids) and ids.nunique() == 1 else "several"
+    summary_id = str(ids.iloc[0]) if len(ids) and _is_constant(ids) else "several"
     s = store(archive, storage_options)
     ensure_migrated(s)
     if frame.empty:
         return ArchiveWrite(summary_id, 0, 0, ())
     data = _to_arrow(frame)
-    predicate = _predicate(frame)
     write_id = os.urandom(8).hex()
-    version = commit(
+    version, replaced, partitions = commit(
         s,
         data,
-        predicate,
+        _replaces(frame),
         {"usage_analysis.report_id": summary_id, "usage_analysis.write_id": write_id},
     )
+    # The log must agree with what was committed, or the archive's totals are wrong.
     before = _rows_at(s, version - 1) if version > 0 else 0
     after = _rows_at(s, version)
-    replaced = before + len(frame) - after
-    partitions = tuple(
-        sorted(
-            {
-                f"provider={p}/account_id={a}/grain={g}/month={m}"
-                for p, a, g, m in frame[list(PARTITIONS)].drop_duplicates().itertuples(index=False)
-            }
+    if after != before - replaced + len(frame):
+        raise ArchiveError(
+            f"{s.root}: version {version} holds {after} rows; expected {before} - "
+            f"{replaced} replaced + {len(frame)} new"
         )
-    )
     log.debug(
         "archived %d rows of report %s as version %d (%d replaced)",
         len(frame),

@@ -1,0 +1,211 @@
+"""The archive's own commits: data files written by pyarrow, committed through delta-rs.
+
+What other engines rely on must be exactly right: the partition values in the
+log (whatever the account id looks like), the files' statistics (some engines
+answer MIN/MAX or skip files from them), and the replaced files' removal.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from archive_helpers import usage
+from deltalake import DeltaTable
+
+from usage_analysis import archive
+from usage_analysis.archive import _files
+
+ODD_ACCOUNTS = ["acme corp/eu", "ünïcode=ok", "NULL", "50%", "a'b", "..", None]
+
+
+def _log_actions(root: Path) -> list[dict[str, object]]:
+    out = []
+    for f in sorted((root / "_delta_log").glob("*.json")):
+        for line in f.read_text().splitlines():
+            out.append(json.loads(line))
+    return out
+
+
+@pytest.mark.parametrize("account", ODD_ACCOUNTS)
+def test_any_account_id_is_written_replaced_and_read_back_exactly(
+    tmp_path: Path, account: str | None
+) -> None:
+    root = tmp_path / "archive"
+    archive.archive_frame(
+        usage("2026-01-30", "2026-02-02", quantity=1.0, account=account), archive=root
+    )
+    # The same range again, new values: replaces, never adds.
+    done = archive.archive_frame(
+        usage("2026-01-30", "2026-02-02", quantity=3.0, account=account), archive=root
+    )
+    assert done.replaced == 8 and done.rows == 8
+
+    back = archive.history(archive=root)
+    assert len(back) == 8 and back["quantity"].sum() == 24.0
+    got = back["account_id"].astype(object).where(back["account_id"].notna(), None).unique()
+    assert list(got) == [account]
+    total = archive.sql("select sum(quantity) as q, count(*) as n from usage", archive=root)
+    assert (total["q"].iloc[0], total["n"].iloc[0]) == (24.0, 8)
+    # delta-rs itself reads the same rows with the same partition values.
+    table = DeltaTable(str(root)).to_pyarrow_table()
+    assert table.num_rows == 8
+    assert set(table.column("account_id").to_pylist()) == {account}
+    assert pc.sum(table.column("quantity")).as_py() == 24.0
+
+
+def test_the_log_statistics_of_a_written_file_are_exact(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    frame = usage("2026-03-01", "2026-03-03", ["dev-b", "dev-a", None], quantity=2.5)
+    frame.loc[0, "quantity"] = float("nan")
+    frame.loc[1, "quantity"] = 7.25
+    archive.archive_frame(frame, archive=root, source="/data/r.csv")
+    adds = [a["add"] for a in _log_actions(root) if "add" in a]
+    assert len(adds) == 1
+    stats = json.loads(adds[0]["stats"])
+    data = pq.read_table(root / adds[0]["path"])
+    assert stats["numRecords"] == data.num_rows == 9
+    assert stats["nullCount"]["resource_id"] == 3
+    assert stats["nullCount"]["quantity"] == 1  # NaN from pandas is a null in Parquet
+    assert stats["minValues"]["resource_id"] == "dev-a"
+    assert stats["maxValues"]["resource_id"] == "dev-b"
+    assert stats["minValues"]["quantity"] == 2.5
+    assert stats["maxValues"]["quantity"] == 7.25
+    assert stats["minValues"]["period_start"] == "2026-03-01T00:00:00.000Z"
+    assert stats["maxValues"]["period_end"] == "2026-03-04T00:00:00.000Z"
+    for name in ("meter_id", "unit", "product"):
+        values = data.column(name).drop_null()
+        assert stats["minValues"][name] == pc.min(values).as_py()
+        assert stats["maxValues"][name] == pc.max(values).as_py()
+    # No partition column inside the file, and no column without a value has bounds.
+    assert "provider" not in data.column_names
+    assert "account_name" not in stats["minValues"]
+
+
+def test_a_maximum_with_microseconds_is_rounded_up_in_the_statistics() -> None:
+    table = pa.table(
+        {c: pa.nulls(1, archive.TABLE_SCHEMA.field(c).type) for c in archive.TABLE_SCHEMA.names}
+    )
+    ts = pa.array([pd.Timestamp("2026-01-01 00:00:00.000400", tz="UTC")], pa.timestamp("us", "UTC"))
+    table = table.set_column(table.schema.get_field_index("period_start"), "period_start", ts)
+    stats = json.loads(_files._stats(table))
+    assert stats["minValues"]["period_start"] == "2026-01-01T00:00:00.000Z"
+    assert stats["maxValues"]["period_start"] == "2026-01-01T00:00:00.001Z"
+
+
+def test_engines_skipping_files_by_statistics_get_every_row(tmp_path: Path) -> None:
+    """delta-rs's dataset turns the log's statistics into guarantees per file."""
+    root = tmp_path / "archive"
+    archive.archive_frame(usage("2026-03-01", "2026-03-03", ["dev-a", None]), archive=root)
+    archive.archive_frame(usage("2026-04-01", "2026-04-02", ["dev-c"]), archive=root)
+    dataset = DeltaTable(str(root)).to_pyarrow_dataset()
+    assert dataset.to_table(filter=ds.field("resource_id").is_null()).num_rows == 3
+    assert dataset.to_table(filter=ds.field("resource_id") == "dev-c").num_rows == 2
+    when = pa.scalar(pd.Timestamp("2026-03-02", tz="UTC"), pa.timestamp("us", "UTC"))
+    assert dataset.to_table(filter=ds.field("period_start") >= when).num_rows == 4 + 2
+
+
+def test_a_partly_replaced_file_keeps_its_other_rows_in_a_new_file(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    archive.archive_frame(usage("2026-05-01", "2026-05-31", ["dev-a", "dev-b"]), archive=root)
+    # Days 10-12 of dev-a only: the month's file is removed, the rest written again.
+    done = archive.archive_frame(
+        usage("2026-05-10", "2026-05-12", ["dev-a"], quantity=10.0), archive=root
+    )
+    assert done.replaced == 3
+    actions = _log_actions(root)
+    last = [a for a in actions if "remove" in a or "add" in a][-3:]
+    assert sum("remove" in a for a in last) == 1
+    assert sum("add" in a for a in last) == 2
+    back = archive.history(archive=root)
+    assert len(back) == 62
+    assert back["quantity"].sum() == 59 * 1.0 + 3 * 10.0
+    per = back.groupby("resource_id", observed=True)["quantity"].sum().to_dict()
+    assert per == {"dev-a": 28.0 + 30.0, "dev-b": 31.0}
+
+
+def test_a_commit_that_fails_leaves_no_row_and_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "archive"
+    archive.archive_frame(usage("2026-05-01", "2026-05-02"), archive=root)
+    files_before = sorted(p.name for p in root.rglob("*.parquet"))
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(DeltaTable, "create_write_transaction", refuse)
+    with pytest.raises(archive.ArchiveError, match="disk full"):
+        archive.archive_frame(usage("2026-05-01", "2026-05-02", quantity=5.0), archive=root)
+    assert sorted(p.name for p in root.rglob("*.parquet")) == files_before
+    assert archive.history(archive=root)["quantity"].sum() == 4.0
+
+
+def test_statistics_name_values_present_not_unused_categories(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    frame = usage("2026-03-01", "2026-03-02", ["dev-a", "dev-m", "dev-z"])
+    only_m = frame[frame["resource_id"] == "dev-m"].reset_index(drop=True)
+    assert list(only_m["resource_id"].cat.categories) == ["dev-a", "dev-m", "dev-z"]
+    archive.archive_frame(only_m, archive=root)
+    (add,) = [a["add"] for a in _log_actions(root) if "add" in a]
+    stats = json.loads(add["stats"])
+    assert (stats["minValues"]["resource_id"], stats["maxValues"]["resource_id"]) == (
+        "dev-m",
+        "dev-m",
+    )
+
+
+@pytest.mark.parametrize("dictionary", [False, True])
+def test_which_rows_a_report_replaces_known_answer(dictionary: bool) -> None:
+    """Overlap of periods, then resource and coalesce(meter_id, meter), nulls as SQL."""
+    report = pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(["2026-01-10", "2026-01-11"], utc=True),
+            "period_end": pd.to_datetime(["2026-01-11", "2026-01-12"], utc=True),
+            "resource_id": pd.Series(["r1", None], dtype="category"),
+            "meter_id": pd.Series(["m1", None], dtype="category"),
+            "meter": pd.Series(["M1", "Named"], dtype="category"),
+        }
+    )
+    r = _files.Replace.of("particle", "acme", "devices", report)
+    day = pd.Timestamp("2026-01-10", tz="UTC")
+    rows = [
+        # (start offset days, length days, resource, meter_id, meter, replaced?)
+        (0, 1, "r1", "m1", "x", True),
+        (1, 1, None, None, "Named", True),  # missing resource, meter by name
+        (1, 1, "r1", None, "Named", True),
+        (-1, 1, "r1", "m1", "x", False),  # ends where the report starts
+        (-5, 6, "r1", "m1", "x", True),  # a coarser row reaching into the range
+        (2, 1, "r1", "m1", "x", False),  # starts at the report's end
+        (0, 1, "r2", "m1", "x", False),  # another device
+        (0, 1, "r1", "m2", "x", False),  # another meter
+        (0, 1, "r1", None, "Other", False),
+        (0, 1, "r1", None, None, False),  # no meter at all: the report has none such
+        (-1, None, "r1", "m1", "x", False),  # unknown end, starts before: unknown is no
+    ]
+    starts = [day + pd.Timedelta(days=o) for o, *_ in rows]
+    ends = [
+        None if n is None else s + pd.Timedelta(days=n)
+        for s, (_, n, *__) in zip(starts, rows, strict=True)
+    ]
+
+    def strings(values: list[str | None]) -> pa.Array:
+        arr = pa.array(values, pa.string())
+        return arr.dictionary_encode() if dictionary else arr
+
+    table = pa.table(
+        {
+            "period_start": pa.array(starts, pa.timestamp("us", "UTC")),
+            "period_end": pa.array(ends, pa.timestamp("us", "UTC")),
+            "resource_id": strings([row[2] for row in rows]),
+            "meter_id": strings([row[3] for row in rows]),
+            "meter": strings([row[4] for row in rows]),
+        }
+    )
+    assert r.mask(table).to_pylist() == [row[5] for row in rows]
