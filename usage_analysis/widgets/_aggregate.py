@@ -155,7 +155,7 @@ class Decoded:
             self._whole_days = bool(
                 len(start)
                 and np.array_equal(self.day * NS_PER_DAY, start)
-                and np.array_equal(end - start, np.full(len(start), NS_PER_DAY))
+                and bool(((end - start) == NS_PER_DAY).all())
             )
         return self._whole_days
 
