@@ -248,15 +248,14 @@ def _top_and_other(
     freq: str | None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Keep the ``top`` groups by total (per unit); sum the rest into ``OTHER_LABEL``."""
-    gid = table.groupby(rank_cols + within, dropna=False, observed=True, sort=True).ngroup()
-    gid = gid.to_numpy()
+    gid = ngroup(table, rank_cols + within)
     if not len(gid):
         return table, np.zeros(0, dtype=bool)
     n_groups = int(gid.max()) + 1
     totals = np.bincount(gid, weights=table[quantity].to_numpy(), minlength=n_groups)
     wid = np.zeros(n_groups, dtype=np.int64)
     if within:
-        wid[gid] = table.groupby(within, dropna=False, observed=True, sort=True).ngroup().to_numpy()
+        wid[gid] = ngroup(table, within)
     order = np.lexsort((np.arange(n_groups), -totals, wid))
     ws = wid[order]
     rank = np.empty(n_groups, dtype=np.int64)
@@ -286,20 +285,108 @@ def _top_and_other(
     kept = table.loc[keep]
     if not other:
         return kept, np.zeros(len(kept), dtype=bool)
-    rest = table.loc[~keep].copy()
-    for c in rank_cols:
-        rest[c] = OTHER_LABEL
-        if isinstance(table[c].dtype, pd.CategoricalDtype):
-            rest[c] = rest[c].astype(table[c].dtype)
+    rest = table.loc[~keep]
     keys = rank_cols + within + (["period_start"] if freq else [])
-    bucket = (
-        rest.groupby(keys, dropna=False, observed=True, sort=True)[quantity].sum().reset_index()
-    )
-    for c in keys:
-        bucket[c] = bucket[c].astype(table[c].dtype)
+    # Every rest row's rank columns become "other": the buckets are the rest's
+    # (unit, period) groups, in the order a sorted groupby gives them.
+    bid = ngroup(rest, within + (["period_start"] if freq else []))
+    sums = _pandas_group_sum(bid, rest[quantity].to_numpy(dtype=np.float64))
+    if sums is None:
+        for_sum = rest.copy()
+        for c in rank_cols:
+            for_sum[c] = OTHER_LABEL
+            if isinstance(table[c].dtype, pd.CategoricalDtype):
+                for_sum[c] = for_sum[c].astype(table[c].dtype)
+        grouped = for_sum.groupby(keys, dropna=False, observed=True, sort=True)[quantity].sum()
+        bucket = grouped.reset_index()
+        for c in keys:
+            bucket[c] = bucket[c].astype(table[c].dtype)
+    else:
+        # One row of each bucket carries its keys; the sums are pandas' own.
+        first = np.full(len(sums), len(bid), dtype=np.int64)
+        np.minimum.at(first, bid, np.arange(len(bid)))
+        bucket = rest.iloc[first].reset_index(drop=True)
+        for c in rank_cols:
+            bucket[c] = OTHER_LABEL
+            if isinstance(table[c].dtype, pd.CategoricalDtype):
+                bucket[c] = bucket[c].astype(table[c].dtype)
+        bucket[quantity] = sums
     combined = pd.concat([kept, bucket[table.columns]], ignore_index=True)
     flags = np.r_[np.zeros(len(kept), dtype=bool), np.ones(len(bucket), dtype=bool)]
     return combined, flags
+
+
+# Numpy's per-group Kahan sum below loops once per row of the largest group: beyond
+# this many rows a group, pandas' own loop (in C) is faster.
+_MAX_KAHAN_ROWS = 64
+
+
+def _pandas_group_sum(ids: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+    """What ``groupby(...).sum()`` gives per group ``ids`` (0..G-1, every one present).
+
+    pandas adds a group's values in row order with Kahan's compensated sum,
+    skipping NaN (an all-NaN group sums to 0): the same steps here, one step per
+    row position within the groups, for every group at once. Bit for bit what
+    pandas gives, without its fixed cost on a table of a few hundred rows.
+    ``None`` when a group has more than ``_MAX_KAHAN_ROWS`` rows.
+    """
+    n = int(ids.max()) + 1 if len(ids) else 0
+    counts = np.bincount(ids, minlength=n)
+    if len(counts) and counts.max() > _MAX_KAHAN_ROWS:
+        return None
+    order = np.argsort(ids, kind="stable")  # row order within each group
+    sorted_ids = ids[order]
+    starts = np.searchsorted(sorted_ids, np.arange(n))
+    step = np.arange(len(ids)) - starts[sorted_ids]
+    total = np.zeros(n)
+    comp = np.zeros(n)
+    vals = values[order]
+    for k in range(int(counts.max()) if n else 0):
+        at = step == k
+        g, v = sorted_ids[at], vals[at]
+        ok = ~np.isnan(v)
+        g, v = g[ok], v[ok]
+        with np.errstate(invalid="ignore"):  # inf - inf: NaN, reset below as pandas does
+            y = v - comp[g]
+            t = total[g] + y
+            c = t - total[g] - y
+        c[np.isnan(c)] = 0.0  # an infinite value: pandas resets the compensation
+        comp[g] = c
+        total[g] = t
+    return total
+
+
+def ngroup(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """``table.groupby(cols, dropna=False, observed=True, sort=True).ngroup()`` as an array.
+
+    From category codes (categories order, missing last) and sorted factorized
+    datetimes (NaT last): pandas' grouping machinery costs milliseconds even on
+    the few hundred rows of an aggregated table. Other dtypes go to pandas.
+    """
+    n = len(table)
+    combined = np.zeros(n, dtype=np.int64)
+    space = 1
+    for c in cols:
+        s = table[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes = s.cat.codes.to_numpy().astype(np.int64)
+            k = len(s.cat.categories)
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            raw, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+            codes, k = raw.astype(np.int64), len(uniques)
+        else:
+            space = 0
+            break
+        space *= k + 1
+        if space > 2**62:
+            break
+        combined = combined * (k + 1) + np.where(codes < 0, k, codes)
+    else:
+        if not cols:
+            return np.zeros(n, dtype=np.int64)
+        return np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
+    grouped = table.groupby(cols, dropna=False, observed=True, sort=True)
+    return grouped.ngroup().to_numpy().astype(np.int64)
 
 
 def _order_by_total(
@@ -313,7 +400,7 @@ def _order_by_total(
     if not len(table) or not rank_cols:
         return table
     keys = rank_cols + ([ucol] if ucol else [])
-    gid = table.groupby(keys, dropna=False, observed=True, sort=True).ngroup().to_numpy()
+    gid = ngroup(table, keys)
     totals = np.bincount(gid, weights=table[quantity].to_numpy())[gid]
     # table is already in key order (then period), so a stable sort keeps ties in key order.
     sort_keys = [gid, -totals, is_other]
