@@ -163,7 +163,10 @@ def _layout(
     height: int = 460,
     top: int | None = None,
     bottom: int = 50,
+    **more: Any,
 ) -> None:
+    """The shared layout, and ``more`` layout keys, in one update (each update of a
+    plotly figure costs milliseconds, whatever it holds)."""
     _set_template(fig)
     fig.update_layout(
         title=_title(title, note),
@@ -174,6 +177,7 @@ def _layout(
         legend={"title": {"text": ""}, "traceorder": "normal"},
         hoverlabel={"namelength": -1},
         separators=".,",
+        **more,
     )
 
 

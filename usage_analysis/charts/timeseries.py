@@ -145,12 +145,27 @@ def usage_over_time(
             rows=[cell["row"]] * len(traces) if cell else None,
             cols=[cell["col"]] * len(traces) if cell else None,
         )
-        fig.update_yaxes(title_text=f"{unit} per {per}", **_cell(units, unit))
-    _layout(fig, title=text, note=note, **geometry)
-    fig.update_layout(barmode="stack", bargap=0.15, hovermode="closest")
-    fig.update_xaxes(type="date")
-    # The shared time axis is titled once, under the bottom panel, where its ticks are.
-    fig.update_xaxes(title_text=_PERIOD_AXIS[used], **_cell(units, units[-1]))
+        if len(units) > 1:
+            fig.update_yaxes(title_text=f"{unit} per {per}", **cell)
+    axes: dict[str, Any] = {}
+    if len(units) == 1:
+        # One panel: its axes go with the layout, in the same (one) update.
+        axes["yaxis"] = {"title": {"text": f"{units[0]} per {per}"}}
+        axes["xaxis"] = {"type": "date", "title": {"text": _PERIOD_AXIS[used]}}
+    _layout(
+        fig,
+        title=text,
+        note=note,
+        **geometry,
+        barmode="stack",
+        bargap=0.15,
+        hovermode="closest",
+        **axes,
+    )
+    if len(units) > 1:
+        fig.update_xaxes(type="date")
+        # The shared time axis is titled once, under the bottom panel, where its ticks are.
+        fig.update_xaxes(title_text=_PERIOD_AXIS[used], **_cell(units, units[-1]))
     return fig
 
 
