@@ -393,3 +393,101 @@ def test_every_grouping_path_gives_the_same_table(
     }
     for name, table in expected.items():
         pd.testing.assert_frame_equal(got[name], table, check_categorical=False, obj=name)
+
+
+# --- the numpy stand-ins for pandas' groupby on small aggregated tables ---------------
+
+
+def _keys_frame() -> pd.DataFrame:
+    """Hand-made keys: categories in a non-alphabetical order, missing values, NaT."""
+    day = pd.Timestamp("2026-03-01", tz="UTC")
+    return pd.DataFrame(
+        {
+            "product": pd.Categorical(
+                ["b", None, "a", "c", "b", None, "a", "c", "c"], categories=["c", "a", "b"]
+            ),
+            "unit": pd.Categorical(["ops", "MB", None, "ops", "MB", "ops", "ops", None, "MB"]),
+            "period_start": pd.Series(
+                [day, day, pd.NaT, day + pd.Timedelta(days=2), day, day, day, pd.NaT, day]
+            ),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "cols",
+    [["product"], ["unit"], ["product", "unit"], ["unit", "period_start"], ["period_start"]],
+)
+def test_ngroup_numbers_groups_as_a_sorted_pandas_groupby_does(cols: list[str]) -> None:
+    from usage_analysis.analysis.aggregate import ngroup
+
+    df = _keys_frame()
+    expected = df.groupby(cols, dropna=False, observed=True, sort=True).ngroup().to_numpy()
+    assert ngroup(df, cols).tolist() == expected.tolist()
+
+
+def test_ngroup_puts_missing_keys_last_like_pandas() -> None:
+    from usage_analysis.analysis.aggregate import ngroup
+
+    df = _keys_frame()
+    # Categories order c, a, b; then the missing product.
+    assert ngroup(df, ["product"]).tolist() == [2, 3, 1, 0, 2, 3, 1, 0, 0]
+
+
+def test_the_group_sum_is_pandas_compensated_sum_bit_for_bit() -> None:
+    from usage_analysis.analysis.aggregate import _pandas_group_sum
+
+    # Values where a plain left-to-right sum and Kahan's differ in the last bits.
+    values = np.array([0.1, 1e16, 0.2, 1.0, 0.3, -1e16, np.nan, 3.3333, 1e-8, 1.0, np.inf, 2.0])
+    ids = np.array([0, 0, 1, 0, 1, 0, 2, 1, 1, 0, 3, 3])
+    expected = pd.Series(values).groupby(ids).sum().to_numpy()
+    got = _pandas_group_sum(ids, values)
+    assert got is not None
+    assert got.tobytes() == expected.tobytes()
+    # Group 0 is 0.1 + 1e16 + 1.0 - 1e16 + 1.0: compensated, not 2.0 or 0.0 by luck.
+    naive = 0.1 + 1e16 + 1.0 - 1e16 + 1.0
+    assert got[0] == expected[0] and (got[0] != naive or expected[0] == naive)
+    assert got[2] == 0.0  # all NaN: 0, as pandas' sum
+    assert got[3] == np.inf
+
+
+def test_the_group_sum_leaves_big_groups_to_pandas() -> None:
+    from usage_analysis.analysis.aggregate import _MAX_KAHAN_ROWS, _pandas_group_sum
+
+    ids = np.zeros(_MAX_KAHAN_ROWS + 1, dtype=np.int64)
+    assert _pandas_group_sum(ids, np.ones(len(ids))) is None
+
+
+@pytest.mark.parametrize("freq", [None, "D", "W"])
+@pytest.mark.parametrize("by", ["product", ["product", "unit"]])
+def test_top_and_other_give_what_pandas_groupby_gives(
+    monkeypatch: pytest.MonkeyPatch, freq: str | None, by: Any
+) -> None:
+    # Six products (one missing) over three days, two units, NaN and values whose sum
+    # depends on the order and the method; top 2 + other, then the same with the
+    # "other" buckets summed by pandas' groupby (the path for big groups).
+    from usage_analysis.analysis import aggregate
+
+    day = pd.Timestamp("2026-03-02", tz="UTC")
+    values = [5, 0.1, 0.2, 0.3, 1e16, -1e16, 1, 2, 3, 4, 0.7, np.nan, 2, 0.3, 0.1, 0.2, 5, 1]
+    products = ["p1", "p2", "p3", "p4", "p5", None] * 3
+    df = coerce_unified(
+        pd.DataFrame(
+            {
+                "provider": "particle",
+                "product": products,
+                "period_start": [day + pd.Timedelta(days=k // 6 * 4) for k in range(18)],
+                "period_end": [day + pd.Timedelta(days=k // 6 * 4 + 1) for k in range(18)],
+                "quantity": values,
+                "unit": ["ops", "ops", "MB"] * 6,
+            }
+        )
+    )
+    cols = [by] if isinstance(by, str) else by
+    if "unit" not in cols:
+        df = df.assign(unit=pd.Categorical(["ops"] * 18))
+    fast = usage_by(df, by=by, freq=freq, top=2)
+    monkeypatch.setattr(aggregate, "_MAX_KAHAN_ROWS", 0)
+    slow = usage_by(df, by=by, freq=freq, top=2)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert "other" in set(fast["product"].astype(str))

@@ -497,3 +497,26 @@ def test_breakdown_labels_and_hover_show_readable_values_with_their_unit(
     # A GB leaf (a float like 259.2209 in the data) reads as a whole number of GB.
     gb = next(t for t in fig.data if t.name == "GB")
     assert any(t.endswith("<br>259 GB") for t in gb.text)
+
+
+@pytest.mark.parametrize("left", [True, False])
+def test_threshold_lines_are_what_plotly_add_hline_draws(left: bool) -> None:
+    from usage_analysis.charts.allowance import _hline
+
+    line = {"color": "#E45756", "dash": "solid", "width": 1.5}
+    font = {"color": "#333", "size": 11}
+    expected = go.Figure()
+    expected.add_hline(
+        y=125_000.0,
+        line=line,
+        annotation_text="100 %: 125,000, crossed Mar 04",
+        annotation_position="top left" if left else "top right",
+        annotation_font=font,
+    )
+    shape, label = _hline(
+        125_000.0, line=line, text="100 %: 125,000, crossed Mar 04", left=left, font=font
+    )
+    ours = go.Figure()
+    ours.layout.shapes = [shape]
+    ours.layout.annotations = [label]
+    assert ours.to_json() == expected.to_json()

@@ -174,7 +174,7 @@ def _layout(
         # No width: the figure fills its container (a notebook cell, the explorer).
         autosize=True,
         margin={"l": 70, "r": 20, "t": _top_margin(note) if top is None else top, "b": bottom},
-        legend={"title": {"text": ""}, "traceorder": "normal"},
+        legend={"title": {"text": ""}, "traceorder": "normal", **more.pop("legend", {})},
         hoverlabel={"namelength": -1},
         separators=".,",
         **more,

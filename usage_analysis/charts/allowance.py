@@ -104,24 +104,69 @@ def cumulative_vs_allowance(
         note += _add_forecast(fig, df, status, unit)
     x_end = _stamps([status.period_end])[0]
     colors = {70.0: "#EECA3B", 90.0: "#F58518", 100.0: "#E45756"}
+    lines: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
     for k, row in enumerate(status.thresholds.itertuples(index=False)):
         crossed = f", crossed {pd.Timestamp(row.crossed_on):%b %d}" if bool(row.crossed) else ""
         color = (
             colors.get(float(row.percent), "#B279A2") if row.percent == row.percent else "#B279A2"
         )
-        fig.add_hline(
-            y=float(row.quantity),
+        line, label = _hline(
+            float(row.quantity),
             line={"color": color, "dash": "dash" if row.percent != 100 else "solid", "width": 1.5},
-            annotation_text=f"{row.level}: {row.quantity:,.0f}{crossed}",
+            text=f"{row.level}: {row.quantity:,.0f}{crossed}",
             # Alternate sides so the labels of close levels (95 %, 100 %) do not overlap.
-            annotation_position="top left" if k % 2 == 0 else "top right",
-            annotation_font={"color": "#333", "size": 11},
+            left=k % 2 == 0,
+            font={"color": "#333", "size": 11},
         )
-    _layout(fig, title=text, note=note, height=480)
-    fig.update_xaxes(type="date", range=[x0[0], x_end], title_text="day (UTC)")
-    fig.update_yaxes(title_text=f"{unit} (cumulative)", rangemode="tozero")
-    fig.update_layout(hovermode="x unified", legend={"orientation": "h", "y": -0.15})
+        lines.append(line)
+        labels.append(label)
+    if lines:
+        fig.layout.shapes = lines
+        fig.layout.annotations = labels
+    _layout(
+        fig,
+        title=text,
+        note=note,
+        height=480,
+        xaxis={"type": "date", "range": [x0[0], x_end], "title": {"text": "day (UTC)"}},
+        yaxis={"title": {"text": f"{unit} (cumulative)"}, "rangemode": "tozero"},
+        hovermode="x unified",
+        legend={"orientation": "h", "y": -0.15},
+    )
     return fig
+
+
+def _hline(
+    y: float, *, line: dict[str, Any], text: str, left: bool, font: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The shape and the label ``fig.add_hline(y, line=..., annotation_text=text,
+    annotation_position="top left"/"top right", annotation_font=font)`` adds to a
+    figure without subplots; as plain dicts, set with the layout in one update
+    (``add_hline`` re-validates every shape and label so far on each call: a third
+    of the plan chart's time)."""
+    shape = {
+        "line": line,
+        "type": "line",
+        "x0": 0,
+        "x1": 1,
+        "xref": "x domain",
+        "y0": y,
+        "y1": y,
+        "yref": "y",
+    }
+    label = {
+        "font": font,
+        "showarrow": False,
+        "text": text,
+        "x": 0 if left else 1,
+        "xanchor": "left" if left else "right",
+        "xref": "x domain",
+        "y": y,
+        "yanchor": "bottom",
+        "yref": "y",
+    }
+    return shape, label
 
 
 def _add_forecast(fig: go.Figure, df: pd.DataFrame, status: AllowanceStatus, unit: str) -> str:
