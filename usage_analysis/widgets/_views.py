@@ -60,9 +60,11 @@ def draw(df: pd.DataFrame, view: View) -> go.Figure:
     if view.chart == "plan":
         if view.plan is None:
             return charts._empty(CHART_KINDS["plan"], "choose a Particle plan to compare with")
-        if not (df["provider"] == "particle").any():
+        particle = (df["provider"] == "particle").to_numpy(bool, na_value=False)
+        if not particle.any():
             return charts._empty(CHART_KINDS["plan"], "no Particle rows in the selection")
-        prows = df.loc[(df["provider"] == "particle").to_numpy(bool, na_value=False)]
+        # Only Particle rows (the usual case): no copy of them.
+        prows = df if particle.all() else df.loc[particle]
         return charts.cumulative_vs_allowance(prows, plan=view.plan)
     raise InvalidParameter("chart", f"expected one of {', '.join(CHART_KINDS)}, got {view.chart!r}")
 
