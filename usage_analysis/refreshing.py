@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from .archive import ArchiveWrite, archive_frame
-from .archive._read import _timestamp, last_archived
+from .archive import ArchiveWrite, archive_frame, last_archived
+from .archive._read import _timestamp
 from .defaults import HERE_DATA_LAG, PARTICLE_ORG_ENV, PROVIDERS
 from .errors import InvalidParameter
 

@@ -25,7 +25,7 @@ from ..defaults import ARCHIVE_ENV
 from ._grain import GRAINS
 from ._migrate import Migration
 from ._migrate import migrate as _migrate
-from ._read import history, last_period_end, sql
+from ._read import history, last_archived, sql
 from ._store import ArchiveError, archive_root, clean_source, store
 from ._table import PARTITIONS, TABLE_SCHEMA
 from ._write import ArchiveWrite, archive_file, archive_frame
@@ -43,7 +43,7 @@ __all__ = [
     "archive_root",
     "clean_source",
     "history",
-    "last_period_end",
+    "last_archived",
     "migrate",
     "sql",
 ]

@@ -491,20 +491,6 @@ def sql(
         return _to_pandas([rel.to_arrow_table()], drop_unused=False)
 
 
-def last_period_end(
-    provider: str,
-    account: str,
-    grains: Sequence[str] | None = None,
-    *,
-    archive: str | os.PathLike[str] | None = None,
-    storage_options: Mapping[str, Any] | None = None,
-) -> pd.Timestamp | None:
-    """The end of the latest archived period of one provider account (from the log: no rows read)."""
-    return last_archived(
-        provider, account, grains, archive=archive, storage_options=storage_options
-    )[0]
-
-
 def last_archived(
     provider: str,
     account: str,
