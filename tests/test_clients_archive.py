@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -11,13 +10,7 @@ import pytest
 from usage_analysis import history
 from usage_analysis.clients import ParticleClient
 from usage_analysis.clients.job import ArchiveWarning
-from usage_analysis.emulator import Emulator, running
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with running(seed=7, speed="instant") as emulator:
-        yield emulator
+from usage_analysis.emulator import Emulator
 
 
 def _client(emu: Emulator) -> ParticleClient:
