@@ -9,6 +9,8 @@ from __future__ import annotations
 from .analysis import (
     AllowanceStatus,
     Costs,
+    Event,
+    Freshness,
     InformaticaPrices,
     IPUAlert,
     IPUStatus,
@@ -22,6 +24,7 @@ from .analysis import (
     costs,
     example_prices,
     forecast,
+    freshness,
     here_costs,
     here_usage,
     ipu_alerts,
@@ -89,6 +92,8 @@ __all__ = [
     "ConnectionFailed",
     "Costs",
     "Detection",
+    "Event",
+    "Freshness",
     # clients
     "HereClient",
     "IPUAlert",
@@ -129,6 +134,7 @@ __all__ = [
     "example_prices",
     "fetch_many",
     "forecast",
+    "freshness",
     "here_costs",
     "here_usage",
     "history",

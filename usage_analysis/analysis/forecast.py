@@ -44,7 +44,7 @@ from .aggregate import finish
 from .events import Event, coerce_events
 from .freshness import data_lag
 
-__all__ = ["forecast"]
+__all__ = ["forecast", "forecast_path"]
 
 
 def forecast(
@@ -87,6 +87,40 @@ def forecast(
         (the UTC day the projected running total reaches the allowance within the
         period, NaT if it does not) and the unit.
     """
+    return _forecast(**locals())[0]
+
+
+def forecast_path(df: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    """The day-by-day course :func:`forecast` projects, for a frame of one group.
+
+    Takes :func:`forecast`'s options (no ``by``); returns ``day`` and ``cumulative``
+    (the projected running total at the end of that day), one row per day of the
+    period, so a chart draws the forecast bending where a planned event starts.
+    """
+    if options.get("by") is not None:
+        raise InvalidParameter("by", "forecast_path draws one group: select its rows first")
+    out, path, first_day = _forecast(df, **options)
+    if len(out) != 1:
+        raise InvalidParameter("df", f"expected the rows of one group, got {len(out)} groups")
+    days = bucket_starts(np.arange(first_day, first_day + path.shape[1]), "D")
+    return pd.DataFrame({"day": days, "cumulative": np.cumsum(path[0])})
+
+
+def _forecast(
+    df: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = None,
+    quantity: str = "billable_quantity",
+    freq: str = "MS",
+    start: Any = None,
+    end: Any = None,
+    as_of: Any = None,
+    lag: timedelta | None = None,
+    lookback: int = FORECAST_LOOKBACK_DAYS,
+    interval: float = FORECAST_INTERVAL,
+    allowance: float | Mapping[Any, float] | None = None,
+    events: Event | str | Sequence[Event | str] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, int]:
     df = check_frame(df)
     cols = as_columns(df, by)
     freq_ = check_freq(freq)
@@ -191,7 +225,7 @@ def forecast(
     out["runs_out_on"] = runs_out
     for col in ("period_start", "period_end", "as_of", "complete_until"):
         out[col] = out[col].astype("datetime64[ns, UTC]")
-    return finish(out, cols, ucol, unit)
+    return finish(out, cols, ucol, unit), path, d_period
 
 
 def _period(
