@@ -102,7 +102,9 @@ def _cell(a: Any, team: str, provider: str, currency: str) -> float:
     return float(rows["cost"].sum())
 
 
-def test_three_reports_split_per_team_as_computed_by_hand(three: pd.DataFrame, rules_file: Any) -> None:
+def test_three_reports_split_per_team_as_computed_by_hand(
+    three: pd.DataFrame, rules_file: Any
+) -> None:
     with pytest.warns(AllocationWarning, match="'logistics' and 'web'"):
         a = allocate(three, rules_file, prices=BOOK, month="2026-10")
     # HERE at US$1 per 1,000: app1 10,000 (tag and project: logistics, listed first),
@@ -137,7 +139,9 @@ def _shared(a: Any, team: str, provider: str) -> float:
     return float(t.loc[(t["team"] == team) & (t["provider"] == provider), "shared_cost"].sum())
 
 
-def test_csv_has_one_row_per_team_provider_and_currency(three: pd.DataFrame, rules_file: Any) -> None:
+def test_csv_has_one_row_per_team_provider_and_currency(
+    three: pd.DataFrame, rules_file: Any
+) -> None:
     with pytest.warns(AllocationWarning):
         a = allocate(three, rules_file, prices=BOOK, month="2026-10")
     frame = pd.read_csv(io.StringIO(a.to_csv()))
@@ -302,12 +306,15 @@ def test_bad_rules_files_name_the_problem(tmp_path: Any) -> None:
 
 
 def test_split_cents_uses_largest_remainder() -> None:
-    cents = split_cents(np.array([1 / 3, 1 / 3, 1 / 3, 0.5, 0.25]), np.array([0, 0, 0, 1, 1]),
-                        np.array([100, 75]))
+    cents = split_cents(
+        np.array([1 / 3, 1 / 3, 1 / 3, 0.5, 0.25]), np.array([0, 0, 0, 1, 1]), np.array([100, 75])
+    )
     assert cents.tolist() == [34, 33, 33, 50, 25]
 
 
-def test_team_frame_keeps_owned_rows_and_its_share_of_shared_rows(three: pd.DataFrame, rules_file: Any) -> None:
+def test_team_frame_keeps_owned_rows_and_its_share_of_shared_rows(
+    three: pd.DataFrame, rules_file: Any
+) -> None:
     with pytest.warns(AllocationWarning):
         rows = team_frame(three, rules_file, "web", prices=BOOK)
     particle = rows[rows["provider"] == "particle"]
@@ -331,7 +338,9 @@ _PROJECTS = ["P0", "P1", "P2", "P3", "P4"]
         min_size=1,
         max_size=25,
     ),
-    owned=st.lists(st.lists(st.sampled_from(_PROJECTS), min_size=1, max_size=3), min_size=1, max_size=4),
+    owned=st.lists(
+        st.lists(st.sampled_from(_PROJECTS), min_size=1, max_size=3), min_size=1, max_size=4
+    ),
     shared=st.lists(st.sampled_from(_PROJECTS), max_size=2),
     split=st.sampled_from(["proportional", "even", "weights"]),
     price=st.floats(min_value=0.01, max_value=7.77).map(lambda x: round(x, 4)),
@@ -359,13 +368,19 @@ def test_allocated_plus_unallocated_is_the_bill_to_the_cent(
     if pool:
         how: Any = {t["name"]: k + 1 for k, t in enumerate(teams)} if split == "weights" else split
         rules["shared"] = [{"match": {"project": pool}, "split": how}]
-    book = {"informatica": {"currency": "USD", "ipu_price": price, "accounts": {"orgB": {"currency": "EUR"}}}}
+    book = {
+        "informatica": {
+            "currency": "USD",
+            "ipu_price": price,
+            "accounts": {"orgB": {"currency": "EUR"}},
+        }
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AllocationWarning)  # overlapping random teams
         a = allocate(df, rules, prices=book)
     bill = ua.costs(df, book, forecast=False).combined
     got = (a.table.groupby("currency")["cost"].sum() * 100).round().astype(int).to_dict()
-    want = {r.currency: int(round(r.cost * 100)) for r in bill.itertuples()}
+    want = {r.currency: round(r.cost * 100) for r in bill.itertuples()}
     assert got == want
     assert (a.table["cost"] >= 0).all()
     assert {UNALLOCATED} <= set(a.table["team"])

@@ -42,6 +42,7 @@ __all__ = [
     "AllocationRules",
     "SharedRule",
     "Team",
+    "example_rules",
     "key_frame",
     "load_rules",
     "match_mask",
@@ -138,10 +139,15 @@ class AllocationRules:
                 for team, weight in rule.split.items():
                     if team not in known:
                         raise InvalidParameter(
-                            "rules", f"{self.source}: shared {rule.name!r} names unknown team "
+                            "rules",
+                            f"{self.source}: shared {rule.name!r} names unknown team "
                             f"{team!r} in split; teams: {', '.join(names)}",
                         )
-                    if isinstance(weight, bool) or not isinstance(weight, int | float) or weight < 0:
+                    if (
+                        isinstance(weight, bool)
+                        or not isinstance(weight, int | float)
+                        or weight < 0
+                    ):
                         raise InvalidParameter(
                             "rules",
                             f"{self.source}: shared {rule.name!r}: weight of {team!r} must be a "
@@ -176,6 +182,11 @@ class AllocationRules:
         return rule.teams or tuple(t.name for t in self.teams)
 
     @classmethod
+    def load(cls, path: str | Path) -> AllocationRules:
+        """Read a rules TOML file (format in docs/allocation.md)."""
+        return load_rules(path)
+
+    @classmethod
     def coerce(cls, value: AllocationRules | Mapping[str, Any] | str | Path) -> AllocationRules:
         if isinstance(value, AllocationRules):
             return value
@@ -184,7 +195,8 @@ class AllocationRules:
         if isinstance(value, Mapping):
             return parse_rules(value, source="<mapping>")
         raise InvalidParameter(
-            "rules", f"expected AllocationRules, a mapping or a TOML file, got {type(value).__name__}"
+            "rules",
+            f"expected AllocationRules, a mapping or a TOML file, got {type(value).__name__}",
         )
 
     def __repr__(self) -> str:
@@ -192,6 +204,11 @@ class AllocationRules:
             f"<AllocationRules {len(self.teams)} team(s), {len(self.shared)} shared rule(s) "
             f"from {self.source}>"
         )
+
+
+def example_rules() -> AllocationRules:
+    """The shipped EXAMPLE rules (``usage_analysis/data/allocation.example.toml``), for the demo data."""
+    return load_rules(Path(__file__).resolve().parent.parent / "data" / "allocation.example.toml")
 
 
 def describe_match(match: Mapping[str, tuple[str, ...]]) -> str:
@@ -229,7 +246,9 @@ def parse_rules(data: Mapping[str, Any], *, source: str) -> AllocationRules:
             Team(
                 name=label if "name" in entry else "",
                 match=_match(entry.get("match"), f"team {label!r}", source),
-                notify=tuple(Secret(u) for u in _strings(entry.get("notify", []), "notify", label, source)),
+                notify=tuple(
+                    Secret(u) for u in _strings(entry.get("notify", []), "notify", label, source)
+                ),
                 description=entry.get("description"),
             )
         )
@@ -287,12 +306,14 @@ def _strings(value: Any, key: str, label: str, source: str) -> list[str]:
 def _match(value: Any, label: str, source: str) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, Mapping) or not value:
         raise InvalidParameter(
-            "rules", f"{source}: {label}: needs a match table such as {{ provider = \"here\" }}"
+            "rules", f'{source}: {label}: needs a match table such as {{ provider = "here" }}'
         )
     out: dict[str, tuple[str, ...]] = {}
     for key, raw in value.items():
         values = raw if isinstance(raw, list) else [raw]
-        if not values or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in values):
+        if not values or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in values
+        ):
             raise InvalidParameter(
                 "rules", f"{source}: {label}: {key} must be a value or a list of values"
             )
@@ -306,8 +327,9 @@ def _match(value: Any, label: str, source: str) -> dict[str, tuple[str, ...]]:
 def rule_columns(rules: AllocationRules) -> list[str]:
     """The frame columns the rules look in (derived ``project``/``folder`` included)."""
     cols: list[str] = []
-    for rule in (*rules.teams, *rules.shared):
-        for key in rule.match:
+    matches = [r.match for r in rules.teams] + [r.match for r in rules.shared]
+    for match in matches:
+        for key in match:
             for c in MATCH_KEYS.get(key, (key,)):
                 if c not in cols:
                     cols.append(c)
@@ -317,22 +339,28 @@ def rule_columns(rules: AllocationRules) -> list[str]:
 def key_frame(df: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """The columns rules look in, as categoricals (``project`` and ``folder`` derived)."""
     out: dict[str, pd.Series] = {}
-    provider = df["provider"].astype(object) if "project" in columns or "folder" in columns else None
+    is_infa = (df["provider"].astype(object) == "informatica").to_numpy(dtype=bool)
     for col in columns:
         if col == "project":
             here = df["project"] if "project" in df.columns else None
-            infa = df["product"].where((provider == "informatica").to_numpy())
-            s = infa.astype(object) if here is None else here.astype(object).where(here.notna(), infa.astype(object))
+            infa = df["product"].where(is_infa)
+            s = (
+                infa.astype(object)
+                if here is None
+                else here.astype(object).where(here.notna(), infa.astype(object))
+            )
             out[col] = s.astype("category")
         elif col == "folder":
             if "folder" in df.columns:
                 out[col] = df["folder"].astype("category")
             else:
-                folders = (provider == "informatica").to_numpy() & df["meter_id"].isna().to_numpy()
+                folders = is_infa & df["meter_id"].isna().to_numpy()
                 out[col] = df["resource_name"].astype(object).where(folders).astype("category")
         elif col in df.columns:
             s = df[col]
-            out[col] = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype(str).astype("category")
+            out[col] = (
+                s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype(str).astype("category")
+            )
         else:
             out[col] = pd.Series(pd.Categorical([None] * len(df)), index=df.index)
     return pd.DataFrame(out, index=df.index)
@@ -370,14 +398,15 @@ def match_mask(
                 present = np.zeros(len(cats), dtype=bool)
                 present[np.unique(codes[codes >= 0])] = True
                 for p in patterns:
-                    if any(present[i] and _fits((p,), _candidates(str(c), col)) for i, c in enumerate(cats)):
+                    if any(
+                        present[i] and _fits((p,), _candidates(str(c), col))
+                        for i, c in enumerate(cats)
+                    ):
                         seen.add(p)
             if len(cats):
                 fits |= np.where(codes >= 0, ok[np.maximum(codes, 0)], False)
         if check:
-            values = sorted(
-                {str(c) for col in columns for c in keys[col].dropna().unique()}
-            )
+            values = sorted({str(c) for col in columns for c in keys[col].dropna().unique()})
             if not values:
                 raise InvalidParameter(
                     "rules", f"{label}: column {key!r} never occurs in the data (no values)"

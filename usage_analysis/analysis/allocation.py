@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InvalidParameter
 from ._allocation_rules import (
     UNALLOCATED,
     AllocationRules,
     SharedRule,
+    example_rules,
     key_frame,
     load_rules,
     match_mask,
@@ -52,6 +52,7 @@ __all__ = [
     "AllocationRules",
     "AllocationWarning",
     "allocate",
+    "example_rules",
     "load_rules",
     "split_cents",
     "team_frame",
@@ -163,9 +164,7 @@ def allocate(
     rows = costs.rows
     as_of = _as_of(rows)
     table = group_costs(rows, rules)
-    result = allocate_grouped(
-        table, rules, totals=_totals(costs), month=month, as_of=as_of
-    )
+    result = allocate_grouped(table, rules, totals=_totals(costs), month=month, as_of=as_of)
     return Allocation(**{**result.__dict__, "example_prices": costs.example})
 
 
@@ -198,7 +197,10 @@ def group_costs(rows: pd.DataFrame, rules: AllocationRules) -> pd.DataFrame:
             "month": pd.Series(bucket_starts(bucket_numbers(ns, "MS"), "MS"), index=rows.index),
             "provider": rows["provider"],
             "currency": rows["currency"].astype("category"),
-            "meter": rows["meter"].astype(object).where(rows["meter"].notna(), rows["meter_id"].astype(object)).astype("category"),
+            "meter": rows["meter"]
+            .astype(object)
+            .where(rows["meter"].notna(), rows["meter_id"].astype(object))
+            .astype("category"),
             "billable_unit": rows["billable_unit"],
             "resource_id": rows["resource_id"],
             "resource_name": rows["resource_name"],
@@ -262,9 +264,21 @@ def allocate_grouped(
     shared_rows = table[table["pool"] >= 0]
     shares, shared_detail = _split_shared(owned, shared_rows, rules)
     own_detail = owned.assign(source="own")[
-        ["month", "team", "provider", "currency", "meter", "billable_unit", "source", "cost", "quantity"]
+        [
+            "month",
+            "team",
+            "provider",
+            "currency",
+            "meter",
+            "billable_unit",
+            "source",
+            "cost",
+            "quantity",
+        ]
     ]
-    detail = pd.concat([d for d in (own_detail, shared_detail) if len(d)] or [own_detail], ignore_index=True)
+    detail = pd.concat(
+        [d for d in (own_detail, shared_detail) if len(d)] or [own_detail], ignore_index=True
+    )
     for col in ("team", "provider", "currency", "meter", "billable_unit", "source"):
         detail[col] = detail[col].astype(object)
     detail = (
@@ -292,14 +306,20 @@ def allocate_grouped(
     )
 
 
-def _assign(table: pd.DataFrame, rules: AllocationRules) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _assign(
+    table: pd.DataFrame, rules: AllocationRules
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Per row of the grouped table: the owning team (index, -1 none) and shared rule (-1 none)."""
     n = len(table)
     owner = np.full(n, -1, dtype=np.int64)
     keys = pd.DataFrame({c: _category(table[c]) for c in rule_columns(rules)}, index=table.index)
     notes: list[str] = []
     for t, team in enumerate(rules.teams):
-        fits = match_mask(keys, team.match, label=f"team {team.name!r}", check=n > 0) if n else np.zeros(0, bool)
+        fits = (
+            match_mask(keys, team.match, label=f"team {team.name!r}", check=n > 0)
+            if n
+            else np.zeros(0, bool)
+        )
         clash = fits & (owner >= 0)
         for first in np.unique(owner[clash]):
             count = int((clash & (owner == first)).sum())
@@ -312,7 +332,11 @@ def _assign(table: pd.DataFrame, rules: AllocationRules) -> tuple[np.ndarray, np
         owner[fits & (owner < 0)] = t
     pool = np.full(n, -1, dtype=np.int64)
     for s, rule in enumerate(rules.shared):
-        fits = match_mask(keys, rule.match, label=f"shared {rule.name!r}", check=n > 0) if n else np.zeros(0, bool)
+        fits = (
+            match_mask(keys, rule.match, label=f"shared {rule.name!r}", check=n > 0)
+            if n
+            else np.zeros(0, bool)
+        )
         pool[fits & (owner < 0) & (pool < 0)] = s
     return owner, pool, notes
 
@@ -325,18 +349,31 @@ def _split_shared(
     owned: pd.DataFrame, shared_rows: pd.DataFrame, rules: AllocationRules
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each shared pool split between its teams: the shares table and detail rows."""
-    share_cols = ["month", "rule", "provider", "currency", "team", "weight", "share", "cost", "description"]
+    share_cols = [
+        "month",
+        "rule",
+        "provider",
+        "currency",
+        "team",
+        "weight",
+        "share",
+        "cost",
+        "description",
+    ]
     if not len(shared_rows):
         return pd.DataFrame(columns=share_cols), pd.DataFrame()
     own = (
-        owned.assign(provider=owned["provider"].astype(object), currency=owned["currency"].astype(object))
+        owned.assign(
+            provider=owned["provider"].astype(object), currency=owned["currency"].astype(object)
+        )
         .groupby(["month", "provider", "currency", "team"])["cost"]
         .sum()
     )
     records = []
     details = []
     pools = shared_rows.assign(
-        provider=shared_rows["provider"].astype(object), currency=shared_rows["currency"].astype(object)
+        provider=shared_rows["provider"].astype(object),
+        currency=shared_rows["currency"].astype(object),
     )
     for (month, p, provider, currency), rows in pools.groupby(
         ["month", "pool", "provider", "currency"], sort=True
@@ -345,9 +382,13 @@ def _split_shared(
         teams = rules.recipients(rule)
         weights = _weights(rule, teams, own, (month, provider, currency))
         total_w = sum(weights.values())
-        by_meter = rows.groupby(["meter", "billable_unit"], dropna=False, observed=True)[
-            ["cost", "quantity"]
-        ].sum().reset_index()
+        by_meter = (
+            rows.groupby(["meter", "billable_unit"], dropna=False, observed=True)[
+                ["cost", "quantity"]
+            ]
+            .sum()
+            .reset_index()
+        )
         how = rule.describe() + (" (no team had own cost: even)" if weights.get("__even__") else "")
         weights.pop("__even__", None)
         total_w = sum(weights.values())
@@ -378,7 +419,9 @@ def _split_shared(
                 )
             )
         del total_w
-    return pd.DataFrame.from_records(records, columns=share_cols), pd.concat(details, ignore_index=True)
+    return pd.DataFrame.from_records(records, columns=share_cols), pd.concat(
+        details, ignore_index=True
+    )
 
 
 def _weights(
@@ -474,19 +517,26 @@ def _cells(detail: pd.DataFrame, rules: AllocationRules, totals: pd.DataFrame) -
     cells["_order"] = cells["team"].map(order)
     cells = cells.sort_values(["month", "currency", "_order", "provider"], kind="stable")
     cells = cells.drop(columns="_order").reset_index(drop=True)
-    bill = {(r.month, r.currency): int(round(r.cost * 100)) for r in totals.itertuples()}
+    bill = {(r.month, r.currency): round(r.cost * 100) for r in totals.itertuples()}
     gkeys = list(zip(cells["month"], cells["currency"], strict=True))
     uniq = list(dict.fromkeys(gkeys))
     gid = np.array([uniq.index(k) for k in gkeys], dtype=np.int64)
     sums = cells.groupby(["month", "currency"], sort=False)["cost"].sum()
     targets = np.array(
-        [bill.get(k, int(round(float(sums.get(k, 0.0)) * 100))) for k in uniq], dtype=np.int64
+        [bill.get(k, round(float(sums.get(k, 0.0)) * 100)) for k in uniq], dtype=np.int64
     )
+    cells["cost_exact"] = cells["cost"]
     cents = split_cents(cells["cost"].to_numpy(dtype=np.float64), gid, targets)
     cells["cost"] = cents / 100.0
-    own = np.round(cells["own_cost"].to_numpy(dtype=np.float64), 2)
-    cells["own_cost"] = np.minimum(own, cells["cost"].to_numpy())
-    cells["shared_cost"] = np.round(cells["cost"] - cells["own_cost"], 2)
+    # Own and shared parts split the cell's cents the same way (largest remainder).
+    own = cells["own_cost"].to_numpy(dtype=np.float64)
+    shared = np.maximum(cells["cost_exact"].to_numpy(dtype=np.float64) - own, 0.0)
+    n = len(cells)
+    parts = split_cents(
+        np.concatenate([own, shared]), np.concatenate([np.arange(n), np.arange(n)]), cents
+    )
+    cells["own_cost"] = parts[:n] / 100.0
+    cells["shared_cost"] = parts[n:] / 100.0
     return cells[TABLE_COLUMNS]
 
 
@@ -503,7 +553,7 @@ def _round_detail(detail: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
         return detail
     keys = ["month", "team", "provider", "currency"]
     cell_cents = {
-        tuple(k): int(round(c * 100))
+        tuple(k): round(c * 100)
         for k, c in zip(cells[keys].itertuples(index=False), cells["cost"], strict=True)
     }
     gkeys = list(zip(*(detail[k] for k in keys), strict=True))
@@ -516,15 +566,25 @@ def _round_detail(detail: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
 
 
 def _resources(owned: pd.DataFrame) -> pd.DataFrame:
-    cols = ["month", "team", "provider", "currency", "resource_id", "resource_name", "billable_unit"]
+    cols = [
+        "month",
+        "team",
+        "provider",
+        "currency",
+        "resource_id",
+        "resource_name",
+        "billable_unit",
+    ]
     frame = owned[[*cols, "cost", "quantity"]].copy()
     for c in cols[1:]:
         frame[c] = frame[c].astype(object)
     out = frame.groupby(cols, dropna=False, sort=False)[["cost", "quantity"]].sum().reset_index()
     out = out[out["resource_id"].notna() | out["resource_name"].notna()]
-    return out.sort_values(["month", "team", "cost"], ascending=[True, True, False]).reset_index(
-        drop=True
-    ).rename(columns={"billable_unit": "unit"})
+    return (
+        out.sort_values(["month", "team", "cost"], ascending=[True, True, False])
+        .reset_index(drop=True)
+        .rename(columns={"billable_unit": "unit"})
+    )
 
 
 def team_frame(
@@ -575,7 +635,9 @@ def team_frame(
     return out
 
 
-def _assign_rows(keys: pd.DataFrame, rules: AllocationRules) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _assign_rows(
+    keys: pd.DataFrame, rules: AllocationRules
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AllocationWarning)  # already said by allocate()
         return _assign(keys, rules)
