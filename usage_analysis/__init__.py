@@ -7,6 +7,9 @@ unified usage frame -> analysis -> figure / widget. See ARCHITECTURE.md.
 from __future__ import annotations
 
 from .analysis import (
+    Allocation,
+    AllocationRules,
+    AllocationWarning,
     AllowanceStatus,
     Costs,
     Event,
@@ -19,6 +22,7 @@ from .analysis import (
     ParticlePrices,
     PriceBook,
     RateCard,
+    allocate,
     anomalies,
     compare_periods,
     costs,
@@ -84,6 +88,9 @@ __all__ = [
     "UNIFIED_COLUMNS",
     "APIError",
     # analysis
+    "Allocation",
+    "AllocationRules",
+    "AllocationWarning",
     "AllowanceStatus",
     "AuthenticationError",
     # readers
@@ -123,6 +130,7 @@ __all__ = [
     "UnitMismatch",
     "UsageAnalysisError",
     "__version__",
+    "allocate",
     "anomalies",
     # archive
     "archive_file",

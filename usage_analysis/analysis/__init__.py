@@ -13,7 +13,8 @@ table a chart can plot directly, or a status object with such tables:
 - :func:`forecast`: the period-end projection and the day the allowance runs out,
   with planned :class:`Event` s; :func:`freshness`: how fresh a frame's numbers are;
 - :func:`anomalies`: days far from a resource's usual level, explained;
-- :func:`overview`: one row per provider and account.
+- :func:`overview`: one row per provider and account;
+- :func:`allocate`, :class:`AllocationRules`: who pays, per team, to the cent.
 
 Quantities of different units are never added (``UnitMismatch``).
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from ._status import AllowanceStatus
 from .aggregate import compare_periods, top_consumers, usage_by
+from .allocation import Allocation, AllocationRules, AllocationWarning, allocate
 from .anomalies import anomalies
 from .costs import Costs, costs
 from .events import Event
@@ -34,6 +36,9 @@ from .particle import ParticlePlan, ParticlePlanStatus, plan_status
 from .prices import InformaticaPrices, ParticlePrices, PriceBook, example_prices, load_prices
 
 __all__ = [
+    "Allocation",
+    "AllocationRules",
+    "AllocationWarning",
     "AllowanceStatus",
     "Costs",
     "Event",
@@ -47,6 +52,7 @@ __all__ = [
     "ParticlePrices",
     "PriceBook",
     "RateCard",
+    "allocate",
     "anomalies",
     "compare_periods",
     "costs",
