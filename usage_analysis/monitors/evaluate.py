@@ -334,7 +334,7 @@ def _money(
     """
     if not len(inside):
         return np.zeros(0), m.currency, None
-    result = price_rows(provider_rows, prices)
+    result = price_rows(provider_rows, prices, events=m.events or None)
     priced = result.rows
     cost = priced.loc[inside.index, "cost"].to_numpy(dtype=np.float64)
     projected: float | None = None
