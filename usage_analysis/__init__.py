@@ -7,6 +7,9 @@ unified usage frame -> analysis -> figure / widget. See ARCHITECTURE.md.
 from __future__ import annotations
 
 from .analysis import (
+    Allocation,
+    AllocationRules,
+    AllocationWarning,
     AllowanceStatus,
     Costs,
     InformaticaPrices,
@@ -17,6 +20,7 @@ from .analysis import (
     ParticlePrices,
     PriceBook,
     RateCard,
+    allocate,
     anomalies,
     compare_periods,
     costs,
@@ -81,6 +85,9 @@ __all__ = [
     "UNIFIED_COLUMNS",
     "APIError",
     # analysis
+    "Allocation",
+    "AllocationRules",
+    "AllocationWarning",
     "AllowanceStatus",
     "AuthenticationError",
     # readers
@@ -118,6 +125,7 @@ __all__ = [
     "UnitMismatch",
     "UsageAnalysisError",
     "__version__",
+    "allocate",
     "anomalies",
     # archive
     "archive_file",

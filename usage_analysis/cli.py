@@ -3,7 +3,7 @@
 Each area registers its own sub-commands in a module of its own, so this file only
 wires them together: ``emulator`` (usage_analysis.emulator.cli), ``fetch`` and
 ``jobs`` (usage_analysis.clients.cli), ``import`` (usage_analysis.archive_cli), ``export`` (usage_analysis.focus_cli),
-``check`` (usage_analysis.monitors.cli).
+``check`` (usage_analysis.monitors.cli), ``allocate`` (usage_analysis.allocation_cli).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "usage_analysis.archive_cli",
     "usage_analysis.focus_cli",
     "usage_analysis.monitors.cli",
+    "usage_analysis.allocation_cli",
 )
 
 

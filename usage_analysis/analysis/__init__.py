@@ -12,7 +12,8 @@ table a chart can plot directly, or a status object with such tables:
   for all three providers from a price book (``example_prices()`` is the example);
 - :func:`forecast`: the period-end projection and the day the allowance runs out;
 - :func:`anomalies`: days far from a resource's usual level, explained;
-- :func:`overview`: one row per provider and account.
+- :func:`overview`: one row per provider and account;
+- :func:`allocate`, :class:`AllocationRules`: who pays, per team, to the cent.
 
 Quantities of different units are never added (``UnitMismatch``).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from ._status import AllowanceStatus
 from .aggregate import compare_periods, top_consumers, usage_by
+from .allocation import Allocation, AllocationRules, AllocationWarning, allocate
 from .anomalies import anomalies
 from .costs import Costs, costs
 from .forecast import forecast
@@ -31,6 +33,9 @@ from .particle import ParticlePlan, ParticlePlanStatus, plan_status
 from .prices import InformaticaPrices, ParticlePrices, PriceBook, example_prices, load_prices
 
 __all__ = [
+    "Allocation",
+    "AllocationRules",
+    "AllocationWarning",
     "AllowanceStatus",
     "Costs",
     "IPUAlert",
@@ -42,6 +47,7 @@ __all__ = [
     "ParticlePrices",
     "PriceBook",
     "RateCard",
+    "allocate",
     "anomalies",
     "compare_periods",
     "costs",
