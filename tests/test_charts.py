@@ -336,7 +336,7 @@ def test_cumulative_vs_allowance_draws_the_plan_lines_the_usage_and_the_forecast
     plan = ParticlePlan.basic(blocks=1)
     fig = charts.cumulative_vs_allowance(particle, plan=plan)
     status = plan_status(particle, plan)
-    lines = sorted(shape.y0 for shape in fig.layout.shapes)
+    lines = sorted(shape.y0 for shape in fig.layout.shapes if shape.yref == "y")
     assert lines == pytest.approx([0.7 * 720_000, 0.9 * 720_000, 720_000])
     used = next(t for t in fig.data if t.name == "used")
     assert used.y[-1] == pytest.approx(status.used)
@@ -359,7 +359,8 @@ def test_cumulative_vs_allowance_takes_an_informatica_ipu_status() -> None:
     status = ipu_status(df, entitlement=3000, account=org)
     fig = charts.cumulative_vs_allowance(df, plan=status)
     assert fig.layout.yaxis.title.text == "IPU (cumulative)"
-    assert len(fig.layout.shapes) == len(status.thresholds)
+    assert len([s for s in fig.layout.shapes if s.yref == "y"]) == len(status.thresholds)
+    assert "data as of " in fig.layout.title.subtitle.text
     assert next(t for t in fig.data if t.name == "used").y[-1] == pytest.approx(status.used)
 
 

@@ -10,7 +10,8 @@ table a chart can plot directly, or a status object with such tables:
 - :func:`here_usage`, :func:`here_costs`, :class:`RateCard`: HERE quantities and cost;
 - :func:`costs`, :class:`Costs`, :class:`PriceBook`, :func:`load_prices`: money
   for all three providers from a price book (``example_prices()`` is the example);
-- :func:`forecast`: the period-end projection and the day the allowance runs out;
+- :func:`forecast`: the period-end projection and the day the allowance runs out,
+  with planned :class:`Event` s; :func:`freshness`: how fresh a frame's numbers are;
 - :func:`anomalies`: days far from a resource's usual level, explained;
 - :func:`overview`: one row per provider and account;
 - :func:`allocate`, :class:`AllocationRules`: who pays, per team, to the cent.
@@ -25,7 +26,9 @@ from .aggregate import compare_periods, top_consumers, usage_by
 from .allocation import Allocation, AllocationRules, AllocationWarning, allocate
 from .anomalies import anomalies
 from .costs import Costs, costs
+from .events import Event
 from .forecast import forecast
+from .freshness import Freshness, freshness
 from .here import RateCard, here_costs, here_usage
 from .informatica import IPUAlert, IPUStatus, MissingOrgWarning, ipu_alerts, ipu_status, ipu_usage
 from .overview import overview
@@ -38,6 +41,8 @@ __all__ = [
     "AllocationWarning",
     "AllowanceStatus",
     "Costs",
+    "Event",
+    "Freshness",
     "IPUAlert",
     "IPUStatus",
     "InformaticaPrices",
@@ -53,6 +58,7 @@ __all__ = [
     "costs",
     "example_prices",
     "forecast",
+    "freshness",
     "here_costs",
     "here_usage",
     "ipu_alerts",

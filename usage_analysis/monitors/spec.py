@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .._secrets import Secret
+from ..analysis.events import Event, coerce_events
 from ..defaults import (
     PARTICLE_BLOCK_DATA_OPS,
     PARTICLE_FREE_DATA_OPS,
@@ -57,6 +58,7 @@ _MONITOR_KEYS = {
     "by",
     "threshold",
     "notify",
+    "events",
 }
 _FILE_KEYS = {"dashboard_url", "notify", "prices", "monitor"}
 
@@ -74,7 +76,9 @@ class Monitor:
       app or asset; ``meter``; ``product``) found by :func:`usage_analysis.anomalies`.
 
     ``account``, ``product``, ``tag`` (HERE billing tag) and ``meter`` (name or
-    id) narrow the rows the monitor watches.
+    id) narrow the rows the monitor watches. ``events`` are planned changes the
+    forecast takes into account, as in :func:`usage_analysis.forecast`, e.g.
+    ``events = ["+5000 devices from 2027-01-15", "rate x1.3 from 2027-03-01"]``.
     """
 
     name: str
@@ -94,6 +98,7 @@ class Monitor:
     by: str = "resource_id"
     threshold: float | None = None
     notify: tuple[Secret, ...] = ()
+    events: tuple[Event, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"monitor {self.name!r}" if isinstance(self.name, str) else "monitor"
@@ -143,6 +148,10 @@ class Monitor:
                 f"expected increasing percentages such as [70, 90, 100], got {levels!r}",
             )
         object.__setattr__(self, "levels", shares)
+        try:
+            object.__setattr__(self, "events", coerce_events(self.events or None))
+        except InvalidParameter as exc:
+            raise InvalidParameter(f"{where}.events", str(exc).removeprefix("events: ")) from None
         object.__setattr__(
             self,
             "notify",
@@ -228,6 +237,8 @@ def load_monitors(path: str | Path) -> MonitorSet:
                 file=str(p),
             )
         spec = dict(entry)
+        if isinstance(spec.get("events"), list):
+            spec["events"] = tuple(spec["events"])
         if "levels" in spec and isinstance(spec["levels"], list):
             spec["levels"] = tuple(spec["levels"])
         spec["notify"] = tuple(_urls(spec.get("notify", ()), p))
