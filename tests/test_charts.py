@@ -251,6 +251,38 @@ def test_heatmap_cells_hold_each_device_days_usage(frame: pd.DataFrame) -> None:
     assert "%{customdata:,}" in hm.hovertemplate
 
 
+@pytest.mark.parametrize(
+    ("start", "days"), [("2026-09-01", 61), ("2026-09-07", 28), ("2026-09-03", 30)]
+)
+def test_weekly_heatmap_ticks_fall_on_week_starts_and_partial_weeks_are_marked(
+    start: str, days: int
+) -> None:
+    frame = synthetic(devices=5, days=days, start=start)
+    fig = charts.heatmap(frame, by="resource_id", freq="W")
+    (hm,) = fig.data
+    ticks = pd.DatetimeIndex(fig.layout.xaxis.tickvals)
+    assert len(ticks) and (ticks.day_of_week == 0).all()  # Mondays, as the weeks' cells
+    assert set(fig.layout.xaxis.tickvals) <= set(hm.x)
+    first = pd.Timestamp(start)
+    last = first + pd.Timedelta(days=days - 1)
+    head_partial = first.weekday() != 0
+    tail_partial = last.weekday() != 6
+    text = dict(zip(fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext, strict=True))
+    assert text[hm.x[0]].endswith("*") == head_partial
+    assert text[hm.x[-1]].endswith("*") == tail_partial
+    note = fig.layout.title.subtitle.text or ""
+    assert ("data from" in note) == head_partial and ("data until" in note) == tail_partial
+    starred = [t for t in fig.layout.xaxis.ticktext if t.endswith("*")]
+    assert len(starred) == head_partial + tail_partial
+
+
+def test_daily_heatmap_ticks_fall_on_mondays(frame: pd.DataFrame) -> None:
+    fig = charts.heatmap(frame, by="resource_id", top=10)
+    ticks = pd.DatetimeIndex(fig.layout.xaxis.tickvals)
+    assert len(ticks) >= 4 and (ticks.day_of_week == 0).all()
+    assert all(re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}", t) for t in fig.layout.xaxis.ticktext)
+
+
 def test_heatmap_refuses_to_mix_units(here: pd.DataFrame) -> None:
     with pytest.raises(UnitMismatch) as info:
         charts.heatmap(here)

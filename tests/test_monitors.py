@@ -394,3 +394,38 @@ def _check_frame(mset: MonitorSet, frame: pd.DataFrame, state: Path) -> Any:
     if not root.exists():
         ua.archive_frame(frame, report_id="test:1", account="acme-iot", archive=root)
     return check(mset, refresh=False, archive=root, now="2026-11-02T06:00:00Z", state_path=state)
+
+
+def test_check_dry_run_prints_the_messages_it_would_send_and_sends_none(
+    emu: Emulator,
+    receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in emu.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PARTICLE_ORG", emu.credentials["particle"]["org"])
+    monkeypatch.setenv("USAGE_ANALYSIS_HOME", str(tmp_path / "home"))
+    monitors = tmp_path / "monitors.toml"
+    monitors.write_text(
+        f'notify = ["{receiver.url}"]\n'
+        "[[monitor]]\n"
+        'name = "acme data operations"\n'
+        'kind = "budget"\n'
+        'provider = "particle"\n'
+        "allowance = 1000\n"
+        "levels = [50, 100]\n"
+    )
+    args = ["check", "--monitors", str(monitors), "--archive", str(tmp_path / "archive")]
+    args += ["--now", "2026-11-20T06:00:00Z"]
+    assert main([*args, "--dry-run"]) == 2
+    out = capsys.readouterr().out
+    dry = [line for line in out.splitlines() if line.startswith("would send: ")]
+    assert len(dry) == 2, out  # 50 % and 100 %
+    assert out.count("of the 1,000 data operations allowance") == 2
+    assert receiver.messages == []  # nothing sent
+    assert main(args) == 2  # the real run sends what the dry run printed
+    assert len(receiver.messages) == 2
+    for body in receiver.bodies():
+        assert body.splitlines()[0] in out

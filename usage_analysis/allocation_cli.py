@@ -95,7 +95,12 @@ def register(subparsers: Any) -> None:
         help="read these report files instead of the archive (repeat the flag)",
     )
     p.add_argument("--prices", help="price book TOML (default: the EXAMPLE prices)")
-    p.add_argument("--format", choices=("csv", "html"), default="csv")
+    p.add_argument(
+        "--format",
+        choices=("csv", "html"),
+        default="csv",
+        help="csv: one table of every team; html: one statement page per team (default: csv)",
+    )
     p.add_argument(
         "--out",
         help="csv: the file (default: standard output); html: a directory, one page per team",

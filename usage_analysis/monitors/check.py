@@ -31,6 +31,8 @@ class CheckResult:
     states: list[MonitorState]
     sent: list[str] = field(default_factory=list)  # alert keys delivered (new and resolved)
     errors: list[str] = field(default_factory=list)
+    # With dry_run: the messages a real check would send now (title, body), unsent.
+    would_send: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def over(self) -> bool:
@@ -102,9 +104,10 @@ def check(
     states = evaluate(mset.monitors, df, now=now_ts, prices=book, dashboard_url=mset.dashboard_url)
     errors += [f"{s.monitor.name}: {s.error}" for s in states if s.error]
     result = CheckResult(states, errors=errors)
-    if dry_run:
-        return result
     state = AlertState.load(state_path)
+    if dry_run:
+        result.would_send = [(m.title, m.body) for m in plan_messages(states, state) if m.body]
+        return result
     by_name = {m.name: m for m in mset.monitors}
     base = Notifier([*mset.notify, *notify])
     for message in plan_messages(states, state):
@@ -164,5 +167,7 @@ def print_summary(result: CheckResult) -> None:
         print(f"{s.monitor.name} ({s.period}): {status_text(s)}")
     for key in result.sent:
         print(f"sent: {key}")
+    for title, body in result.would_send:
+        print(f"would send: {title}\n  {body}")
     for error in result.errors:
         print(f"usage-analysis: error: {error}", file=sys.stderr)
