@@ -84,7 +84,21 @@ SUMMARY_WORDS = frozenset(
         "átlag", "ø",
     }
 )  # fmt: skip
-_CJK_WORDS = ("合计", "总计", "小计", "合計", "總計", "小計", "総計", "共计", "평균", "합계", "총계", "소계", "平均")
+_CJK_WORDS = (
+    "合计",
+    "总计",
+    "小计",
+    "合計",
+    "總計",
+    "小計",
+    "総計",
+    "共计",
+    "평균",
+    "합계",
+    "총계",
+    "소계",
+    "平均",
+)
 _WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*|ø", re.UNICODE)
 _MULTI = tuple(w for w in SUMMARY_WORDS if " " in w)
 
@@ -401,7 +415,7 @@ def _scan(
                 i,
                 kind,
                 _row_label(table, ident, bad_text, i),
-                {additive[j]: float(values[i, j]) for j in np.flatnonzero(has_num[i])},
+                {additive[j]: float(values[i, j]) for j in np.flatnonzero(has_num[i]).tolist()},
                 (start, i - 1),
             )
         )
@@ -432,7 +446,7 @@ def _scan(
                 i,
                 kind,
                 _row_label(table, ident, bad_text, i),
-                {additive[j]: float(values[i, j]) for j in np.flatnonzero(has_num[i])},
+                {additive[j]: float(values[i, j]) for j in np.flatnonzero(has_num[i]).tolist()},
                 (i + 1, last),
             )
         )
@@ -460,8 +474,7 @@ def record(ctx: Any, found: Sequence[Summary], *, line_of: Any, member: str | No
             entry["closes_lines"] = (line_of(s.closes[0]), line_of(s.closes[1]))
         ctx.summary_rows.append(entry)
     shown = ", ".join(
-        f"line {line_of(s.row)}"
-        + (f" ({s.label!r}, {s.kind})" if s.label else f" ({s.kind})")
+        f"line {line_of(s.row)}" + (f" ({s.label!r}, {s.kind})" if s.label else f" ({s.kind})")
         for s in found[:5]
     )
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
