@@ -47,6 +47,7 @@ usage twice, dropping it could lose a real row.
 
 from __future__ import annotations
 
+import itertools
 import re
 import warnings
 from collections.abc import Mapping, Sequence
@@ -99,8 +100,10 @@ _CJK_WORDS = (
     "소계",
     "平均",
 )
-_WORD = re.compile(r"[^\W\d_]+(?:[-'][^\W\d_]+)*|ø", re.UNICODE)
-_MULTI = tuple(w for w in SUMMARY_WORDS if " " in w)
+_WORD = re.compile(r"[^\W\d_]+")
+# Entries of two words ("i alt", "iš viso", 'סה"כ', "sub-total"), as word pairs.
+_PHRASES = frozenset((ws[0], ws[1]) for w in SUMMARY_WORDS if len(ws := _WORD.findall(w)) == 2)
+
 
 # Number columns that are rates or sizes, not amounts: a total row repeats or omits them.
 NON_ADDITIVE = frozenset(
@@ -128,11 +131,12 @@ def is_summary_label(value: Any) -> bool:
     if not isinstance(value, str) or not value.strip():
         return False
     text = value.casefold()
+    words = _WORD.findall(text)
+    if not SUMMARY_WORDS.isdisjoint(words):
+        return True
     if any(w in text for w in _CJK_WORDS):
         return True
-    if any(w in text for w in _MULTI):
-        return True
-    return any(w in SUMMARY_WORDS for w in _WORD.findall(text))
+    return not _PHRASES.isdisjoint(itertools.pairwise(words))
 
 
 @dataclass
@@ -146,42 +150,62 @@ class Summary:
     closes: tuple[int, int] | None = None  # first and last row index of the block
 
 
+def _labelled(col: pa.ChunkedArray) -> np.ndarray | None:
+    """Rows whose cell holds a summary word, None if no row does.
+
+    Tested once per distinct value (a dictionary column's values repeat in every chunk).
+    """
+    seen: set[Any] = {None}
+    hits: set[Any] = set()
+
+    def test(values: list[Any]) -> np.ndarray:
+        distinct = set(values)
+        for v in distinct - seen:
+            if is_summary_label(v):
+                hits.add(v)
+        seen.update(distinct)
+        out = np.zeros(len(values) + 1, dtype=bool)  # the extra False is for nulls (-1)
+        if not hits.isdisjoint(distinct):
+            out[:-1] = [v in hits for v in values]
+        return out
+
+    parts: list[np.ndarray | None] = []
+    for chunk in col.chunks:
+        if pa.types.is_dictionary(chunk.type):
+            flags = test(chunk.dictionary.to_pylist())
+            if not flags.any():
+                parts.append(None)
+                continue
+            codes = chunk.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            parts.append(flags[codes])
+        else:
+            uniques = pc.unique(chunk)
+            flags = test(uniques.to_pylist())
+            if not flags.any():
+                parts.append(None)
+                continue
+            pos = pc.index_in(chunk, value_set=uniques).fill_null(-1).to_numpy(zero_copy_only=False)
+            parts.append(flags[pos.astype(np.int64)])
+    if all(p is None for p in parts):
+        return None
+    return np.concatenate(
+        [
+            np.zeros(len(c), dtype=bool) if p is None else p
+            for c, p in zip(col.chunks, parts, strict=True)
+        ]
+    )
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or (pa.types.is_dictionary(t) and pa.types.is_string(t.value_type))
+
+
 def _filled(col: pa.ChunkedArray, bad: np.ndarray | None) -> np.ndarray:
-    valid = pc.is_valid(col)
-    if pa.types.is_string(col.type) or (
-        pa.types.is_dictionary(col.type) and pa.types.is_string(col.type.value_type)
-    ):
-        text = col.cast(pa.string()) if pa.types.is_dictionary(col.type) else col
-        valid = pc.and_(valid, pc.invert(pc.equal(pc.utf8_trim_whitespace(text), "")))
-    out = np.asarray(valid.to_numpy(zero_copy_only=False), dtype=bool)
+    # Both parse paths read an empty cell as null (null_values=[""]).
+    out = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), dtype=bool)
     if bad is not None:
         out = out & ~bad
     return out
-
-
-def _labels(col: pa.ChunkedArray) -> np.ndarray | None:
-    """Rows whose cell holds a summary word (None when no row does)."""
-    if pa.types.is_dictionary(col.type):
-        parts = []
-        for chunk in col.chunks:
-            words = chunk.dictionary.to_pylist()
-            hit = np.array([is_summary_label(w) for w in words] + [False], dtype=bool)
-            codes = chunk.indices.to_numpy(zero_copy_only=False)
-            codes = np.where(pc.is_valid(chunk.indices).to_numpy(zero_copy_only=False), codes, -1)
-            parts.append(hit[codes.astype(np.int64)])
-        out = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
-    elif pa.types.is_string(col.type):
-        uniques = pc.unique(col).to_pylist()
-        words = [u for u in uniques if is_summary_label(u)]
-        if not words:
-            return None
-        out = np.asarray(
-            pc.is_in(col, value_set=pa.array(words, pa.string())).to_numpy(zero_copy_only=False),
-            dtype=bool,
-        )
-    else:
-        return None
-    return out if out.any() else None
 
 
 def _decimals(text: str) -> int:
@@ -232,36 +256,40 @@ def find(
     ident = [c for c in names if kinds.get(c, "cat") != "float"]
     if not additive:
         return []
-    filled_cols, label_rows = [], np.zeros(n, dtype=bool)
+    filled_cols = []
     for c in ident:
-        col = table.column(c)
-        f = _filled(col, bad.get(c))
+        f = _filled(table.column(c), bad.get(c))
         if f.any():
             filled_cols.append((c, f))
-        hit = _labels(col)
-        if hit is not None:
-            label_rows |= hit
-        if c in bad and bad_text is not None and c in bad_text:
-            texts = bad_text[c]
-            for i in np.flatnonzero(bad[c]):
-                if is_summary_label(texts[i]):
-                    label_rows[i] = True
     if not filled_cols:
         return []
     filled = np.column_stack([f for _, f in filled_cols])  # n x k
     kept_any = filled.sum(axis=1)
+    missing_any = (~filled).any(axis=1)
+    # Labels matter only for rows that miss an identifying value (cheap to find).
+    label_rows = np.zeros(n, dtype=bool)
+    if missing_any.any():
+        for c in ident:
+            if _is_text(table.schema.field(c).type):
+                hit = _labelled(table.column(c))
+                if hit is not None:
+                    label_rows |= hit & missing_any
+            if c in bad and bad_text is not None and c in bad_text:
+                texts = bad_text[c]
+                for i in np.flatnonzero(bad[c]).tolist():
+                    if is_summary_label(texts[i]):
+                        label_rows[i] = True
+    candidates = np.flatnonzero(missing_any & (label_rows | (kept_any <= 1)))
+    if not len(candidates):
+        return []
     values = np.column_stack(
         [table.column(c).to_numpy(zero_copy_only=False).astype(float) for c in additive]
     )
     has_num = ~np.isnan(values)
-    missing_any = (~filled).any(axis=1)
     # Entirely empty rows (",,,," saved by spreadsheets): nothing to count, nothing to say.
     blank = (kept_any == 0) & ~has_num.any(axis=1)
     for m in bad.values():
         blank &= ~m
-    candidates = np.flatnonzero(missing_any & (label_rows | (kept_any <= 1)))
-    if not len(candidates):
-        return []
     return _scan(
         candidates,
         values=values,
