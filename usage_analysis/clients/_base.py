@@ -9,6 +9,7 @@ saved reports, the journal, limits, waiting and downloading live here once.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from .._secrets import Secret, get_logger, redact
-from ..defaults import LIMIT_WAIT_TIMEOUT, REPORT_REREQUESTS
+from ..defaults import LIMIT_WAIT_TIMEOUT, REPORT_REREQUESTS, REPORT_TIMEOUT
 from ..errors import APIError, ConfigurationError, InvalidParameter, NotFoundError, RateLimitError
 from ..paths import downloads_dir
 from ._clock import Clock, PollSchedule, SystemClock
@@ -398,10 +399,21 @@ class BaseClient:
         progress: bool = True,
         **kwargs: Any,
     ) -> pd.DataFrame:
-        """Request, wait, download and read: the ``fetch_*`` method shared by every client."""
-        return self.request(*args, **kwargs).fetch(
-            unified=unified, timeout=timeout, progress=progress
-        )
+        """Request, wait, download and read: the ``fetch_*`` method shared by every client.
+
+        ``timeout`` is one deadline over all of it, the request itself included
+        (``None``: ``REPORT_TIMEOUT``; ``math.inf``: none); a request that passes it
+        raises :class:`~usage_analysis.errors.DeadlineExceeded`, a job
+        :class:`~usage_analysis.errors.ReportTimeout`.
+        """
+        limit = REPORT_TIMEOUT if timeout is None else timeout
+        if not limit >= 0:
+            raise InvalidParameter("timeout", f"expected seconds >= 0 or None, got {timeout!r}")
+        until = None if math.isinf(limit) else self.clock.monotonic() + float(limit)
+        with self.http.deadline(until):
+            job = self.request(*args, **kwargs)
+        left = math.inf if until is None else max(0.0, until - self.clock.monotonic())
+        return job.fetch(unified=unified, timeout=left, progress=progress)
 
     def jobs(self) -> pd.DataFrame:
         """This account's jobs from the journal."""

@@ -269,7 +269,7 @@ class HTTP:
                     count[0] += len(raw)
                 yield from decoder.feed(raw)
                 self._check_deadline(what)
-            decoder.finish()
+            decoder.finish(empty_ok=response.status_code in (204, 304))
         except BodyError as exc:
             if guard.out_of_time():
                 raise self._cut(guard, what, "reading the body") from None

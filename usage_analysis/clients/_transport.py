@@ -345,7 +345,9 @@ class _Inflate:
                 else:
                     break
 
-    def finish(self) -> None:
+    def finish(self, *, empty_ok: bool) -> None:
+        if not self._seen and not empty_ok:
+            raise BodyError(f"the {self.coding} stream is empty (the body was cut short)")
         if self._seen and not self._obj.eof:
             raise BodyError(
                 f"the {self.coding} stream ends before its end (the body was cut short)"
@@ -355,9 +357,10 @@ class _Inflate:
 class BodyDecoder:
     """Undoes a ``Content-Encoding`` and insists that every compressed stream is whole.
 
-    An empty body is empty whatever its encoding (a 204, a HEAD); any other body
-    whose compressed stream does not reach its end raises :class:`BodyError` at
-    :meth:`finish`. Only what :data:`ACCEPT_ENCODING` offers is decoded.
+    A body whose compressed stream does not reach its end, an empty one included
+    (unless ``empty_ok``: a 204 or 304 has no body whatever its headers say), raises
+    :class:`BodyError` at :meth:`finish`. Only what :data:`ACCEPT_ENCODING` offers
+    is decoded.
     """
 
     def __init__(self, header: str | None) -> None:
@@ -383,10 +386,10 @@ class BodyDecoder:
             chunks = stage.feed(chunks)
         yield from chunks
 
-    def finish(self) -> None:
+    def finish(self, *, empty_ok: bool = False) -> None:
         """Raise :class:`BodyError` unless every compressed stream reached its end."""
         for stage in self._stages:
-            stage.finish()
+            stage.finish(empty_ok=empty_ok)
 
 
 # -- requests --------------------------------------------------------------------------

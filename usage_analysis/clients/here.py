@@ -475,8 +475,10 @@ class HereClient(BaseClient):
         **options: Any,
     ) -> pd.DataFrame:
         """Request, wait, download and read a report: :meth:`request_report` in one call."""
-        job = self.request_report(start, end, **options)
-        return job.fetch(unified=unified, timeout=timeout, progress=progress)
+        # One deadline over the request too (BaseClient.fetch).
+        return self.fetch(
+            start, end, unified=unified, timeout=timeout, progress=progress, **options
+        )
 
     def search(
         self,
@@ -531,8 +533,12 @@ class HereClient(BaseClient):
         - With ``total``: paging ends when ``total`` records are in hand, or when the
           server names no next page; then the count must equal ``total``.
         - Without ``total``: paging ends only on an empty page or a short one (fewer
-          items than the page's ``limit``). A full page must name the next one with
-          a ``nextOffset`` past its own offset.
+          items than the page's ``limit``; one before ``lastOffset`` raises, one
+          naming a ``nextOffset`` is followed). A full page without ``nextOffset`` is
+          followed by the page after it (the step seen so far; on the first page
+          offset 1, as the spec counts), which must then be empty or short: when it
+          is not, whether offsets count pages or records cannot be told, and that
+          raises rather than guess.
 
         Either way, a ``nextOffset`` that does not advance, a page that repeats an
         earlier one and records past ``lastOffset`` raise :class:`APIError`.
@@ -542,6 +548,8 @@ class HereClient(BaseClient):
         total: int | None = None
         last: int | None = None
         seen_pages: set[str] = set()
+        step: int | None = None  # how far nextOffset moved, once seen
+        guessed = False  # this page's offset was not named by the server
         where = f"(window {window['start']}..{window['end']})"
         while True:
             query = {**self._query(window), "limit": str(limit), "offset": str(offset)}
@@ -589,23 +597,40 @@ class HereClient(BaseClient):
                 if following is None or following <= offset:
                     break  # fewer than total: raises below
             else:
-                size = _int_or_none(page.get("limit"), None)
-                page_size = size if size is not None and 1 <= size <= limit else limit
-                if len(found) < page_size:
-                    break  # an empty or short page is the last one
-                if following is None:
+                if guessed and found:
                     raise APIError(
-                        f"HERE usage search: a full page of {len(found)} records at offset "
-                        f"{offset} names no next page, and the answer has no total {where}; "
-                        "whether more records follow cannot be told, so nothing was returned",
+                        f"HERE usage search: a full page named no next page and the answer has "
+                        f"no total; the page after it (offset {offset}) is not empty, so "
+                        f"whether offsets count pages or records cannot be told {where}; "
+                        "nothing was returned rather than a guess",
                         provider=self.provider,
                     )
+                size = _int_or_none(page.get("limit"), None)
+                page_size = size if size is not None and 1 <= size <= limit else limit
+                if not found:
+                    break  # an empty page ends it
+                if len(found) < page_size:
+                    if last is not None and offset < last:
+                        raise APIError(
+                            f"HERE usage search: a short page of {len(found)} records at offset "
+                            f"{offset} before the last page the server named (lastOffset "
+                            f"{last}) {where}; records are missing, so nothing was returned",
+                            provider=self.provider,
+                        )
+                    if following is None or following <= offset:
+                        break  # a short page is the last one
+                    # A short page naming a next one: follow it (it must then be empty or more).
+                guessed = following is None and step is None
+                if following is None:
+                    following = offset + (step or 1)  # to see that nothing follows
             if following <= offset:
                 raise APIError(
                     f"HERE usage search: nextOffset {following} does not advance past offset "
                     f"{offset} {where}; paging is stuck, so nothing was returned",
                     provider=self.provider,
                 )
+            if page.get("nextOffset") is not None:
+                step = following - offset
             offset = following
         if total is not None and len(items) != total:
             raise APIError(

@@ -264,8 +264,10 @@ class InformaticaClient(BaseClient):
         **options: Any,
     ) -> pd.DataFrame:
         """Request, wait, download and read an export: :meth:`request_export` in one call."""
-        job = self.request_export(start, end, **options)
-        return job.fetch(unified=unified, timeout=timeout, progress=progress)
+        # One deadline over the request too (BaseClient.fetch).
+        return self.fetch(
+            start, end, unified=unified, timeout=timeout, progress=progress, **options
+        )
 
     def ipu_alerts(self, *, org_id: str | None = None) -> list[dict[str, Any]]:
         """IPU alert thresholds and consumption of an org (default: the logged-in org)."""

@@ -351,8 +351,10 @@ class ParticleClient(BaseClient):
         **options: Any,
     ) -> pd.DataFrame:
         """Request, wait, download and read a report: :meth:`request_report` in one call."""
-        job = self.request_report(start, end, **options)
-        return job.fetch(unified=unified, timeout=timeout, progress=progress)
+        # One deadline over the request too (BaseClient.fetch).
+        return self.fetch(
+            start, end, unified=unified, timeout=timeout, progress=progress, **options
+        )
 
     # -- parameters -----------------------------------------------------------
 
