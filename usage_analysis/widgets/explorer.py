@@ -25,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import charts
+from .._memory import release_memory
 from ..analysis import ParticlePlan, plan_status
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
@@ -478,6 +479,21 @@ class UsageExplorer(widgets.VBox):
         tmp.replace(target)
         self._exported("html", target)
         return target
+
+    def close(self) -> None:
+        """Close the widget and let go of the frame and everything computed from it.
+
+        The explorer's callbacks refer to it, so it lingers until the garbage collector
+        runs; its decoded columns, row masks and cached figures are dropped now and
+        the freed memory is given back to the operating system.
+        """
+        super().close()
+        held = ("df", "filter", "_decoded", "_filtered", "_mask", "_results", "headline")
+        if any(name in self.__dict__ for name in held):
+            self.figure.close()
+            for name in held:
+                self.__dict__.pop(name, None)
+            release_memory()
 
     # ----------------------------------------------------------------- internals
 
