@@ -304,3 +304,40 @@ def test_a_file_imported_without_then_with_an_account_counts_once(
     assert _total(archive.history(archive=root)) == pytest.approx(once)
     got = archive.sql("select sum(quantity) as q from usage_all", archive=root)["q"][0]
     assert got == pytest.approx(once)
+
+
+# --- round trip: every column the readers produce ----------------------------------
+
+SAMPLES = sorted((Path(__file__).resolve().parents[1] / "sample_data").iterdir())
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)
+def test_read_archive_history_round_trip_keeps_every_column(tmp_path: Path, path: Path) -> None:
+    from usage_analysis import read_report
+
+    # A summarized HERE report has no dates of its own: the request's period says them.
+    options = {"period": ("2026-10-01", "2026-11-01")} if "summarized" in path.name else {}
+    read = read_report(path, unified=True, **options)
+    root = tmp_path / "archive"
+    account = "acct" if read["account_id"].isna().any() else None
+    archive.archive_file(path, account=account, archive=root, **options)
+    back = archive.history(archive=root, sort=True)
+    if read["account_id"].isna().any():
+        read["account_id"] = read["account_id"].astype("string").fillna("acct").astype("category")
+    columns = list(read.columns)
+    assert [
+        c for c in back.columns if c not in ("grain", "report_id", "source", "archived_at")
+    ] == columns
+    order = ["period_start", "provider", "account_id", "resource_id", "meter_id"]
+    want = read.sort_values(order, kind="stable", na_position="last", ignore_index=True)
+    got = back[columns]
+    for name in columns:
+        a, b = want[name], got[name]
+        if isinstance(a.dtype, pd.CategoricalDtype) or a.dtype == object:
+            assert sorted(map(str, a.astype(object).where(a.notna(), None).tolist())) == sorted(
+                map(str, b.astype(object).where(b.notna(), None).tolist())
+            ), name
+        else:
+            assert str(a.dtype) == str(b.dtype), name
+    assert float(got["quantity"].sum()) == pytest.approx(float(want["quantity"].sum()))
+    assert len(got) == len(want)
