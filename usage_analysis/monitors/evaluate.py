@@ -337,7 +337,11 @@ def _money(
     """
     if not len(inside):
         return np.zeros(0), m.currency, None
-    result = None if "allocated_cost" in inside.columns else price_rows(provider_rows, prices)
+    result = (
+        None
+        if "allocated_cost" in inside.columns
+        else price_rows(provider_rows, prices, events=m.events or None)
+    )
     # A team's rows come with their allocated cost (priced on the whole account).
     priced = inside.assign(cost=inside["allocated_cost"]) if result is None else result.rows
     cost = priced.loc[inside.index, "cost"].to_numpy(dtype=np.float64)
