@@ -34,6 +34,9 @@ Each class, the property that proves it, and where the rule lives:
   any monitors state file that is not ``{"alerts": {...}}`` is a
   ``ConfigurationError`` (rule: ``AlertState.load``); an allowance, amount or
   threshold that is infinite or NaN is refused naming it (rule: ``Monitor.__post_init__``).
+- **Every logger.** A record of any logger, even one made after import with no
+  filter of ours, is masked when it holds a secret and left whole (its ``args``
+  too) when it does not (rule: ``_secrets._RedactingFactory``/``RedactingFilter``).
 """
 
 from __future__ import annotations
@@ -387,9 +390,11 @@ class _Everything(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
+        self.records: list[logging.LogRecord] = []
         self.setFormatter(logging.Formatter("%(name)s %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
         self.lines.append(self.format(record))
 
 
@@ -602,3 +607,26 @@ def test_an_infinite_or_non_positive_limit_is_refused_naming_it(key: str, value:
     kind = "anomaly" if key == "threshold" else "budget"
     with pytest.raises(InvalidParameter, match=key):
         Monitor("m", kind, "particle", **{key: value})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    words=st.lists(st.text(alphabet="abcdefghij ", min_size=1, max_size=6), min_size=1, max_size=3),
+    token=tokens,
+)
+def test_every_logger_is_redacted_and_a_clean_record_keeps_its_args(
+    words: list[str], token: str
+) -> None:
+    """Any logger, even one created now with no filter of ours: the record factory masks it."""
+    Secret(token)
+    name = f"thirdparty.{abs(hash(token))}"
+    with _all_logs() as logs:
+        logger = logging.getLogger(name)
+        template = " ".join(["%s"] * len(words))
+        logger.debug(template, *words)
+        clean = [r for r in [logs.records[-1]] if r.name == name]
+        logger.debug("posting to /hooks/%s with %s", token, words[0])
+    assert clean and clean[0].args == tuple(words)  # untouched: formatters may read args
+    assert logs.lines[-1].startswith(name)
+    assert token not in logs.lines[-1]
+    assert "***" in logs.lines[-1]
