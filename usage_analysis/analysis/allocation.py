@@ -143,6 +143,7 @@ def allocate(
     *,
     month: Any = None,
     prices: Any = None,
+    strict: bool = True,
 ) -> Allocation:
     """Split the cost of each month between the teams of ``rules``, to the cent.
 
@@ -153,6 +154,8 @@ def allocate(
             path of a rules TOML file.
         month: allocate this month only (``"2026-10"``); default every month.
         prices: the price book when ``costs`` is a frame (default: EXAMPLE prices).
+        strict: a rule naming a column or value that occurs in no row is an error
+            (``False``: it simply matches nothing).
 
     Raises:
         InvalidParameter: a rule names a column or value that occurs in no row,
@@ -164,7 +167,9 @@ def allocate(
     rows = costs.rows
     as_of = _as_of(rows)
     table = group_costs(rows, rules)
-    result = allocate_grouped(table, rules, totals=_totals(costs), month=month, as_of=as_of)
+    result = allocate_grouped(
+        table, rules, totals=_totals(costs), month=month, as_of=as_of, strict=strict
+    )
     return Allocation(**{**result.__dict__, "example_prices": costs.example})
 
 
@@ -228,6 +233,7 @@ def allocate_grouped(
     totals: pd.DataFrame,
     month: Any = None,
     as_of: pd.Timestamp | None = None,
+    strict: bool = True,
 ) -> Allocation:
     """Allocate a grouped cost table (see :func:`group_costs`) against the month's bill.
 
@@ -238,12 +244,12 @@ def allocate_grouped(
     if month is not None:
         m = _month(month)
         # Rule values are checked on every month given, so a team quiet this month is no error.
-        owner, pool, notes = _assign(table, rules)
+        owner, pool, notes = _assign(table, rules, strict)
         keep = (pd.to_datetime(table["month"], utc=True) == m).to_numpy()
         table, owner, pool = table[keep].reset_index(drop=True), owner[keep], pool[keep]
         totals = totals[pd.to_datetime(totals["month"], utc=True) == m]
     else:
-        owner, pool, notes = _assign(table, rules)
+        owner, pool, notes = _assign(table, rules, strict)
     if rules.currency is not None:
         other = totals[totals["currency"] != rules.currency]
         if len(other):
@@ -307,7 +313,7 @@ def allocate_grouped(
 
 
 def _assign(
-    table: pd.DataFrame, rules: AllocationRules
+    table: pd.DataFrame, rules: AllocationRules, strict: bool = True
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Per row of the grouped table: the owning team (index, -1 none) and shared rule (-1 none)."""
     n = len(table)
@@ -316,7 +322,7 @@ def _assign(
     notes: list[str] = []
     for t, team in enumerate(rules.teams):
         fits = (
-            match_mask(keys, team.match, label=f"team {team.name!r}", check=n > 0)
+            match_mask(keys, team.match, label=f"team {team.name!r}", check=strict)
             if n
             else np.zeros(0, bool)
         )
@@ -333,7 +339,7 @@ def _assign(
     pool = np.full(n, -1, dtype=np.int64)
     for s, rule in enumerate(rules.shared):
         fits = (
-            match_mask(keys, rule.match, label=f"shared {rule.name!r}", check=n > 0)
+            match_mask(keys, rule.match, label=f"shared {rule.name!r}", check=strict)
             if n
             else np.zeros(0, bool)
         )
@@ -593,6 +599,7 @@ def team_frame(
     team: str,
     *,
     prices: Any = None,
+    strict: bool = True,
 ) -> pd.DataFrame:
     """The rows of one team: those it owns, and its share of shared rows.
 
@@ -600,6 +607,8 @@ def team_frame(
     ``allocated_cost`` multiplied by the team's share of that rule's pool (in
     that month, provider and currency); owned rows keep them whole. The frame
     keeps the unified columns, so every analysis (and a monitor) works on it.
+    ``strict=False`` (monitors): rule values that occur nowhere match nothing,
+    and overlaps are not warned about.
     """
     rules = AllocationRules.coerce(rules)
     if team != UNALLOCATED:
@@ -607,7 +616,10 @@ def team_frame(
     if not isinstance(costs, Costs):
         costs = price(costs, prices, forecast=False)
     rows = costs.rows
-    result = allocate(costs, rules)
+    with warnings.catch_warnings():
+        if not strict:  # lenient (a monitor): overlaps are the allocation report's business
+            warnings.simplefilter("ignore", AllocationWarning)
+        result = allocate(costs, rules, strict=strict)
     owner, pool, _ = _assign_rows(key_frame(rows, rule_columns(rules)), rules)
     names = np.asarray(rules.names, dtype=object)
     mine = names[np.where(owner >= 0, owner, len(names) - 1)] == team
@@ -640,4 +652,4 @@ def _assign_rows(
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", AllocationWarning)  # already said by allocate()
-        return _assign(keys, rules)
+        return _assign(keys, rules, False)  # values were checked by allocate()

@@ -22,6 +22,7 @@ from ..analysis import anomalies as find_anomalies
 from ..analysis import costs as price_rows
 from ..analysis import forecast as forecast_quantity
 from ..analysis._common import timestamp
+from ..analysis.allocation import team_frame
 from ..analysis.freshness import Freshness, freshness, ran_out_text
 from ..analysis.prices import PriceBook
 from ..defaults import HERE_DATA_LAG
@@ -174,6 +175,8 @@ def _evaluate_one(
     prices: PriceBook | None,
     dashboard_url: str | None,
 ) -> MonitorState:
+    if m.team is not None:  # a team budget: its own rows and its share of shared ones (issue 20)
+        df = team_frame(df, m.rules, m.team, prices=prices, strict=False)
     provider_rows = df.loc[(df["provider"] == m.provider).to_numpy(dtype=bool, na_value=False)]
     fresh = _freshness(provider_rows, now)
     assert fresh.period_start is not None and fresh.period_end is not None
@@ -334,11 +337,12 @@ def _money(
     """
     if not len(inside):
         return np.zeros(0), m.currency, None
-    result = price_rows(provider_rows, prices)
-    priced = result.rows
+    result = None if "allocated_cost" in inside.columns else price_rows(provider_rows, prices)
+    # A team's rows come with their allocated cost (priced on the whole account).
+    priced = inside.assign(cost=inside["allocated_cost"]) if result is None else result.rows
     cost = priced.loc[inside.index, "cost"].to_numpy(dtype=np.float64)
     projected: float | None = None
-    if m.product is None and m.tag is None and m.meter is None:
+    if result is not None and m.product is None and m.tag is None and m.meter is None:
         fc = result.forecast
         fc = fc[fc["month"] == start]
         if m.account is not None:

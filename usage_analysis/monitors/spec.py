@@ -58,9 +58,11 @@ _MONITOR_KEYS = {
     "by",
     "threshold",
     "notify",
+    "team",
+    "rules",
     "events",
 }
-_FILE_KEYS = {"dashboard_url", "notify", "prices", "monitor"}
+_FILE_KEYS = {"dashboard_url", "notify", "prices", "monitor", "allocation"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ class Monitor:
       app or asset; ``meter``; ``product``) found by :func:`usage_analysis.anomalies`.
 
     ``account``, ``product``, ``tag`` (HERE billing tag) and ``meter`` (name or
+    id) narrow the rows the monitor watches. ``team`` (with ``rules``, an
+    allocation rules file or :class:`~usage_analysis.AllocationRules`) watches
+    the team's allocated rows: those it owns and its share of shared ones
+    (docs/allocation.md).
     id) narrow the rows the monitor watches. ``events`` are planned changes the
     forecast takes into account, as in :func:`usage_analysis.forecast`, e.g.
     ``events = ["+5000 devices from 2027-01-15", "rate x1.3 from 2027-03-01"]``.
@@ -98,10 +104,18 @@ class Monitor:
     by: str = "resource_id"
     threshold: float | None = None
     notify: tuple[Secret, ...] = ()
+    team: str | None = None
+    rules: Any = None  # AllocationRules, or the path of a rules file
     events: tuple[Event, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"monitor {self.name!r}" if isinstance(self.name, str) else "monitor"
+        if self.team is not None and self.rules is None:
+            raise InvalidParameter(
+                f"{where}.team",
+                "a team monitor needs the allocation rules: rules = 'allocation.toml' "
+                "(or allocation = ... at the top of the monitors file)",
+            )
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidParameter("name", "every monitor needs a name")
         if self.kind not in KINDS:
@@ -174,7 +188,7 @@ class Monitor:
     def __repr__(self) -> str:
         watch = ", ".join(
             f"{k}={getattr(self, k)!r}"
-            for k in ("account", "product", "tag", "meter", "plan", "allowance", "amount")
+            for k in ("account", "product", "tag", "team", "meter", "plan", "allowance", "amount")
             if getattr(self, k) is not None
         )
         return f"<Monitor {self.name!r} {self.kind} {self.provider}{': ' + watch if watch else ''}>"
@@ -242,6 +256,9 @@ def load_monitors(path: str | Path) -> MonitorSet:
         if "levels" in spec and isinstance(spec["levels"], list):
             spec["levels"] = tuple(spec["levels"])
         spec["notify"] = tuple(_urls(spec.get("notify", ()), p))
+        rules = spec.get("rules", data.get("allocation"))
+        if "team" in spec and rules is not None:
+            spec["rules"] = p.parent / str(rules)  # relative to the monitors file
         try:
             monitors.append(Monitor(**spec))
         except (InvalidParameter, TypeError) as exc:
