@@ -79,6 +79,9 @@ charts.spend_table(spend.combined, by=(), caption="All providers together, per m
 # %%
 charts.cost_forecast_table(spend.forecast, names=names, caption="This month: spent so far and the month-end forecast")
 
+# %%
+charts.cost_forecast_table(spend.combined_forecast, caption="All providers together: this month's spend forecast")
+
 # %% [markdown]
 # ## Allowances
 #

@@ -70,6 +70,8 @@ __all__ = [
     "execute_notebook",
     "export_html",
     "main",
+    "voila_command",
+    "voila_env",
 ]
 
 # The checkout this module lives in (``make demo`` runs from an editable install).
@@ -406,20 +408,40 @@ def export_html(nb: Any, path: Path, *, as_of: Any = None) -> Path:
     return path
 
 
+# The Voila template of the dashboard (Voila's lab template without CDN links), found
+# through JUPYTER_PATH in the package's data.
+VOILA_TEMPLATE = "usage-analysis"
+JUPYTER_DATA = Path(__file__).resolve().parent / "data" / "jupyter"
+
+
+def voila_command(notebook: Path, *, port: int) -> list[str]:
+    """Voila serving ``notebook`` as the dashboard; run it with :func:`voila_env`."""
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        f"--template={VOILA_TEMPLATE}",
+        # Jupytext's lab extension needs JupyterLab's document manager, absent in Voila.
+        # One item per flag: the ['...'] list form is deprecated in traitlets 5.
+        "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
+    ]
+
+
+def voila_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with the package's Voila template on JUPYTER_PATH."""
+    out = dict(os.environ if env is None else env)
+    paths = [str(JUPYTER_DATA), *filter(None, out.get("JUPYTER_PATH", "").split(os.pathsep))]
+    out["JUPYTER_PATH"] = os.pathsep.join(paths)
+    return out
+
+
 def _server_command(args: argparse.Namespace) -> list[str]:
     """The JupyterLab or Voila command line."""
     if args.dashboard:
-        command = [
-            sys.executable,
-            "-m",
-            "voila",
-            str(NOTEBOOKS / DASHBOARD_NOTEBOOK),
-            f"--port={args.server_port or VOILA_PORT}",
-            "--Voila.ip=127.0.0.1",
-            # Jupytext's lab extension needs JupyterLab's document manager, absent in Voila.
-            # One item per flag: the ['...'] list form is deprecated in traitlets 5.
-            "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
-        ]
+        command = voila_command(NOTEBOOKS / DASHBOARD_NOTEBOOK, port=args.server_port or VOILA_PORT)
     else:
         command = [
             sys.executable,
@@ -602,7 +624,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  starting         {what}; Ctrl-C stops everything", flush=True)
         # A session of its own: Ctrl-C reaches only this process, which then stops
         # the server cleanly (JupyterLab would otherwise ask for confirmation).
-        server = subprocess.Popen(_server_command(args), cwd=NOTEBOOKS, start_new_session=True)
+        server = subprocess.Popen(
+            _server_command(args),
+            cwd=NOTEBOOKS,
+            env=voila_env() if args.dashboard else None,
+            start_new_session=True,
+        )
         return server.wait()
     except KeyboardInterrupt as exc:
         print("\nusage-analysis demo: stopping ...", flush=True)
