@@ -14,7 +14,8 @@
     ├── ReportParseError            a file could not be read (file, line, column, expected)
     ├── SchemaError                 a frame lacks the columns or types an operation needs
     ├── UnitMismatch                an operation would add quantities of different units
-    └── LimitExceeded               a provider limit (outstanding reports, span, records)
+    ├── LimitExceeded               a provider limit (outstanding reports, span, records)
+    └── ArchiveError                the archive cannot be read or written (also an OSError)
 
 Every message is written for the person at the notebook, and never contains a
 token, session id, password or pre-signed URL (see ``usage_analysis._secrets``).
@@ -28,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "ArchiveError",
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionFailed",
@@ -204,3 +206,10 @@ class LimitExceeded(UsageAnalysisError):
         self.limit = limit
         self.provider = provider
         super().__init__(message)
+
+
+class ArchiveError(UsageAnalysisError, OSError):
+    """The archive cannot be read or written: the store refused, a commit kept
+    conflicting or was refused, the table uses a Delta feature this package does
+    not handle, or a value does not fit pandas. The library's own error, when
+    there is one, is chained as ``__cause__``."""

@@ -114,6 +114,7 @@ def costs(
     *,
     as_of: Any = None,
     forecast: bool = True,
+    events: Any = None,
 ) -> Costs:
     """Price every row of a unified frame and sum spend per provider, account and month.
 
@@ -124,6 +125,9 @@ def costs(
         as_of: when the data was taken, for the month-end forecast (default: the
             end of each provider's newest data).
         forecast: compute the month-end forecast (``False`` leaves its tables empty).
+        events: planned changes the quantity forecast takes into account (see
+            :func:`usage_analysis.forecast`), priced like the month: a list for
+            every provider, or a mapping provider -> list.
 
     Returns:
         A :class:`Costs` (row costs, detail, spend, combined spend, forecasts).
@@ -156,7 +160,8 @@ def costs(
         details.append(detail)
         unpriced.append(missing)
         if forecast:
-            forecasts.append(_forecast_provider(rows, provider, book, detail, as_of))
+            planned = events.get(provider) if isinstance(events, Mapping) else events
+            forecasts.append(_forecast_provider(rows, provider, book, detail, as_of, planned))
     found = pd.unique(df["provider"].dropna().astype(str))
     others = sorted(str(p) for p in found if p not in _GROUP_KEYS)
     if others:
@@ -487,7 +492,12 @@ def _sum(
 
 
 def _forecast_provider(
-    rows: pd.DataFrame, provider: str, book: PriceBook, detail: pd.DataFrame, as_of: Any
+    rows: pd.DataFrame,
+    provider: str,
+    book: PriceBook,
+    detail: pd.DataFrame,
+    as_of: Any,
+    events: Any = None,
 ) -> pd.DataFrame:
     """Month-end cost per pricing group: the quantity forecast, priced like the month."""
     start = rows["period_start"].to_numpy(dtype="datetime64[ns]").view("i8")
@@ -502,7 +512,9 @@ def _forecast_provider(
     if "billable_unit" not in by:
         by.append("billable_unit")
     try:
-        fc = quantity_forecast(usable, by=by, quantity="billable_quantity", as_of=as_of)
+        fc = quantity_forecast(
+            usable, by=by, quantity="billable_quantity", as_of=as_of, events=events
+        )
     except (SchemaError, InvalidParameter):
         return pd.DataFrame(columns=_FORECAST_COLUMNS)
     if not len(fc):

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..defaults import ARCHIVE_ENV
 from ._grain import GRAINS
+from ._lazy import scan
 from ._migrate import Migration
 from ._migrate import migrate as _migrate
 from ._read import history, last_archived, sql
@@ -45,6 +46,7 @@ __all__ = [
     "history",
     "last_archived",
     "migrate",
+    "scan",
     "sql",
 ]
 

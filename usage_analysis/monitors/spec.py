@@ -81,8 +81,7 @@ class Monitor:
     id) narrow the rows the monitor watches. ``team`` (with ``rules``, an
     allocation rules file or :class:`~usage_analysis.AllocationRules`) watches
     the team's allocated rows: those it owns and its share of shared ones
-    (docs/allocation.md).
-    id) narrow the rows the monitor watches. ``events`` are planned changes the
+    (docs/allocation.md). ``events`` are planned changes the
     forecast takes into account, as in :func:`usage_analysis.forecast`, e.g.
     ``events = ["+5000 devices from 2027-01-15", "rate x1.3 from 2027-03-01"]``.
     """

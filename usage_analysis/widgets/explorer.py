@@ -25,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import charts
+from .._memory import release_memory
 from ..analysis import ParticlePlan, plan_status
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
@@ -91,6 +92,8 @@ class UsageExplorer(widgets.VBox):
         plan: the Particle plan to compare with; default Basic with the blocks
             the newest month needs. ``None``-like choice is in the menu too.
         export_dir: where "Save CSV" and "Save chart" write (default ``./exports``).
+        fast: draw from category codes (``_aggregate``) where that is exact; ``False``
+            computes everything from the filtered rows (the reference, for debugging).
 
     The current state is readable without a browser: ``selection``, ``view``,
     ``filtered`` (the rows), ``headline`` (a :class:`Headline`), ``figure`` (the
@@ -108,6 +111,7 @@ class UsageExplorer(widgets.VBox):
         freq: str = "D",
         top: int = 10,
         quantity: str | None = None,
+        fast: bool = True,
     ) -> None:
         validate_unified(df)
         super().__init__()
@@ -118,6 +122,7 @@ class UsageExplorer(widgets.VBox):
             df = df.copy(deep=False)
             df.attrs = {}
         self.df = df
+        self.fast = fast
         self.columns = filter_columns(df)
         self.filter = FrameFilter(df, columns=self.columns)
         self.export_dir = Path(export_dir) if export_dir is not None else Path("exports")
@@ -383,7 +388,7 @@ class UsageExplorer(widgets.VBox):
             self.headline = self._cached(
                 ("headline", picked, view.quantity, view.plan),
                 lambda: (
-                    fast_headline(sel, quantity=view.quantity, plan=view.plan)
+                    (self.fast and fast_headline(sel, quantity=view.quantity, plan=view.plan))
                     or compute_headline(self.filtered, quantity=view.quantity, plan=view.plan)
                 ),
             )
@@ -483,6 +488,21 @@ class UsageExplorer(widgets.VBox):
         self._exported("html", target)
         return target
 
+    def close(self) -> None:
+        """Close the widget and let go of the frame and everything computed from it.
+
+        The explorer's callbacks refer to it, so it lingers until the garbage collector
+        runs; its decoded columns, row masks and cached figures are dropped now and
+        the freed memory is given back to the operating system.
+        """
+        super().close()
+        held = ("df", "filter", "_decoded", "_filtered", "_mask", "_results", "headline")
+        if any(name in self.__dict__ for name in held):
+            self.figure.close()
+            for name in held:
+                self.__dict__.pop(name, None)
+            release_memory()
+
     # ----------------------------------------------------------------- internals
 
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -539,7 +559,7 @@ class UsageExplorer(widgets.VBox):
         fw._widget_data = _copy_props(fw._data)
 
     def _top_table(self, sel: Selected, quantity: str) -> str:
-        sums = fast_top_consumers(sel, quantity=quantity)
+        sums = fast_top_consumers(sel, quantity=quantity) if self.fast else None
         if sums is None:
             return top_table_html(
                 self.filtered, by="resource_id", quantity=quantity, n=EXPLORER_TOP_ROWS
@@ -566,7 +586,7 @@ class UsageExplorer(widgets.VBox):
         )
 
     def _draw(self, sel: Selected, view: View) -> go.Figure:
-        if view.chart == "time":
+        if self.fast and view.chart == "time":
             fig = fast_usage_over_time(
                 sel, by=view.by, freq=view.freq, top=view.top, quantity=view.quantity
             )
