@@ -1,7 +1,7 @@
 """Evaluate monitors: level crossings, month-end forecasts, runaways.
 
 Pure: a unified frame in, :class:`MonitorState` objects out (no HTTP, no state
-file, no notification). Rows ending after ``now`` are left out. The numbers are
+file, no notification). Rows starting after ``now`` are left out. The numbers are
 those of every other surface: the month, the use so far, the percent and the
 month-end forecast (with its interval and run-out day) come from
 :func:`usage_analysis.forecast` on the provider's rows, as of the end of its
@@ -95,9 +95,12 @@ class MonitorState:
 
 
 def reported(df: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
-    """The rows reported by ``now``: anything ending after it left out."""
-    end = df["period_end"].fillna(df["period_start"] + pd.Timedelta(days=1))
-    keep = (end <= now) & df["period_start"].notna()
+    """The rows reported by ``now``: those starting after it left out.
+
+    A row that started before ``now`` is reported use, even when its day is still
+    running (it then counts as the newest data, as in the overview).
+    """
+    keep = (df["period_start"] < now) & df["period_start"].notna()
     return df.loc[keep.to_numpy(dtype=bool)]
 
 
