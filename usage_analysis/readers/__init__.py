@@ -26,8 +26,9 @@ from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
 from . import _unified as U
 from . import here, informatica, particle
 from ._csv import Sniffed, closest, sniff
+from ._overlap import drop_covered
 from ._parse import CoercedValuesWarning, MissingValuesWarning, ParseContext, to_pandas
-from ._source import Member, Source, load_source
+from ._source import DuplicateMemberWarning, Member, Source, load_source
 from ._summary import SummaryRowWarning
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "MIXED_COLUMN",
     "CoercedValuesWarning",
     "Detection",
+    "DuplicateMemberWarning",
     "MissingValuesWarning",
     "SummaryRowWarning",
     "detect",
@@ -215,6 +217,11 @@ def _read_group(
             tables.append(
                 mod.read_csv(p.member, p.sniffed, kind=kind, ctx=ctx, column_map=column_map)
             )
+        if len(tables) > 1:
+            names = [p.member.name if p.member else None for p in plans]
+            keep = drop_covered(tables, names, label=src.label, skipped=src.skipped)
+            plans = [plans[i] for i in keep]
+            tables = [tables[i] for i in keep]
         table = (
             tables[0]
             if len(tables) == 1

@@ -18,7 +18,9 @@ sheet; an HTML page (a login or error page saved by mistake) is refused.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,14 +30,30 @@ import pyarrow as pa
 
 from ..errors import ReportParseError
 from . import _excel
-from ._archive import GZIP_MAGIC, Budget, GzipStream, check_zip, open_zip, unzip
+from ._archive import (
+    GZIP_MAGIC,
+    Budget,
+    GzipStream,
+    check_zip,
+    member_key,
+    open_zip,
+    split_concatenated,
+    unzip,
+)
 
-__all__ = ["Member", "Source", "load_source"]
+__all__ = ["DuplicateMemberWarning", "Member", "Source", "load_source"]
 
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty archive
 # Archives inside archives: a ZIP of gzipped CSVs is plausible, deeper is not.
 _MAX_DEPTH = 2
 _HTML_STARTS = ("<!doctype html", "<html", "<head", "<body", "<?xml")
+
+
+class DuplicateMemberWarning(UserWarning):
+    """An archive holds the same file twice (same bytes, at any nesting level): read once.
+
+    ``df.attrs["skipped_members"]`` names the copies left out.
+    """
 
 
 @dataclass
@@ -286,21 +304,66 @@ def _expand(
                 return True
             return False
 
-        for name, data in unzip(raw, label=label, budget=budget, skip=skip):
-            _expand(
-                pa.py_buffer(data),
-                label=label,
-                member=name,
-                budget=budget,
-                src=src,
-                depth=depth + 1,
-            )
+        for part in split_concatenated(raw, label=label):
+            for name, data in unzip(part, label=label, budget=budget, skip=skip):
+                _expand(
+                    pa.py_buffer(data),
+                    label=label,
+                    member=name if member is None else f"{member}/{name}",
+                    budget=budget,
+                    src=src,
+                    depth=depth + 1,
+                )
         if not src.members:
             raise ReportParseError(
                 "archive holds no report files", file=label, expected="at least one CSV member"
             )
         return
     src.members.append(_decode(raw, label=label, member=member))
+
+
+def _drop_copies(src: Source) -> None:
+    """One copy of each file: members are compared by name form and by content digest.
+
+    The same bytes twice (``a.csv`` beside ``backup.zip/a.csv``, or under two names)
+    are read once, with a :class:`DuplicateMemberWarning`; two different files
+    whose names differ only in form (``./a.csv``/``A.csv``/NFD) are refused.
+    """
+    by_digest: dict[bytes, str] = {}
+    by_key: dict[str, str] = {}
+    kept = []
+    for m in src.members:
+        name = m.name or ""
+        digest = hashlib.blake2b(memoryview(m.data), digest_size=20).digest()
+        if digest in by_digest:
+            src.skipped.append(name)
+            warnings.warn(
+                DuplicateMemberWarning(
+                    f"{src.label}: member {name!r} holds the same bytes as "
+                    f"{by_digest[digest]!r}; it is read once"
+                ),
+                stacklevel=_caller_level(),
+            )
+            continue
+        key = member_key(name)
+        if key in by_key:
+            raise ReportParseError(
+                f"two members have the same name ({by_key[key]!r} and {name!r} differ only in "
+                "form) but different content: refusing an archive whose members could be read "
+                "twice or hide each other",
+                file=src.label,
+                member=name,
+                expected="unique member names",
+            )
+        by_digest[digest] = by_key[key] = name
+        kept.append(m)
+    src.members = kept
+
+
+def _caller_level() -> int:
+    from ._parse import _caller_level as level
+
+    return level()
 
 
 def load_source(source: Any) -> Source:
@@ -318,6 +381,8 @@ def load_source(source: Any) -> Source:
         return src
     src.size = raw.size
     _expand(raw, label=label, member=None, budget=Budget(label, raw.size), src=src, depth=0)
+    if len(src.members) > 1:
+        _drop_copies(src)
     is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and label != "<text>")
     plain = is_path and src.container is None
     only = src.members[0] if len(src.members) == 1 else None
