@@ -203,9 +203,14 @@ def _read_group(
     provider, kind = plans[0].provider, plans[0].kind
     mod = _MODULES[provider]
     if kind == "search":
+        seen: set[str] = set()  # page fingerprints across every member of the source
         frames = [
             here.read_pages(
-                p.json, ctx=ctx, member=p.member.name if p.member else None, column_map=column_map
+                p.json,
+                ctx=ctx,
+                member=p.member.name if p.member else None,
+                column_map=column_map,
+                seen=seen,
             )
             for p in plans
         ]
