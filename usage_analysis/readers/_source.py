@@ -72,6 +72,7 @@ class Member:
     path: str | None = None
     opener: Callable[[], GzipStream] | None = None
     sheet: str | None = None  # the Excel sheet this member was read from
+    uncached: list[str] = field(default_factory=list)  # formula cells with no saved value
 
     @property
     def data(self) -> pa.Buffer:
@@ -116,8 +117,9 @@ class Source:
     obj: Any = None  # parsed JSON handed over as Python objects
     container: str | None = None  # "zip", "gzip", "excel" or None
     skipped: list[str] = field(default_factory=list)  # archive metadata members left out
-    # Excel: the sheets not read (a workbook's report is one sheet).
-    other_sheets: list[Member] = field(default_factory=list)
+    # Excel: hidden sheets (never read), and visible sheets that hold no report.
+    hidden_sheets: list[str] = field(default_factory=list)
+    other_sheets: list[str] = field(default_factory=list)
     size: int = 0  # bytes of the source as given (compressed if it is)
 
 
@@ -234,15 +236,25 @@ def _is_plain_utf8(head: bytes) -> bool:
 
 
 def _workbook(data: bytes, *, label: str, member: str | None, src: Source) -> None:
+    """The visible sheets become members; hidden ones are listed (and said) but not read."""
     found = _excel.sheets(data, label=label, member=member)
     src.container = src.container or "excel"
-    members = []
-    for sheet, text in found:
-        m = _decode(pa.py_buffer(text), label=label, member=member)
-        m.sheet = sheet
-        members.append(m)
-    src.members.append(members[0])
-    src.other_sheets += members[1:]
+    for sheet in found:
+        if not sheet.visible:
+            src.hidden_sheets.append(sheet.name)
+            continue
+        m = _decode(pa.py_buffer(sheet.csv), label=label, member=member)
+        m.sheet = sheet.name
+        m.uncached = list(sheet.uncached)
+        src.members.append(m)
+    if not src.members:
+        raise ReportParseError(
+            f"every sheet with data is hidden ({', '.join(src.hidden_sheets)}): a hidden sheet "
+            "often holds old numbers, so none is read",
+            file=label,
+            member=member,
+            expected="the report on a visible sheet (unhide it if it is the report)",
+        )
 
 
 def _expand(
@@ -333,7 +345,7 @@ def _drop_copies(src: Source) -> None:
     by_key: dict[str, str] = {}
     kept = []
     for m in src.members:
-        name = m.name or ""
+        name = (m.name or "") + (f"[sheet {m.sheet}]" if m.sheet else "")
         digest = hashlib.blake2b(memoryview(m.data), digest_size=20).digest()
         if digest in by_digest:
             src.skipped.append(name)
