@@ -45,6 +45,7 @@ __all__ = [
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+_FIRST_FEED = 1 << 12
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile's own layout of a local file header
 
 
@@ -128,6 +129,7 @@ class GzipStream(io.RawIOBase):
         self._fed = 0  # input bytes handed to the current member's decompressor
         self._out = 0  # bytes produced so far
         self._d: Any = None
+        self._feed = _FIRST_FEED
         self._pending = b""
         self._done = False
         self._start_member()
@@ -158,6 +160,9 @@ class GzipStream(io.RawIOBase):
             return
         self._d = _inflate.decompressobj(16 + zlib.MAX_WBITS)
         self._fed = 0
+        # Input is fed in growing pieces: zlib copies what a member leaves unused,
+        # so a fixed 1 MB feed per member made a file of many tiny members quadratic.
+        self._feed = _FIRST_FEED
 
     def _consumed(self) -> int:
         """Compressed bytes really consumed: fed, minus what zlib has not used yet."""
@@ -176,7 +181,8 @@ class GzipStream(io.RawIOBase):
                 chunk_in: bytes | memoryview = d.unconsumed_tail
             else:
                 start = self._pos + self._fed
-                chunk_in = self._view[start : start + _CHUNK]
+                chunk_in = self._view[start : start + self._feed]
+                self._feed = min(self._feed * 2, _CHUNK)
                 self._fed += len(chunk_in)
                 if not len(chunk_in):
                     try:

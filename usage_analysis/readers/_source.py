@@ -283,7 +283,22 @@ def _expand(
         def opener() -> GzipStream:
             return GzipStream(raw, label=label, member=member, budget=Budget(label, raw.size))
 
-        inner_head = opener().read(64 * 1024)
+        first = opener()
+        inner_head = first.read(256 * 1024)
+        if len(inner_head) < 256 * 1024 or not first.read(1):
+            # Small once inflated: keep the bytes, so no later step inflates it again
+            # (a file of a million empty gzip members then costs one pass, not four).
+            budget.add(len(inner_head), member=member)
+            _expand(
+                pa.py_buffer(inner_head),
+                label=label,
+                member=member,
+                budget=budget,
+                src=src,
+                depth=depth + 1,
+            )
+            return
+        inner_head = inner_head[: 64 * 1024]
         if depth == 0 and _is_plain_utf8(inner_head):
             _check_html(inner_head, label=label, member=member)
             # Read through the capped stream: never inflated whole before parsing.
