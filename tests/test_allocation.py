@@ -387,3 +387,23 @@ def test_allocated_plus_unallocated_is_the_bill_to_the_cent(
 
 
 UNALLOCATED = "unallocated"
+
+
+def test_focus_tags_carry_tags_project_and_the_allocated_team(
+    three: pd.DataFrame, rules_file: Any
+) -> None:
+    import json
+
+    from usage_analysis.focus import to_focus
+
+    focus = to_focus(three, BOOK, rules=rules_file)
+    tags = [json.loads(t) for t in focus["Tags"]]
+    by_tag = [t for t in tags if t.get("billingTag") == "team-logistics"]
+    assert by_tag and all(t["team"] == "logistics" for t in by_tag)
+    web = [t for t in tags if t.get("team") == "web"]
+    assert web == [{"project": "hrn:here:authorization::org1:project/storefront", "team": "web"}]
+    lab = [t for t in tags if t.get("product") == "Lab"]
+    assert lab == [{"product": "Lab", "sharedCost": "shared #1"}]
+    infa = [t for t in tags if t.get("folder") == "Publish"]
+    assert infa == [{"folder": "Publish", "project": "Analytics", "team": "data"}]
+    assert {"team": "unallocated", "product": "Spare"} in tags

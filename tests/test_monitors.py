@@ -286,7 +286,7 @@ def test_here_rows_of_the_last_48_hours_count_as_provisional_and_rows_after_now_
 ):
     # Issue 19: a monitor gives the overview's numbers. HERE's newest 48 h are
     # reported use (late rows only add to them): they count, and every message says
-    # they are provisional. Rows that end after ``now`` are left out.
+    # they are provisional. Rows that start after ``now`` are left out.
     monitor = Monitor("h", "budget", "here", allowance=100, meter="Routing - Car")
     rows = [
         {
@@ -300,8 +300,8 @@ def test_here_rows_of_the_last_48_hours_count_as_provisional_and_rows_after_now_
         for day in ("2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20")
     ]
     frame = unified(rows)
-    (state,) = evaluate([monitor], frame, now="2026-11-20T06:00:00Z")
-    assert state.used == 180.0  # Nov 20 ends after now
+    (state,) = evaluate([monitor], frame, now="2026-11-19T18:00:00Z")
+    assert state.used == 180.0  # Nov 20 starts after now; Nov 19 is still running
     assert state.fresh is not None
     assert state.fresh.as_of == pd.Timestamp("2026-11-20", tz="UTC")
     assert state.fresh.complete_until == pd.Timestamp("2026-11-18", tz="UTC")

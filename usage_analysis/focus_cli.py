@@ -41,6 +41,12 @@ def register(subparsers: Any) -> None:
         help="price book TOML (default: the EXAMPLE prices shipped with the package)",
     )
     parser.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="allocation rules TOML: Tags then name each row's team (docs/allocation.md)",
+    )
+    parser.add_argument(
         "--archive",
         metavar="PATH_OR_URL",
         help="archive root when no INPUTS are given (default: $USAGE_ANALYSIS_ARCHIVE, "
@@ -80,7 +86,7 @@ def run_export(args: argparse.Namespace) -> int:
     frame = _inputs(args)
     if not len(frame):
         print("usage-analysis: warning: no usage rows to export", file=sys.stderr)
-    focus = to_focus(frame, prices=args.prices, charge_period=_period(args))
+    focus = to_focus(frame, prices=args.prices, charge_period=_period(args), rules=args.rules)
     # A missing folder is made, as ``fetch --out`` does.
     out.parent.mkdir(parents=True, exist_ok=True)
     write_focus(focus, out)

@@ -54,6 +54,7 @@ __all__ = [
     "allocate",
     "example_rules",
     "load_rules",
+    "row_teams",
     "split_cents",
     "team_frame",
 ]
@@ -69,7 +70,7 @@ TABLE_COLUMNS = [
     "own_cost",
     "shared_cost",
 ]
-_BASE = ["month", "provider", "currency", "meter", "billable_unit", "resource_id", "resource_name"]
+TOP_RESOURCES = 50  # per team and month: a statement shows the first few
 
 
 class AllocationWarning(UserWarning):
@@ -261,32 +262,23 @@ def allocate_grouped(
         table, owner, pool = table[keep].reset_index(drop=True), owner[keep], pool[keep]
         totals = totals[totals["currency"] == rules.currency]
     names = rules.names
+    codes = np.where(owner >= 0, owner, len(names) - 1)
     table = table.assign(
-        team=np.asarray(names, dtype=object)[np.where(owner >= 0, owner, len(names) - 1)],
+        team=pd.Categorical.from_codes(codes, categories=list(names)),
         pool=pool,
+        month=pd.to_datetime(table["month"], utc=True),
     )
-    table["month"] = pd.to_datetime(table["month"], utc=True)
-    owned = table[table["pool"] < 0]
-    shared_rows = table[table["pool"] >= 0]
-    shares, shared_detail = _split_shared(owned, shared_rows, rules)
-    own_detail = owned.assign(source="own")[
-        [
-            "month",
-            "team",
-            "provider",
-            "currency",
-            "meter",
-            "billable_unit",
-            "source",
-            "cost",
-            "quantity",
-        ]
-    ]
+    # Everything below works on sums per meter (a few rows per team and month),
+    # never on the (possibly million-row) resource table.
+    small = _sum_by(
+        table, ["month", "team", "pool", "provider", "currency", "meter", "billable_unit"]
+    )
+    owned = small[small["pool"] < 0]
+    shares, shared_detail = _split_shared(owned, small[small["pool"] >= 0], rules)
+    own_detail = owned.drop(columns="pool").assign(source="own")
     detail = pd.concat(
         [d for d in (own_detail, shared_detail) if len(d)] or [own_detail], ignore_index=True
     )
-    for col in ("team", "provider", "currency", "meter", "billable_unit", "source"):
-        detail[col] = detail[col].astype(object)
     detail = (
         detail.groupby(
             ["month", "team", "provider", "currency", "meter", "billable_unit", "source"],
@@ -298,7 +290,7 @@ def allocate_grouped(
     )
     out = _cells(detail, rules, totals)
     detail = _round_detail(detail, out)
-    resources = _resources(owned)
+    resources = _resources(table[table["pool"].to_numpy() < 0])
     totals = totals.assign(cost=totals["cost"].round(2)).reset_index(drop=True)
     return Allocation(
         table=out,
@@ -354,7 +346,10 @@ def _category(s: pd.Series) -> pd.Series:
 def _split_shared(
     owned: pd.DataFrame, shared_rows: pd.DataFrame, rules: AllocationRules
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each shared pool split between its teams: the shares table and detail rows."""
+    """Each shared pool split between its teams: the shares table and detail rows.
+
+    Both inputs are the small per-meter sums; plain Python over their records.
+    """
     share_cols = [
         "month",
         "rule",
@@ -368,70 +363,66 @@ def _split_shared(
     ]
     if not len(shared_rows):
         return pd.DataFrame(columns=share_cols), pd.DataFrame()
-    own = (
-        owned.assign(
-            provider=owned["provider"].astype(object), currency=owned["currency"].astype(object)
+    own: dict[tuple[Any, ...], float] = {}
+    for r in owned[["month", "provider", "currency", "team", "cost"]].itertuples(index=False):
+        key = (r.month, r.provider, r.currency, r.team)
+        own[key] = own.get(key, 0.0) + float(r.cost)
+    pools: dict[tuple[Any, ...], list[tuple[Any, Any, float, float]]] = {}
+    cols = ["month", "pool", "provider", "currency", "meter", "billable_unit", "cost", "quantity"]
+    for r in shared_rows[cols].itertuples(index=False):
+        pools.setdefault((r.month, int(r.pool), r.provider, r.currency), []).append(
+            (r.meter, r.billable_unit, float(r.cost), float(r.quantity))
         )
-        .groupby(["month", "provider", "currency", "team"])["cost"]
-        .sum()
-    )
     records = []
     details = []
-    pools = shared_rows.assign(
-        provider=shared_rows["provider"].astype(object),
-        currency=shared_rows["currency"].astype(object),
-    )
-    for (month, p, provider, currency), rows in pools.groupby(
-        ["month", "pool", "provider", "currency"], sort=True
-    ):
-        rule = rules.shared[int(p)]
-        teams = rules.recipients(rule)
-        weights = _weights(rule, teams, own, (month, provider, currency))
+    for (month, p, provider, currency), meters in sorted(pools.items(), key=lambda kv: str(kv[0])):
+        rule = rules.shared[p]
+        weights = _weights(rule, rules.recipients(rule), own, (month, provider, currency))
+        even = weights.pop("__even__", None) is not None
+        how = rule.describe() + (" (no team had own cost: even)" if even else "")
         total_w = sum(weights.values())
-        by_meter = (
-            rows.groupby(["meter", "billable_unit"], dropna=False, observed=True)[
-                ["cost", "quantity"]
-            ]
-            .sum()
-            .reset_index()
-        )
-        how = rule.describe() + (" (no team had own cost: even)" if weights.get("__even__") else "")
-        weights.pop("__even__", None)
-        total_w = sum(weights.values())
+        pool_cost = sum(m[2] for m in meters)
         for team, w in weights.items():
             frac = w / total_w
             records.append(
-                {
-                    "month": month,
-                    "rule": rule.name,
-                    "provider": provider,
-                    "currency": currency,
-                    "team": team,
-                    "weight": w,
-                    "share": frac,
-                    "cost": float(rows["cost"].sum()) * frac,
-                    "description": how,
-                }
+                (month, rule.name, provider, currency, team, w, frac, pool_cost * frac, how)
             )
-            details.append(
-                by_meter.assign(
-                    month=month,
-                    team=team,
-                    provider=provider,
-                    currency=currency,
-                    source=rule.name,
-                    cost=by_meter["cost"] * frac,
-                    quantity=by_meter["quantity"] * frac,
+            for meter, unit, cost, qty in meters:
+                details.append(
+                    (
+                        month,
+                        team,
+                        provider,
+                        currency,
+                        meter,
+                        unit,
+                        rule.name,
+                        cost * frac,
+                        qty * frac,
+                    )
                 )
-            )
-        del total_w
-    return pd.DataFrame.from_records(records, columns=share_cols), pd.concat(
-        details, ignore_index=True
+    detail_cols = [
+        "month",
+        "team",
+        "provider",
+        "currency",
+        "meter",
+        "billable_unit",
+        "source",
+        "cost",
+        "quantity",
+    ]
+    return (
+        pd.DataFrame.from_records(records, columns=share_cols),
+        pd.DataFrame.from_records(details, columns=detail_cols),
     )
 
 
 def _weights(
-    rule: SharedRule, teams: tuple[str, ...], own: pd.Series, key: tuple[Any, ...]
+    rule: SharedRule,
+    teams: tuple[str, ...],
+    own: Mapping[tuple[Any, ...], float],
+    key: tuple[Any, ...],
 ) -> dict[str, float]:
     if isinstance(rule.split, Mapping):
         return {t: float(w) for t, w in rule.split.items() if float(w) > 0}
@@ -477,73 +468,71 @@ def split_cents(amounts: np.ndarray, groups: np.ndarray, targets: np.ndarray) ->
 
 
 def _cells(detail: pd.DataFrame, rules: AllocationRules, totals: pd.DataFrame) -> pd.DataFrame:
-    """The team x provider x currency table, rounded to the bill per month and currency."""
-    keys = ["month", "team", "provider", "currency"]
-    g = detail.groupby(keys, dropna=False, sort=True)
-    cells = g[["cost"]].sum()
-    cells["own_cost"] = detail[detail["source"] == "own"].groupby(keys, dropna=False)["cost"].sum()
-    cells["own_cost"] = cells["own_cost"].fillna(0.0)
-    units = g["billable_unit"].agg(lambda s: s.dropna().unique().tolist())
-    qty = g["quantity"].sum()
-    cells["unit"] = [u[0] if len(u) == 1 else ("" if not u else "mixed") for u in units]
-    cells["quantity"] = [q if len(u) == 1 else np.nan for q, u in zip(qty, units, strict=True)]
-    cells = cells.reset_index()
+    """The team x provider x currency table, rounded to the bill per month and currency.
+
+    ``detail`` is the small per-meter table: plain Python over its records.
+    """
+    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+    cols = ["month", "team", "provider", "currency", "billable_unit", "source", "cost", "quantity"]
+    for r in detail[cols].itertuples(index=False):
+        key = (r.month, r.team, r.provider, r.currency)
+        c = cells.setdefault(key, {"cost": 0.0, "own_cost": 0.0, "quantity": 0.0, "units": set()})
+        c["cost"] += float(r.cost)
+        c["quantity"] += float(r.quantity)
+        if r.source == "own":
+            c["own_cost"] += float(r.cost)
+        if r.billable_unit is not None and not pd.isna(r.billable_unit):
+            c["units"].add(str(r.billable_unit))
     # Every team shows each month (with 0 when it used nothing: in the month's first
     # currency), and unallocated in each month and currency of the bill.
-    frames = [cells]
-    listed = set(zip(cells["month"], cells["team"], strict=True))
-    listed_cur = set(zip(cells["month"], cells["currency"], cells["team"], strict=True))
+    listed = {(k[0], k[1]) for k in cells}
     for r in totals.sort_values(["month", "currency"]).itertuples():
         for name in rules.names:
             if name == UNALLOCATED:
-                if (r.month, r.currency, name) in listed_cur:
+                if any(k[0] == r.month and k[1] == name and k[3] == r.currency for k in cells):
                     continue
             elif (r.month, name) in listed:
                 continue
             listed.add((r.month, name))
-            listed_cur.add((r.month, r.currency, name))
-            frames.append(
-                pd.DataFrame(
-                    [
-                        {
-                            "month": r.month,
-                            "team": name,
-                            "provider": _team_provider(rules, name),
-                            "currency": r.currency,
-                            "cost": 0.0,
-                            "own_cost": 0.0,
-                            "unit": "",
-                            "quantity": 0.0,
-                        }
-                    ]
-                )
-            )
-    cells = pd.concat(frames, ignore_index=True)
+            key = (r.month, name, _team_provider(rules, name), r.currency)
+            cells[key] = {"cost": 0.0, "own_cost": 0.0, "quantity": 0.0, "units": set()}
     order = {n: i for i, n in enumerate(rules.names)}
-    cells["_order"] = cells["team"].map(order)
-    cells = cells.sort_values(["month", "currency", "_order", "provider"], kind="stable")
-    cells = cells.drop(columns="_order").reset_index(drop=True)
+    keys = sorted(cells, key=lambda k: (k[0], str(k[3]), order[k[1]], str(k[2])))
     bill = {(r.month, r.currency): round(r.cost * 100) for r in totals.itertuples()}
-    gkeys = list(zip(cells["month"], cells["currency"], strict=True))
-    uniq = list(dict.fromkeys(gkeys))
-    gid = np.array([uniq.index(k) for k in gkeys], dtype=np.int64)
-    sums = cells.groupby(["month", "currency"], sort=False)["cost"].sum()
+    groups: dict[tuple[Any, Any], int] = {}
+    gid = np.array([groups.setdefault((k[0], k[3]), len(groups)) for k in keys], dtype=np.int64)
+    exact = np.array([cells[k]["cost"] for k in keys], dtype=np.float64)
+    sums = np.bincount(gid, weights=exact, minlength=len(groups))
     targets = np.array(
-        [bill.get(k, round(float(sums.get(k, 0.0)) * 100)) for k in uniq], dtype=np.int64
+        [bill.get(g, round(float(sums[i]) * 100)) for g, i in groups.items()], dtype=np.int64
     )
-    cells["cost_exact"] = cells["cost"]
-    cents = split_cents(cells["cost"].to_numpy(dtype=np.float64), gid, targets)
-    cells["cost"] = cents / 100.0
+    cents = split_cents(exact, gid, targets)
     # Own and shared parts split the cell's cents the same way (largest remainder).
-    own = cells["own_cost"].to_numpy(dtype=np.float64)
-    shared = np.maximum(cells["cost_exact"].to_numpy(dtype=np.float64) - own, 0.0)
-    n = len(cells)
+    own = np.array([cells[k]["own_cost"] for k in keys], dtype=np.float64)
+    n = len(keys)
     parts = split_cents(
-        np.concatenate([own, shared]), np.concatenate([np.arange(n), np.arange(n)]), cents
+        np.concatenate([own, np.maximum(exact - own, 0.0)]),
+        np.concatenate([np.arange(n), np.arange(n)]),
+        cents,
     )
-    cells["own_cost"] = parts[:n] / 100.0
-    cells["shared_cost"] = parts[n:] / 100.0
-    return cells[TABLE_COLUMNS]
+    units = [cells[k]["units"] for k in keys]
+    out = pd.DataFrame(
+        {
+            "team": [k[1] for k in keys],
+            "provider": [k[2] for k in keys],
+            "currency": [k[3] for k in keys],
+            "cost": cents / 100.0,
+            "quantity": [
+                cells[k]["quantity"] if len(u) <= 1 else np.nan
+                for k, u in zip(keys, units, strict=True)
+            ],
+            "unit": [next(iter(u)) if len(u) == 1 else ("mixed" if u else "") for u in units],
+            "month": pd.to_datetime(pd.Series([k[0] for k in keys], dtype=object), utc=True),
+            "own_cost": parts[:n] / 100.0,
+            "shared_cost": parts[n:] / 100.0,
+        }
+    )
+    return out[TABLE_COLUMNS]
 
 
 def _team_provider(rules: AllocationRules, name: str) -> str:
@@ -559,38 +548,44 @@ def _round_detail(detail: pd.DataFrame, cells: pd.DataFrame) -> pd.DataFrame:
         return detail
     keys = ["month", "team", "provider", "currency"]
     cell_cents = {
-        tuple(k): round(c * 100)
-        for k, c in zip(cells[keys].itertuples(index=False), cells["cost"], strict=True)
+        tuple(k[:4]): round(k[4] * 100)
+        for k in cells[[*keys, "cost"]].itertuples(index=False, name=None)
     }
-    gkeys = list(zip(*(detail[k] for k in keys), strict=True))
-    uniq = list(dict.fromkeys(gkeys))
-    index = {k: i for i, k in enumerate(uniq)}
-    gid = np.array([index[k] for k in gkeys], dtype=np.int64)
-    targets = np.array([cell_cents.get(k, 0) for k in uniq], dtype=np.int64)
+    index: dict[tuple[Any, ...], int] = {}
+    gid = np.array(
+        [index.setdefault(k, len(index)) for k in detail[keys].itertuples(index=False, name=None)],
+        dtype=np.int64,
+    )
+    targets = np.array([cell_cents.get(k, 0) for k in index], dtype=np.int64)
     cents = split_cents(detail["cost"].to_numpy(dtype=np.float64), gid, targets)
     return detail.assign(cost=cents / 100.0)
 
 
 def _resources(owned: pd.DataFrame) -> pd.DataFrame:
-    cols = [
-        "month",
-        "team",
-        "provider",
-        "currency",
-        "resource_id",
-        "resource_name",
-        "billable_unit",
-    ]
-    frame = owned[[*cols, "cost", "quantity"]].copy()
-    for c in cols[1:]:
-        frame[c] = frame[c].astype(object)
-    out = frame.groupby(cols, dropna=False, sort=False)[["cost", "quantity"]].sum().reset_index()
-    out = out[out["resource_id"].notna() | out["resource_name"].notna()]
-    return (
-        out.sort_values(["month", "team", "cost"], ascending=[True, True, False])
-        .reset_index(drop=True)
-        .rename(columns={"billable_unit": "unit"})
-    )
+    """The costliest resources of each team and month (at most TOP_RESOURCES each)."""
+    keys = ["month", "team", "provider", "currency", "resource_id", "resource_name"]
+    keys.append("billable_unit")
+    has = owned["resource_id"].notna().to_numpy() | owned["resource_name"].notna().to_numpy()
+    out = _sum_by(owned[has], keys, objects=False)
+    out = out.sort_values(["month", "team", "cost"], ascending=[True, True, False], kind="stable")
+    out = out.groupby(["month", "team"], observed=True, sort=False).head(TOP_RESOURCES)
+    for c in keys[1:]:
+        out[c] = out[c].astype(object)
+    return out.reset_index(drop=True).rename(columns={"billable_unit": "unit"})
+
+
+def _sum_by(table: pd.DataFrame, keys: list[str], *, objects: bool = True) -> pd.DataFrame:
+    """``cost`` and ``quantity`` summed per ``keys`` (strings as objects: a small table)."""
+    gid, out = group_ids(table, keys)
+    n = len(out)
+    out = out.reset_index(drop=True)
+    out["cost"] = np.bincount(gid, weights=table["cost"].to_numpy(np.float64), minlength=n)
+    out["quantity"] = np.bincount(gid, weights=table["quantity"].to_numpy(np.float64), minlength=n)
+    if objects:
+        for c in keys:
+            if isinstance(out[c].dtype, pd.CategoricalDtype) or out[c].dtype == object:
+                out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out
 
 
 def team_frame(
@@ -645,6 +640,25 @@ def team_frame(
     out["allocated_cost"] = out["cost"].to_numpy(dtype=np.float64) * w
     out["team"] = team
     return out
+
+
+def row_teams(
+    df: pd.DataFrame, rules: AllocationRules | Mapping[str, Any] | str | Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a unified frame: the owning team (``unallocated`` when none, None
+    for a shared row) and the shared rule's name (None for an owned row)."""
+    rules = AllocationRules.coerce(rules)
+    owner, pool, _ = _assign_rows(key_frame(df, rule_columns(rules)), rules)
+    names = np.asarray(rules.names, dtype=object)
+    team = names[np.where(owner >= 0, owner, len(names) - 1)]
+    shared = np.full(len(df), None, dtype=object)
+    in_pool = pool >= 0
+    if rules.shared:
+        labels = np.asarray([r.name for r in rules.shared], dtype=object)
+        shared[in_pool] = labels[pool[in_pool]]
+    team = team.astype(object)
+    team[in_pool] = None
+    return team, shared
 
 
 def _assign_rows(

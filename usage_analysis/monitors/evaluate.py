@@ -1,7 +1,7 @@
 """Evaluate monitors: level crossings, month-end forecasts, runaways.
 
 Pure: a unified frame in, :class:`MonitorState` objects out (no HTTP, no state
-file, no notification). Rows ending after ``now`` are left out. The numbers are
+file, no notification). Rows starting after ``now`` are left out. The numbers are
 those of every other surface: the month, the use so far, the percent and the
 month-end forecast (with its interval and run-out day) come from
 :func:`usage_analysis.forecast` on the provider's rows, as of the end of its
@@ -27,6 +27,7 @@ from ..analysis.freshness import Freshness, freshness, ran_out_text
 from ..analysis.prices import PriceBook
 from ..defaults import HERE_DATA_LAG
 from ..errors import UnitMismatch, UsageAnalysisError
+from ..schema import require_columns
 from .spec import Monitor
 
 __all__ = ["Alert", "MonitorState", "evaluate", "finalized", "reported", "status_text"]
@@ -95,9 +96,12 @@ class MonitorState:
 
 
 def reported(df: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
-    """The rows reported by ``now``: anything ending after it left out."""
-    end = df["period_end"].fillna(df["period_start"] + pd.Timedelta(days=1))
-    keep = (end <= now) & df["period_start"].notna()
+    """The rows reported by ``now``: those starting after it left out.
+
+    A row that started before ``now`` is reported use, even when its day is still
+    running (it then counts as the newest data, as in the overview).
+    """
+    keep = (df["period_start"] < now) & df["period_start"].notna()
     return df.loc[keep.to_numpy(dtype=bool)]
 
 
@@ -153,11 +157,9 @@ def _mask(df: pd.DataFrame, m: Monitor) -> np.ndarray:
         meter = df["meter"].astype(object).eq(m.meter) | df["meter_id"].astype(object).eq(m.meter)
         mask &= meter.to_numpy(dtype=bool, na_value=False)
     if m.tag is not None:
-        if "billing_tag" not in df.columns:
-            mask[:] = False
-        else:
-            tag = df["billing_tag"].astype(object).eq(m.tag)
-            mask &= tag.to_numpy(dtype=bool, na_value=False)
+        require_columns(df, ["billing_tag"], "tag")  # a missing column is an error, not "no data"
+        tag = df["billing_tag"].astype(object).eq(m.tag)
+        mask &= tag.to_numpy(dtype=bool, na_value=False)
     return mask
 
 
@@ -337,7 +339,11 @@ def _money(
     """
     if not len(inside):
         return np.zeros(0), m.currency, None
-    result = None if "allocated_cost" in inside.columns else price_rows(provider_rows, prices)
+    result = (
+        None
+        if "allocated_cost" in inside.columns
+        else price_rows(provider_rows, prices, events=m.events or None)
+    )
     # A team's rows come with their allocated cost (priced on the whole account).
     priced = inside.assign(cost=inside["allocated_cost"]) if result is None else result.rows
     cost = priced.loc[inside.index, "cost"].to_numpy(dtype=np.float64)

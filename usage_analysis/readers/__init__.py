@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .._memory import release_memory
 from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
 from . import _unified as U
 from . import here, informatica, particle
@@ -450,11 +451,12 @@ def read_report(
         ).reset_index(drop=True)
     else:
         out = frames[0] if len(frames) == 1 else _mixed(frames)
-    if src.size > _RELEASE_AFTER:
-        # Arrow's allocator keeps freed parse buffers for reuse; after a large read
-        # that is gigabytes the notebook never gets back. Return them now.
+    if src.size > _RELEASE_AFTER or src.container is not None:
+        # Arrow's allocator keeps freed parse buffers for reuse, malloc the inflated
+        # bytes of a compressed report; after a large read that is memory the
+        # notebook never gets back. Return it now.
         del frames
-        pa.default_memory_pool().release_unused()
+        release_memory()
     return out
 
 
