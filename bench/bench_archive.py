@@ -11,8 +11,9 @@ the same run:
 - ``history()`` of every row vs DuckDB reading the same rows into Arrow (target:
   within 3x; peak memory under 3x the returned frame);
 - archiving a 1M-row report vs writing it as one Parquet file (target: within
-  2x), into an empty archive and replacing the same report in it; each side
-  the fastest of three runs.
+  3x; the archive writes through delta-rs's own predicate overwrite), into an
+  empty archive and replacing the same report in it; each side the fastest of
+  three runs. The write figures do not depend on ``BENCH_ARCHIVE_DEVICES``.
 """
 
 from __future__ import annotations
@@ -268,6 +269,6 @@ def run(report: Report) -> None:
             f"archive: a 1M-row report, {what}",
             w_time,
             p_time,
-            target=2.0,
+            target=3.0,
             baseline_name="one Parquet file",
         )

@@ -29,15 +29,12 @@
 from datetime import date, timedelta
 
 import ipywidgets as widgets
-import pandas as pd
 from IPython.display import display
 
 import usage_analysis as ua
 from usage_analysis import charts
 from usage_analysis.demo import connect
 from usage_analysis.widgets import ReportRequester, UsageExplorer
-
-pd.set_option("display.float_format", "{:,.2f}".format)  # tables: 1,234.56, not 1.23456e+03
 
 client = connect("particle")
 
@@ -117,7 +114,7 @@ charts.top_bar(df, by="resource_id", n=10, title="Top 10 devices by data operati
 # %%
 status = ua.plan_status(df, plan, period_start=period_start)
 print(f"used {status.used:,.0f} of {status.allowance:,.0f} data operations ({status.percent:.1f} %); Basic blocks needed: {status.blocks_needed}")
-status.thresholds
+charts.table(status.thresholds, columns={"level": "warning level", "quantity": "data operations", "crossed_on": "crossed on"}, caption="Particle's warning levels this billing period")
 
 # %%
 charts.cumulative_vs_allowance(df, plan=plan, month=period_start)
@@ -130,7 +127,12 @@ charts.cumulative_vs_allowance(df, plan=plan, month=period_start)
 
 # %%
 runaways = ua.anomalies(df, by="resource_id")
-runaways[["resource_name", "day", "value", "usual", "factor", "explanation"]].head(10)
+charts.table(
+    runaways.head(10),
+    columns={"resource_name": "device", "day": "day (UTC)", "value": "data operations", "usual": "usual per day", "factor": "times usual", "explanation": "why"},
+    decimals={"usual": 0, "factor": 1},
+    caption="Days a device used far more than usual (the 10 strongest)",
+)
 
 # %%
 suspects = df[df["resource_id"].isin(runaways["resource_id"].unique()[:10])]

@@ -28,15 +28,12 @@
 from datetime import date, timedelta
 
 import ipywidgets as widgets
-import pandas as pd
 import plotly.express as px
 
 import usage_analysis as ua
 from usage_analysis import charts
 from usage_analysis.demo import connect
 from usage_analysis.widgets import ReportRequester, UsageExplorer
-
-pd.set_option("display.float_format", "{:,.2f}".format)  # tables: 1,234.56, not 1.23456e+03
 
 client = connect("here")
 
@@ -82,7 +79,7 @@ explorer_box
 # are listed side by side, never added up.
 
 # %%
-ua.here_usage(df, by="meter")
+charts.table(ua.here_usage(df, by="meter"), columns={"meter": "feature", "billable_unit": "unit", "billable_quantity": "billable usage"}, caption="Billable usage per feature, last month and this month so far")
 
 # %%
 charts.top_bar(df, by="meter", n=10, quantity="billable_quantity", title="Billable usage by feature")
@@ -104,8 +101,15 @@ charts.usage_over_time(transactions, by="resource_id", freq="D", quantity="billa
 
 # %%
 costs = ua.here_costs(df, "here_rate_card.csv", freq="MS")
-print("not on the rate card:", ", ".join(costs.attrs["unpriced"]) or "none")
-costs[["period_start", "meter", "billable_unit", "billable_quantity", "free_allowance", "chargeable_quantity", "price_per_unit", "cost", "currency"]]
+unpriced = sorted(costs.loc[~costs["priced"], "meter"].astype(str).unique())
+print("not on the rate card:", ", ".join(unpriced) or "none")
+charts.table(
+    costs.assign(month=costs["period_start"].dt.strftime("%b %Y")),
+    columns={"month": "month", "meter": "feature", "billable_unit": "unit", "billable_quantity": "billable", "free_allowance": "free", "chargeable_quantity": "chargeable", "price_per_unit": "price (example)", "cost": "estimated cost", "currency": "currency"},
+    prices={"price_per_unit": ("billable_unit", "currency")},
+    decimals={"cost": 2},
+    caption="Estimated cost per feature and month from the EXAMPLE rate card (not HERE's price list)",
+)
 
 # %%
 by_month = costs[costs["priced"]].assign(month=lambda t: t["period_start"].dt.strftime("%b %Y"))
@@ -114,9 +118,10 @@ fig = px.bar(
     x="month",
     y="cost",
     color="meter",
-    title="Estimated HERE cost per month, by feature (example rate card)",
-    labels={"month": "month (UTC)", "cost": "estimated cost (USD)", "meter": "feature"},
+    color_discrete_map=charts.color_map(by_month["meter"]),  # each feature's colour in every chart
+    title="Estimated HERE cost per month, by feature (EXAMPLE rate card)",
+    labels={"month": "month (UTC)", "cost": "estimated cost (USD, example prices)", "meter": "feature"},
     height=480,
 )
 fig.update_xaxes(type="category")
-fig.update_layout(template="plotly_white")
+fig.update_layout(template=charts.TEMPLATE)

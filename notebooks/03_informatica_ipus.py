@@ -36,8 +36,6 @@ from usage_analysis import charts
 from usage_analysis.demo import connect
 from usage_analysis.widgets import ReportRequester, UsageExplorer
 
-pd.set_option("display.float_format", "{:,.2f}".format)  # tables: 1,234.56, not 1.23456e+03
-
 client = connect("informatica")
 
 # %% [markdown]
@@ -84,7 +82,7 @@ explorer_box
 # ## IPUs by meter
 
 # %%
-ua.ipu_usage(summary, by=["account_name", "meter"])
+charts.table(ua.ipu_usage(summary, by=["account_name", "meter"]), columns={"account_name": "org", "meter": "meter", "billable_quantity": "IPUs"}, caption="IPUs per org and meter, last month and this month so far")
 
 # %%
 charts.usage_over_time(summary, by="meter", freq="D", quantity="billable_quantity", title="IPUs per day, by meter (all linked orgs)")
@@ -121,6 +119,7 @@ def alert_row(rows, alert, *, entitlement=None, **scope):
     }
 
 
+ORG_COLUMNS = ["org", "alert", "threshold (IPU)", "consumed (IPU)", "% of threshold", "crossed on"]
 org_alerts = client.ipu_alerts()
 rows = []
 for alert in org_alerts:
@@ -129,7 +128,7 @@ for alert in org_alerts:
         print(f"{alert.get('orgName')}: its alert is {alert['thresholdValue']} % of the entitlement; add the org to ENTITLEMENTS")
         continue
     rows.append({"org": alert.get("orgName"), **alert_row(summary, alert, entitlement=entitlement, account=alert["orgId"])})
-pd.DataFrame(rows)
+charts.table(pd.DataFrame(rows, columns=ORG_COLUMNS), thresholds=("% of threshold",), caption="Each org's IPU alert this month")
 
 # %%
 alert = next((a for a in org_alerts if a["orgId"] == client.account), None)
@@ -138,7 +137,19 @@ if entitlement is None and (alert is None or alert.get("ipuThresholdPrefType") !
     print("Add this org's entitlement to ENTITLEMENTS to see its burn-down.")
 else:
     status = ua.ipu_status(summary, entitlement=entitlement, account=client.account, alert=alert, start=month_start, end=next_month)
-    display(charts.cumulative_vs_allowance(summary, plan=status, title=f"IPUs this month of {alert.get('orgName') if alert else client.account}"))
+    level = status.thresholds[status.thresholds["level"] == status.alert.label].iloc[0]
+    # The day the alert level is (or is forecast to be) crossed, from the one forecast function.
+    org_rows = summary[summary["account_id"] == client.account]
+    ahead = ua.forecast(org_rows, start=month_start, end=next_month, allowance=float(level["quantity"]))
+    if level["crossed"]:
+        when = f"alert level crossed on {pd.Timestamp(level['crossed_on']):%b %-d}"
+    elif len(ahead) and pd.notna(ahead["runs_out_on"].iloc[0]):
+        when = f"alert level forecast to be crossed on {pd.Timestamp(ahead['runs_out_on'].iloc[0]):%b %-d}"
+    else:
+        when = "alert level not crossed this month on the forecast"
+    name = alert.get("orgName") if alert else client.account
+    print(f"{name}: {status.used:,.0f} IPUs so far; {when}")
+    display(charts.cumulative_vs_allowance(summary, plan=status, title=f"IPUs this month of {name}: {when}"))
 
 # %% [markdown]
 # Alerts per project and folder (`viewTagsPreference`) against this month's
@@ -151,5 +162,5 @@ for tag in client.ipu_alert_tags():
     if tag.get("folderName"):
         scope = scope[scope["resource_name"] == tag["folderName"]]
     if len(scope) and tag.get("ipuThresholdPrefType") == "ABSOLUTE":
-        rows.append({"project": tag["projectName"], "folder": tag.get("folderName"), **alert_row(scope, tag)})
-pd.DataFrame(rows)
+        rows.append({"project": tag["projectName"], "folder": tag.get("folderName") or "(whole project)", **alert_row(scope, tag)})
+charts.table(pd.DataFrame(rows, columns=["project", "folder", *ORG_COLUMNS[1:]]), thresholds=("% of threshold",), caption="IPU alerts per project and folder this month")

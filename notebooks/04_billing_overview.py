@@ -58,6 +58,20 @@ frames = {
 }
 usage = ua.concat(frames.values())  # one unified frame, dtypes kept
 names = dict(zip(usage["account_id"], usage["account_name"]))  # account id -> name, for the tables
+fresh = {p: ua.freshness(usage[usage["provider"] == p]) for p in frames}  # how fresh each provider's numbers are
+as_of = "; ".join(f"{charts.provider_name(p)}: {f.footnote}" for p, f in fresh.items())
+print(as_of)
+
+# %% [markdown]
+# ## Planned changes
+#
+# The forecast extends the recent daily rate to the month end. If you know of a
+# change to come, say it here and every forecast below, of spend and of use (and the monitors, with the
+# same `events` in their file) takes it into account, for example
+# `{"particle": ["+500 devices from 2027-01-15"], "informatica": ["rate x1.3 from 2027-01-01"]}`.
+
+# %%
+EVENTS: dict[str, list[str]] = {}  # provider (or (provider, account id)) -> planned changes
 
 # %% [markdown]
 # ## Spend
@@ -69,15 +83,18 @@ names = dict(zip(usage["account_id"], usage["account_name"]))  # account id -> n
 
 # %%
 PRICES = None  # your price book, e.g. "my-prices.toml"; None: the example prices
-spend = ua.costs(usage, prices=PRICES)
+spend = ua.costs(usage, prices=PRICES, events=EVENTS)
 print(spend)
-charts.spend_table(spend.spend, names=names, caption="Spend per provider, account and month")
+charts.spend_table(spend.spend, names=names, caption=f"Spend per provider, account and month · {ua.freshness(usage).text}")
 
 # %%
-charts.spend_table(spend.combined, by=(), caption="All providers together, per month")
+charts.spend_table(spend.combined, by=(), caption=f"All providers together, per month · {ua.freshness(usage).text}")
 
 # %%
-charts.cost_forecast_table(spend.forecast, names=names, caption="This month: spent so far and the month-end forecast")
+charts.cost_forecast_table(spend.forecast, names=names, caption=f"This month: spent so far and the month-end forecast · {as_of}")
+
+# %%
+charts.cost_forecast_table(spend.combined_forecast, caption="All providers together: this month's spend forecast")
 
 # %% [markdown]
 # ## Allowances
@@ -108,26 +125,30 @@ for alert in informatica.ipu_alerts():
 #
 # Last complete month beside this one so far; the forecast's likely range and the
 # days of data it rests on (a forecast from the first days of a month is rough);
-# shares of the allowance from 70 % on are coloured.
+# shares of the allowance from 70 % on are coloured. The same numbers as the
+# monitors (notebook 05) and `usage-analysis check`: one forecast, from the same rows.
 
 # %%
-table = ua.overview(usage, allowances=allowances)
-charts.overview_table(table)
+table = ua.overview(usage, allowances=allowances, events=EVENTS)
+charts.overview_table(table, caption=f"This month per account · {as_of}")
 
 # %%
 limited = table[table["allowance"].notna()].copy()
 labels = limited["account_name"].astype(object).fillna(limited["account_id"].astype(object))
 limited["account"] = [f"{charts.provider_name(p)} · {n}" if pd.notna(n) else charts.provider_name(p) for p, n in zip(limited["provider"], labels)]
 shares = limited.melt(id_vars=["account"], value_vars=["percent", "forecast_percent"], var_name="measure", value_name="share")
-shares["measure"] = shares["measure"].map({"percent": "used so far", "forecast_percent": "forecast for the month"})
+shares["measure"] = shares["measure"].map({"percent": "used so far (partial month)", "forecast_percent": "forecast for the month"})
 fig = px.bar(
     shares,
     x="share",
     y="account",
     color="measure",
+    pattern_shape="measure",
+    pattern_shape_map={"used so far (partial month)": "", "forecast for the month": "/"},
     barmode="group",
     orientation="h",
     title="Share of the monthly allowance: used so far and forecast for the month",
+    subtitle=as_of,
     labels={"share": "share of the allowance (%)", "account": "account", "measure": ""},
 )
 fig.add_vline(x=100, line_dash="dash", line_color="#c0392b", annotation_text="100 %")

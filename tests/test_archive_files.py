@@ -1,8 +1,9 @@
-"""The archive's own commits: data files written by pyarrow, committed through delta-rs.
+"""The archive's commits: delta-rs's own predicate overwrite, one commit per report.
 
 What other engines rely on must be exactly right: the partition values in the
 log (whatever the account id looks like), the files' statistics (some engines
-answer MIN/MAX or skip files from them), and the replaced files' removal.
+answer MIN/MAX or skip files from them), the replaced files' removal, and the
+Delta history saying what each commit did.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from archive_helpers import usage
 from deltalake import DeltaTable
 
 from usage_analysis import archive
-from usage_analysis.archive import _files
+from usage_analysis.archive import _write
 
 ODD_ACCOUNTS = ["acme corp/eu", "ünïcode=ok", "NULL", "50%", "a'b", "..", None]
 
@@ -77,10 +78,10 @@ def test_the_log_statistics_of_a_written_file_are_exact(tmp_path: Path) -> None:
     assert stats["maxValues"]["resource_id"] == "dev-b"
     assert stats["minValues"]["quantity"] == 2.5
     assert stats["maxValues"]["quantity"] == 7.25
-    assert stats["minValues"]["period_start"] == "2026-03-01T00:00:00.000Z"
-    assert stats["maxValues"]["period_end"] == "2026-03-04T00:00:00.000Z"
+    assert pd.Timestamp(stats["minValues"]["period_start"]) == pd.Timestamp("2026-03-01", tz="UTC")
+    assert pd.Timestamp(stats["maxValues"]["period_end"]) == pd.Timestamp("2026-03-04", tz="UTC")
     for name in ("meter_id", "unit", "product"):
-        values = data.column(name).drop_null()
+        values = data.column(name).cast(pa.string()).drop_null()
         assert stats["minValues"][name] == pc.min(values).as_py()
         assert stats["maxValues"][name] == pc.max(values).as_py()
     # No partition column inside the file, and no column without a value has bounds.
@@ -88,15 +89,18 @@ def test_the_log_statistics_of_a_written_file_are_exact(tmp_path: Path) -> None:
     assert "account_name" not in stats["minValues"]
 
 
-def test_a_maximum_with_microseconds_is_rounded_up_in_the_statistics() -> None:
-    table = pa.table(
-        {c: pa.nulls(1, archive.TABLE_SCHEMA.field(c).type) for c in archive.TABLE_SCHEMA.names}
-    )
-    ts = pa.array([pd.Timestamp("2026-01-01 00:00:00.000400", tz="UTC")], pa.timestamp("us", "UTC"))
-    table = table.set_column(table.schema.get_field_index("period_start"), "period_start", ts)
-    stats = json.loads(_files._stats(table))
-    assert stats["minValues"]["period_start"] == "2026-01-01T00:00:00.000Z"
-    assert stats["maxValues"]["period_start"] == "2026-01-01T00:00:00.001Z"
+def test_a_row_with_microseconds_is_found_by_engines_skipping_files_by_statistics(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "archive"
+    frame = usage("2026-01-01", "2026-01-01", ["dev-a"])
+    when = pd.Timestamp("2026-01-01 00:00:00.000400", tz="UTC")
+    frame["period_start"] = when
+    archive.archive_frame(frame, archive=root)
+    dataset = DeltaTable(str(root)).to_pyarrow_dataset()
+    exact = pa.scalar(when, pa.timestamp("us", "UTC"))
+    assert dataset.to_table(filter=ds.field("period_start") >= exact).num_rows == 1
+    assert dataset.to_table(filter=ds.field("period_start") <= exact).num_rows == 1
 
 
 def test_engines_skipping_files_by_statistics_get_every_row(tmp_path: Path) -> None:
@@ -130,20 +134,21 @@ def test_a_partly_replaced_file_keeps_its_other_rows_in_a_new_file(tmp_path: Pat
     assert per == {"dev-a": 28.0 + 30.0, "dev-b": 31.0}
 
 
-def test_a_commit_that_fails_leaves_no_row_and_no_file(
+def test_a_commit_that_fails_leaves_no_row_and_says_why(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "archive"
     archive.archive_frame(usage("2026-05-01", "2026-05-02"), archive=root)
-    files_before = sorted(p.name for p in root.rglob("*.parquet"))
+    version = DeltaTable(str(root)).version()
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(DeltaTable, "create_write_transaction", refuse)
-    with pytest.raises(archive.ArchiveError, match="disk full"):
+    monkeypatch.setattr(_write, "write_deltalake", refuse)
+    with pytest.raises(archive.ArchiveError, match="disk full") as caught:
         archive.archive_frame(usage("2026-05-01", "2026-05-02", quantity=5.0), archive=root)
-    assert sorted(p.name for p in root.rglob("*.parquet")) == files_before
+    assert isinstance(caught.value.__cause__, OSError)
+    assert DeltaTable(str(root)).version() == version
     assert archive.history(archive=root)["quantity"].sum() == 4.0
 
 
@@ -161,19 +166,10 @@ def test_statistics_name_values_present_not_unused_categories(tmp_path: Path) ->
     )
 
 
-@pytest.mark.parametrize("dictionary", [False, True])
-def test_which_rows_a_report_replaces_known_answer(dictionary: bool) -> None:
-    """Overlap of periods, then resource and coalesce(meter_id, meter), nulls as SQL."""
-    report = pd.DataFrame(
-        {
-            "period_start": pd.to_datetime(["2026-01-10", "2026-01-11"], utc=True),
-            "period_end": pd.to_datetime(["2026-01-11", "2026-01-12"], utc=True),
-            "resource_id": pd.Series(["r1", None], dtype="category"),
-            "meter_id": pd.Series(["m1", None], dtype="category"),
-            "meter": pd.Series(["M1", "Named"], dtype="category"),
-        }
-    )
-    r = _files.Replace.of("particle", "acme", "devices", report)
+def test_which_rows_a_report_replaces_known_answer(tmp_path: Path) -> None:
+    """Overlap of periods, then resource and coalesce(meter_id, meter), nulls as SQL:
+    the predicate delta-rs evaluates, checked on a real table."""
+    root = tmp_path / "archive"
     day = pd.Timestamp("2026-01-10", tz="UTC")
     rows = [
         # (start offset days, length days, resource, meter_id, meter, replaced?)
@@ -190,22 +186,87 @@ def test_which_rows_a_report_replaces_known_answer(dictionary: bool) -> None:
         (-1, None, "r1", "m1", "x", False),  # unknown end, starts before: unknown is no
     ]
     starts = [day + pd.Timedelta(days=o) for o, *_ in rows]
-    ends = [
-        None if n is None else s + pd.Timedelta(days=n)
-        for s, (_, n, *__) in zip(starts, rows, strict=True)
-    ]
-
-    def strings(values: list[str | None]) -> pa.Array:
-        arr = pa.array(values, pa.string())
-        return arr.dictionary_encode() if dictionary else arr
-
-    table = pa.table(
+    old = pd.DataFrame(
         {
-            "period_start": pa.array(starts, pa.timestamp("us", "UTC")),
-            "period_end": pa.array(ends, pa.timestamp("us", "UTC")),
-            "resource_id": strings([row[2] for row in rows]),
-            "meter_id": strings([row[3] for row in rows]),
-            "meter": strings([row[4] for row in rows]),
+            "provider": "particle",
+            "account_id": "acme",
+            "period_start": starts,
+            "period_end": [
+                pd.NaT if n is None else s + pd.Timedelta(days=n)
+                for s, (_, n, *__) in zip(starts, rows, strict=True)
+            ],
+            "resource_id": [r[2] for r in rows],
+            "meter_id": [r[3] for r in rows],
+            "meter": [r[4] for r in rows],
+            "quantity": [float(i) for i in range(len(rows))],
+            "unit": "data operations",
         }
     )
-    assert r.mask(table).to_pylist() == [row[5] for row in rows]
+    archive.archive_frame(old, grain="devices", report_id="old", archive=root)
+    report = pd.DataFrame(
+        {
+            "provider": "particle",
+            "account_id": "acme",
+            "period_start": pd.to_datetime(["2026-01-10", "2026-01-11"], utc=True),
+            "period_end": pd.to_datetime(["2026-01-11", "2026-01-12"], utc=True),
+            "resource_id": ["r1", None],
+            "meter_id": ["m1", None],
+            "meter": ["M1", "Named"],
+            "quantity": [100.0, 100.0],
+            "unit": "data operations",
+        }
+    )
+    done = archive.archive_frame(report, grain="devices", report_id="new", archive=root)
+    kept = archive.history(archive=root, report_id="old")["quantity"].astype(int)
+    assert sorted(kept) == [i for i, r in enumerate(rows) if not r[5]]
+    assert done.replaced == sum(r[5] for r in rows)
+
+
+def test_the_delta_history_of_a_replace_is_an_overwrite_with_its_predicate(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "archive"
+    archive.archive_frame(usage("2026-05-01", "2026-05-31"), archive=root)
+    done = archive.archive_frame(usage("2026-05-10", "2026-05-12", ["dev-a"]), archive=root)
+    (info,) = [h for h in DeltaTable(str(root)).history() if h["version"] == done.version]
+    assert info["operation"] == "WRITE"
+    assert info["operationParameters"]["mode"] == "Overwrite"
+    predicate = info["operationParameters"]["predicate"]
+    for part in ("provider = 'particle'", "account_id = 'acme'", "grain = 'devices'"):
+        assert part in predicate
+    assert "resource_id = 'dev-a'" in predicate or "'dev-a'" in predicate
+    assert "2026-05-10" in predicate and "2026-05-13" in predicate
+    assert done.replaced == 3
+
+
+def test_an_append_only_table_is_refused_at_once_saying_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "archive"
+    archive.archive_frame(usage("2026-05-01", "2026-05-02"), archive=root)
+    DeltaTable(str(root)).alter.set_table_properties({"delta.appendOnly": "true"})
+    sleeps: list[float] = []
+    monkeypatch.setattr(_write.time, "sleep", sleeps.append)
+    with pytest.raises(archive.ArchiveError, match="append-only") as caught:
+        archive.archive_frame(usage("2026-05-01", "2026-05-02", quantity=2.0), archive=root)
+    assert "other writers" not in str(caught.value)
+    assert sleeps == []  # not retried as a conflict
+    assert archive.history(archive=root)["quantity"].sum() == 4.0
+
+
+@pytest.mark.parametrize(
+    ("message", "conflict"),
+    [
+        ("Commit failed: a concurrent transactions added new data.", True),
+        ("Commit failed: a concurrent transaction deleted data this operation read.", True),
+        ("Commit failed: a concurrent transaction deleted the same data your transaction", True),
+        ("Metadata changed since last commit.", True),
+        ("Transaction includes Remove action with data change but table is append-only", False),
+        ("Permission denied (os error 13)", False),
+        ("Unsupported reader features required: DeletionVectors", False),
+    ],
+)
+def test_only_real_conflicts_are_retried(message: str, conflict: bool) -> None:
+    from deltalake.exceptions import CommitFailedError
+
+    assert _write._is_conflict(CommitFailedError(message)) is conflict

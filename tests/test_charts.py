@@ -251,6 +251,38 @@ def test_heatmap_cells_hold_each_device_days_usage(frame: pd.DataFrame) -> None:
     assert "%{customdata:,}" in hm.hovertemplate
 
 
+@pytest.mark.parametrize(
+    ("start", "days"), [("2026-09-01", 61), ("2026-09-07", 28), ("2026-09-03", 30)]
+)
+def test_weekly_heatmap_ticks_fall_on_week_starts_and_partial_weeks_are_marked(
+    start: str, days: int
+) -> None:
+    frame = synthetic(devices=5, days=days, start=start)
+    fig = charts.heatmap(frame, by="resource_id", freq="W")
+    (hm,) = fig.data
+    ticks = pd.DatetimeIndex(fig.layout.xaxis.tickvals)
+    assert len(ticks) and (ticks.day_of_week == 0).all()  # Mondays, as the weeks' cells
+    assert set(fig.layout.xaxis.tickvals) <= set(hm.x)
+    first = pd.Timestamp(start)
+    last = first + pd.Timedelta(days=days - 1)
+    head_partial = first.weekday() != 0
+    tail_partial = last.weekday() != 6
+    text = dict(zip(fig.layout.xaxis.tickvals, fig.layout.xaxis.ticktext, strict=True))
+    assert text[hm.x[0]].endswith("*") == head_partial
+    assert text[hm.x[-1]].endswith("*") == tail_partial
+    note = fig.layout.title.subtitle.text or ""
+    assert ("data from" in note) == head_partial and ("data until" in note) == tail_partial
+    starred = [t for t in fig.layout.xaxis.ticktext if t.endswith("*")]
+    assert len(starred) == head_partial + tail_partial
+
+
+def test_daily_heatmap_ticks_fall_on_mondays(frame: pd.DataFrame) -> None:
+    fig = charts.heatmap(frame, by="resource_id", top=10)
+    ticks = pd.DatetimeIndex(fig.layout.xaxis.tickvals)
+    assert len(ticks) >= 4 and (ticks.day_of_week == 0).all()
+    assert all(re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}", t) for t in fig.layout.xaxis.ticktext)
+
+
 def test_heatmap_refuses_to_mix_units(here: pd.DataFrame) -> None:
     with pytest.raises(UnitMismatch) as info:
         charts.heatmap(here)
@@ -304,7 +336,7 @@ def test_cumulative_vs_allowance_draws_the_plan_lines_the_usage_and_the_forecast
     plan = ParticlePlan.basic(blocks=1)
     fig = charts.cumulative_vs_allowance(particle, plan=plan)
     status = plan_status(particle, plan)
-    lines = sorted(shape.y0 for shape in fig.layout.shapes)
+    lines = sorted(shape.y0 for shape in fig.layout.shapes if shape.yref == "y")
     assert lines == pytest.approx([0.7 * 720_000, 0.9 * 720_000, 720_000])
     used = next(t for t in fig.data if t.name == "used")
     assert used.y[-1] == pytest.approx(status.used)
@@ -327,7 +359,8 @@ def test_cumulative_vs_allowance_takes_an_informatica_ipu_status() -> None:
     status = ipu_status(df, entitlement=3000, account=org)
     fig = charts.cumulative_vs_allowance(df, plan=status)
     assert fig.layout.yaxis.title.text == "IPU (cumulative)"
-    assert len(fig.layout.shapes) == len(status.thresholds)
+    assert len([s for s in fig.layout.shapes if s.yref == "y"]) == len(status.thresholds)
+    assert "data as of " in fig.layout.title.subtitle.text
     assert next(t for t in fig.data if t.name == "used").y[-1] == pytest.approx(status.used)
 
 
@@ -520,3 +553,16 @@ def test_threshold_lines_are_what_plotly_add_hline_draws(left: bool) -> None:
     ours.layout.shapes = [shape]
     ours.layout.annotations = [label]
     assert ours.to_json() == expected.to_json()
+
+
+def test_period_over_period_shows_informatica_meter_names_in_full() -> None:
+    df = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
+    long_name = "Data Integration - Change Data Capture"
+    assert long_name in set(df["meter"].astype(str))
+    fig = charts.period_over_period(df, by="meter", freq="W", quantity="billable_quantity")
+    shown = [t.replace("<br>", " ") for t in fig.layout.xaxis.ticktext]
+    assert long_name in shown
+    assert not [t for t in shown if "…" in t]
+    # Room under the panel for the longest name's lines.
+    lines = max(t.count("<br>") + 1 for t in fig.layout.xaxis.ticktext)
+    assert fig.layout.margin.b >= lines * 17

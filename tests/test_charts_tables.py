@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import usage_analysis as ua
 from usage_analysis import charts
@@ -86,3 +89,123 @@ def test_spend_is_shown_per_month_and_currency_never_added_across_currencies() -
     assert "1,234.50 USD" in text and "20.00 EUR" in text and "10.00 USD" in text
     assert list(styler.data.columns) == ["provider", "account", "Oct 2026 (EUR)", "Oct 2026 (USD)"]
     assert "Acme" in text
+
+
+# --------------------------------------------------------------------------- charts.table
+
+
+def test_any_table_shows_no_nan_nat_or_utc_offset() -> None:
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(["2026-12-04", None], utc=True),
+            "seen": pd.to_datetime(["2026-12-04 14:05", "2026-12-05 00:00"], utc=True),
+            "value": [5334.0, float("nan")],
+            "name": ["gateway", None],
+            "crossed": [True, False],
+        }
+    )
+    text = cells(charts.table(frame).to_html())
+    joined = " ".join(text)
+    for bad in ("nan", "NaN", "NaT", "None", "+00:00", "<NA>"):
+        assert bad not in joined, bad
+    assert text[:5] == ["Dec 4, 2026", "Dec 4, 2026 14:05 UTC", "5,334", "gateway", "yes"]
+    assert text[5:] == ["—", "Dec 5, 2026 00:00 UTC", "—", "—", "no"]
+
+
+def test_a_table_says_percent_and_keeps_one_number_of_decimals_per_column() -> None:
+    frame = pd.DataFrame(
+        {"quantity": [1.0, 2.5, 1000.0], "% of threshold": [70.0, 5.25, 100.0], "count": [1, 2, 3]}
+    )
+    text = cells(charts.table(frame, percent=()).to_html())
+    quantity, percent, count = text[0::3], text[1::3], text[2::3]
+    assert quantity == ["1.00", "2.50", "1,000.00"]
+    assert percent == ["70.0 %", "5.2 %", "100.0 %"]  # one decimal, "%" said
+    assert count == ["1", "2", "3"]
+    for column in (quantity, percent):
+        assert len({len(c.split(".")[1].rstrip(" %")) for c in column}) == 1
+
+
+def test_a_table_names_its_columns_and_refuses_one_it_lacks() -> None:
+    frame = pd.DataFrame({"resource_name": ["a"], "value": [1.0]})
+    html = charts.table(frame, columns={"value": "data operations", "resource_name": "device"})
+    assert re.findall(r"<th[^>]*>(.*?)</th>", html.to_html()) == ["data operations", "device"]
+    with pytest.raises(ua.InvalidParameter, match="'devices'"):
+        charts.table(frame, columns={"devices": "x"})
+
+
+def test_threshold_colours_in_any_table_follow_the_plan_levels() -> None:
+    frame = pd.DataFrame({"used %": [50.0, 75.0, 101.0]})
+    html = charts.table(frame, thresholds=("used %",)).to_html()
+    assert "#fff3cd" in html and "#f8d7da" in html and "#ffe5cc" not in html
+
+
+@pytest.mark.parametrize(
+    ("price", "unit", "shown"),
+    [
+        (0.00083, "Transactions", "0.83 USD per 1,000 Transactions"),
+        (0.000083, "Transactions", "0.083 USD per 1,000 Transactions"),
+        (0.0045, "Transactions", "4.50 USD per 1,000 Transactions"),
+        (0.09, "GB", "0.09 USD per GB"),
+        (0.025, "GB-months", "0.025 USD per GB-months"),
+        (1250.0, "block", "1,250.00 USD per block"),
+        (2e-8, "Transactions", "0.02 USD per 1,000,000 Transactions"),
+    ],
+)
+def test_a_price_is_shown_with_the_digits_it_needs_and_its_unit(
+    price: float, unit: str, shown: str
+) -> None:
+    assert charts.format_price(price, unit, "USD") == shown
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(min_value=1e-7, max_value=1e6, allow_nan=False, allow_infinity=False))
+def test_a_shown_price_never_reads_zero_and_reads_back_within_a_percent(price: float) -> None:
+    shown = charts.format_price(price, "Transactions", "USD")
+    match = re.fullmatch(r"([\d,.]+) USD per (?:([\d,]+) )?Transactions", shown)
+    assert match, shown
+    amount = float(match.group(1).replace(",", ""))
+    per = int((match.group(2) or "1").replace(",", ""))
+    assert amount > 0
+    assert amount / per == pytest.approx(price, rel=0.01)
+
+
+def test_an_account_is_shown_whole_with_its_id_on_hover(usage: pd.DataFrame) -> None:
+    spend = ua.costs(usage).spend
+    long_id = "0123456789abcdefghij-long-account-id"
+    spend = spend.assign(account_id=long_id)
+    html = charts.spend_table(spend, names={long_id: "Acme Very Long Account Name Ltd"}).to_html()
+    assert "Acme Very Long Account Name Ltd" in html
+    assert f"title='{long_id}'" in html
+    nameless = charts.spend_table(spend).to_html()
+    assert long_id in nameless and "…" not in nameless
+
+
+def test_every_spend_caption_says_when_prices_are_examples(usage: pd.DataFrame) -> None:
+    example = ua.costs(usage)
+    shown = [
+        charts.spend_table(example.spend, caption="Spend").to_html(),
+        charts.spend_table(example.combined, by=(), caption="All").to_html(),
+        charts.cost_forecast_table(example.forecast, caption="This month").to_html(),
+        charts.cost_forecast_table(example.combined_forecast, caption="Together").to_html(),
+    ]
+    for html in shown:
+        (caption,) = re.findall(r"<caption>(.*?)</caption>", html)
+        assert "EXAMPLE prices" in caption
+    own = ua.costs(usage, prices=dataclasses.replace(example.prices, example=False))
+    assert "EXAMPLE" not in charts.spend_table(own.spend, caption="Spend").to_html()
+
+
+def test_the_combined_cost_forecast_is_one_row_per_month_and_currency(
+    usage: pd.DataFrame,
+) -> None:
+    result = ua.costs(usage)
+    combined = result.combined_forecast
+    text = cells(charts.cost_forecast_table(combined).to_html())
+    assert "all providers" in text
+    per_account = result.forecast
+    for rec in combined.to_dict("records"):
+        mine = per_account[
+            (per_account["month"] == rec["month"]) & (per_account["currency"] == rec["currency"])
+        ]
+        assert rec["projected"] == pytest.approx(mine["projected"].sum())
+        assert f"{rec['projected']:,.2f} {rec['currency']}" in text

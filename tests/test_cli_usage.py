@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import stat
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -260,3 +262,121 @@ def test_the_countdown_ends_on_a_clock_far_from_zero() -> None:
     bar.sleep(2.3, clock, "pending")
     bar.close()
     assert sum(clock.sleeps[1:]) == pytest.approx(2.3, abs=1e-3)
+
+
+# --------------------------------------------------------------------------- options and dates
+
+
+def _parsers(parser: argparse.ArgumentParser, path: str = "usage-analysis") -> Iterator[Any]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, f"{path} {name}")
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    seen = 0
+    for path, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction) or action.help == argparse.SUPPRESS:
+                continue
+            seen += 1
+            name = "/".join(action.option_strings) or action.dest
+            assert action.help and action.help.strip(), f"{path} {name} has no help"
+    assert seen > 60  # the whole tree was walked
+
+
+def test_start_and_end_mean_the_same_in_every_command_and_the_help_says_which() -> None:
+    found = []
+    for path, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if "--end" in action.option_strings:
+                found.append(path)
+                assert "included" in (action.help or ""), path
+            if "--start" in action.option_strings:
+                assert "included" in (action.help or ""), path
+    assert {"usage-analysis export", "usage-analysis fetch here"} <= set(found)
+
+
+@pytest.mark.parametrize(
+    "command", [["export", "--out", "x.csv"], ["fetch", "here", "--out", "x.csv"]]
+)
+@pytest.mark.parametrize("flag", ["--start", "--end"])
+def test_a_bad_day_is_named_by_its_flag(
+    command: list[str], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli_main([*command, flag, "2026-13-01"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}: expected a day as YYYY-MM-DD" in err and "2026-13-01" in err
+    assert "Traceback" not in err
+
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+PARTICLE_SAMPLE = SAMPLE / "particle_devices_2026-09-01_2026-11-20.csv"
+
+
+def test_export_of_a_missing_file_or_a_folder_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "focus.csv")
+    assert cli_main(["export", str(tmp_path / "nope.csv"), "--out", out]) == 1
+    assert f"INPUTS: no such file: {tmp_path / 'nope.csv'}" in capsys.readouterr().err
+    assert cli_main(["export", str(tmp_path), "--out", out]) == 1
+    assert "is a folder" in capsys.readouterr().err
+    assert cli_main(["export", str(PARTICLE_SAMPLE), "--out", str(tmp_path)]) == 1
+    assert "--out" in capsys.readouterr().err
+    assert cli_main(["export", str(PARTICLE_SAMPLE), "--out", str(tmp_path / "a" / "b")]) == 1
+    assert "--out: expected FILE.csv or FILE.parquet" in capsys.readouterr().err
+    assert not (tmp_path / "focus.csv").exists()
+
+
+def test_export_to_a_missing_folder_makes_it_and_end_is_the_last_day_included(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "new" / "folder" / "focus.csv"
+    args = ["export", str(PARTICLE_SAMPLE), "--out", str(out)]
+    assert cli_main([*args, "--start", "2026-10-01", "--end", "2026-10-02"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    focus = pd.read_csv(out)
+    days = sorted(
+        pd.to_datetime(focus["ChargePeriodStart"], utc=True).dt.strftime("%Y-%m-%d").unique()
+    )
+    assert days == ["2026-10-01", "2026-10-02"]  # --end's day is in
+
+
+def test_an_end_in_the_future_is_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "focus.csv"
+    future = (date.today().replace(day=1) + pd.DateOffset(months=14)).date().isoformat()
+    assert cli_main(["export", str(PARTICLE_SAMPLE), "--out", str(out), "--end", future]) == 0
+    err = capsys.readouterr().err
+    assert f"--end {future} is in the future" in err
+    assert (
+        cli_main(
+            [
+                "export",
+                str(PARTICLE_SAMPLE),
+                "--out",
+                str(out),
+                "--start",
+                future,
+                "--end",
+                "2026-10-01",
+            ]
+        )
+        == 1
+    )
+    assert "--start" in capsys.readouterr().err
+
+
+def test_the_size_printed_for_a_decompressed_download_is_the_files(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "here.csv"
+    assert fetch("here", "--start", "2026-10-01", "--end", "2026-10-03", "--out", str(plain)) == 0
+    out = capsys.readouterr().out
+    assert "decompressed from gzip" in out
+    assert f"; {plain.stat().st_size:,} bytes (" in out
+    assert "bytes as sent" in out

@@ -19,6 +19,7 @@ import pytest
 from focus_env import NoPython312, site_packages, validator_python
 
 import usage_analysis as ua
+from usage_analysis.analysis.allocation import example_rules
 from usage_analysis.focus import to_focus, write_focus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,7 +74,8 @@ def sample_exports(tmp_path: Path) -> tuple[Path, set[tuple[str, str]], int]:
         for kind in attrs.get("kinds") or [attrs["kind"]]:
             kinds.add((provider, f"{kind}/{level}" if provider == "here" else str(kind)))
         period = ("2026-10-01", "2026-11-01") if level == "summarized" else None
-        focus = to_focus(df, charge_period=period)
+        # The example allocation rules: Tags then name each row's team too (issue 20).
+        focus = to_focus(df, charge_period=period, rules=example_rules())
         focus["x_SourceFile"] = path.name
         frames.append(focus)
     combined = pd.concat(frames, ignore_index=True)

@@ -281,7 +281,12 @@ def test_a_monitor_that_cannot_work_is_reported_without_hiding_the_others() -> N
     assert good.status == "ok" and good.used == 5.0
 
 
-def test_here_rows_of_the_last_48_hours_are_left_out() -> None:
+def test_here_rows_of_the_last_48_hours_count_as_provisional_and_rows_after_now_are_left_out() -> (
+    None
+):
+    # Issue 19: a monitor gives the overview's numbers. HERE's newest 48 h are
+    # reported use (late rows only add to them): they count, and every message says
+    # they are provisional. Rows that start after ``now`` are left out.
     monitor = Monitor("h", "budget", "here", allowance=100, meter="Routing - Car")
     rows = [
         {
@@ -292,12 +297,21 @@ def test_here_rows_of_the_last_48_hours_are_left_out() -> None:
             "billable_quantity": 60.0,
             "billable_unit": "Transactions",
         }
-        for day in ("2026-11-17", "2026-11-18", "2026-11-19")
+        for day in ("2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20")
     ]
-    # now = Nov 20 06:00: Nov 18 (ends Nov 19 00:00, 30 h ago) and Nov 19 are provisional.
-    (state,) = evaluate([monitor], unified(rows), now="2026-11-20T06:00:00Z")
-    assert state.used == 60.0
-    assert state.crossed["100 %"] is None
+    frame = unified(rows)
+    (state,) = evaluate([monitor], frame, now="2026-11-19T18:00:00Z")
+    assert state.used == 180.0  # Nov 20 starts after now; Nov 19 is still running
+    assert state.fresh is not None
+    assert state.fresh.as_of == pd.Timestamp("2026-11-20", tz="UTC")
+    assert state.fresh.complete_until == pd.Timestamp("2026-11-18", tz="UTC")
+    assert state.crossed["100 %"] == pd.Timestamp("2026-11-18", tz="UTC")
+    assert state.status == "over"
+    (alert,) = [a for a in state.alerts if a.level == "100 %"]
+    assert "data as of 2026-11-20 00:00 UTC (days from Nov 18 provisional)" in alert.message
+    table = ua.overview(frame[frame["period_start"] < "2026-11-20"])
+    assert table.loc[0, "used"] == state.used
+    assert table.loc[0, "forecast"] == pytest.approx(state.forecast)
 
 
 def test_anomaly_monitor_names_the_runaway_device() -> None:
@@ -380,3 +394,38 @@ def _check_frame(mset: MonitorSet, frame: pd.DataFrame, state: Path) -> Any:
     if not root.exists():
         ua.archive_frame(frame, report_id="test:1", account="acme-iot", archive=root)
     return check(mset, refresh=False, archive=root, now="2026-11-02T06:00:00Z", state_path=state)
+
+
+def test_check_dry_run_prints_the_messages_it_would_send_and_sends_none(
+    emu: Emulator,
+    receiver: Receiver,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for key, value in emu.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PARTICLE_ORG", emu.credentials["particle"]["org"])
+    monkeypatch.setenv("USAGE_ANALYSIS_HOME", str(tmp_path / "home"))
+    monitors = tmp_path / "monitors.toml"
+    monitors.write_text(
+        f'notify = ["{receiver.url}"]\n'
+        "[[monitor]]\n"
+        'name = "acme data operations"\n'
+        'kind = "budget"\n'
+        'provider = "particle"\n'
+        "allowance = 1000\n"
+        "levels = [50, 100]\n"
+    )
+    args = ["check", "--monitors", str(monitors), "--archive", str(tmp_path / "archive")]
+    args += ["--now", "2026-11-20T06:00:00Z"]
+    assert main([*args, "--dry-run"]) == 2
+    out = capsys.readouterr().out
+    dry = [line for line in out.splitlines() if line.startswith("would send: ")]
+    assert len(dry) == 2, out  # 50 % and 100 %
+    assert out.count("of the 1,000 data operations allowance") == 2
+    assert receiver.messages == []  # nothing sent
+    assert main(args) == 2  # the real run sends what the dry run printed
+    assert len(receiver.messages) == 2
+    for body in receiver.bodies():
+        assert body.splitlines()[0] in out

@@ -30,6 +30,8 @@ NAMES = [
 ]
 # A saved notebook must name no place on the machine it was saved on.
 MACHINE_PATH = re.compile(r"(/work/|/home/|/root/|/tmp/|/Users/|[A-Z]:\\\\)")
+# What a table cell must never show (pandas' words for "nothing").
+SHOWN_MISSING = {"NaN", "nan", "NaT", "None", "<NA>"}
 # Trace types drawn without x/y axes.
 NO_AXES = {"treemap", "sunburst", "pie", "table", "indicator", "icicle"}
 
@@ -120,6 +122,16 @@ def test_notebook_runs_top_to_bottom_on_the_embedded_emulator(
             if re.fullmatch(r"[xy]axis\d*", key)
         ]
         assert any(labels), f"{name}: chart {title!r} has no axis label"
+    # Tables read as a report: no NaN, NaT, None or "+00:00" in any shown cell.
+    for table in (
+        o["data"]["text/html"]
+        for o in outputs
+        if "<table" in o.get("data", {}).get("text/html", "")
+    ):
+        for cell in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S):
+            text = re.sub(r"<[^>]+>", "", cell).strip()
+            assert text not in SHOWN_MISSING, f"{name}: a table shows {text!r}"
+            assert "+00:00" not in text, f"{name}: a table shows a UTC offset: {text!r}"
     # Widgets are displayed (the request form, the explorer).
     views = [o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
     assert views, f"{name}: no widget was displayed"

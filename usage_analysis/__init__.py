@@ -7,8 +7,13 @@ unified usage frame -> analysis -> figure / widget. See ARCHITECTURE.md.
 from __future__ import annotations
 
 from .analysis import (
+    Allocation,
+    AllocationRules,
+    AllocationWarning,
     AllowanceStatus,
     Costs,
+    Event,
+    Freshness,
     InformaticaPrices,
     IPUAlert,
     IPUStatus,
@@ -17,11 +22,13 @@ from .analysis import (
     ParticlePrices,
     PriceBook,
     RateCard,
+    allocate,
     anomalies,
     compare_periods,
     costs,
     example_prices,
     forecast,
+    freshness,
     here_costs,
     here_usage,
     ipu_alerts,
@@ -81,6 +88,9 @@ __all__ = [
     "UNIFIED_COLUMNS",
     "APIError",
     # analysis
+    "Allocation",
+    "AllocationRules",
+    "AllocationWarning",
     "AllowanceStatus",
     "AuthenticationError",
     # readers
@@ -89,6 +99,8 @@ __all__ = [
     "ConnectionFailed",
     "Costs",
     "Detection",
+    "Event",
+    "Freshness",
     # clients
     "HereClient",
     "IPUAlert",
@@ -118,6 +130,7 @@ __all__ = [
     "UnitMismatch",
     "UsageAnalysisError",
     "__version__",
+    "allocate",
     "anomalies",
     # archive
     "archive_file",
@@ -129,6 +142,7 @@ __all__ = [
     "example_prices",
     "fetch_many",
     "forecast",
+    "freshness",
     "here_costs",
     "here_usage",
     "history",

@@ -3,7 +3,7 @@
 Each area registers its own sub-commands in a module of its own, so this file only
 wires them together: ``emulator`` (usage_analysis.emulator.cli), ``fetch`` and
 ``jobs`` (usage_analysis.clients.cli), ``import`` (usage_analysis.archive_cli), ``export`` (usage_analysis.focus_cli),
-``check`` (usage_analysis.monitors.cli).
+``check`` (usage_analysis.monitors.cli), ``allocate`` (usage_analysis.allocation_cli).
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 
-from .errors import UsageAnalysisError
+from ._secrets import install_on_handlers
+from .errors import InvalidParameter, UsageAnalysisError
 
 # Modules defining ``register(subparsers) -> None``; each sub-parser sets
 # ``func=callable(args) -> int`` as its default.
@@ -25,6 +27,7 @@ COMMAND_MODULES = (
     "usage_analysis.archive_cli",
     "usage_analysis.focus_cli",
     "usage_analysis.monitors.cli",
+    "usage_analysis.allocation_cli",
 )
 
 
@@ -53,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Every line, of every library (apprise, urllib3 ...), goes through the redacting
+    # filter: records are redacted when made, and again by the handler that prints them.
+    install_on_handlers()
     try:
         return int(args.func(args) or 0)
     except UsageAnalysisError as exc:
@@ -61,6 +67,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+# --start and --end mean the same in every command: UTC days, both included.
+START_HELP = "first day, YYYY-MM-DD (UTC; included)"
+END_HELP = "last day, YYYY-MM-DD (UTC; included: --end 2026-10-31 ends with October)"
+
+
+def day(text: str) -> str:
+    """An argparse ``type`` for --start/--end: a YYYY-MM-DD day, else an error naming the flag."""
+    try:
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a day as YYYY-MM-DD (e.g. 2026-10-01), got {text!r}"
+        ) from None
+
+
+def check_range(start: str | None, end: str | None, *, today: date | None = None) -> None:
+    """Refuse --start after --end; warn about an --end in the future (no data yet)."""
+    if start and end and start > end:
+        raise InvalidParameter("--start", f"{start} is after --end {end}")
+    today = today or datetime.now(UTC).date()
+    if end and date.fromisoformat(end) > today:
+        print(
+            f"usage-analysis: warning: --end {end} is in the future (today is {today} UTC): "
+            "there is no usage after today yet",
+            file=sys.stderr,
+        )
 
 
 # Client arguments that are secrets: the CLI has no flags for them (every user of the

@@ -11,10 +11,12 @@
     │   └── ConnectionFailed        no answer at all (connect error, reset, timeout)
     ├── ReportFailed                the provider says the job failed (job id, state)
     ├── ReportTimeout               waiting for a report took longer than allowed
+    ├── DeadlineExceeded            the caller's deadline (timeout=) passed during a request
     ├── ReportParseError            a file could not be read (file, line, column, expected)
     ├── SchemaError                 a frame lacks the columns or types an operation needs
     ├── UnitMismatch                an operation would add quantities of different units
-    └── LimitExceeded               a provider limit (outstanding reports, span, records)
+    ├── LimitExceeded               a provider limit (outstanding reports, span, records)
+    └── ArchiveError                the archive cannot be read or written (also an OSError)
 
 Every message is written for the person at the notebook, and never contains a
 token, session id, password or pre-signed URL (see ``usage_analysis._secrets``).
@@ -28,9 +30,11 @@ from typing import Any
 
 __all__ = [
     "APIError",
+    "ArchiveError",
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionFailed",
+    "DeadlineExceeded",
     "InvalidParameter",
     "LimitExceeded",
     "NotFoundError",
@@ -136,6 +140,13 @@ class ReportTimeout(UsageAnalysisError):
         super().__init__(f"{message} (job {job_id}, last state {state!r}, waited {waited:.0f} s)")
 
 
+class DeadlineExceeded(UsageAnalysisError):
+    """The caller's deadline (``timeout=``) passed during a request, in any phase of it.
+
+    A report job turns it into :class:`ReportTimeout` (which names the job).
+    """
+
+
 class ReportParseError(UsageAnalysisError, ValueError):
     """A report file could not be read.
 
@@ -204,3 +215,10 @@ class LimitExceeded(UsageAnalysisError):
         self.limit = limit
         self.provider = provider
         super().__init__(message)
+
+
+class ArchiveError(UsageAnalysisError, OSError):
+    """The archive cannot be read or written: the store refused, a commit kept
+    conflicting or was refused, the table uses a Delta feature this package does
+    not handle, or a value does not fit pandas. The library's own error, when
+    there is one, is chained as ``__cause__``."""

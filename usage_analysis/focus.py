@@ -91,6 +91,7 @@ def to_focus(
     prices: PriceBook | Mapping[str, Any] | str | Path | None = None,
     *,
     charge_period: tuple[Any, Any] | None = None,
+    rules: Any = None,
 ) -> pd.DataFrame:
     """Map each unified row to one FOCUS 1.2 charge row.
 
@@ -100,6 +101,8 @@ def to_focus(
             the EXAMPLE prices, which ``x_PriceSource`` then says.
         charge_period: ``(start, end)`` for rows without dates (HERE
             ``summarized`` reports); such rows are refused without it.
+        rules: allocation rules (docs/allocation.md): ``Tags`` then also names
+            the allocated ``team`` (or the ``sharedCost`` rule of a shared row).
 
     Returns:
         The FOCUS columns (``FOCUS_COLUMNS``) then the ``x_`` columns. Rows that
@@ -211,7 +214,7 @@ def to_focus(
     out["SubAccountId"] = sub_id
     out["SubAccountName"] = sub_name
     out["SubAccountType"] = sub_type
-    out["Tags"] = _tags(rows)
+    out["Tags"] = _tags(rows, provider, rules)
     out["ChargeDescription"] = _descriptions(provider, meter, meter_id, bunit, unit)
 
     # Object columns stay object: pandas would otherwise convert every string
@@ -383,16 +386,47 @@ def _sub_accounts(rows: pd.DataFrame, provider: np.ndarray) -> tuple[Any, Any, A
     return sub, sub.copy(), kind
 
 
-def _tag(value: Any) -> tuple[str | None]:
-    text = None if value is None else str(value)
-    return (json.dumps({"billingTag": text}) if text and text.lower() != "nan" else None,)
+def _tag(*values: Any) -> tuple[str | None]:
+    pairs = {
+        k: str(v)
+        for k, v in zip(_TAG_KEYS, values, strict=True)
+        if v is not None and str(v) and str(v).lower() != "nan"
+    }
+    return (json.dumps(pairs, sort_keys=True) if pairs else None,)
 
 
-def _tags(rows: pd.DataFrame) -> np.ndarray:
-    """HERE billing tags as FOCUS Tags (``{"billingTag": "..."}``); null elsewhere."""
-    if "billing_tag" not in rows.columns or not len(rows):
-        return np.full(len(rows), None, dtype=object)
-    return _per_combination(_tag, _text(rows["billing_tag"]))[0]
+# FOCUS Tags keys: HERE's billing tag and project HRN, the Informatica project and
+# folder, the Particle product, and the allocation (issue 20).
+_TAG_KEYS = ("billingTag", "project", "folder", "product", "team", "sharedCost")
+
+
+def _only(where: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = np.full(len(values), None, dtype=object)
+    out[where] = values[where]
+    return out
+
+
+def _tags(rows: pd.DataFrame, provider: np.ndarray, rules: Any = None) -> np.ndarray:
+    """Provider tags and keys as FOCUS Tags (a JSON object per row); null when none."""
+    n = len(rows)
+    if not n:
+        return np.full(0, None, dtype=object)
+    none = np.full(n, None, dtype=object)
+    tag = _text(rows["billing_tag"]) if "billing_tag" in rows.columns else none
+    product = _text(rows["product"])
+    infa = np.asarray(provider == "informatica", dtype=bool)
+    project = _only(infa, product)
+    if "project" in rows.columns:
+        here = np.asarray(provider == "here", dtype=bool)
+        project[here] = _text(rows["project"])[here]
+    folder = _only(infa & rows["meter_id"].isna().to_numpy(), _text(rows["resource_name"]))
+    particle_product = _only(np.asarray(provider == "particle", dtype=bool), product)
+    team, shared = none, none
+    if rules is not None:
+        from .analysis.allocation import row_teams
+
+        team, shared = row_teams(rows, rules)
+    return _per_combination(_tag, tag, project, folder, particle_product, team, shared)[0]
 
 
 def _description(provider: Any, meter: Any, meter_id: Any, bunit: Any, unit: Any) -> tuple[str]:

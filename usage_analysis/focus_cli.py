@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .cli import END_HELP, START_HELP, check_range, day
 from .errors import InvalidParameter
 
 __all__ = ["register"]
@@ -40,18 +41,26 @@ def register(subparsers: Any) -> None:
         help="price book TOML (default: the EXAMPLE prices shipped with the package)",
     )
     parser.add_argument(
+        "--rules",
+        type=Path,
+        metavar="FILE",
+        help="allocation rules TOML: Tags then name each row's team (docs/allocation.md)",
+    )
+    parser.add_argument(
         "--archive",
         metavar="PATH_OR_URL",
         help="archive root when no INPUTS are given (default: $USAGE_ANALYSIS_ARCHIVE, "
         "else <data dir>/archive)",
     )
-    parser.add_argument("--start", help="first day (inclusive, UTC), e.g. 2026-10-01")
-    parser.add_argument("--end", help="last day (exclusive, UTC), e.g. 2026-11-01")
+    parser.add_argument("--start", type=day, help=START_HELP)
+    parser.add_argument("--end", type=day, help=END_HELP)
     parser.add_argument(
         "--period",
         nargs=2,
+        type=day,
         metavar=("START", "END"),
-        help="the requested range of reports whose rows carry no dates (HERE summarized)",
+        help="the requested range (first and last day, both included) of reports whose "
+        "rows carry no dates (HERE summarized)",
     )
     parser.set_defaults(func=run_export)
 
@@ -59,13 +68,27 @@ def register(subparsers: Any) -> None:
 def run_export(args: argparse.Namespace) -> int:
     from .focus import to_focus, write_focus
 
-    out: Path = args.out
+    out: Path = args.out.expanduser()
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise InvalidParameter("--out", f"expected FILE.csv or FILE.parquet, got {out.name!r}")
+    if out.is_dir():
+        raise InvalidParameter("--out", f"{out} is a folder: name a FILE.csv or FILE.parquet")
+    check_range(args.start, args.end)
+    if args.period:
+        check_range(*args.period)
+    for path in args.inputs:
+        if path.is_dir():
+            raise InvalidParameter(
+                "INPUTS", f"{path} is a folder: give the report files in it ({path}/*)"
+            )
+        if not path.exists():
+            raise InvalidParameter("INPUTS", f"no such file: {path}")
     frame = _inputs(args)
     if not len(frame):
         print("usage-analysis: warning: no usage rows to export", file=sys.stderr)
-    focus = to_focus(frame, prices=args.prices, charge_period=_period(args))
+    focus = to_focus(frame, prices=args.prices, charge_period=_period(args), rules=args.rules)
+    # A missing folder is made, as ``fetch --out`` does.
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_focus(focus, out)
     totals = focus.groupby("BillingCurrency", observed=True)["BilledCost"].sum()
     money = ", ".join(f"{v:,.2f} {k}" for k, v in totals.items()) or "nothing"
@@ -81,7 +104,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def _period(args: argparse.Namespace) -> tuple[Any, Any] | None:
-    return (args.period[0], args.period[1]) if args.period else None
+    """--period as the library's ``(start, end)``, its end exclusive: the day after END."""
+    if not args.period:
+        return None
+    return args.period[0], _day_after(args.period[1])
+
+
+def _day_after(day_text: str) -> pd.Timestamp:
+    return pd.Timestamp(day_text, tz="UTC") + pd.Timedelta(days=1)
 
 
 def _inputs(args: argparse.Namespace) -> pd.DataFrame:
@@ -92,7 +122,8 @@ def _inputs(args: argparse.Namespace) -> pd.DataFrame:
     if not args.inputs:
         from .archive import archive_root, history
 
-        return history(start=args.start, end=args.end, archive=archive_root(args.archive))
+        end = _day_after(args.end) if args.end else None
+        return history(start=args.start, end=end, archive=archive_root(args.archive))
     if args.archive:
         raise InvalidParameter("--archive", "give report files or --archive, not both")
     frames = []
@@ -113,7 +144,7 @@ def _inputs(args: argparse.Namespace) -> pd.DataFrame:
         if args.start:
             keep &= frame["period_start"] >= pd.Timestamp(args.start, tz="UTC")
         if args.end:
-            keep &= frame["period_start"] < pd.Timestamp(args.end, tz="UTC")
+            keep &= frame["period_start"] < _day_after(args.end)
         frame = frame.loc[keep.to_numpy()]
     return frame.reset_index(drop=True)
 

@@ -10,9 +10,11 @@ table a chart can plot directly, or a status object with such tables:
 - :func:`here_usage`, :func:`here_costs`, :class:`RateCard`: HERE quantities and cost;
 - :func:`costs`, :class:`Costs`, :class:`PriceBook`, :func:`load_prices`: money
   for all three providers from a price book (``example_prices()`` is the example);
-- :func:`forecast`: the period-end projection and the day the allowance runs out;
+- :func:`forecast`: the period-end projection and the day the allowance runs out,
+  with planned :class:`Event` s; :func:`freshness`: how fresh a frame's numbers are;
 - :func:`anomalies`: days far from a resource's usual level, explained;
-- :func:`overview`: one row per provider and account.
+- :func:`overview`: one row per provider and account;
+- :func:`allocate`, :class:`AllocationRules`: who pays, per team, to the cent.
 
 Quantities of different units are never added (``UnitMismatch``).
 """
@@ -21,9 +23,12 @@ from __future__ import annotations
 
 from ._status import AllowanceStatus
 from .aggregate import compare_periods, top_consumers, usage_by
+from .allocation import Allocation, AllocationRules, AllocationWarning, allocate
 from .anomalies import anomalies
 from .costs import Costs, costs
+from .events import Event
 from .forecast import forecast
+from .freshness import Freshness, freshness
 from .here import RateCard, here_costs, here_usage
 from .informatica import IPUAlert, IPUStatus, MissingOrgWarning, ipu_alerts, ipu_status, ipu_usage
 from .overview import overview
@@ -31,8 +36,13 @@ from .particle import ParticlePlan, ParticlePlanStatus, plan_status
 from .prices import InformaticaPrices, ParticlePrices, PriceBook, example_prices, load_prices
 
 __all__ = [
+    "Allocation",
+    "AllocationRules",
+    "AllocationWarning",
     "AllowanceStatus",
     "Costs",
+    "Event",
+    "Freshness",
     "IPUAlert",
     "IPUStatus",
     "InformaticaPrices",
@@ -42,11 +52,13 @@ __all__ = [
     "ParticlePrices",
     "PriceBook",
     "RateCard",
+    "allocate",
     "anomalies",
     "compare_periods",
     "costs",
     "example_prices",
     "forecast",
+    "freshness",
     "here_costs",
     "here_usage",
     "ipu_alerts",

@@ -114,6 +114,7 @@ def costs(
     *,
     as_of: Any = None,
     forecast: bool = True,
+    events: Any = None,
 ) -> Costs:
     """Price every row of a unified frame and sum spend per provider, account and month.
 
@@ -124,15 +125,18 @@ def costs(
         as_of: when the data was taken, for the month-end forecast (default: the
             end of each provider's newest data).
         forecast: compute the month-end forecast (``False`` leaves its tables empty).
+        events: planned changes the quantity forecast takes into account (see
+            :func:`usage_analysis.forecast`), priced like the month: a list for
+            every provider, or a mapping provider -> list.
 
     Returns:
         A :class:`Costs` (row costs, detail, spend, combined spend, forecasts).
 
+    Overlapping report kinds (a Particle devices and products report, an
+    Informatica summary and its asset breakdown) are counted once, by the grain
+    rule every analysis function applies (:mod:`usage_analysis.grains`).
+
     Raises:
-        InvalidParameter: the frame holds overlapping report kinds for one
-            account and day (a Particle devices and products report, or an
-            Informatica summary and its asset or project/folder breakdown), which
-            would count the same usage twice.
         UnitMismatch: the rate card prices a HERE feature in another unit.
     """
     df = check_frame(df)
@@ -149,14 +153,14 @@ def costs(
         if not len(where):
             continue
         rows = df.iloc[where]
-        _check_one_grain(rows, provider)
         detail, cost, currency, missing = _price_provider(rows, provider, book)
         row_cost[where] = cost
         row_currency[where] = currency
         details.append(detail)
         unpriced.append(missing)
         if forecast:
-            forecasts.append(_forecast_provider(rows, provider, book, detail, as_of))
+            planned = events.get(provider) if isinstance(events, Mapping) else events
+            forecasts.append(_forecast_provider(rows, provider, book, detail, as_of, planned))
     found = pd.unique(df["provider"].dropna().astype(str))
     others = sorted(str(p) for p in found if p not in _GROUP_KEYS)
     if others:
@@ -228,42 +232,6 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     return pd.concat(frames, ignore_index=True)[columns]
-
-
-def _grain(rows: pd.DataFrame, provider: str) -> np.ndarray:
-    """The report kind each row comes from, as far as the unified columns tell."""
-    if provider == "particle":
-        return rows["category"].astype(object).fillna("device").to_numpy()
-    if provider == "informatica":
-        has_meter = rows["meter_id"].notna().to_numpy()
-        has_resource = rows["resource_id"].notna().to_numpy()
-        # summary: meter, no resource; project/folder: no meter; asset/job: both.
-        return np.where(
-            ~has_meter, "project/folder", np.where(has_resource, "asset or job", "summary")
-        )
-    return np.full(len(rows), "report", dtype=object)
-
-
-def _check_one_grain(rows: pd.DataFrame, provider: str) -> None:
-    grains = _grain(rows, provider)
-    if len(set(grains.tolist())) < 2:
-        return
-    ns = rows["period_start"].to_numpy(dtype="datetime64[ns]").view("i8")
-    day = np.where(ns == np.iinfo(np.int64).min, -1, ns // NS_PER_DAY)
-    probe = pd.DataFrame(
-        {"account": rows["account_id"].astype(object).to_numpy(), "day": day, "grain": grains}
-    ).drop_duplicates()
-    clash = probe.duplicated(["account", "day"], keep=False)
-    if clash.any():
-        first = probe[clash].iloc[0]
-        kinds = sorted(probe.loc[clash, "grain"].unique())
-        when = pd.Timestamp(int(first["day"]) * NS_PER_DAY, tz="UTC").date()
-        raise InvalidParameter(
-            "df",
-            f"the {provider} rows mix report kinds ({', '.join(kinds)}) for account "
-            f"{first['account']!r} on {when}: they describe the same usage, so pricing "
-            "both would count it twice; keep one kind (e.g. filter on 'category' or use one file)",
-        )
 
 
 def _price_provider(
@@ -487,7 +455,12 @@ def _sum(
 
 
 def _forecast_provider(
-    rows: pd.DataFrame, provider: str, book: PriceBook, detail: pd.DataFrame, as_of: Any
+    rows: pd.DataFrame,
+    provider: str,
+    book: PriceBook,
+    detail: pd.DataFrame,
+    as_of: Any,
+    events: Any = None,
 ) -> pd.DataFrame:
     """Month-end cost per pricing group: the quantity forecast, priced like the month."""
     start = rows["period_start"].to_numpy(dtype="datetime64[ns]").view("i8")
@@ -502,7 +475,9 @@ def _forecast_provider(
     if "billable_unit" not in by:
         by.append("billable_unit")
     try:
-        fc = quantity_forecast(usable, by=by, quantity="billable_quantity", as_of=as_of)
+        fc = quantity_forecast(
+            usable, by=by, quantity="billable_quantity", as_of=as_of, events=events
+        )
     except (SchemaError, InvalidParameter):
         return pd.DataFrame(columns=_FORECAST_COLUMNS)
     if not len(fc):

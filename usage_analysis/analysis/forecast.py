@@ -6,6 +6,11 @@ the newest days, which may be incomplete (HERE reports lag up to 48 h), count as
 the larger of what was reported and the rate. The interval treats days as
 independent draws around the rate, widened for the rate's own uncertainty:
 ``sd = s * sqrt(m + m**2 / n)`` for ``m`` estimated days and ``n`` history days.
+
+Planned ``events`` (:mod:`.events`: more devices, a rate factor, extra use a
+day) change the rate of the estimated days they cover; the interval moves with
+the projection. This is the one month-end forecast: the overview, the burn-down,
+the explorer's headline, the monitors, the cost forecast and the reports all call it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..defaults import FORECAST_INTERVAL, FORECAST_LOOKBACK_DAYS, HERE_DATA_LAG
+from ..defaults import FORECAST_INTERVAL, FORECAST_LOOKBACK_DAYS
 from ..errors import InvalidParameter
 from ._common import (
     NS_PER_DAY,
@@ -36,8 +41,10 @@ from ._common import (
     timestamp,
 )
 from .aggregate import finish
+from .events import Event, coerce_events
+from .freshness import data_lag
 
-__all__ = ["forecast"]
+__all__ = ["forecast", "forecast_path"]
 
 
 def forecast(
@@ -53,6 +60,7 @@ def forecast(
     lookback: int = FORECAST_LOOKBACK_DAYS,
     interval: float = FORECAST_INTERVAL,
     allowance: float | Mapping[Any, float] | None = None,
+    events: Event | str | Sequence[Event | str] | None = None,
 ) -> pd.DataFrame:
     """Project each group's total at the end of the current period.
 
@@ -67,15 +75,52 @@ def forecast(
         lookback: complete days the daily rate is averaged over.
         interval: central probability of the ``lower``..``upper`` interval.
         allowance: a number, or a mapping group key -> number, for ``runs_out_on``.
+        events: planned changes to the estimated days, e.g. ``"+5,000 devices from
+            2027-01-15"`` or ``"rate x1.3 from 2027-01-01"`` (see :class:`Event`).
 
     Returns:
         One row per group: ``*by``, ``period_start``, ``period_end``, ``as_of``,
         ``complete_until`` (days before it are complete), ``used`` (reported so
         far), ``daily_rate``, ``history_days``, ``projected``, ``lower``, ``upper``,
-        ``allowance``, ``projected_percent`` (of the allowance), ``runs_out_on``
+        ``allowance``, ``percent`` (used, of the allowance), ``projected_percent``
+        (projected, of the allowance), ``runs_out_on``
         (the UTC day the projected running total reaches the allowance within the
         period, NaT if it does not) and the unit.
     """
+    return _forecast(**locals())[0]
+
+
+def forecast_path(df: pd.DataFrame, **options: Any) -> pd.DataFrame:
+    """The day-by-day course :func:`forecast` projects, for a frame of one group.
+
+    Takes :func:`forecast`'s options (no ``by``); returns ``day`` and ``cumulative``
+    (the projected running total at the end of that day), one row per day of the
+    period, so a chart draws the forecast bending where a planned event starts.
+    """
+    if options.get("by") is not None:
+        raise InvalidParameter("by", "forecast_path draws one group: select its rows first")
+    out, path, first_day = _forecast(df, **options)
+    if len(out) != 1:
+        raise InvalidParameter("df", f"expected the rows of one group, got {len(out)} groups")
+    days = bucket_starts(np.arange(first_day, first_day + path.shape[1]), "D")
+    return pd.DataFrame({"day": days, "cumulative": np.cumsum(path[0])})
+
+
+def _forecast(
+    df: pd.DataFrame,
+    *,
+    by: str | Sequence[str] | None = None,
+    quantity: str = "billable_quantity",
+    freq: str = "MS",
+    start: Any = None,
+    end: Any = None,
+    as_of: Any = None,
+    lag: timedelta | None = None,
+    lookback: int = FORECAST_LOOKBACK_DAYS,
+    interval: float = FORECAST_INTERVAL,
+    allowance: float | Mapping[Any, float] | None = None,
+    events: Event | str | Sequence[Event | str] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray, int]:
     df = check_frame(df)
     cols = as_columns(df, by)
     freq_ = check_freq(freq)
@@ -88,8 +133,8 @@ def forecast(
         raise InvalidParameter(
             "interval", f"expected a probability between 0 and 1, got {interval!r}"
         )
-    if lag is not None and (not isinstance(lag, timedelta) or lag < timedelta(0)):
-        raise InvalidParameter("lag", f"expected a timedelta >= 0, got {lag!r}")
+    lag = data_lag(df, lag)
+    planned = coerce_events(events)
 
     require_daily(df, "forecast")
     latest = data_end(df)
@@ -97,9 +142,6 @@ def forecast(
     if as_of_ts is None:
         raise InvalidParameter("as_of", "the frame is empty; give as_of and the period")
     p_start, p_end = _period(freq_, start, end, as_of_ts)
-    if lag is None:
-        providers = df["provider"]
-        lag = HERE_DATA_LAG if (providers == "here").any() else timedelta(0)
 
     # Day grid (day numbers since the epoch): history before the period, then the period.
     d_period = p_start.value // NS_PER_DAY
@@ -141,6 +183,13 @@ def forecast(
     inc = slice(complete_days, actual_days)
     path[:, inc] = np.fmax(period[:, inc], rate[:, None])
     path[:, actual_days:] = rate[:, None]
+    if planned:
+        resources = _resources(
+            rows, ids, n_groups, day[inside], q, d_hist + h_lo, d_hist + i_complete
+        )
+        planned_rate = _planned_rates(planned, rate, resources, d_period, path.shape[1])
+        path[:, inc] = np.fmax(period[:, inc], planned_rate[:, inc])
+        path[:, actual_days:] = planned_rate[:, actual_days:]
     used = period[:, :actual_days].sum(axis=1)
     projected = path.sum(axis=1)
     m = path.shape[1] - complete_days  # estimated days
@@ -171,11 +220,12 @@ def forecast(
     out["upper"] = upper
     out["allowance"] = limits
     with np.errstate(invalid="ignore", divide="ignore"):
+        out["percent"] = np.where(limits > 0, used / limits * 100.0, np.nan)
         out["projected_percent"] = np.where(limits > 0, projected / limits * 100.0, np.nan)
     out["runs_out_on"] = runs_out
     for col in ("period_start", "period_end", "as_of", "complete_until"):
         out[col] = out[col].astype("datetime64[ns, UTC]")
-    return finish(out, cols, ucol, unit)
+    return finish(out, cols, ucol, unit), path, d_period
 
 
 def _period(
@@ -196,6 +246,63 @@ def _period(
     b = bucket_of(as_of - pd.Timedelta(1, "ns"), freq)
     edges = bucket_starts(np.array([b, b + 1]), freq)
     return edges[0], edges[1]
+
+
+def _resources(
+    rows: pd.DataFrame,
+    ids: np.ndarray,
+    n_groups: int,
+    day: np.ndarray,
+    q: np.ndarray,
+    lo: int,
+    hi: int,
+) -> np.ndarray:
+    """Distinct resources with use in each group's history days ``lo``..``hi`` (NaN if none)."""
+    counts = np.full(n_groups, np.nan)
+    if "resource_id" not in rows.columns:
+        return counts
+    res = rows["resource_id"]
+    codes = (
+        res.cat.codes
+        if isinstance(res.dtype, pd.CategoricalDtype)
+        else res.astype("category").cat.codes
+    ).to_numpy()
+    keep = (codes >= 0) & (day >= lo) & (day < hi) & (np.abs(q) > 0)
+    if keep.any():
+        pairs = np.unique(np.stack([ids[keep], codes[keep]]), axis=1)
+        n = np.bincount(pairs[0], minlength=n_groups).astype(np.float64)
+        counts = np.where(n > 0, n, np.nan)
+    return counts
+
+
+def _planned_rates(
+    events: tuple[Event, ...], rate: np.ndarray, resources: np.ndarray, first_day: int, days: int
+) -> np.ndarray:
+    """The daily rate of each group on each day of the period, with the events in force."""
+    out = np.repeat(rate[:, None], days, axis=1)
+    scale = np.ones(days)
+    add = np.zeros(days)
+    devices = np.zeros(days)
+    day_numbers = np.arange(first_day, first_day + days)
+    for e in events:
+        lo = e.start.value // NS_PER_DAY
+        hi = e.end.value // NS_PER_DAY if e.end is not None else np.iinfo(np.int64).max
+        on = (day_numbers >= lo) & (day_numbers < hi)
+        if e.kind == "scale":
+            scale[on] *= e.value
+        elif e.kind == "add":
+            add[on] += e.value
+        else:
+            devices[on] += e.value
+    if devices.any() and np.isnan(resources).any():
+        raise InvalidParameter(
+            "events",
+            "a change in devices needs rows with resource_id (devices, apps or assets) "
+            "in the forecast's history; use 'rate x...' or '+... per day' instead",
+        )
+    per_resource = np.divide(rate, resources, out=np.zeros_like(rate), where=resources > 0)
+    out = (out + add[None, :] + devices[None, :] * per_resource[:, None]) * scale[None, :]
+    return out
 
 
 def _allowances(allowance: Any, keys: pd.DataFrame, cols: list[str]) -> np.ndarray:

@@ -23,6 +23,7 @@ from ._common import (
     timestamp,
 )
 from .aggregate import latest_names
+from .events import Event, coerce_events
 from .forecast import forecast
 from .particle import ParticlePlan
 
@@ -60,6 +61,7 @@ def overview(
     allowances: Mapping[Any, Allowance] | None = None,
     as_of: Any = None,
     lag: timedelta | None = None,
+    events: Any = None,
 ) -> pd.DataFrame:
     """One row per provider, account and billing unit for the current calendar month.
 
@@ -74,6 +76,9 @@ def overview(
             unless keyed ``(provider, account_id, unit)``.
         as_of: when the data was taken; default each provider's newest data.
         lag: how long data stays incomplete; default 48 h for HERE, none otherwise.
+        events: planned changes for the forecast (see :class:`Event`): a list for
+            every account, or a mapping keyed like ``allowances`` (``provider``,
+            ``(provider, account_id)`` or ``account_id``) to a list.
 
     Returns:
         ``provider``, ``account_id``, ``account_name``, ``period_start``,
@@ -106,15 +111,7 @@ def overview(
             fc = _month_totals(rows, quantity, ucol, as_of, limits)
             note = "; ".join(s for s in (note, "no forecast: the rows are not daily") if s)
         else:
-            fc = forecast(
-                rows,
-                by=["account_id", ucol],
-                quantity=quantity,
-                freq="MS",
-                as_of=as_of,
-                lag=lag,
-                allowance=limits or None,
-            )
+            fc = _forecast(rows, provider, ucol, quantity, as_of, lag, limits, events)
         last_start, last_used = _last_month(rows, fc, quantity, ucol)
         names = latest_names(rows, "account_id", "account_name")
         table = pd.DataFrame(
@@ -127,6 +124,7 @@ def overview(
                 "unit": fc[ucol].astype(object),
                 "used": fc["used"],
                 "allowance": fc["allowance"],
+                "percent": fc["percent"],
                 "forecast": fc["projected"],
                 "forecast_lower": fc["lower"],
                 "forecast_upper": fc["upper"],
@@ -161,11 +159,64 @@ def overview(
     if not tables:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in _COLUMNS})
     out = pd.concat(tables, ignore_index=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["percent"] = out["used"] / out["allowance"] * 100.0
     for col in ("provider", "account_id", "account_name", "unit"):
         out[col] = out[col].astype("category")
     return out[_COLUMNS]
+
+
+def _events_for(events: Any, provider: str, account: Any) -> tuple[Event, ...]:
+    if not isinstance(events, Mapping):
+        return coerce_events(events)
+    for key in ((provider, account), account, provider):
+        try:
+            if key in events:
+                return coerce_events(events[key])
+        except TypeError:  # an unhashable account id
+            continue
+    return ()
+
+
+def _forecast(
+    rows: pd.DataFrame,
+    provider: str,
+    ucol: str,
+    quantity: str,
+    as_of: Any,
+    lag: timedelta | None,
+    limits: dict[tuple[Any, Any], float],
+    events: Any,
+) -> pd.DataFrame:
+    """:func:`forecast` per account and unit; accounts with events of their own apart."""
+    options: dict[str, Any] = {
+        "by": ["account_id", ucol],
+        "quantity": quantity,
+        "freq": "MS",
+        "as_of": as_of if as_of is not None else data_end(rows),
+        "lag": lag,
+        "allowance": limits or None,
+    }
+    if not events:
+        return forecast(rows, **options)
+    accounts = rows["account_id"].astype(object)
+    plans = {a: _events_for(events, provider, a) for a in pd.unique(accounts)}
+    distinct = {e for e in plans.values()}
+    if len(distinct) == 1:
+        return forecast(rows, events=next(iter(distinct)), **options)
+    parts = []
+    for planned in distinct:
+        chosen = [a for a, e in plans.items() if e == planned]
+        mask = accounts.isin([a for a in chosen if not pd.isna(a)]).to_numpy()
+        if any(pd.isna(a) for a in chosen):
+            mask |= accounts.isna().to_numpy()
+        # The other accounts' rows stay, with nothing used: the same days, the same history.
+        part = rows.assign(**{quantity: rows[quantity].where(mask, 0.0)})
+        fc = forecast(part, events=planned, **options)
+        fc_accounts = fc["account_id"].astype(object)
+        keep = fc_accounts.isin([a for a in chosen if not pd.isna(a)]).to_numpy()
+        if any(pd.isna(a) for a in chosen):
+            keep |= fc_accounts.isna().to_numpy()
+        parts.append(fc.loc[keep])
+    return pd.concat(parts, ignore_index=True)
 
 
 def _last_month(
@@ -259,6 +310,8 @@ def _month_totals(
     fc["allowance"] = [limits.get(k, np.nan) for k in keys]
     for col in ("projected", "lower", "upper", "projected_percent"):
         fc[col] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        fc["percent"] = fc["used"] / fc["allowance"] * 100.0
     fc["period_start"], fc["period_end"] = start, end
     fc["as_of"] = fc["complete_until"] = latest
     fc["runs_out_on"] = pd.Series(pd.NaT, index=fc.index, dtype="datetime64[ns, UTC]")

@@ -23,6 +23,7 @@ from typing import Any
 
 from ..defaults import ARCHIVE_ENV
 from ._grain import GRAINS
+from ._lazy import daily_cube, scan
 from ._migrate import Migration
 from ._migrate import migrate as _migrate
 from ._read import history, last_archived, sql
@@ -42,9 +43,11 @@ __all__ = [
     "archive_frame",
     "archive_root",
     "clean_source",
+    "daily_cube",
     "history",
     "last_archived",
     "migrate",
+    "scan",
     "sql",
 ]
 

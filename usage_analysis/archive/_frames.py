@@ -19,9 +19,31 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import ArchiveError
 from ..schema import UNIFIED_DTYPES
 
-__all__ = ["FrameBuilder"]
+__all__ = ["FrameBuilder", "check_ns_range"]
+
+# pandas' nanosecond timestamps end here (1677-09-21 .. 2262-04-11): beyond, a
+# conversion would wrap around silently (a row ending 9999-12-31 read as 1815).
+_NS_LOW = pd.Timestamp.min.value // 1000 + 1
+_NS_HIGH = pd.Timestamp.max.value // 1000
+
+
+def check_ns_range(column: Any, name: str) -> None:
+    """Raise :class:`ArchiveError` when timestamps do not fit pandas' nanoseconds."""
+    micros = pc.cast(pc.cast(column, pa.timestamp("us", tz="UTC")), pa.int64())
+    bounds = pc.min_max(micros)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None or (low >= _NS_LOW and high <= _NS_HIGH):
+        return
+    bad = low if low < _NS_LOW else high
+    shown = (np.datetime64(bad, "us")).astype(str)
+    raise ArchiveError(
+        f"column {name!r} holds {shown} UTC, outside the dates pandas can hold "
+        f"({pd.Timestamp.min.date()} to {pd.Timestamp.max.date()}); leave the column out "
+        "(columns=), filter such rows out, or query them with sql() and cast to text"
+    )
 
 
 def _narrow(categories: _Categories | int) -> type[np.signedinteger[Any]]:
@@ -158,6 +180,7 @@ class FrameBuilder:
                 if cats is not None:
                     part = cats.codes(column)
                 elif pa.types.is_timestamp(kind):
+                    check_ns_range(column, name)
                     stamps = column.cast(pa.timestamp("us", tz="UTC"))
                     part = stamps.to_numpy(zero_copy_only=False)  # us -> ns as it is written
                 else:

@@ -5,96 +5,195 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from deltalake import DeltaTable
 
+from .._memory import release_memory
 from ..errors import InvalidParameter
+from ..grains import choose_grains, grain_choice, month_index
 from ..schema import UNIFIED_COLUMNS, UNIFIED_DTYPES
-from ._frames import FrameBuilder, sort_rows
-from ._grain import grain_choice
+from ._frames import FrameBuilder, check_ns_range, sort_rows
 from ._migrate import ensure_migrated
 from ._store import Store, store
 from ._table import (
     PARTITIONS,
     PROVENANCE_COLUMNS,
-    STRING_COLUMNS,
     TABLE_SCHEMA,
+    archive_errors,
+    extra_columns,
     open_table,
     table_files,
+    table_schema,
 )
 
 __all__ = ["history", "sql"]
 
-# What history() returns by default, in this order.
+# What history() returns by default, in this order (columns readers added, such
+# as HERE's project and billing_tag, come after the unified ones).
 HISTORY_COLUMNS = (*UNIFIED_COLUMNS, "grain", *PROVENANCE_COLUMNS)
-_FILTERABLE = tuple(c for c in STRING_COLUMNS if c not in ("provider", "month", "grain"))
 _DICT = pa.dictionary(pa.int32(), pa.string())
-# The table's schema as read: strings that are not partition values come as
-# dictionaries straight from Parquet's dictionary pages (the declared schema
-# wins over the read option, so it must say so too).
-_READ_SCHEMA = pa.schema(
-    [
-        pa.field(f.name, _DICT) if f.name in STRING_COLUMNS and f.name not in PARTITIONS else f
-        for f in TABLE_SCHEMA
-    ]
-)
+
+
+def _read_schema(schema: pa.Schema) -> pa.Schema:
+    """The table's schema as read: strings that are not partition values come as
+    dictionaries straight from Parquet's dictionary pages (the declared schema
+    wins over the read option, so it must say so too)."""
+    return pa.schema(
+        [
+            pa.field(f.name, _DICT)
+            if pa.types.is_string(f.type) and f.name not in PARTITIONS
+            else f
+            for f in schema
+        ]
+    )
+
+
+def _string_columns(schema: pa.Schema) -> list[str]:
+    return [f.name for f in schema if pa.types.is_string(f.type)]
 
 
 # --- which files a query sees ---------------------------------------------------
 
 
-def _next_month(month: str) -> str:
-    y, m = int(month[:4]), int(month[5:7])
-    return f"{y + m // 12:04d}-{m % 12 + 1:02d}"
+def _month_number(label: Any) -> int | None:
+    """Months since 1970-01 of a ``YYYY-MM`` partition value (any number of year digits)."""
+    try:
+        year, month = str(label).rsplit("-", 1)
+        y, m = int(year), int(month)
+    except ValueError:
+        return None
+    return (y - 1970) * 12 + m - 1 if 1 <= m <= 12 else None
+
+
+def _us(column: Any) -> np.ndarray:
+    """Timestamps (Arrow) as microseconds since 1970; missing as the int64 minimum."""
+    arr = pc.cast(column, pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    return pc.fill_null(arr, np.iinfo(np.int64).min).to_numpy(zero_copy_only=False)
+
+
+@dataclass
+class Snapshot:
+    """One version of the table and what a query over it shows: ``history()`` and
+    ``sql()`` both read through it, so they see the same files and grains."""
+
+    store: Store
+    table: DeltaTable | None
+    schema: pa.Schema
+    files: pa.Table | None
+    chosen: set[tuple[Any, ...]]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.names
+
+    @property
+    def extras(self) -> list[str]:
+        return extra_columns(self.schema.names)
+
+    def relative(self, path: str) -> str:
+        return unquote(path)  # the log's paths are URL-encoded
+
+    def rows(self, which: set[tuple[Any, ...]] | None) -> int:
+        if self.files is None:
+            return 0
+        return sum(
+            int(r["num_records"] or 0)
+            for r in self.files.select([*PARTITIONS, "num_records"]).to_pylist()
+            if which is None or tuple(r[k] for k in PARTITIONS) in which
+        )
+
+
+def _pieces(files: pa.Table) -> tuple[pd.DataFrame, dict[tuple[Any, ...], tuple[Any, ...]]]:
+    """The rule's pieces (one per partition: month, and the month its rows reach),
+    and each piece's partition."""
+    starts = _us(files["min.period_start"])
+    ends = _us(files["max.period_end"])
+    latest = _us(files["max.period_start"])
+    nat = np.iinfo(np.int64).min
+    end = np.where(ends != nat, ends - 1, latest)
+    frame = pd.DataFrame(
+        {k: files[k].to_pylist() for k in PARTITIONS} | {"first": starts, "end": end}
+    )
+    frame = frame[files["num_records"].to_numpy(zero_copy_only=False) > 0]
+    labels: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    rows = []
+    for key, part in frame.groupby(list(PARTITIONS), dropna=False, sort=False):
+        provider, account, grain, month = (None if pd.isna(v) else v for v in key)
+        number = _month_number(month)
+        if number is None:  # not our label: the month of the rows' first start
+            first = part["first"][part["first"] != nat]
+            number = int(month_index(first.to_numpy().min(keepdims=True))[0]) if len(first) else 0
+        last = part["end"][part["end"] != nat]
+        reach = int(month_index(last.to_numpy().max(keepdims=True))[0]) if len(last) else number
+        key = (provider, account, grain, number)
+        labels[key] = (provider, account, grain, month)
+        rows.append((provider, account, grain, number, reach))
+    pieces = pd.DataFrame(rows, columns=["provider", "account_id", "grain", "month", "reach"])
+    return pieces, labels
 
 
 def _chosen_partitions(
-    files: pa.Table, choice: Mapping[str, tuple[str, ...]]
+    s: Store, table: DeltaTable, files: pa.Table, choice: Mapping[str, tuple[str, ...]]
 ) -> set[tuple[Any, ...]]:
-    """The (provider, account, grain, month) partitions a one-grain view shows.
+    """The (provider, account, grain, month) partitions a view shows: the grain rule
+    (:func:`usage_analysis.grains.choose_grains`) over the table's partitions, with
+    the row periods read only where a block holds more than one grain."""
+    pieces, labels = _pieces(files)
 
-    Per provider, account and month, the first grain of ``choice`` present that
-    month. A partition whose rows reach past its month (a summarized HERE row of
-    a whole quarter) is shown only if no other shown grain has rows in the months
-    it reaches: the same days would otherwise count at two grains.
-    """
-    present: dict[tuple[Any, Any], dict[str, dict[str, str]]] = {}
-    for row in files.select([*PARTITIONS, "max.period_end", "num_records"]).to_pylist():
-        if not row["num_records"]:
-            continue
-        key = (row["provider"], row["account_id"])
-        by_grain = present.setdefault(key, {}).setdefault(row["grain"], {})
-        end = row["max.period_end"]
-        last = (
-            (pd.Timestamp(end).tz_convert("UTC") - pd.Timedelta(microseconds=1)).strftime("%Y-%m")
-            if end is not None
-            else row["month"]
-        )
-        by_grain[row["month"]] = max(by_grain.get(row["month"], row["month"]), last)
-    chosen: set[tuple[Any, ...]] = set()
-    for (provider, account), grains in present.items():
-        order = [g for g in choice.get(provider, ()) if g in grains]
-        months = sorted({m for g in order for m in grains[g]})
-        for month in months:
-            for g in order:
-                if month not in grains[g]:
-                    continue
-                reach, m = grains[g][month], _next_month(month)
-                clash = False
-                while m <= reach and not clash:
-                    clash = any(m in grains[o] for o in order if o != g)
-                    m = _next_month(m)
-                if not clash:
-                    chosen.add((provider, account, g, month))
-                    break
-    return chosen
+    def intervals(wanted: pd.DataFrame) -> pd.DataFrame:
+        parts = {
+            labels[(p, a, g, int(m))]
+            for p, a, g, m in wanted[["provider", "account_id", "grain", "month"]].itertuples(
+                index=False
+            )
+        }
+        keep = [
+            (row["path"], tuple(row[k] for k in PARTITIONS))
+            for row in files.select(["path", *PARTITIONS]).to_pylist()
+            if tuple(row[k] for k in PARTITIONS) in parts
+        ]
+        fs = s.arrow_fs()
+        out = []
+        for path, (provider, account, grain, _) in keep:
+            data = pq.read_table(
+                unquote(path), columns=["period_start", "period_end"], filesystem=fs
+            )
+            start = _us(data["period_start"])
+            end = _us(data["period_end"])
+            nat = np.iinfo(np.int64).min
+            ok = start != nat
+            end = np.where((end == nat) | (end <= start), start + 1, end)
+            spans = pd.DataFrame({"start": start[ok], "end": end[ok]}).drop_duplicates()
+            out.append(spans.assign(provider=provider, account_id=account, grain=grain))
+        if not out:
+            return pd.DataFrame(columns=["provider", "account_id", "grain", "start", "end"])
+        return pd.concat(out, ignore_index=True).drop_duplicates()
+
+    chosen = choose_grains(pieces, choice, intervals)
+    return {labels[key] for key in chosen}
+
+
+def snapshot(s: Store, as_of: object, grain: str | Mapping[str, str] | None) -> Snapshot:
+    """The table at ``as_of`` and the partitions the one-grain view shows."""
+    choice = grain_choice(grain)
+    table = open_table(s, as_of)
+    if table is None:
+        return Snapshot(s, None, TABLE_SCHEMA, None, set())
+    files = table_files(table)
+    return Snapshot(
+        s, table, table_schema(table), files, _chosen_partitions(s, table, files, choice)
+    )
 
 
 def _keys(fragment: Any) -> dict[str, Any]:
@@ -110,31 +209,21 @@ def _partition(fragment: Any) -> ds.Expression:
     return expr
 
 
-def _datasets(
-    s: Store, as_of: object, grain: str | Mapping[str, str] | None
-) -> tuple[ds.Dataset, ds.Dataset, int]:
-    """Every row, and the rows of the chosen grain, as Arrow datasets over the table's
-    files; and how many rows the chosen files hold (from the log)."""
-    choice = grain_choice(grain)
-    table = open_table(s, as_of)
-    if table is None:
-        empty = ds.dataset(TABLE_SCHEMA.empty_table())
+def _datasets(snap: Snapshot) -> tuple[ds.Dataset, ds.Dataset, int]:
+    """Every row, and the rows of the chosen grain, as Arrow datasets over the
+    snapshot's files; and how many rows the chosen files hold (from the log)."""
+    read_schema = _read_schema(snap.schema)
+    if snap.table is None:
+        empty = ds.dataset(read_schema.empty_table())
         return empty, empty, 0
     fmt = ds.ParquetFileFormat(
         read_options=ds.ParquetReadOptions(
-            dictionary_columns=[c for c in STRING_COLUMNS if c not in PARTITIONS]
+            dictionary_columns=[c for c in _string_columns(snap.schema) if c not in PARTITIONS]
         )
     )
-    full = table.to_pyarrow_dataset(filesystem=s.arrow_fs())
-    files = table_files(table)
-    chosen = _chosen_partitions(files, choice)
-    rows = sum(
-        int(r["num_records"] or 0)
-        for r in files.select([*PARTITIONS, "num_records"]).to_pylist()
-        if tuple(r[k] for k in PARTITIONS) in chosen
-    )
+    full = snap.table.to_pyarrow_dataset(filesystem=snap.store.arrow_fs())
     fragments = list(full.get_fragments())
-    keep = [f for f in fragments if tuple(_keys(f).values()) in chosen]
+    keep = [f for f in fragments if tuple(_keys(f).values()) in snap.chosen]
 
     def rebuild(frags: list[Any]) -> ds.Dataset:
         # Each file's partition values only: delta-rs's own expressions also carry
@@ -143,9 +232,9 @@ def _datasets(
             fmt.make_fragment(f.path, f.filesystem, partition_expression=_partition(f))
             for f in frags
         ]
-        return ds.FileSystemDataset(made, _READ_SCHEMA, fmt, full.filesystem)
+        return ds.FileSystemDataset(made, read_schema, fmt, full.filesystem)
 
-    return rebuild(fragments), rebuild(keep), rows
+    return rebuild(fragments), rebuild(keep), snap.rows(snap.chosen)
 
 
 # --- filters ------------------------------------------------------------------
@@ -194,6 +283,7 @@ def _filter(
     start: object,
     end: object,
     filters: Mapping[str, object],
+    filterable: Sequence[str],
 ) -> tuple[ds.Expression | None, bool]:
     """The filter (partition conditions first, so whole files are skipped); and
     whether it can drop rows inside a file (then unused categories are dropped)."""
@@ -213,11 +303,11 @@ def _filter(
         clauses.append(ds.field("period_start") < pa.scalar(ts.ceil("us"), ts_type))
         within = True
     for name, value in filters.items():
-        if name not in _FILTERABLE:
+        if name not in filterable:
             raise InvalidParameter(
                 name,
-                "not a filterable column; expected provider=, start=, end=, grain=, "
-                "columns=, sort=, as_of= or one of " + ", ".join(_FILTERABLE),
+                f"the archive has no filterable column {name!r}; expected provider=, start=, "
+                "end=, grain=, columns=, sort=, as_of= or one of " + ", ".join(filterable),
             )
         clauses.append(_one_of(name, _as_list(value)))
         within = within or name != "account_id"
@@ -244,6 +334,8 @@ def _to_pandas(holder: list[pa.Table], *, drop_unused: bool) -> pd.DataFrame:
         col = table.column(name)
         if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             col = col.dictionary_encode()
+        elif pa.types.is_timestamp(col.type):
+            check_ns_range(col, name)
         columns[name] = col
     arrow = pa.table(columns).unify_dictionaries()
     del columns, table
@@ -251,10 +343,11 @@ def _to_pandas(holder: list[pa.Table], *, drop_unused: bool) -> pd.DataFrame:
     # string; split_blocks + self_destruct free each Arrow column once converted.
     df = arrow.to_pandas(split_blocks=True, self_destruct=True, coerce_temporal_nanoseconds=True)
     del arrow
-    if drop_unused:
-        for name in df.columns:
-            if isinstance(df[name].dtype, pd.CategoricalDtype):
-                df[name] = df[name].cat.remove_unused_categories()
+    for name in df.columns:
+        if isinstance(df[name].dtype, pd.CategoricalDtype):
+            column = df[name].cat.remove_unused_categories() if drop_unused else df[name]
+            # Sorted, as history() gives them: the same categories in the same order.
+            df[name] = column.cat.reorder_categories(sorted(column.cat.categories))
     for name, dtype in UNIFIED_DTYPES.items():
         if name in df.columns and str(df[name].dtype) != dtype:
             df[name] = df[name].astype(dtype)
@@ -308,20 +401,28 @@ def history(
     table version (int) or a moment ("what did we know on invoice day": a date
     means the end of that day, UTC).
     """
-    names = [str(c) for c in (HISTORY_COLUMNS if columns is None else _as_list(columns))]
-    unknown = [c for c in names if c not in TABLE_SCHEMA.names]
-    if unknown:
-        raise InvalidParameter(
-            "columns",
-            f"unknown columns {unknown}; expected some of {', '.join(TABLE_SCHEMA.names)}",
-        )
-    expr, within = _filter(provider, start, end, filters)
     s = store(archive, storage_options)
-    ensure_migrated(s)
-    _, chosen, rows = _datasets(s, as_of, grain)
-    # Sized for every row of the chosen files: rows a filter drops cost no memory.
-    builder = FrameBuilder({c: TABLE_SCHEMA.field(c).type for c in names}, capacity=rows)
-    df = builder.add_all(_batches(chosen, names, expr)).frame(drop_unused=within)
+    with archive_errors(s, "read"):
+        ensure_migrated(s)
+        snap = snapshot(s, as_of, grain)
+        default = [*UNIFIED_COLUMNS, *snap.extras, "grain", *PROVENANCE_COLUMNS]
+        names = [str(c) for c in (default if columns is None else _as_list(columns))]
+        unknown = [c for c in names if c not in snap.columns]
+        if unknown:
+            raise InvalidParameter(
+                "columns",
+                f"unknown columns {unknown}; expected some of {', '.join(snap.columns)}",
+            )
+        filterable = [
+            c for c in _string_columns(snap.schema) if c not in ("provider", "month", "grain")
+        ]
+        expr, within = _filter(provider, start, end, filters, filterable)
+        _, chosen, rows = _datasets(snap)
+        # Sized for every row of the chosen files: rows a filter drops cost no memory.
+        builder = FrameBuilder({c: snap.schema.field(c).type for c in names}, capacity=rows)
+        df = builder.add_all(_batches(chosen, names, expr)).frame(drop_unused=within)
+    # The record batches are gone; Arrow's pool kept their memory (1.4 GB after 12M rows).
+    release_memory()
     if sort:
         df = sort_rows(df, ("period_start", "provider", "account_id", "resource_id", "meter_id"))
     return df
@@ -335,6 +436,18 @@ def history(
 _PLAIN = re.compile(r"[A-Za-z0-9._-]+\Z")
 _NOT_PLAIN = ("NULL", "__HIVE_DEFAULT_PARTITION__")
 _GLOB = frozenset("*?[]{}")  # DuckDB would expand a path holding these
+# DuckDB errors that are the query's own (its text, names, values), not the archive's.
+_QUERY_ERRORS = (
+    duckdb.ParserException,
+    duckdb.BinderException,
+    duckdb.CatalogException,
+    duckdb.ConversionException,
+    duckdb.InvalidInputException,
+    duckdb.OutOfRangeException,
+    duckdb.NotImplementedException,
+    duckdb.SyntaxException,
+    duckdb.TypeMismatchException,
+)
 _HIVE_TYPES = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k in PARTITIONS) + "}"
 
 
@@ -361,20 +474,25 @@ def _literal(text: str) -> str:
 
 
 def _file_select(
-    con: duckdb.DuckDBPyConnection, name: str, files: list[tuple[str, dict[str, Any], bool]]
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    files: list[tuple[str, dict[str, Any], bool]],
+    schema: pa.Schema,
 ) -> str:
     """A SELECT of every column over these data files, read by DuckDB itself.
 
     Files whose paths carry their partition values plainly are one
     ``read_parquet`` with hive partitioning (conditions on the partition
     columns skip whole files); the others take their values from the log.
-    Every file has the table's columns (writes cast to ``TABLE_SCHEMA``), so no
-    ``union_by_name``: that would open every file before any is skipped.
+    While every file has the table's columns, no ``union_by_name`` (it opens
+    every file before any is skipped); once a reader added columns, older files
+    lack them and DuckDB matches the columns by name.
     """
-    cols = ", ".join(TABLE_SCHEMA.names)
+    cols = ", ".join(f'"{c}"' for c in schema.names)
     if not files:
-        con.register(name, TABLE_SCHEMA.empty_table())
+        con.register(name, schema.empty_table())
         return f"SELECT {cols} FROM {name}"
+    by_name = "true" if extra_columns(schema.names) else "false"
     branches = []
     hive = [path for path, _, safe in files if safe]
     odd = [(path, keys) for path, keys, safe in files if not safe]
@@ -382,7 +500,7 @@ def _file_select(
         listed = ", ".join(_literal(p) for p in hive)
         branches.append(
             f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning = true, "
-            f"hive_types = {_HIVE_TYPES})"
+            f"hive_types = {_HIVE_TYPES}, union_by_name = {by_name})"
         )
     if odd:
         parts = pa.table(
@@ -393,64 +511,67 @@ def _file_select(
         )
         con.register(name, parts)
         listed = ", ".join(_literal(p) for p, _ in odd)
-        qualified = ", ".join(f"p.{c}" if c in PARTITIONS else f"f.{c}" for c in TABLE_SCHEMA.names)
+        qualified = ", ".join(f'p."{c}"' if c in PARTITIONS else f'f."{c}"' for c in schema.names)
         branches.append(
             f"SELECT {qualified} FROM read_parquet([{listed}], hive_partitioning = false, "
-            f"filename = true) AS f JOIN {name} AS p USING (filename)"
+            f"filename = true, union_by_name = {by_name}) AS f JOIN {name} AS p USING (filename)"
         )
     return " UNION ALL ".join(branches)
 
 
-def _native_views(
-    con: duckdb.DuckDBPyConnection, s: Store, as_of: object, grain: str | Mapping[str, str] | None
-) -> bool:
+def _native_views(con: duckdb.DuckDBPyConnection, snap: Snapshot) -> bool:
     """Create ``usage`` and ``usage_all`` over DuckDB's own Parquet reader, from the
-    log's file list; False (nothing created) where it does not apply.
+    snapshot's file list; False (nothing created) where it does not apply.
 
     Local archives only: on an object store DuckDB needs its httpfs extension,
     downloaded on first use (which fails offline), and its own credentials.
     """
+    s = snap.store
     if not s.local or "=" in s.path or _GLOB & set(s.path):
         return False
-    table = open_table(s, as_of)
-    if table is None:
+    if snap.files is None:
         return False
-    files = table_files(table)
-    chosen = _chosen_partitions(files, grain_choice(grain))
     every: list[tuple[str, dict[str, Any], bool]] = []
     mine: list[tuple[str, dict[str, Any], bool]] = []
-    for row in files.select(["path", *PARTITIONS]).to_pylist():
-        relative = unquote(row["path"])  # the log's paths are URL-encoded
+    # In path order (the log's own order varies by writer): DuckDB binds the view to
+    # the first file's schema, so a query never depends on which commit came first.
+    rows = sorted(snap.files.select(["path", *PARTITIONS]).to_pylist(), key=lambda r: r["path"])
+    for row in rows:
+        relative = snap.relative(row["path"])
         if "://" in relative or relative.startswith("/") or _GLOB & set(relative):
             return False
         keys = {k: row[k] for k in PARTITIONS}
         entry = (f"{s.path}/{relative}", keys, _hive_safe(relative, keys))
         every.append(entry)
-        if tuple(keys.values()) in chosen:
+        if tuple(keys.values()) in snap.chosen:
             mine.append(entry)
-    con.execute(f"CREATE VIEW usage AS {_file_select(con, '_usage_chosen_parts', mine)}")
-    con.execute(f"CREATE VIEW usage_all AS {_file_select(con, '_usage_every_parts', every)}")
+    chosen_sql = _file_select(con, "_usage_chosen_parts", mine, snap.schema)
+    every_sql = _file_select(con, "_usage_every_parts", every, snap.schema)
+    con.execute(f"CREATE VIEW usage AS {chosen_sql}")
+    con.execute(f"CREATE VIEW usage_all AS {every_sql}")
     return True
 
 
 def _connect(
-    s: Store, as_of: object, grain: str | Mapping[str, str] | None
+    s: Store | Snapshot, as_of: object = None, grain: str | Mapping[str, str] | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """DuckDB with views ``usage`` (one grain per period) and ``usage_all`` (every grain)."""
+    """DuckDB with views ``usage`` (the grain rule's rows) and ``usage_all`` (every
+    grain), over the files of one snapshot."""
+    snap = s if isinstance(s, Snapshot) else snapshot(s, as_of, grain)
     con = duckdb.connect()
     # Timestamps come back in UTC whatever the machine's zone (ICU ships with duckdb).
     con.execute("SET TimeZone = 'UTC'")
     # Local files: DuckDB's own Parquet reader over the log's file list (its
     # projection, filter and row-group pushdown, its threads).
-    if _native_views(con, s, as_of, grain):
+    if _native_views(con, snap):
         return con
     # Elsewhere, Arrow datasets rather than DuckDB's own S3 code (httpfs is
     # downloaded on first use, which fails offline): DuckDB still pushes
     # projections and filters into the scan.
-    everything, chosen, _ = _datasets(s, as_of, grain)
+    everything, chosen, _ = _datasets(snap)
     con.register("_usage_chosen", chosen)
     con.register("_usage_every", everything)
-    cols = ", ".join(TABLE_SCHEMA.names)
+    cols = ", ".join(f'"{c}"' for c in snap.schema.names)
     con.execute(f"CREATE VIEW usage AS SELECT {cols} FROM _usage_chosen")
     con.execute(f"CREATE VIEW usage_all AS SELECT {cols} FROM _usage_every")
     return con
@@ -467,28 +588,33 @@ def sql(
 ) -> pd.DataFrame:
     """Run a DuckDB query against the views ``usage`` and ``usage_all``.
 
-    ``usage`` shows one grain per provider, account and month (``grain=`` as in
-    :func:`history`), so every total over it is true; ``usage_all`` shows every
-    grain, with its ``grain`` column: filter on it before adding anything up.
-    Both have the unified columns, ``grain``, ``month`` (``YYYY-MM``),
-    ``report_id``, ``source`` and ``archived_at``; conditions on ``provider``,
-    ``account_id``, ``grain`` and ``month`` skip whole files. Example:
-    ``sql("select month, product, sum(quantity) from usage where provider =
-    'particle' group by all order by all")``.
+    ``usage`` shows the rows the grain rule counts (``grain=`` as in
+    :func:`history`; the same files as ``history()``), so every total over it is
+    true; ``usage_all`` shows every grain, with its ``grain`` column: filter on
+    it before adding anything up. Both have the unified columns, the columns
+    readers added (HERE ``project``, ``billing_tag``...), ``grain``, ``month``
+    (``YYYY-MM``), ``report_id``, ``source`` and ``archived_at``; conditions on
+    ``provider``, ``account_id``, ``grain`` and ``month`` skip whole files.
+    Strings come back as categoricals with sorted categories, as in
+    ``history()``. Example: ``sql("select month, product, sum(quantity) from
+    usage where provider = 'particle' group by all order by all")``.
     """
     if not isinstance(query, str) or not query.strip():
         raise InvalidParameter("query", "expected a SQL statement over the view 'usage'")
     s = store(archive, storage_options)
-    ensure_migrated(s)
-    with _connect(s, as_of, grain) as con:
-        try:
-            rel = con.sql(query, params=params)
-        except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException) as exc:
-            # A mistake in the query is the caller's: say so in the package's own terms.
-            raise InvalidParameter("query", f"DuckDB cannot run it: {exc}") from exc
-        if rel is None:  # a statement without a result
-            raise InvalidParameter("query", "expected a query returning rows (a SELECT)")
-        return _to_pandas([rel.to_arrow_table()], drop_unused=False)
+    with archive_errors(s, "query"):
+        ensure_migrated(s)
+        snap = snapshot(s, as_of, grain)
+        with _connect(snap) as con:
+            try:
+                rel = con.sql(query, params=params)
+                if rel is None:  # a statement without a result
+                    raise InvalidParameter("query", "expected a query returning rows (a SELECT)")
+                result = rel.to_arrow_table()
+            except _QUERY_ERRORS as exc:
+                # A mistake in the query is the caller's: say so in the package's own terms.
+                raise InvalidParameter("query", f"DuckDB cannot run it: {exc}") from exc
+        return _to_pandas([result], drop_unused=False)
 
 
 def last_archived(
@@ -502,11 +628,12 @@ def last_archived(
     """The end of the latest archived period of one provider account, and when the
     files holding that period were archived (from the log's statistics: no rows read)."""
     s = store(archive, storage_options)
-    ensure_migrated(s)
-    table = open_table(s)
-    if table is None:
-        return None, None
-    files = table_files(table)
+    with archive_errors(s, "read"):
+        ensure_migrated(s)
+        table = open_table(s)
+        if table is None:
+            return None, None
+        files = table_files(table)
     mask = pc.and_(pc.equal(files["provider"], provider), pc.equal(files["account_id"], account))
     if grains is not None:
         mask = pc.and_(mask, pc.is_in(files["grain"], pa.array(list(grains), pa.string())))

@@ -19,7 +19,7 @@ import fsspec
 import pyarrow.fs as pafs
 
 from ..defaults import ARCHIVE_DIRNAME, ARCHIVE_ENV
-from ..errors import InvalidParameter, UsageAnalysisError
+from ..errors import ArchiveError, InvalidParameter
 from ..paths import data_dir
 
 __all__ = ["ArchiveError", "Store", "archive_root", "clean_source", "store"]
@@ -31,10 +31,6 @@ _S3_KEYS = {
     "token": "AWS_SESSION_TOKEN",
 }
 _S3_CLIENT_KEYS = {"endpoint_url": "AWS_ENDPOINT_URL", "region_name": "AWS_REGION"}
-
-
-class ArchiveError(UsageAnalysisError, OSError):
-    """The archive cannot be read or written (the store refused, a commit kept conflicting)."""
 
 
 def archive_root(archive: str | os.PathLike[str] | None = None) -> str:

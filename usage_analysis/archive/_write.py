@@ -1,8 +1,17 @@
-"""Writing reports: each one replaces its range of its grain in a single Delta commit."""
+"""Writing reports: each one replaces its range of its grain in one delta-rs commit.
+
+A report's rows go in with delta-rs's own predicate overwrite
+(``write_deltalake(mode="overwrite", predicate=...)``): in one commit it removes
+the archived rows the predicate matches (rewriting the rest of their files) and
+adds the new rows, with delta-rs's own statistics. The predicate says which rows
+a report replaces (:class:`Replace`). Concurrency is Delta's: a writer whose
+snapshot went stale under rows it replaces gets a commit conflict from delta-rs
+and starts again from the new version; any other commit failure (an append-only
+table, no permission, a protocol this package does not write) is raised at once.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
@@ -16,33 +25,34 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 
-from ..errors import InvalidParameter, SchemaError, UsageAnalysisError
+from ..errors import ArchiveError, InvalidParameter, SchemaError, UsageAnalysisError
+from ..grains import frame_grains
 from ..schema import UNIFIED_COLUMNS, coerce_unified
-from ._files import (
-    Replace,
-    app_id,
-    constant_column,
-    delete_files,
-    replaced_files,
-    write_data_files,
-    write_token,
-)
-from ._grain import frame_grains
+from ._grain import BY_START, MAX_ROW_SPAN
 from ._migrate import ensure_migrated
-from ._store import ArchiveError, Store, clean_source, store
-from ._table import PARTITIONS, TABLE_SCHEMA, open_table
+from ._store import Store, clean_source, store
+from ._table import PARTITIONS, TABLE_SCHEMA, archive_errors, extra_columns, open_table
 
 __all__ = ["ArchiveWrite", "archive_file", "archive_frame"]
 
 log = logging.getLogger(__name__)
 
-# Two writers committing at once: the later one's commit fails (delta-rs checks
-# that nothing it replaced changed underneath) and it starts again from the new
-# version. Bounded: a writer gives up after this many tries.
+# Two writers replacing the same rows at once: the later commit fails in delta-rs's
+# conflict check and starts again from the new version. Bounded.
 MAX_ATTEMPTS = 25
+# delta-rs's messages for a commit that lost a race (its CommitConflictError and
+# the version race): the only failures worth another try.
+_CONFLICTS = (
+    "concurrent transaction",
+    "concurrent transactions",
+    "changed since last commit",
+    "already exists",
+    "invalid table version",
+)
+_WRITER = WriterProperties(compression="ZSTD")
 
 
 @dataclass(frozen=True)
@@ -56,31 +66,140 @@ class ArchiveWrite:
     version: int | None = None  # the Delta table version of the commit
 
 
-def _frame_report_id(df: pd.DataFrame) -> str:
-    """A report id derived from the rows, so archiving the same frame twice is idempotent."""
-    digest = pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()
-    return "frame-" + hashlib.sha256(digest).hexdigest()[:16]
+# --- which archived rows a report replaces -----------------------------------------
 
 
-def _to_arrow(df: pd.DataFrame) -> pa.Table:
-    """The frame as Arrow in the table's columns; strings as dictionaries (Parquet
-    keeps them so: no string per row is ever built)."""
-    arrays = []
-    fields = []
-    for field in TABLE_SCHEMA:
-        column = df[field.name]
-        if field.name in PARTITIONS and len(column) and _is_constant(column):
-            value = column.iloc[0]
-            arr: pa.Array = constant_column(None if pd.isna(value) else str(value), len(df))
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _sql_time(ts: pd.Timestamp) -> str:
+    return _sql_text(ts.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+
+
+def _month(ts: pd.Timestamp) -> str:
+    return f"{ts.year:04d}-{ts.month:02d}"
+
+
+def _values(*parts: pd.Series) -> tuple[list[str], bool]:
+    """The distinct non-missing values of these series as strings (sorted), and whether
+    missing is among them."""
+    present: set[str] = set()
+    missing = False
+    for series in parts:
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            # The categories in use, from the codes: no per-row hashing.
+            codes = series.cat.codes.to_numpy()
+            used = np.bincount(codes[codes >= 0], minlength=len(series.cat.categories)) > 0
+            present.update(str(v) for v in series.cat.categories[used])
+            missing = missing or bool((codes < 0).any())
         else:
-            arr = pa.array(column, from_pandas=True)
-            if pa.types.is_dictionary(arr.type):
-                arr = arr.cast(pa.dictionary(pa.int32(), field.type))
-            else:
-                arr = arr.cast(field.type)
-        arrays.append(arr)
-        fields.append(pa.field(field.name, arr.type))
-    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+            distinct = series.unique()
+            present.update(str(v) for v in distinct if not pd.isna(v))
+            missing = missing or bool(pd.isna(distinct).any())
+    return sorted(present), missing
+
+
+def _member(expr: str, values: list[str], null: bool) -> str:
+    """SQL: ``expr`` is one of ``values`` (or missing, if ``null``)."""
+    terms = []
+    if values:
+        terms.append(f"{expr} IN ({', '.join(_sql_text(v) for v in values)})")
+    if null:
+        terms.append(f"{expr} IS NULL")
+    return "(" + " OR ".join(terms) + ")" if len(terms) > 1 else terms[0]
+
+
+@dataclass(frozen=True)
+class Replace:
+    """The archived rows of one provider, account and grain a report replaces.
+
+    Rows whose period overlaps the report's range ``[first start, last end)``,
+    so a coarser row reaching into it never stays beside the new rows; for
+    events (job-level rows) the rows that start within ``[first start, last
+    start]``. Only rows of the resources and meters the report has: a report
+    asked for some devices, apps, features or meters only (every provider
+    allows such filters) never erases the others' rows. A resource of the report
+    without some meter in the range had no usage of it. Rows of the same report
+    (``report_id``) in that range are replaced under any account: a file
+    imported once without, then with, an account replaces itself.
+    """
+
+    provider: str
+    account: str | None
+    grain: str
+    first: pd.Timestamp
+    last: pd.Timestamp
+    stop: pd.Timestamp
+    resources: list[str]
+    null_resource: bool
+    meters: list[str]  # coalesce(meter_id, meter)
+    null_meter: bool
+    report_id: str | None
+
+    @classmethod
+    def of(cls, provider: str, account: str | None, grain: str, part: pd.DataFrame) -> Replace:
+        starts = part["period_start"]
+        first, last = starts.min(), starts.max()
+        ends = part["period_end"]
+        stop = max(ends.max() if ends.notna().any() else last, last + pd.Timedelta(microseconds=1))
+        meter_id = part["meter_id"]
+        resources, null_resource = _values(part["resource_id"])
+        # coalesce(meter_id, meter): the ids, and the names where there is no id.
+        no_id = meter_id.isna().to_numpy(bool)
+        if no_id.any():
+            meters, null_meter = _values(meter_id.dropna(), part["meter"][no_id])
+        else:
+            meters, null_meter = _values(meter_id)
+        ids = part["report_id"]
+        report = str(ids.iloc[0]) if len(ids) and _is_constant(ids) else None
+        return cls(
+            provider, account, grain, first, last, stop,
+            resources, null_resource, meters, null_meter, report,
+        )  # fmt: skip
+
+    @property
+    def months(self) -> tuple[str | None, str]:
+        """The month partitions that can hold a replaced row (None: no lower bound)."""
+        if self.grain in BY_START:
+            return _month(self.first), _month(self.last)
+        span = MAX_ROW_SPAN[self.grain]
+        high = _month(self.stop - pd.Timedelta(microseconds=1))
+        return (None if span is None else _month(self.first - span)), high
+
+    def predicate(self) -> str:
+        """The rows replaced, as a delta-rs (DataFusion SQL) predicate: partition
+        conditions first, so delta-rs reads only the files that can hold one."""
+        low, high = self.months
+        scope = [f"provider = {_sql_text(self.provider)}", f"grain = {_sql_text(self.grain)}"]
+        if low is not None:
+            scope.append(f"month >= {_sql_text(low)}")
+        scope.append(f"month <= {_sql_text(high)}")
+        if self.account is None:
+            account = "account_id IS NULL"
+        else:
+            account = f"account_id = {_sql_text(self.account)}"
+        if self.grain in BY_START:
+            when = (
+                f"period_start >= {_sql_time(self.first)} "
+                f"AND period_start <= {_sql_time(self.last)}"
+            )
+        else:
+            when = (
+                f"period_start < {_sql_time(self.stop)} AND (period_start >= "
+                f"{_sql_time(self.first)} OR period_end > {_sql_time(self.first)})"
+            )
+        if self.report_id is not None:
+            account = f"({account} OR report_id = {_sql_text(self.report_id)})"
+        rows = " AND ".join(
+            [
+                account,
+                when,
+                _member("resource_id", self.resources, self.null_resource),
+                _member("coalesce(meter_id, meter)", self.meters, self.null_meter),
+            ]
+        )
+        return " AND ".join(scope) + f" AND ({rows})"
 
 
 def _replaces(frame: pd.DataFrame) -> list[Replace]:
@@ -95,6 +214,59 @@ def _replaces(frame: pd.DataFrame) -> list[Replace]:
         account = None if pd.isna(account) else str(account)
         out.append(Replace.of(str(provider), account, str(grain), part))
     return out
+
+
+def replace_predicate(replaces: list[Replace]) -> str:
+    return " OR ".join(f"({r.predicate()})" for r in replaces)
+
+
+# --- the frame as the table stores it ----------------------------------------------
+
+
+def _frame_report_id(df: pd.DataFrame) -> str:
+    """A report id derived from the rows, so archiving the same frame twice is idempotent."""
+    digest = pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes()
+    return "frame-" + hashlib.sha256(digest).hexdigest()[:16]
+
+
+def _arrow_column(name: str, column: pd.Series, kind: pa.DataType | None) -> pa.Array:
+    """One column in the table's type; strings stay dictionaries (Parquet keeps them
+    so), except partition columns, which delta-rs reads as plain strings."""
+    try:
+        arr = pa.array(column, from_pandas=True)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise SchemaError(f"cannot archive column {name!r} ({column.dtype}): {exc}") from exc
+    if kind is None:  # a column the reader added beyond the unified ones
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        if pa.types.is_timestamp(arr.type):
+            kind = pa.timestamp("us", tz="UTC")
+        elif pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type):
+            kind = pa.float64()
+        elif pa.types.is_boolean(arr.type) or pa.types.is_null(arr.type):
+            kind = pa.string() if pa.types.is_null(arr.type) else arr.type
+        else:
+            kind = pa.string()
+        if pa.types.is_timestamp(arr.type) and arr.type.tz is None:
+            raise SchemaError(f"cannot archive column {name!r}: timestamps without a time zone")
+    try:
+        if pa.types.is_dictionary(arr.type) and name not in PARTITIONS:
+            return arr.cast(pa.dictionary(pa.int32(), kind))
+        if pa.types.is_dictionary(arr.type):
+            arr = arr.dictionary_decode()
+        return arr.cast(kind)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise SchemaError(f"cannot archive column {name!r} as {kind}: {exc}") from exc
+
+
+def _to_arrow(df: pd.DataFrame, extras: list[str]) -> pa.Table:
+    """The frame as Arrow: the table's columns, then the extra ones the reader gave."""
+    names = [*TABLE_SCHEMA.names, *extras]
+    arrays = [
+        _arrow_column(n, df[n], TABLE_SCHEMA.field(n).type if n in TABLE_SCHEMA.names else None)
+        for n in names
+    ]
+    return pa.Table.from_arrays(arrays, names=names)
 
 
 def _constant(value: str | None, index: pd.Index) -> pd.Series:
@@ -164,71 +336,72 @@ def _prepare(
     return frame
 
 
-def _rows_at(s: Store, version: int) -> int:
-    table = open_table(s, as_of=version)
-    if table is None:
-        return 0
-    return int(
-        pa.compute.sum(pa.table(table.get_add_actions(flatten=True))["num_records"]).as_py() or 0
-    )
+# --- the commit --------------------------------------------------------------------
 
 
-def commit(
-    s: Store, data: pa.Table, replaces: list[Replace], metadata: Mapping[str, str]
-) -> tuple[int, int, tuple[str, ...]]:
-    """Write ``data`` replacing the rows ``replaces`` name, in one commit; retry on a
-    conflict. The commit's version, how many archived rows it replaced, and the
-    partitions the new rows went to."""
+def _is_conflict(exc: BaseException) -> bool:
+    """Whether delta-rs refused the commit because another writer committed first."""
+    text = str(exc).lower()
+    return isinstance(exc, CommitFailedError | DeltaError) and any(c in text for c in _CONFLICTS)
+
+
+def _refusal(s: Store, exc: BaseException) -> ArchiveError:
+    """A commit failure that is no conflict, said in the package's terms."""
+    text = str(exc)
+    low = text.lower()
+    if "append-only" in low or "append only" in low:
+        what = "the table is append-only (delta.appendOnly): a report cannot replace rows"
+    elif "permission denied" in low or isinstance(exc, PermissionError):
+        what = "permission denied"
+    elif "protocol" in low or "feature" in low:
+        what = "the table's Delta protocol does not allow this write"
+    elif "failed validation" in low or "schema" in low:
+        what = "the rows do not fit the table"
+    else:
+        what = "the write failed"
+    return ArchiveError(f"cannot write the archive at {s.root}: {what} ({text})")
+
+
+def _create(s: Store) -> None:
+    """The empty table. The first writer creates it, then replaces like any other:
+    two writers racing to create it then conflict on their rows like any two
+    (appending the first report instead double-counted)."""
+    try:
+        DeltaTable.create(
+            s.uri,
+            schema=TABLE_SCHEMA,
+            mode="ignore",
+            partition_by=list(PARTITIONS),
+            storage_options=s.delta_options or None,
+        )
+    except CommitFailedError as exc:  # another writer created it first
+        log.debug("table created by another writer: %s", exc)
+    except (DeltaError, OSError) as exc:
+        raise ArchiveError(f"cannot create the archive at {s.root}: {exc}") from exc
+
+
+def commit(s: Store, data: pa.Table, predicate: str, metadata: Mapping[str, str]) -> int:
+    """Write ``data`` replacing the rows ``predicate`` matches, in one commit; start
+    again on a conflict. The commit's version."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         table = open_table(s)
         if table is None:
-            # The first writer creates an empty table, then replaces like any
-            # other. Appending the first report instead double-counted: two
-            # writers racing to create the table both saw none, and delta-rs
-            # retried the loser's append as a blind append, which conflicts
-            # with nothing (tests/test_archive_atomic.py, two processes).
-            try:
-                with contextlib.suppress(CommitFailedError):  # another writer created it
-                    DeltaTable.create(
-                        s.uri,
-                        schema=TABLE_SCHEMA,
-                        mode="ignore",
-                        partition_by=list(PARTITIONS),
-                        storage_options=s.delta_options or None,
-                    )
-            except (DeltaError, OSError) as exc:
-                raise ArchiveError(f"cannot create the archive at {s.root}: {exc}") from exc
+            _create(s)
             continue
-        read_version = table.version()
-        adds = []
         try:
-            old = replaced_files(s, table, replaces)
-            token = write_token()
-            adds = write_data_files(s, data, token)
-            partitions = tuple(
-                sorted("/".join(f"{k}={a.partition_values[k]}" for k in PARTITIONS) for a in adds)
-            )
-            for n, rest in enumerate(old.survivors):
-                adds += write_data_files(s, rest, f"{token}-kept{n}")
-            # One application transaction per provider, account and grain: a
-            # concurrent writer of the same grain commits the same ids, and
-            # Delta's conflict check makes the later commit fail.
-            props = CommitProperties(
-                custom_metadata=dict(metadata),
-                app_transactions=[
-                    Transaction(app_id(r.provider, r.account, r.grain), read_version + 1)
-                    for r in replaces
-                ],
-            )
-            table.create_write_transaction(
-                [*adds, *old.removes],
-                "append",
-                TABLE_SCHEMA,
+            write_deltalake(
+                table,
+                data,
+                mode="overwrite",
+                predicate=predicate,
                 partition_by=list(PARTITIONS),
-                commit_properties=props,
+                schema_mode="merge",
+                writer_properties=_WRITER,
+                commit_properties=CommitProperties(custom_metadata=dict(metadata)),
             )
-        except CommitFailedError as exc:
-            delete_files(s, adds)
+        except (DeltaError, OSError) as exc:
+            if not _is_conflict(exc):
+                raise _refusal(s, exc) from exc
             if attempt == MAX_ATTEMPTS:
                 raise ArchiveError(
                     f"{s.root}: gave up after {attempt} commits conflicting with other writers"
@@ -237,22 +410,38 @@ def commit(
             log.debug("commit conflict (attempt %d), retrying in %.2fs: %s", attempt, pause, exc)
             time.sleep(pause)
             continue
-        except (DeltaError, OSError) as exc:
-            delete_files(s, adds)
-            raise ArchiveError(f"cannot write the archive at {s.root}: {exc}") from exc
-        done = open_table(s)
-        assert done is not None
-        return _own_version(done, metadata), old.rows, partitions
+        return _own_version(s, metadata)
     raise AssertionError("unreachable")
 
 
-def _own_version(table: Any, metadata: Mapping[str, str]) -> int:
+def _own_version(s: Store, metadata: Mapping[str, str]) -> int:
     """The version of our commit: the newest whose commit info carries our write id."""
+    table = open_table(s)
+    assert table is not None
     token = metadata["usage_analysis.write_id"]
     for info in table.history(limit=50):
         if info.get("usage_analysis.write_id") == token:
             return int(info["version"])
     return int(table.version())
+
+
+def _rows_at(s: Store, version: int) -> int:
+    """How many rows the table held at a version (from the log: no data read)."""
+    if version < 0:
+        return 0
+    table = DeltaTable(s.uri, version=version, storage_options=s.delta_options or None)
+    records = pa.table(table.get_add_actions(flatten=True))["num_records"]
+    return int(pa.compute.sum(records).as_py() or 0)
+
+
+def _partitions(frame: pd.DataFrame) -> tuple[str, ...]:
+    keys = frame[list(PARTITIONS)].drop_duplicates()
+    return tuple(
+        sorted(
+            "/".join(f"{k}={'' if pd.isna(v) else v}" for k, v in zip(PARTITIONS, row, strict=True))
+            for row in keys.itertuples(index=False)
+        )
+    )
 
 
 def archive_frame(
@@ -269,9 +458,11 @@ def archive_frame(
 
     The report replaces, in one Delta commit, every archived row of the same
     provider, account and **grain** whose period overlaps its own range (job-level
-    rows: that starts within it); other grains are never touched. A crash leaves
-    the old rows or the new ones, never both; a concurrent writer's commit makes
-    this one start again.
+    rows: that starts within it), of the resources and meters it has; other
+    grains are never touched. A crash leaves the old rows or the new ones, never
+    both; a concurrent writer's commit makes this one start again. Columns beyond
+    the unified ones (HERE's ``project`` and ``billing_tag``...) are kept: the
+    table gains them.
 
     ``grain`` defaults to what the reader recorded (report kind, HERE detail
     level), else a ``grain`` column, else a guess from the rows (see
@@ -286,25 +477,17 @@ def archive_frame(
     ids = frame["report_id"]
     summary_id = str(ids.iloc[0]) if len(ids) and _is_constant(ids) else "several"
     s = store(archive, storage_options)
-    ensure_migrated(s)
-    if frame.empty:
-        return ArchiveWrite(summary_id, 0, 0, ())
-    data = _to_arrow(frame)
-    write_id = os.urandom(8).hex()
-    version, replaced, partitions = commit(
-        s,
-        data,
-        _replaces(frame),
-        {"usage_analysis.report_id": summary_id, "usage_analysis.write_id": write_id},
-    )
-    # The log must agree with what was committed, or the archive's totals are wrong.
-    before = _rows_at(s, version - 1) if version > 0 else 0
-    after = _rows_at(s, version)
-    if after != before - replaced + len(frame):
-        raise ArchiveError(
-            f"{s.root}: version {version} holds {after} rows; expected {before} - "
-            f"{replaced} replaced + {len(frame)} new"
-        )
+    with archive_errors(s, "write"):
+        ensure_migrated(s)
+        if frame.empty:
+            return ArchiveWrite(summary_id, 0, 0, ())
+        data = _to_arrow(frame, extra_columns(frame.columns))
+        write_id = os.urandom(8).hex()
+        metadata = {"usage_analysis.report_id": summary_id, "usage_analysis.write_id": write_id}
+        version = commit(s, data, replace_predicate(_replaces(frame)), metadata)
+        # How many rows the commit replaced: what the version before held, plus
+        # the new rows, less what this version holds (its own commit alone).
+        replaced = _rows_at(s, version - 1) + len(frame) - _rows_at(s, version)
     log.debug(
         "archived %d rows of report %s as version %d (%d replaced)",
         len(frame),
@@ -312,7 +495,7 @@ def archive_frame(
         version,
         replaced,
     )
-    return ArchiveWrite(summary_id, len(frame), replaced, partitions, version)
+    return ArchiveWrite(summary_id, len(frame), replaced, _partitions(frame), version)
 
 
 def _file_digest(path: Path) -> str:

@@ -21,23 +21,26 @@ from __future__ import annotations
 
 from ..defaults import CHART_MAX_CELLS, CHART_MAX_POINTS, CHART_MAX_SERIES
 from ._common import _labels, _noun, format_quantity, provider_name
-from ._style import OTHER_COLOR, PALETTE, TEMPLATE, _empty
+from ._style import OTHER_COLOR, PALETTE, TEMPLATE, _empty, color_map
 from .allowance import cumulative_vs_allowance
 from .breakdown import breakdown
 from .ranking import period_over_period, top_bar
-from .tables import cost_forecast_table, overview_table, spend_table
+from .tables import cost_forecast_table, format_price, overview_table, spend_table, table
 from .timeseries import heatmap, usage_over_time
 
 __all__ = [
     "breakdown",
+    "color_map",
     "cost_forecast_table",
     "cumulative_vs_allowance",
+    "format_price",
     "format_quantity",
     "heatmap",
     "overview_table",
     "period_over_period",
     "provider_name",
     "spend_table",
+    "table",
     "top_bar",
     "usage_over_time",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
 import plotly.graph_objects as go
@@ -122,6 +122,16 @@ COLOR_MAP = ColorMap()
 def _colors(labels: Sequence[str]) -> dict[str, str]:
     """A colour per label from the shared colour map, grey for 'other'."""
     return COLOR_MAP.assign(list(labels))
+
+
+def color_map(labels: Iterable[Any]) -> dict[str, str]:
+    """Label -> colour from the package's colour map, for a chart drawn by hand.
+
+    Pass it as plotly express's ``color_discrete_map``: a feature or meter then has
+    the colour it has in every chart of the package.
+    """
+    unique = list(dict.fromkeys(str(v) for v in labels))
+    return _colors(unique)
 
 
 def _title(text: str, note: str | None = None) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from pandas.io.formats.style import Styler
 
 from ._common import format_quantity, provider_name
 
-__all__ = ["cost_forecast_table", "overview_table", "spend_table"]
+__all__ = ["cost_forecast_table", "format_price", "overview_table", "spend_table", "table"]
 
 NOT_APPLICABLE = "—"
 # Share of an allowance from which a cell is coloured: the plan's warning levels.
@@ -95,11 +95,16 @@ def _text(value: Any) -> str:
 
 
 def _account(name: Any, account_id: Any) -> str:
-    """The account's name, else a short form of its id ("—" when neither is known)."""
-    if _text(name) != NOT_APPLICABLE:
-        return str(name)
+    """The account's name whole, its id on hover; else the id whole ("—" when neither is known).
+
+    Returns safe HTML (the cells of these tables are HTML).
+    """
     ident = _text(account_id)
-    return ident if len(ident) <= 12 else f"{ident[:10]}…"
+    if _text(name) != NOT_APPLICABLE:
+        if ident == NOT_APPLICABLE or ident == str(name):
+            return _esc(str(name))
+        return f"<span title='{html.escape(ident, quote=True)}'>{_esc(str(name))}</span>"
+    return _esc(ident)
 
 
 def _styler(frame: pd.DataFrame, caption: str | None) -> Styler:
@@ -154,8 +159,8 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
         details = "; ".join(basis) or NOT_APPLICABLE
         if note != NOT_APPLICABLE:
             details += f"; {note}"
-        account = f"<b>{_esc(provider_name(rec.get('provider')))}</b><br>" + _esc(
-            _account(rec.get("account_name"), rec.get("account_id"))
+        account = f"<b>{_esc(provider_name(rec.get('provider')))}</b><br>" + _account(
+            rec.get("account_name"), rec.get("account_id")
         )
         if not one_month:
             account += _small(_month(start))
@@ -215,6 +220,14 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
     return styler.relabel_index([renames.get(c, c) for c in _OVERVIEW_COLUMNS], axis="columns")
 
 
+def _priced_caption(caption: str | None, table: pd.DataFrame) -> str | None:
+    """The caption, saying so when the money comes from the EXAMPLE price book."""
+    if not table.attrs.get("example_prices"):
+        return caption
+    note = "EXAMPLE prices, not your contract's (pass prices= your price book; docs/prices.md)"
+    return f"{caption} · {note}" if caption else note
+
+
 def _small(text: str) -> str:
     """A second, smaller line in a cell (``text`` is already safe HTML)."""
     return f"<br><span class='ua-small' style='color:#555;font-size:0.85em'>{text}</span>"
@@ -252,6 +265,7 @@ def spend_table(
     ``names``: account id -> name, shown instead of the id.
     """
     keys = [c for c in by if c in spend.columns]
+    caption = _priced_caption(caption, spend)
     frame = spend.copy()
     frame["month_label"] = [
         f"{_month(m)} ({c})" for m, c in zip(frame["month"], frame["currency"], strict=True)
@@ -295,8 +309,14 @@ def spend_table(
 def cost_forecast_table(
     forecast: pd.DataFrame, *, names: Mapping[Any, Any] | None = None, caption: str | None = None
 ) -> Styler:
-    """``ua.costs(...).forecast`` for people: spent so far, month-end cost and its range."""
+    """``ua.costs(...).forecast`` for people: spent so far, month-end cost and its range.
+
+    ``ua.costs(...).combined_forecast`` (no provider or account) gives one row per
+    month and currency for all providers together.
+    """
     lookup = dict(names or {})
+    caption = _priced_caption(caption, forecast)
+    combined = "provider" not in forecast.columns
     rows = []
     for rec in forecast.to_dict("records"):
         money = _money(str(rec.get("currency")))
@@ -304,8 +324,10 @@ def cost_forecast_table(
         n = rec.get("history_days")
         rows.append(
             {
-                "provider": provider_name(rec.get("provider")),
-                "account": _account(lookup.get(rec.get("account_id")), rec.get("account_id")),
+                "provider": "all providers" if combined else provider_name(rec.get("provider")),
+                "account": None
+                if combined
+                else _account(lookup.get(rec.get("account_id")), rec.get("account_id")),
                 "month": _month(rec.get("month")),
                 "spent so far": money(rec.get("spent")),
                 "month-end forecast": money(rec.get("projected")),
@@ -324,9 +346,13 @@ def cost_forecast_table(
             }
         )
     frame = pd.DataFrame(rows, columns=list(_COST_FORECAST_COLUMNS))
+    if combined:
+        frame = frame.drop(columns=["account"])
     styler = _styler(frame, caption)
     styler = styler.set_properties(
-        subset=["provider", "account", "month", "likely range", "based on"],
+        subset=[
+            c for c in ("provider", "account", "month", "likely range", "based on") if c in frame
+        ],
         **{"text-align": "left"},
     )
     return styler.set_properties(
@@ -344,3 +370,179 @@ _COST_FORECAST_COLUMNS = (
     "likely range",
     "based on",
 )
+
+
+# --------------------------------------------------------------------------- any table
+
+# A price this small per unit is shown per 1,000 (or per 1,000,000) units: HERE
+# sells transactions at fractions of a cent, which "0.00" would hide.
+_PRICE_SCALES = (1, 1_000, 1_000_000)
+_PRICE_DIGITS = 3  # significant digits a price keeps at least
+
+
+def format_price(price: Any, unit: Any = None, currency: Any = None) -> str:
+    """A unit price with the digits it needs and its unit: ``0.83 USD per 1,000 Transactions``.
+
+    A price under one cent per unit is given per 1,000 (or 1,000,000) units;
+    at least two decimals and three significant digits, trailing zeros after
+    the second decimal dropped. "—" when there is no price.
+    """
+    if not _known(price):
+        return NOT_APPLICABLE
+    value = float(price)
+    scale = 1
+    for scale in _PRICE_SCALES:
+        if value == 0 or abs(value) * scale >= 0.01:
+            break
+    amount = value * scale
+    magnitude = int(np.floor(np.log10(abs(amount)))) if amount else 0
+    decimals = max(2, _PRICE_DIGITS - 1 - magnitude)
+    text = f"{amount:,.{decimals}f}"
+    if decimals > 2:
+        head, _, tail = text.partition(".")
+        text = f"{head}.{tail[:2]}{tail[2:].rstrip('0')}"
+    money = f"{text} {_text(currency)}" if _text(currency) != NOT_APPLICABLE else text
+    what = _text(unit)
+    per = f"{scale:,} {what}" if scale > 1 else what
+    if what == NOT_APPLICABLE:
+        per = f"{scale:,} units" if scale > 1 else "unit"
+    return f"{money} per {per}"
+
+
+def _decimals(values: pd.Series, most: int = 2) -> int:
+    """The decimals one numeric column keeps: 0 when every value is whole, else ``most``."""
+    finite = values[np.isfinite(values)]
+    if not len(finite) or np.allclose(finite, np.round(finite), rtol=0, atol=1e-9):
+        return 0
+    return most
+
+
+def _is_percent(column: Any) -> bool:
+    name = str(column).lower()
+    return name.endswith("%") or "percent" in name or name.startswith("% ")
+
+
+def _when(values: pd.Series) -> Callable[[Any], str]:
+    """Days as "Dec 4, 2026"; times, when a column has any, as "Dec 4, 2026 14:05 UTC"."""
+    stamps = pd.to_datetime(values, utc=True, errors="coerce").dropna()
+    with_time = bool(len(stamps)) and bool((stamps != stamps.dt.normalize()).any())
+
+    def fmt(value: Any) -> str:
+        if value is None or pd.isna(value):
+            return NOT_APPLICABLE
+        ts = pd.Timestamp(value)
+        if ts.tzinfo is not None:
+            ts = ts.tz_convert("UTC")
+        day = f"{ts:%b} {ts.day}, {ts.year}"
+        return f"{day} {ts:%H:%M} UTC" if with_time else day
+
+    return fmt
+
+
+def _number(decimals: int, suffix: str = "") -> Callable[[Any], str]:
+    def fmt(value: Any) -> str:
+        return f"{float(value):,.{decimals}f}{suffix}" if _known(value) else NOT_APPLICABLE
+
+    return fmt
+
+
+def table(
+    frame: pd.DataFrame,
+    *,
+    columns: Mapping[str, str] | None = None,
+    percent: tuple[str, ...] = (),
+    decimals: Mapping[str, int] | None = None,
+    prices: Mapping[str, tuple[str | None, str | None]] | None = None,
+    thresholds: tuple[str, ...] = (),
+    caption: str | None = None,
+) -> Styler:
+    """Any table as a person would send it: the one formatter behind every shown table.
+
+    Per column, by its dtype: thousands separators and one number of decimals
+    per column (none when every value is whole); dates as "Dec 4, 2026" (with
+    "14:05 UTC" when a column holds times; never "+00:00"); ``True``/``False``
+    as "yes"/"no"; "—" for every missing value (never NaN, NaT or None);
+    percent columns (named in ``percent``, or whose name ends in "%" or says
+    "percent") as "70.0 %". Text is escaped.
+
+    Args:
+        columns: column -> header shown (the order of the mapping is the order
+            of the columns; columns not named are left out). Default: every
+            column under its own name.
+        percent: more percent columns (by their name in ``frame``).
+        decimals: column -> decimals, instead of the rule above.
+        prices: price column -> (unit column, currency column), shown with
+            :func:`format_price` ("0.83 USD per 1,000 Transactions").
+        thresholds: percent columns coloured at 70, 90 and 100 % (the plan's levels).
+        caption: a line above the table.
+    """
+    chosen = dict(columns) if columns is not None else {str(c): str(c) for c in frame.columns}
+    missing = [c for c in chosen if c not in frame.columns]
+    if missing:
+        from ..errors import InvalidParameter
+
+        raise InvalidParameter("columns", f"the table has no column {missing[0]!r}")
+    prices = dict(prices or {})
+    out = pd.DataFrame(index=range(len(frame)))
+    formats: dict[str, Callable[[Any], str]] = {}
+    numeric: list[str] = []
+    for col, header in chosen.items():
+        values = frame[col].reset_index(drop=True)
+        if col in prices:
+            unit_col, currency_col = prices[col]
+            units = frame[unit_col].reset_index(drop=True) if unit_col else None
+            currencies = frame[currency_col].reset_index(drop=True) if currency_col else None
+            out[header] = [
+                format_price(
+                    v,
+                    None if units is None else units.iloc[i],
+                    None if currencies is None else currencies.iloc[i],
+                )
+                for i, v in enumerate(values)
+            ]
+            numeric.append(header)
+            continue
+        dtype = values.dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            out[header] = ["yes" if bool(v) else "no" for v in values]
+        elif pd.api.types.is_datetime64_any_dtype(dtype) or (
+            pd.api.types.is_object_dtype(dtype)
+            and len(values.dropna())
+            and values.dropna().map(_is_stamp).all()
+        ):
+            out[header] = values.astype(object)
+            formats[header] = _when(values)
+        elif pd.api.types.is_numeric_dtype(dtype):
+            floats = pd.to_numeric(values, errors="coerce").astype(np.float64)
+            out[header] = floats
+            is_pct = col in percent or _is_percent(col) or _is_percent(header)
+            d = (decimals or {}).get(col, 1 if is_pct else _decimals(floats))
+            formats[header] = _number(d, " %" if is_pct else "")
+            numeric.append(header)
+        else:
+            out[header] = [_esc(_text(v)) for v in values]
+    styler = _styler(out, caption)
+    styler = styler.format(formats, na_rep=NOT_APPLICABLE)
+    coloured = [chosen[c] for c in thresholds if c in chosen]
+    if coloured:
+        styler = styler.map(_threshold_style, subset=coloured)
+    text = [h for h in out.columns if h not in numeric]
+    if numeric:
+        styler = styler.set_properties(
+            subset=numeric,
+            **{
+                "text-align": "right",
+                "font-variant-numeric": "tabular-nums",
+                "white-space": "nowrap",
+            },
+        )
+    if text:
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    return styler
+
+
+def _is_stamp(value: Any) -> bool:
+    return isinstance(value, pd.Timestamp | np.datetime64) or type(value).__name__ in (
+        "datetime",
+        "date",
+    )

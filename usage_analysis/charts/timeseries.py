@@ -31,6 +31,8 @@ from ._common import (
     _period_range,
     _units,
 )
+from ._fresh import bar_marker, chart_freshness, patterns, with_note
+from ._fresh import note as fresh_note
 from ._style import (
     _DATE_TICKS_PX,
     _cell,
@@ -86,6 +88,8 @@ def usage_over_time(
     units = _units(df, ucol)
     if not units:
         return _empty(text)
+    fresh = chart_freshness(df)
+    note = with_note(note, fresh_note(df, used, marked=kind == "bar", fresh=fresh))
     by_cols = [by] if by == ucol else [by, ucol]
     table = usage_by(df, by=by_cols, freq=used, top=n, quantity=quantity)
     labels = _labels(df, by, table[by].unique().tolist())
@@ -100,6 +104,8 @@ def usage_over_time(
     # Dates formatted once for the whole table, not once per trace.
     all_x = _dates(table["period_start"])
     all_y = _num(table[quantity])
+    # Bars of the period still running (dots) and of HERE's provisional days (hatched).
+    all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype=object)
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
         traces: list[Any] = []
@@ -124,7 +130,7 @@ def usage_over_time(
                     "type": "bar",
                     "x": x,
                     "y": y,
-                    "marker": {"color": colors[label]},
+                    "marker": bar_marker(colors[label], list(all_shapes[at])),
                     **common,
                 }
             else:
@@ -246,6 +252,10 @@ def heatmap(
             ygap=1,
         )
     )
+    ticks_x, partial = _week_ticks(df, all_periods, used)
+    if partial:
+        marks = "; ".join(partial)
+        note = f"{note} · {marks}" if note else marks
     bottom = _DATE_TICKS_PX + 10
     _layout(
         fig,
@@ -255,5 +265,55 @@ def heatmap(
         bottom=bottom,
     )
     fig.update_yaxes(autorange="reversed", automargin=True, title_text=noun)
-    fig.update_xaxes(type="date", title_text=_PERIOD_AXIS[used])
+    fig.update_xaxes(type="date", title_text=_PERIOD_AXIS[used], **ticks_x)
     return fig
+
+
+# At most this many ticks on a heatmap's time axis (one per week, or every k-th week).
+_MAX_WEEK_TICKS = 14
+
+
+def _week_ticks(
+    df: pd.DataFrame, periods: pd.DatetimeIndex, freq: str
+) -> tuple[dict[str, Any], list[str]]:
+    """Ticks on the days weeks start (Monday, as the week buckets), and partial weeks named.
+
+    Plotly's own date ticks fall on Sundays: on a weekly heatmap they sat between
+    the cells. Returns the x-axis settings and, for weekly cells, a note for a
+    first or last week the data covers only in part (its tick is starred).
+    """
+    if freq not in ("D", "W") or not len(periods):
+        return {}, []
+    periods = pd.DatetimeIndex(periods)
+    if periods.tz is not None:
+        periods = periods.tz_convert(None)
+    first = pd.Timestamp(periods[0])
+    monday = first - pd.Timedelta(days=first.weekday())
+    if monday < first:
+        monday += pd.Timedelta(days=7)
+    weeks = pd.date_range(monday, pd.Timestamp(periods[-1]), freq="7D")
+    step = max(1, -(-len(weeks) // _MAX_WEEK_TICKS))
+    shown = weeks[::step]
+    if freq == "D":
+        return {"tickvals": list(_dates(shown)), "ticktext": [_tick(t) for t in shown]}, []
+    starts = pd.DatetimeIndex(df["period_start"].dropna())
+    if not len(starts):
+        return {"tickvals": list(_dates(shown)), "ticktext": [_tick(t) for t in shown]}, []
+    starts = starts.tz_convert(None) if starts.tz is not None else starts
+    first_day, last_day = starts.min().normalize(), starts.max().normalize()
+    notes: list[str] = []
+    starred: set[pd.Timestamp] = set()
+    head, tail = pd.Timestamp(periods[0]), pd.Timestamp(periods[-1])
+    if first_day > head:
+        starred.add(head)
+        notes.append(f"* week of {_tick(head)} partial: data from {_tick(first_day)}")
+    if last_day < tail + pd.Timedelta(days=6):
+        starred.add(tail)
+        notes.append(f"* week of {_tick(tail)} partial: data until {_tick(last_day)}")
+    shown = shown.union(pd.DatetimeIndex(sorted(starred)))
+    text = [_tick(t) + ("*" if t in starred else "") for t in shown]
+    return {"tickvals": list(_dates(shown)), "ticktext": text}, notes
+
+
+def _tick(day: pd.Timestamp) -> str:
+    return f"{day:%b} {day.day}"

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from ..cli import END_HELP, START_HELP, check_range, day
 from ..defaults import PARTICLE_ORG_ENV
 from ..errors import InvalidParameter
 from ._base import BaseClient
@@ -40,13 +41,15 @@ _TODAY = "today (UTC)"
 def _common(parser: argparse.ArgumentParser, *, particle: bool = False) -> None:
     parser.add_argument(
         "--start",
-        help="first day, YYYY-MM-DD (default: "
+        type=day,
+        help=f"{START_HELP} (default: "
         + (f"with --end, {_PARTICLE_RANGE}" if particle else _MONTH_START)
         + ")",
     )
     parser.add_argument(
         "--end",
-        help="last day (included), YYYY-MM-DD (default: "
+        type=day,
+        help=f"{END_HELP} (default: "
         + (f"with --start, {_PARTICLE_RANGE}" if particle else _TODAY)
         + ")",
     )
@@ -71,6 +74,17 @@ def _common(parser: argparse.ArgumentParser, *, particle: bool = False) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+# The HERE report filters: flag -> what it names.
+_HERE_FILTERS = {
+    "feature-id": "feature (featureId)",
+    "app-id": "app (appId)",
+    "charge-type": "charge type",
+    "project-hrn": "project (its HRN)",
+    "billing-tag": "billing tag",
+    "category": "category",
+}
+
+
 def register(subparsers: Any) -> None:
     """Add ``fetch`` and ``jobs`` to the ``usage-analysis`` command."""
     fetch = subparsers.add_parser(
@@ -92,7 +106,12 @@ def register(subparsers: Any) -> None:
         default=os.environ.get(PARTICLE_ORG_ENV) or None,
         help=f"organization slug or id (default: ${PARTICLE_ORG_ENV}, else your sandbox)",
     )
-    particle.add_argument("--report-type", default="devices", choices=("devices", "products"))
+    particle.add_argument(
+        "--report-type",
+        default="devices",
+        choices=("devices", "products"),
+        help="one row per device and day, or per product and day (default: devices)",
+    )
     particle.add_argument(
         "--device", action="append", dest="devices", help="a device id (repeatable)"
     )
@@ -108,10 +127,15 @@ def register(subparsers: Any) -> None:
     )
     _common(here)
     here.add_argument("--realm-id", help="your org id (default: $HERE_REALM_ID)")
-    here.add_argument("--detail-level", default="day", choices=("summarized", "day", "month"))
+    here.add_argument(
+        "--detail-level",
+        default="day",
+        choices=("summarized", "day", "month"),
+        help="rows per day, per month, or one total per feature (default: day)",
+    )
     here.add_argument("--group-by", help="comma list of project, billingTag, appId")
-    for name in ("feature-id", "app-id", "charge-type", "project-hrn", "billing-tag", "category"):
-        here.add_argument(f"--{name}")
+    for name, what in _HERE_FILTERS.items():
+        here.add_argument(f"--{name}", help=f"only usage of this {what}")
     here.add_argument(
         "--sub-account", action="append", dest="sub_accounts", help="org id (repeatable)"
     )
@@ -123,15 +147,33 @@ def register(subparsers: Any) -> None:
     )
     _common(informatica)
     informatica.add_argument(
-        "--job-type", default="SUMMARY", choices=("SUMMARY", "PROJECT_FOLDER", "ASSET", "JOB_LEVEL")
+        "--job-type",
+        default="SUMMARY",
+        choices=("SUMMARY", "PROJECT_FOLDER", "ASSET", "JOB_LEVEL"),
+        help="IPUs per org and meter, per project and folder, per asset, or per job run "
+        "(JOB_LEVEL needs --meter-id; default: SUMMARY)",
     )
-    informatica.add_argument("--meter-id")
-    informatica.add_argument("--all-linked-orgs", action="store_true")
-    informatica.add_argument("--combined-meter-usage", action="store_true")
+    informatica.add_argument(
+        "--meter-id", help="the meter of an ASSET or JOB_LEVEL export (its id, not its name)"
+    )
+    informatica.add_argument(
+        "--all-linked-orgs",
+        action="store_true",
+        help="include every sub-org linked to this org (SUMMARY only)",
+    )
+    informatica.add_argument(
+        "--combined-meter-usage",
+        action="store_true",
+        help="one file for all orgs (MeteringSummary_AllOrgs.csv) instead of one per org",
+    )
     fetch.set_defaults(func=_fetch)
 
     listing = subparsers.add_parser("jobs", help="list the report jobs in the journal")
-    listing.add_argument("--provider", choices=("particle", "here", "informatica"))
+    listing.add_argument(
+        "--provider",
+        choices=("particle", "here", "informatica"),
+        help="only this provider's jobs (default: all)",
+    )
     listing.add_argument(
         "--csv",
         type=Path,
@@ -198,6 +240,9 @@ def _first_of_month(day: str) -> str:
 
 def _fetch(args: argparse.Namespace) -> int:
     out = args.out.expanduser()
+    if out.is_dir():
+        raise InvalidParameter("--out", f"{out} is a folder: name the file to write")
+    check_range(args.start, args.end)
     start, end = _range(args)
     client, params = _client(args)
     with client:
@@ -212,7 +257,7 @@ def _fetch(args: argparse.Namespace) -> int:
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
-    print(f"{out} ({how}; {job.size} bytes, sha256 {job.sha256}; {job.provider} job {job.id})")
+    print(f"{out} ({_described(how, out.stat().st_size, job)}; {job.provider} job {job.id})")
     for warning in job.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if not _has_rows(out):
@@ -223,6 +268,14 @@ def _fetch(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _described(how: str, written: int, job: Any) -> str:
+    """How the file was written and its true size; the download's size and digest beside it."""
+    if how == "as sent":
+        return f"as sent; {written:,} bytes, sha256 {job.sha256}"
+    sent = f"{job.size:,} bytes" if isinstance(job.size, int) else "size unknown"
+    return f"{how}; {written:,} bytes ({sent} as sent, sha256 {job.sha256})"
 
 
 def _copy(saved: Path, out: Path, partial: Path) -> str:

@@ -13,11 +13,11 @@ import pandas as pd
 from ..analysis._common import timestamp
 from ..analysis.prices import PriceBook
 from ..errors import UsageAnalysisError
-from .evaluate import MonitorState, evaluate
+from .evaluate import MonitorState, evaluate, status_text
 from .notify import AlertState, Notifier, plan_messages
 from .spec import Monitor, MonitorSet
 
-__all__ = ["CheckResult", "check", "state_table"]
+__all__ = ["CheckResult", "check", "print_summary", "state_table"]
 
 # Days of history loaded before the month: the forecast averages the last 28
 # complete days, the anomaly finder compares a day with the 28 before it.
@@ -31,6 +31,8 @@ class CheckResult:
     states: list[MonitorState]
     sent: list[str] = field(default_factory=list)  # alert keys delivered (new and resolved)
     errors: list[str] = field(default_factory=list)
+    # With dry_run: the messages a real check would send now (title, body), unsent.
+    would_send: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def over(self) -> bool:
@@ -102,9 +104,10 @@ def check(
     states = evaluate(mset.monitors, df, now=now_ts, prices=book, dashboard_url=mset.dashboard_url)
     errors += [f"{s.monitor.name}: {s.error}" for s in states if s.error]
     result = CheckResult(states, errors=errors)
-    if dry_run:
-        return result
     state = AlertState.load(state_path)
+    if dry_run:
+        result.would_send = [(m.title, m.body) for m in plan_messages(states, state) if m.body]
+        return result
     by_name = {m.name: m for m in mset.monitors}
     base = Notifier([*mset.notify, *notify])
     for message in plan_messages(states, state):
@@ -126,7 +129,9 @@ def check(
 
 
 def state_table(states: Sequence[MonitorState]) -> pd.DataFrame:
-    """One row per monitor: status (ok / warning / over ...), usage and the day each level was crossed."""
+    """One row per monitor: status (ok / warning / over / forecast over ...), usage, the
+    month-end forecast and its run-out day, the day each level was crossed and ``as_of``
+    (the data's freshness, the same for every surface)."""
     rows = []
     for s in states:
         row: dict[str, Any] = {
@@ -139,8 +144,12 @@ def state_table(states: Sequence[MonitorState]) -> pd.DataFrame:
             "limit": s.limit,
             "unit": s.unit,
             "percent": s.percent,
+            "forecast": s.forecast,
             "forecast_percent": s.forecast_percent,
+            "runs_out_on": s.forecast_crosses_on,
             "data_until": s.data_until,
+            "as_of": s.as_of,
+            "summary": status_text(s),
             "alerts": len(s.alerts),
         }
         for label, when in s.crossed.items():
@@ -148,16 +157,17 @@ def state_table(states: Sequence[MonitorState]) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     for col in table.columns:
-        if col.startswith("crossed ") or col == "data_until":
+        if col.startswith("crossed ") or col in ("data_until", "as_of", "runs_out_on"):
             table[col] = pd.to_datetime(table[col], utc=True)
     return table
 
 
 def print_summary(result: CheckResult) -> None:
     for s in result.states:
-        pct = "" if s.percent != s.percent else f" {s.percent:.0f} %"
-        print(f"{s.monitor.name}: {s.status}{pct} ({s.period})")
+        print(f"{s.monitor.name} ({s.period}): {status_text(s)}")
     for key in result.sent:
         print(f"sent: {key}")
+    for title, body in result.would_send:
+        print(f"would send: {title}\n  {body}")
     for error in result.errors:
         print(f"usage-analysis: error: {error}", file=sys.stderr)

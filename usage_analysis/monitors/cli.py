@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
         help="refresh the archive, evaluate budget monitors and send new alerts",
         description=(
             "Fetch the days missing from the archive (as ua.refresh does), evaluate every "
-            "monitor on finalized data (HERE's last 48 h left out), send each new alert once "
+            "monitor with the overview's numbers (HERE's last 48 h counted as provisional), "
+            "print each monitor's status, use, forecast and data freshness, send each new alert once "
             "through apprise, and exit 2 when a budget is over 100 %, 1 on errors, else 0. "
             "See docs/monitors.md."
         ),

@@ -20,13 +20,15 @@ as :class:`~usage_analysis._secrets.Secret` and never printed.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._secrets import Secret
+from .._secrets import Secret, secret_url
+from ..analysis.events import Event, coerce_events
 from ..defaults import (
     PARTICLE_BLOCK_DATA_OPS,
     PARTICLE_FREE_DATA_OPS,
@@ -57,8 +59,11 @@ _MONITOR_KEYS = {
     "by",
     "threshold",
     "notify",
+    "team",
+    "rules",
+    "events",
 }
-_FILE_KEYS = {"dashboard_url", "notify", "prices", "monitor"}
+_FILE_KEYS = {"dashboard_url", "notify", "prices", "monitor", "allocation"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,12 @@ class Monitor:
       app or asset; ``meter``; ``product``) found by :func:`usage_analysis.anomalies`.
 
     ``account``, ``product``, ``tag`` (HERE billing tag) and ``meter`` (name or
-    id) narrow the rows the monitor watches.
+    id) narrow the rows the monitor watches. ``team`` (with ``rules``, an
+    allocation rules file or :class:`~usage_analysis.AllocationRules`) watches
+    the team's allocated rows: those it owns and its share of shared ones
+    (docs/allocation.md). ``events`` are planned changes the
+    forecast takes into account, as in :func:`usage_analysis.forecast`, e.g.
+    ``events = ["+5000 devices from 2027-01-15", "rate x1.3 from 2027-03-01"]``.
     """
 
     name: str
@@ -94,9 +104,18 @@ class Monitor:
     by: str = "resource_id"
     threshold: float | None = None
     notify: tuple[Secret, ...] = ()
+    team: str | None = None
+    rules: Any = None  # AllocationRules, or the path of a rules file
+    events: tuple[Event, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"monitor {self.name!r}" if isinstance(self.name, str) else "monitor"
+        if self.team is not None and self.rules is None:
+            raise InvalidParameter(
+                f"{where}.team",
+                "a team monitor needs the allocation rules: rules = 'allocation.toml' "
+                "(or allocation = ... at the top of the monitors file)",
+            )
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidParameter("name", "every monitor needs a name")
         if self.kind not in KINDS:
@@ -125,9 +144,14 @@ class Monitor:
         for key in ("allowance", "amount", "threshold"):
             value = getattr(self, key)
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not value > 0
+                or not math.isfinite(value)
             ):
-                raise InvalidParameter(f"{where}.{key}", f"expected a number > 0, got {value!r}")
+                raise InvalidParameter(
+                    f"{where}.{key}", f"expected a finite number > 0, got {value!r}"
+                )
         levels = self.levels
         if levels is None:
             levels = (100.0,) if self.kind == "forecast" else DEFAULT_LEVELS
@@ -137,16 +161,24 @@ class Monitor:
             raise InvalidParameter(
                 f"{where}.levels", f"expected percentages, got {levels!r}"
             ) from None
-        if not shares or any(not x > 0 for x in shares) or list(shares) != sorted(set(shares)):
+        if (
+            not shares
+            or any(not x > 0 or not math.isfinite(x) for x in shares)
+            or list(shares) != sorted(set(shares))
+        ):
             raise InvalidParameter(
                 f"{where}.levels",
                 f"expected increasing percentages such as [70, 90, 100], got {levels!r}",
             )
         object.__setattr__(self, "levels", shares)
+        try:
+            object.__setattr__(self, "events", coerce_events(self.events or None))
+        except InvalidParameter as exc:
+            raise InvalidParameter(f"{where}.events", str(exc).removeprefix("events: ")) from None
         object.__setattr__(
             self,
             "notify",
-            tuple(u if isinstance(u, Secret) else Secret(str(u)) for u in self.notify),
+            tuple(secret_url(u if isinstance(u, Secret) else str(u)) for u in self.notify),
         )
 
     @property
@@ -165,7 +197,7 @@ class Monitor:
     def __repr__(self) -> str:
         watch = ", ".join(
             f"{k}={getattr(self, k)!r}"
-            for k in ("account", "product", "tag", "meter", "plan", "allowance", "amount")
+            for k in ("account", "product", "tag", "team", "meter", "plan", "allowance", "amount")
             if getattr(self, k) is not None
         )
         return f"<Monitor {self.name!r} {self.kind} {self.provider}{': ' + watch if watch else ''}>"
@@ -228,9 +260,14 @@ def load_monitors(path: str | Path) -> MonitorSet:
                 file=str(p),
             )
         spec = dict(entry)
+        if isinstance(spec.get("events"), list):
+            spec["events"] = tuple(spec["events"])
         if "levels" in spec and isinstance(spec["levels"], list):
             spec["levels"] = tuple(spec["levels"])
         spec["notify"] = tuple(_urls(spec.get("notify", ()), p))
+        rules = spec.get("rules", data.get("allocation"))
+        if "team" in spec and rules is not None:
+            spec["rules"] = p.parent / str(rules)  # relative to the monitors file
         try:
             monitors.append(Monitor(**spec))
         except (InvalidParameter, TypeError) as exc:
@@ -254,4 +291,4 @@ def _urls(value: Any, path: Path) -> list[Secret]:
         value = [value]
     if not isinstance(value, list | tuple) or not all(isinstance(u, str) for u in value):
         raise ReportParseError("notify: expected a list of apprise URLs", file=str(path))
-    return [Secret(u) for u in value]
+    return [secret_url(u) for u in value]

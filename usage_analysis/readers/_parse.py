@@ -178,7 +178,7 @@ def _raise_bad(
 ) -> None:
     shown = [int(i) for i in bad_rows[: defaults.MAX_BAD_ROWS_SHOWN]]
     lines = _line_numbers(member, sniffed, shown)
-    listed = [(lines.get(i, i + 2), values.iloc[i]) for i in shown]
+    listed = [(lines.get(i, i + 2), values.loc[i]) for i in shown]
     example = ", ".join(f"line {ln}: {val!r}" for ln, val in listed)
     raise ReportParseError(
         f"{len(bad_rows)} value(s) do not convert (first: {example}); "
@@ -279,8 +279,8 @@ def parse(
     header_of = dict(zip(names, sniffed.header, strict=False))
     # Not comma-separated: a spreadsheet export, where decimal commas are common.
     numbers_as_text = ctx.decimal is not None or sniffed.delimiter != ","
-    pending: tuple[str, dict[str, str]] | None = None  # a labelled total row, as text
-    convention: tuple[str, str | None] = (".", None)
+    problems: dict[str, _Problem] = {}
+    number_text: dict[str, Any] = {}
     try:
         table: pa.Table | None = None
         if not numbers_as_text:
@@ -293,9 +293,10 @@ def parse(
                     raise
         if table is None:
             as_text = {n: (pa.string() if kinds[n] in _EXPECTED else t) for n, t in typed.items()}
-            table = read(as_text)
-            table, pending = _pop_labelled(table, kinds)
-            table, convention = _convert_slowly(table, member, sniffed, ctx, kinds, header_of)
+            table = _drop_trailing_empty(read(as_text))
+            table, problems, number_text = _convert_slowly(
+                table, member, sniffed, ctx, kinds, header_of
+            )
         else:
             for n in floats:
                 nans = pc.sum(pc.is_nan(table.column(n))).as_py() or 0
@@ -312,68 +313,87 @@ def parse(
             table = table.set_column(idx, n, table.column(n).cast(pa.timestamp("ns", "UTC")))
     if null_text:
         table = _null_text(table, kinds, null_text)
-    return _summary_row(table, member, sniffed, ctx, kinds, floats, pending, convention)
+    table, problems = _summary_rows(table, member, sniffed, ctx, kinds, problems, number_text)
+    _report_problems(problems, member, sniffed, ctx, header_of)
+    return table
 
 
-def _pop_labelled(
-    table: pa.Table, kinds: Mapping[str, str]
-) -> tuple[pa.Table, tuple[str, dict[str, str]] | None]:
-    """Split off a last row labelled "Total" (in any text, date or time column) before conversion."""
-    table = _drop_trailing_empty(table)
-    if table.num_rows < 2:
-        return table, None
-    last = table.num_rows - 1
-    for name in table.column_names:
-        if kinds[name] == "float":
-            continue
-        value = table.column(name)[last].as_py()
-        if _summary.is_total_label(value):
-            texts = {
-                n: str(table.column(n)[last].as_py() or "")
-                for n in table.column_names
-                if kinds[n] == "float"
-            }
-            return table.slice(0, last), (str(value).strip(), texts)
-    return table, None
+@dataclass
+class _Problem:
+    """Cells of one column that did not convert: where, their text, the column's kind."""
+
+    bad: np.ndarray
+    text: pd.Series
+    kind: str
 
 
-def _summary_row(
+def _summary_rows(
     table: pa.Table,
     member: Member,
     sniffed: Sniffed,
     ctx: ParseContext,
     kinds: Mapping[str, str],
-    floats: list[str],
-    pending: tuple[str, dict[str, str]] | None,
-    convention: tuple[str, str | None],
-) -> pa.Table:
-    """Leave out a bottom summary row that adds up; raise for a labelled one that does not."""
-    if pending is not None:
-        label_text, texts = pending
-        decimal, thousands = convention
-        row: dict[str, float | None] = {}
-        for n, t in texts.items():
-            value, _, _ = _values.to_float(pd.Series([t]), decimal=decimal, thousands=thousands)
-            row[n] = None if pd.isna(value.iloc[0]) else float(value.iloc[0])
-        n_rows = table.num_rows
-        body, labelled = table, True
-    else:
-        table = _drop_trailing_empty(table)
-        found = _summary.last_row_kind(table, kinds)
-        if found is None:
-            return table
-        kind, label_text = found
-        row = _summary.row_floats(table, floats)
-        texts = {n: repr(v) for n, v in row.items() if v is not None}
-        n_rows = table.num_rows - 1
-        body, labelled = table.slice(0, n_rows), kind == "labelled"
-    line = _line_numbers(member, sniffed, [n_rows]).get(n_rows, n_rows + 2)
-    if _summary.verify(
-        body, row, texts, labelled=labelled, line=line, label=ctx.label, member=member.name
-    ):
-        _summary.record(ctx, line=line, label_text=label_text, row=row)
-        return body
-    return table
+    problems: dict[str, _Problem],
+    number_text: Mapping[str, Any],
+) -> tuple[pa.Table, dict[str, _Problem]]:
+    """Leave out summary rows (see :mod:`._summary`); raise for a labelled one that does not add up."""
+
+    def line_of(i: int) -> int:
+        return _line_numbers(member, sniffed, [i]).get(i, i + 2)
+
+    ident_bad = {n: p.bad for n, p in problems.items() if p.kind != "float"}
+    found = _summary.find(
+        table,
+        kinds,
+        bad=ident_bad,
+        bad_text={n: p.text.to_numpy(dtype=object) for n, p in problems.items()},
+        number_text={n: t.to_numpy(dtype=object) for n, t in number_text.items()},
+        line_of=line_of,
+        label=ctx.label,
+        member=member.name,
+    )
+    if not found:
+        return table, problems
+    wanted = sorted({i for s in found for i in (s.row, *(s.closes or ()))})
+    lines = _line_numbers(member, sniffed, wanted)
+    _summary.record(ctx, found, line_of=lambda i: lines.get(i, i + 2), member=member.name)
+    keep = np.ones(table.num_rows, dtype=bool)
+    keep[[s.row for s in found]] = False
+    # The text keeps the file's row positions as its index (for line numbers).
+    kept = {n: _Problem(p.bad[keep], p.text[keep], p.kind) for n, p in problems.items()}
+    return table.filter(pa.array(keep)), kept
+
+
+def _report_problems(
+    problems: Mapping[str, _Problem],
+    member: Member,
+    sniffed: Sniffed,
+    ctx: ParseContext,
+    header_of: Mapping[str, str],
+) -> None:
+    """Raise for values that did not convert (``errors="raise"``), or count them (coerce)."""
+    for name, p in problems.items():
+        if not p.bad.any():
+            continue
+        pos = np.flatnonzero(p.bad)
+        rows = p.text.index.to_numpy()[pos]  # row positions in the file
+        if ctx.errors == "raise":
+            _raise_bad(
+                member,
+                sniffed,
+                ctx,
+                header_text=header_of.get(name, name),
+                kind=p.kind,
+                bad_rows=rows,
+                values=p.text,
+            )
+        lines = _line_numbers(member, sniffed, [int(rows[0])])
+        ctx.note_coerced(
+            name,
+            int(p.bad.sum()),
+            f"first at line {lines.get(int(rows[0]), int(rows[0]) + 2)}: "
+            f"{p.text.iloc[int(pos[0])]!r}",
+        )
 
 
 def _drop_trailing_empty(table: pa.Table) -> pa.Table:
@@ -474,8 +494,13 @@ def _convert_slowly(
     ctx: ParseContext,
     kinds: Mapping[str, str],
     header_of: Mapping[str, str],
-) -> tuple[pa.Table, tuple[str, str | None]]:
-    """Convert the text columns of typed fields; returns the table and the number convention."""
+) -> tuple[pa.Table, dict[str, _Problem], dict[str, pd.Series]]:
+    """Convert the text columns of typed fields.
+
+    Returns the table (cells that do not convert are missing), the cells that did
+    not convert per column, and the text of the number columns (their precision).
+    Nothing is raised for a cell yet: a summary row may hold a label there.
+    """
     text_cols = [
         n
         for n in table.column_names
@@ -494,12 +519,15 @@ def _convert_slowly(
             if floats
             else (".", None)
         )
+    problems: dict[str, _Problem] = {}
+    number_text: dict[str, pd.Series] = {}
     for name in text_cols:
         kind = kinds[name]
         values = table.column(name).to_pandas()
         if kind == "float":
             converted, bad, marker = _values.to_float(values, decimal=decimal, thousands=thousands)
             arrow = pa.array(converted.to_numpy(), pa.float64(), from_pandas=True)
+            number_text[name] = values
         else:
             converted, bad, marker = _values.to_time(
                 values,
@@ -511,27 +539,9 @@ def _convert_slowly(
             arrow = pa.array(converted, from_pandas=True)
         if marker.any():
             ctx.note_markers(name, int(marker.sum()))
-        if bad.any():
-            bad_rows = np.flatnonzero(bad)
-            if ctx.errors == "raise":
-                _raise_bad(
-                    member,
-                    sniffed,
-                    ctx,
-                    header_text=header_of.get(name, name),
-                    kind=kind,
-                    bad_rows=bad_rows,
-                    values=values,
-                )
-            lines = _line_numbers(member, sniffed, [int(bad_rows[0])])
-            ctx.note_coerced(
-                name,
-                int(bad.sum()),
-                f"first at line {lines.get(int(bad_rows[0]), int(bad_rows[0]) + 2)}: "
-                f"{values.iloc[int(bad_rows[0])]!r}",
-            )
+        problems[name] = _Problem(np.asarray(bad, dtype=bool), values, kind)
         table = table.set_column(table.schema.get_field_index(name), name, arrow)
-    return table, (decimal, thousands)
+    return table, problems, number_text
 
 
 def to_pandas(table: pa.Table) -> pd.DataFrame:

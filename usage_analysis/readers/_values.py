@@ -46,8 +46,11 @@ _EU_CERTAIN = re.compile(
 )
 _US_CERTAIN = re.compile(
     _SIGN + r"(?:\d{1,3}(?:,\d{3})+\.\d*|\d+\.\d{1,2}|\d+\.\d{4,}|0\.\d+|\d{4,}\.\d{3}"
-    r"|\d{1,3}(?:,\d{3}){2,}|\.\d+|\d+(?:\.\d*)?[eE][-+]?\d+)$"
+    r"|\d{1,3}(?:,\d{3}){2,}|\.\d+)$"
 )
+# Scientific notation: the exponent says nothing about the decimal separator, so
+# only the mantissa is looked at ("1,2E-01" has a decimal comma; "1E-07" has none).
+_EXPONENT = re.compile(r"[eE][-+]?\d+$")
 _AMBIGUOUS_DOT = re.compile(_SIGN + r"\d{1,3}\.\d{3}$")
 _AMBIGUOUS_COMMA = re.compile(_SIGN + r"\d{1,3},\d{3}$")
 _SLASH_DATE = re.compile(r"^\s*(\d{1,2})[/.](\d{1,2})[/.](\d{4})(?=$|[ T])")
@@ -77,7 +80,9 @@ def number_convention(
     uniques = pd.unique(
         pd.concat([c.dropna().astype("str").str.strip() for c in columns], ignore_index=True)
     )
-    values = [v for v in uniques.tolist() if v and v.casefold() not in MISSING_MARKERS]
+    values = [
+        _EXPONENT.sub("", v) for v in uniques.tolist() if v and v.casefold() not in MISSING_MARKERS
+    ]
     eu = next((v for v in values if _EU_CERTAIN.match(v)), None)
     us = next((v for v in values if _US_CERTAIN.match(v)), None)
     ask = "pass decimal=',' (thousands='.') or decimal='.' (thousands=',') to say which"
@@ -121,16 +126,32 @@ def to_float(
     blank = (values.isna() | (text == "")).to_numpy()
     marker = text.str.casefold().isin(MISSING_MARKERS).to_numpy() & ~blank
     norm = text
+    if thousands == " ":
+        norm = norm.str.replace("\u00a0", " ", regex=False)
+    misgrouped = np.zeros(len(text), dtype=bool)
     if thousands:
+        # A thousands separator only between groups of three digits of the whole
+        # part, never in a number with an exponent: "1,2E-01" read with ","
+        # thousands is refused, not read as 12E-01.
+        has_sep = norm.str.contains(thousands, regex=False).to_numpy(dtype=bool, na_value=False)
+        if has_sep.any():
+            grouped = norm.str.fullmatch(_grouped(thousands, decimal)).to_numpy(
+                dtype=bool, na_value=False
+            )
+            misgrouped = has_sep & ~grouped
         norm = norm.str.replace(thousands, "", regex=False)
-        if thousands == " ":
-            norm = norm.str.replace("\u00a0", "", regex=False)
     if decimal == ",":
         norm = norm.str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(norm.where(~(blank | marker)), errors="coerce").astype("float64")
-    numbers = numbers.where(np.isfinite(numbers))
+    numbers = numbers.where(np.isfinite(numbers) & ~misgrouped)
     bad = numbers.isna().to_numpy() & ~blank & ~marker
     return numbers, bad, marker
+
+
+def _grouped(thousands: str, decimal: str) -> str:
+    """A number whose whole part is grouped by ``thousands`` in threes (no exponent)."""
+    t, d = re.escape(thousands), re.escape(decimal)
+    return rf"[-+]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d*)?"
 
 
 def to_time(

@@ -12,6 +12,7 @@ one row per device (or product) per day, the day's count in
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -118,22 +119,53 @@ LAYOUTS: dict[str, Layout] = {
     ),
 }
 _HEX = re.compile(defaults.PARTICLE_DEVICE_ID_PATTERN)
-_DAY = re.compile(r"^\s*(\d{4})[-/](\d{1,2})[-/](\d{1,2})\s*$")
+_DAY = re.compile(r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]00:00(?::00(?:\.0+)?)?Z?)?\s*$")
 _MONTH = re.compile(r"^\s*(\d{4})[-/](\d{1,2})\s*$")
+# 10/02/2026, 02.10.2026 (a time of midnight may follow): day or month first.
+_SLASHED = re.compile(r"^\s*(\d{1,2})([/.])(\d{1,2})\2(\d{4})(?:[ T]00:00(?::00(?:\.0+)?)?)?\s*$")
+# A header that names a time: digits and date separators only (and an optional time).
+_DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}(?:[-/.]\d{1,4})?(?:[ T][\d:.]+Z?)?\s*$")
 
 
-def _header_date(text: str) -> tuple[pd.Timestamp, str] | None:
-    """A wide layout's column header as (UTC day, "day"/"month"), or None."""
+def _header_date(
+    text: str, dayfirst: bool | None = None
+) -> tuple[pd.Timestamp, str] | tuple[tuple[pd.Timestamp | None, pd.Timestamp | None], str] | None:
+    """A wide layout's column header as (UTC day, "day"/"month"), or None.
+
+    A slash date that reads both ways gives ((month-first, day-first), "slash")
+    unless ``dayfirst`` says which.
+    """
     m = _DAY.match(text)
     period = "day"
     if not m:
         m = _MONTH.match(text)
         period = "month"
     if not m:
-        return None
+        s = _SLASHED.match(text)
+        if not s:
+            return None
+        a, sep, b, year = int(s.group(1)), s.group(2), int(s.group(3)), int(s.group(4))
+        if sep == ".":
+            dayfirst = True if dayfirst is None else dayfirst  # 02.10.2026 is day-first
+        month_first = _day(year, a, b)
+        day_first = _day(year, b, a)
+        if dayfirst is True:
+            return (day_first, "day") if day_first is not None else None
+        if dayfirst is False:
+            return (month_first, "day") if month_first is not None else None
+        if month_first is None and day_first is None:
+            return None
+        return (month_first, day_first), "slash"
     try:
         parts = [int(g) for g in m.groups()] + ([1] if period == "month" else [])
         return pd.Timestamp(*parts[:3], tz="UTC"), period
+    except ValueError:
+        return None
+
+
+def _day(year: int, month: int, day: int) -> pd.Timestamp | None:
+    try:
+        return pd.Timestamp(year, month, day, tz="UTC")
     except ValueError:
         return None
 
@@ -152,14 +184,28 @@ def _hex_column(sniffed: Sniffed, taken: set[int]) -> int | None:
 class _Shape:
     """How a Particle CSV is laid out: its matched columns, kind, layout and period."""
 
-    def __init__(self, sniffed: Sniffed, column_map: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        sniffed: Sniffed,
+        column_map: Mapping[str, str] | None = None,
+        dayfirst: bool | None = None,
+    ) -> None:
         self.wide_dates: dict[int, tuple[pd.Timestamp, str]] = {}
         self.conflicts: list[tuple[str, list[int]]] = []
+        # Day headers that read both as month-first and day-first, and no rule settles it.
+        self.ambiguous: list[int] = []
         found = match_fields(sniffed.header, FIELDS, column_map, conflicts=self.conflicts)
         if "date" not in found.values():
+            slashed: dict[int, tuple[pd.Timestamp | None, pd.Timestamp | None]] = {}
             for pos, text in enumerate(sniffed.header):
-                if pos not in found and (hit := _header_date(text)):
-                    self.wide_dates[pos] = hit
+                if pos in found or not (hit := _header_date(text, dayfirst)):
+                    continue
+                if hit[1] == "slash":
+                    slashed[pos] = hit[0]  # type: ignore[assignment]
+                else:
+                    self.wide_dates[pos] = hit  # type: ignore[assignment]
+            if slashed:
+                self._resolve(slashed)
         if "device_id" not in found.values():
             hex_pos = _hex_column(sniffed, set(found) | set(self.wide_dates))
             if hex_pos is not None:
@@ -190,6 +236,36 @@ class _Shape:
             ):
                 self.period = "month"
 
+    def _resolve(self, slashed: dict[int, tuple[pd.Timestamp | None, pd.Timestamp | None]]) -> None:
+        """Slash-date headers: the order every header reads in, else the one giving daily steps."""
+        orders = []
+        for k in (0, 1):
+            days = [v[k] for v in slashed.values()]
+            if all(d is not None for d in days):
+                orders.append(k)
+        if len(orders) == 2:
+            daily = [k for k in orders if _daily([v[k] for v in slashed.values()])]
+            orders = daily if len(daily) == 1 else orders
+        if len(orders) != 1:
+            self.ambiguous = list(slashed)
+            for pos, (first, second) in slashed.items():
+                day = first or second
+                assert day is not None
+                self.wide_dates[pos] = (day, "day")
+            return
+        for pos, pair in slashed.items():
+            day = pair[orders[0]]
+            assert day is not None
+            self.wide_dates[pos] = (day, "day")
+
+
+def _daily(days: list[pd.Timestamp | None]) -> bool:
+    """True when the days, sorted, are one day apart."""
+    stamps = sorted(d for d in days if d is not None)
+    return len(stamps) > 1 and all(
+        (b - a) == pd.Timedelta(days=1) for a, b in itertools.pairwise(stamps)
+    )
+
 
 def detect_csv(sniffed: Sniffed) -> str | None:
     """``"devices"``/``"products"`` when the CSV reads as a Particle report, else None."""
@@ -216,7 +292,7 @@ def read_csv(
     column_map: Mapping[str, str] | None,
 ) -> pa.Table:
     """Parse one Particle CSV into a typed Arrow table in the long layout."""
-    shape = _Shape(sniffed, column_map)
+    shape = _Shape(sniffed, column_map, ctx.dayfirst)
     layout = LAYOUTS[kind]
     # Columns found by value (the hex device ids) are handed on as a column map.
     effective = {name: sniffed.header[pos] for pos, name in shape.found.items()}
@@ -224,6 +300,7 @@ def read_csv(
         raise conflict_error(layout, sniffed, member, ctx, name, positions)
     if shape.layout == "wide":
         _refuse_wide_totals(sniffed, shape, member, ctx)
+        _check_wide_columns(sniffed, shape, member, ctx)
         check_columns(
             Layout(PROVIDER, kind, FIELDS, (), layout.required[:1]),
             sniffed,
@@ -258,6 +335,91 @@ def _refuse_wide_totals(sniffed: Sniffed, shape: _Shape, member: Member, ctx: Pa
         expected="a wide export with one column per day and no total column",
         candidates=[total, days[0]],
     )
+
+
+def _wide_error(
+    message: str,
+    sniffed: Sniffed,
+    member: Member,
+    ctx: ParseContext,
+    positions: list[int],
+    expected: str,
+) -> ReportParseError:
+    headers = [sniffed.header[p] for p in positions]
+    return ReportParseError(
+        message,
+        file=ctx.label,
+        member=member.name,
+        line=1,
+        column=headers[0],
+        expected=expected,
+        candidates=headers,
+    )
+
+
+def _check_wide_columns(sniffed: Sniffed, shape: _Shape, member: Member, ctx: ParseContext) -> None:
+    """Every column of a wide export is read or named in an error: no day counted twice or lost."""
+    header = sniffed.header
+    if shape.ambiguous:
+        first = header[shape.ambiguous[0]]
+        raise _wide_error(
+            f"the day columns ({first!r} ...) read both as month/day and as day/month; "
+            "pass dayfirst=True for DD/MM/YYYY or dayfirst=False for MM/DD/YYYY",
+            sniffed,
+            member,
+            ctx,
+            shape.ambiguous,
+            "day headers whose day/month order is clear, or dayfirst=",
+        )
+    by_day: dict[pd.Timestamp, list[int]] = {}
+    for pos, (day, _) in shape.wide_dates.items():
+        by_day.setdefault(day, []).append(pos)
+    for day, positions in by_day.items():
+        if len(positions) > 1:
+            names = " and ".join(repr(header[p]) for p in positions)
+            raise _wide_error(
+                f"columns {names} are the same day ({day.date()}): adding them could count "
+                "that day twice; remove one",
+                sniffed,
+                member,
+                ctx,
+                positions,
+                "one column per day",
+            )
+    periods = {p for _, p in shape.wide_dates.values()}
+    if len(periods) > 1:
+        months = [p for p, (_, k) in shape.wide_dates.items() if k == "month"]
+        raise _wide_error(
+            f"the export mixes month columns ({header[months[0]]!r}) with day columns: a month "
+            "column would count its days twice",
+            sniffed,
+            member,
+            ctx,
+            months,
+            "one column per day, or one per month",
+        )
+    unread = []
+    for pos, text in enumerate(header):
+        if pos in shape.found or pos in shape.wide_dates:
+            continue
+        values = [r[pos].strip() for r in sniffed.rows if pos < len(r) and r[pos].strip()]
+        if _DATE_LIKE.match(text) or (values and all(_NUMBER.match(v) for v in values)):
+            unread.append(pos)
+    if unread:
+        names = ", ".join(repr(header[p]) for p in unread)
+        raise _wide_error(
+            f"column(s) {names} hold numbers or look like a period, but their header is not a "
+            "day this reader understands (YYYY-MM-DD, YYYY-MM, MM/DD/YYYY, DD.MM.YYYY): "
+            "their counts would be lost; rename them or remove them",
+            sniffed,
+            member,
+            ctx,
+            unread,
+            "one column per day headed by its date",
+        )
+
+
+_NUMBER = re.compile(r"^[-+]?(?:\d[\d,. ']*)?\d(?:[eE][-+]?\d+)?$")
 
 
 def _read_wide(member: Member, sniffed: Sniffed, ctx: ParseContext, shape: _Shape) -> pa.Table:

@@ -37,8 +37,6 @@ import plotly.graph_objects as go
 
 from .. import charts
 from ..analysis import ParticlePlan, forecast
-from ..analysis._common import bucket_numbers as _bucket_numbers
-from ..analysis._common import bucket_starts as _bucket_starts
 from ..charts._common import _fit_freq
 from ..defaults import CHART_MAX_POINTS
 from ..errors import UsageAnalysisError
@@ -58,6 +56,34 @@ NS_PER_DAY = 86_400_000_000_000
 # A group x period bincount larger than this (e.g. 10,000 devices x 5 years of days)
 # is left to the rows path.
 MAX_BINS = 20_000_000
+
+
+# 1970-01-01 was a Thursday: day number + 3 counts weeks from Monday.
+_MONDAY_SHIFT = 3
+
+
+def _bucket_numbers(days: np.ndarray, freq: str) -> np.ndarray:
+    """Consecutive period numbers of UTC day numbers: days, weeks from Monday, months
+    since 1970-01 (how ``usage_by`` buckets, as calendar arithmetic on day numbers)."""
+    days = np.asarray(days, dtype=np.int64)
+    if freq == "D":
+        return days
+    if freq == "W":
+        return (days + _MONDAY_SHIFT) // 7
+    return days.astype("datetime64[D]").astype("datetime64[M]").view("i8")
+
+
+def _bucket_starts(numbers: np.ndarray, freq: str) -> pd.DatetimeIndex:
+    """The UTC start of each period number (inverse of :func:`_bucket_numbers`)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    if freq == "D":
+        days = numbers
+    elif freq == "W":
+        days = numbers * 7 - _MONDAY_SHIFT
+    else:
+        days = numbers.astype("datetime64[M]").astype("datetime64[D]").view("i8")
+    ns = days * NS_PER_DAY
+    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
 
 
 def _index_type(n: int) -> type:
@@ -103,7 +129,7 @@ class Decoded:
             periods, first = 1, 0
             if freq is not None:
                 numbers = np.arange(self.first_day, self.first_day + self.days, dtype=np.int64)
-                lut = _bucket_numbers(numbers * NS_PER_DAY, freq)
+                lut = _bucket_numbers(numbers, freq)
                 first = int(lut[0])
                 periods = int(lut[-1]) - first + 1
             bins = (len(cats) + 1) * periods

@@ -25,6 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import charts
+from .._memory import release_memory
 from ..analysis import ParticlePlan, plan_status
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
@@ -91,6 +92,8 @@ class UsageExplorer(widgets.VBox):
         plan: the Particle plan to compare with; default Basic with the blocks
             the newest month needs. ``None``-like choice is in the menu too.
         export_dir: where "Save CSV" and "Save chart" write (default ``./exports``).
+        fast: draw from category codes (``_aggregate``) where that is exact; ``False``
+            computes everything from the filtered rows (the reference, for debugging).
 
     The current state is readable without a browser: ``selection``, ``view``,
     ``filtered`` (the rows), ``headline`` (a :class:`Headline`), ``figure`` (the
@@ -108,6 +111,7 @@ class UsageExplorer(widgets.VBox):
         freq: str = "D",
         top: int = 10,
         quantity: str | None = None,
+        fast: bool = True,
     ) -> None:
         validate_unified(df)
         super().__init__()
@@ -118,6 +122,7 @@ class UsageExplorer(widgets.VBox):
             df = df.copy(deep=False)
             df.attrs = {}
         self.df = df
+        self.fast = fast
         self.columns = filter_columns(df)
         self.filter = FrameFilter(df, columns=self.columns)
         self.export_dir = Path(export_dir) if export_dir is not None else Path("exports")
@@ -137,6 +142,9 @@ class UsageExplorer(widgets.VBox):
         self._narrowed_by: tuple[frozenset[Any], ...] = ()
         if chart not in CHART_KINDS:
             raise InvalidParameter("chart", f"expected one of {', '.join(CHART_KINDS)}")
+        # Until the user picks a grouping, it follows the chosen providers (meters for
+        # Informatica's SUMMARY rows, which name no product).
+        self._by_auto = by is None
         by = by if by is not None else default_by(df)
         if by not in GROUP_BY:
             raise InvalidParameter("by", f"expected one of {', '.join(GROUP_BY)}")
@@ -268,6 +276,7 @@ class UsageExplorer(widgets.VBox):
         for w in (self.by, self.freq, self.chart, self.top, self.quantity, self.plan, self.blocks):
             w.observe(self._guard(lambda ch: self.refresh()), names="value")
         self.plan.observe(self._guard(lambda ch: self._plan_changed()), names="value")
+        self.by.observe(lambda ch: self._by_chosen(), names="value")
         plan_box = widgets.HBox([self.plan, self.blocks])
         plan_box.add_class("ua-plan-box")
         if not has_particle:
@@ -366,6 +375,7 @@ class UsageExplorer(widgets.VBox):
             self.messages.error(exc)
             return
         self.date_error.value = ""
+        errors_before = len(self.messages.errors)
         view = self.view
         # The rows are copied out only when a slow path or an export needs them.
         self._mask, self._filtered = mask, None
@@ -378,7 +388,7 @@ class UsageExplorer(widgets.VBox):
             self.headline = self._cached(
                 ("headline", picked, view.quantity, view.plan),
                 lambda: (
-                    fast_headline(sel, quantity=view.quantity, plan=view.plan)
+                    (self.fast and fast_headline(sel, quantity=view.quantity, plan=view.plan))
                     or compute_headline(self.filtered, quantity=view.quantity, plan=view.plan)
                 ),
             )
@@ -395,6 +405,9 @@ class UsageExplorer(widgets.VBox):
                 ("table", picked, view.quantity),
                 lambda: self._top_table(sel, view.quantity),
             )
+        if len(self.messages.errors) == errors_before:
+            # This change worked: the errors of earlier ones no longer apply.
+            self.messages.clear_errors()
         self.redraws += 1
         self.last_redraw_seconds = time.perf_counter() - t0
 
@@ -475,6 +488,21 @@ class UsageExplorer(widgets.VBox):
         self._exported("html", target)
         return target
 
+    def close(self) -> None:
+        """Close the widget and let go of the frame and everything computed from it.
+
+        The explorer's callbacks refer to it, so it lingers until the garbage collector
+        runs; its decoded columns, row masks and cached figures are dropped now and
+        the freed memory is given back to the operating system.
+        """
+        super().close()
+        held = ("df", "filter", "_decoded", "_filtered", "_mask", "_results", "headline")
+        if any(name in self.__dict__ for name in held):
+            self.figure.close()
+            for name in held:
+                self.__dict__.pop(name, None)
+            release_memory()
+
     # ----------------------------------------------------------------- internals
 
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -531,7 +559,7 @@ class UsageExplorer(widgets.VBox):
         fw._widget_data = _copy_props(fw._data)
 
     def _top_table(self, sel: Selected, quantity: str) -> str:
-        sums = fast_top_consumers(sel, quantity=quantity)
+        sums = fast_top_consumers(sel, quantity=quantity) if self.fast else None
         if sums is None:
             return top_table_html(
                 self.filtered, by="resource_id", quantity=quantity, n=EXPLORER_TOP_ROWS
@@ -558,7 +586,7 @@ class UsageExplorer(widgets.VBox):
         )
 
     def _draw(self, sel: Selected, view: View) -> go.Figure:
-        if view.chart == "time":
+        if self.fast and view.chart == "time":
             fig = fast_usage_over_time(
                 sel, by=view.by, freq=view.freq, top=view.top, quantity=view.quantity
             )
@@ -605,6 +633,27 @@ class UsageExplorer(widgets.VBox):
             )
             offered = {v for _, v in self._options[col]}
             self._set_options(col, [v for v in self.selects[col].value if v in offered])
+        if self._by_auto:
+            self._follow_default_by(self.filter.narrowing_mask(selection))
+
+    def _by_chosen(self) -> None:
+        if not self._quiet:
+            self._by_auto = False
+
+    def _follow_default_by(self, within: np.ndarray | None) -> None:
+        """Group by what tells the chosen providers' rows apart (:func:`default_by`)."""
+        codes, categories = self.filter.decoded()["product"]
+        if within is not None:
+            codes = codes[within]
+        named = np.append(categories.astype(str).str.strip() != "", False)  # code -1: none
+        by = "product" if len(codes) and named[codes].mean() >= 0.5 else "meter"
+        if not len(codes):
+            return
+        quiet, self._quiet = self._quiet, True
+        try:
+            self.by.value = by
+        finally:
+            self._quiet = quiet
 
     def _search(self, column: str) -> None:
         self._set_options(column, list(self.selects[column].value))

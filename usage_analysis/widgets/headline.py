@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
 from ..analysis import ParticlePlan, forecast, plan_status
+from ..analysis.freshness import Freshness, ran_out_text
 from ..errors import UsageAnalysisError
 from ._common import esc, fmt_number
 
@@ -30,7 +32,9 @@ class Headline:
     month's use of the allowance; ``forecast`` projects the main unit (or the
     plan's) to ``forecast_end`` (exclusive), from ``month_used`` so far in
     ``period``, with the interval ``forecast_lower``..``forecast_upper`` and the
-    ``history_days`` the daily rate is averaged over.
+    ``history_days`` the daily rate is averaged over. ``as_of`` and
+    ``complete_until`` are the forecast's (:func:`usage_analysis.freshness`): the
+    headline says "data as of" and which days are provisional.
     """
 
     rows: int
@@ -49,6 +53,8 @@ class Headline:
     month_used: float | None = None
     history_days: int | None = None
     runs_out_on: pd.Timestamp | None = None
+    as_of: pd.Timestamp | None = None  # the forecast's "as of": the end of the newest data
+    complete_until: pd.Timestamp | None = None  # days from here on are provisional (HERE)
     plan: str | None = None
     period: str | None = None
     note: str | None = None
@@ -121,8 +127,12 @@ def _projection(fc: pd.DataFrame) -> dict[str, object]:
     row = fc.iloc[0]
     used = float(row["used"])
     projected = float(row["projected"])
+    fresh = {
+        "as_of": pd.Timestamp(row["as_of"]),
+        "complete_until": pd.Timestamp(row["complete_until"]),
+    }
     if not np.isfinite(projected):
-        return {"month_used": used, "forecast_start": pd.Timestamp(row["period_start"])}
+        return {"month_used": used, "forecast_start": pd.Timestamp(row["period_start"]), **fresh}
 
     def at_least_used(value: float) -> float | None:
         return max(value, used) if np.isfinite(value) else None
@@ -137,6 +147,7 @@ def _projection(fc: pd.DataFrame) -> dict[str, object]:
         "month_used": used,
         "history_days": int(row["history_days"]),
         "runs_out_on": None if runs_out is None or pd.isna(runs_out) else pd.Timestamp(runs_out),
+        **fresh,
     }
 
 
@@ -255,8 +266,22 @@ def headline_html(h: Headline) -> str:
                 f"{esc(h.unit)} ({'; '.join(detail)})"
             )
             if h.runs_out_on is not None:
-                line += f"; the allowance runs out on {_day(h.runs_out_on)}"
+                line += "; " + ran_out_text(h.runs_out_on, h.as_of)
         parts.append(f"<div class='ua-headline-forecast'>{line}</div>")
+    if h.as_of is not None:
+        fresh = Freshness(
+            h.as_of,
+            h.complete_until,
+            h.forecast_start,
+            h.forecast_end,
+            lag=(h.as_of - h.complete_until) if h.complete_until is not None else timedelta(0),
+        )
+        text = fresh.text
+        if fresh.provisional and h.complete_until is not None:
+            text += f"; days from {_day(h.complete_until)} are provisional (HERE reports lag)"
+        parts.append(
+            f"<div class='ua-headline-asof' style='color:#666;font-size:0.85em'>{esc(text)}</div>"
+        )
     if h.note:
         parts.append(f"<div class='ua-headline-note' style='color:#a33'>{esc(h.note)}</div>")
     return "".join(parts)

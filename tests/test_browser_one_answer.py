@@ -1,0 +1,117 @@
+"""One answer in the browser (issue 19): the Voila overview and notebook 05 show the same forecast.
+
+Voila serves notebook 04 (the billing overview) and then notebook 05 (the budget
+monitors) against one emulator; the test reads the Particle month-end forecast
+(percent of the plan) and percent used from the overview table, and the same from
+notebook 05's monitor table, as a person would read them, and compares them.
+Both pages must say how fresh their data is.
+
+The servers, the emulator and the browser are the fixtures of
+``tests/test_browser.py`` (imported here, so both files share one implementation).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_helpers import needs_chromium
+from test_browser import (  # noqa: F401 - fixtures used by name
+    RUN_TIMEOUT_MS,
+    _shot,
+    _voila,
+    browser,
+    emulator,
+    server_env,
+    workdir,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
+
+# Every table with a caption: its caption, header texts and rows of cell texts.
+TABLES = """() => Array.from(document.querySelectorAll('table')).filter(t => t.caption).map(t => ({
+    caption: t.caption.textContent.trim(),
+    heads: Array.from(t.querySelectorAll('thead th')).map(th => th.textContent.trim()),
+    rows: Array.from(t.querySelectorAll('tbody tr')).map(
+        tr => Array.from(tr.querySelectorAll('td, th')).map(c => c.innerText.trim())),
+}))"""
+
+
+def _table(page: Any, caption: str) -> dict[str, Any]:
+    """The table whose caption starts with ``caption``, once the notebook drew it."""
+    deadline = time.monotonic() + RUN_TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        for table in page.evaluate(TABLES):
+            if table["caption"].startswith(caption) and table["rows"]:
+                return table
+        page.wait_for_timeout(500)
+    raise AssertionError(f"no table captioned {caption!r} within {RUN_TIMEOUT_MS} ms")
+
+
+def _percent(text: str) -> float:
+    match = re.fullmatch(r"([\d,]+\.\d) %", text.strip())
+    assert match, f"not a percent with one decimal: {text!r}"
+    return float(match.group(1).replace(",", ""))
+
+
+def _cell(table: dict[str, Any], row: list[str], head: str) -> str:
+    return row[table["heads"].index(head)]
+
+
+PAGES = {
+    "04_billing_overview.ipynb": "This month per account",
+    "05_budget_monitors.ipynb": "Where each monitor stands",
+}
+
+
+def _read_both(chromium: Any, env: dict[str, str], folder: Path) -> list[dict[str, Any]]:
+    """Both notebooks served and run at once (each Voila run takes a minute or two)."""
+    servers = [_voila(folder, notebook, env) for notebook in PAGES]
+    try:
+        pages = []
+        for server in servers:
+            server.wait_listening()
+            page = chromium.new_page(viewport={"width": 1400, "height": 1400})
+            # Voila streams the page while the kernel runs: do not wait for "load" here.
+            page.goto(server.url(), wait_until="commit", timeout=RUN_TIMEOUT_MS)
+            pages.append(page)
+        tables = []
+        for page, (notebook, caption) in zip(pages, PAGES.items(), strict=True):
+            tables.append(_table(page, caption))
+            _shot(page.locator("table", has=page.locator("caption")).last, f"one-answer-{notebook}")
+        return tables
+    finally:
+        for server in servers:
+            server.stop()
+
+
+@pytest.mark.timeout(600)
+def test_voila_overview_and_notebook_05_show_the_same_particle_forecast(
+    browser: Any,  # noqa: F811
+    server_env: dict[str, str],  # noqa: F811
+    workdir: Path,  # noqa: F811
+) -> None:
+    overview, monitors = _read_both(browser, server_env, workdir)
+    assert "data as of " in overview["caption"] and "data as of " in monitors["caption"]
+
+    (particle,) = [r for r in overview["rows"] if r[0].startswith("Particle")]
+    (forecast_monitor,) = [r for r in monitors["rows"] if r[0] == "Particle month-end forecast"]
+    seen = {
+        "overview forecast": _percent(_cell(overview, particle, "forecast %")),
+        "monitor forecast": _percent(_cell(monitors, forecast_monitor, "forecast %")),
+        "overview used": _percent(_cell(overview, particle, "used %")),
+        "monitor used": _percent(_cell(monitors, forecast_monitor, "used %")),
+    }
+    assert seen["overview forecast"] == pytest.approx(seen["monitor forecast"], abs=0.1), seen
+    assert seen["overview used"] == pytest.approx(seen["monitor used"], abs=0.1), seen
+    # The status says what the forecast says.
+    status = _cell(monitors, forecast_monitor, "status")
+    if seen["monitor used"] >= 100:
+        assert status == "over", (status, seen)
+    elif seen["monitor forecast"] >= 100:
+        assert status == "forecast over", (status, seen)
+    else:
+        assert status in ("ok", "warning"), (status, seen)
