@@ -6,6 +6,7 @@ import argparse
 import io
 import os
 import stat
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
