@@ -93,6 +93,9 @@ charts.spend_table(spend.combined, by=(), caption=f"All providers together, per 
 # %%
 charts.cost_forecast_table(spend.forecast, names=names, caption=f"This month: spent so far and the month-end forecast · {as_of}")
 
+# %%
+charts.cost_forecast_table(spend.combined_forecast, caption="All providers together: this month's spend forecast")
+
 # %% [markdown]
 # ## Allowances
 #

@@ -215,15 +215,21 @@ def test_a_rate_card_unit_other_than_the_reports_is_refused() -> None:
         costs(df, BOOK)
 
 
-def test_overlapping_report_kinds_are_refused_not_counted_twice() -> None:
+def test_overlapping_report_kinds_are_counted_once_not_twice() -> None:
+    """The one grain rule (usage_analysis.grains): the finer summary grain counts."""
     summary = informatica("2026-10-01", "org-a", 10.0)
     asset = {**summary, "resource_id": "m_load_orders"}
-    with pytest.raises(InvalidParameter, match="count it twice"):
-        costs(frame([summary, asset]), BOOK)
+    both = costs(frame([summary, asset]), BOOK)
+    alone = costs(frame([summary]), BOOK)
+    assert both.spend["cost"].sum() == pytest.approx(alone.spend["cost"].sum())
+    assert len(both.rows) == 1
     device = particle("2026-10-01", "dev-a", 10)
     product = {**device, "category": "product", "resource_id": "fleet"}
-    with pytest.raises(InvalidParameter, match=r"mix report kinds \(device, product\)"):
-        costs(frame([device, product]), BOOK)
+    both = costs(frame([device, product]), BOOK)
+    assert both.spend["cost"].sum() == pytest.approx(
+        costs(frame([device]), BOOK).spend["cost"].sum()
+    )
+    assert both.rows["category"].tolist() == ["device"]
 
 
 def test_month_end_forecast_never_below_spent_and_says_its_days() -> None:

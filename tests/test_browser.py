@@ -26,7 +26,7 @@ import httpx
 import pytest
 from server_helpers import CHROMIUM, CHROMIUM_ARGS, free_port, needs_chromium
 
-from usage_analysis.demo import demo_env
+from usage_analysis.demo import demo_env, voila_command, voila_env
 from usage_analysis.emulator import Emulator, running
 
 REPO = Path(__file__).resolve().parent.parent
@@ -322,14 +322,23 @@ def test_demo_html_page_draws_its_charts_offline(
     page.wait_for_load_state("networkidle")
     assert page.locator(".js-plotly-plot").count() == charts
     assert "Billing overview" in page.title() or "Billing overview" in page.inner_text("body")
-    assert "make dashboard" in page.inner_text("body")  # the note in place of the explorer
+    body = page.inner_text("body")
+    assert "make dashboard" in body  # the note in place of the explorer
+    assert "An interactive widget is here" not in body  # one note at the end, no placeholders
+    assert re.search(r"Report as of \d{4}-\d\d-\d\d \d\d:\d\d UTC", body)
+    assert "All providers together: this month's spend forecast" in body
+    captions = page.locator(".ua-report-table caption").all_inner_texts()
+    money = captions[:OVERVIEW_TABLE]  # the spend tables, before the overview
+    assert len(money) == 4 and all("EXAMPLE prices" in c for c in money), captions
     assert not [u for u in requests if not u.startswith(("file:", "data:", "blob:"))], requests
     assert not page_errors, page_errors
     _check_report_tables(page, page.locator("body"))
     _shot(page.locator(".js-plotly-plot").first, "demo-output-04-first-chart")
-    _shot(page.locator(".ua-report-table").nth(3), "demo-output-04-overview-table")
+    _shot(page.locator(".ua-report-table").nth(OVERVIEW_TABLE), "demo-output-04-overview-table")
 
 
+# Notebook 04's tables: spend, all providers, cost forecast, combined forecast, overview.
+OVERVIEW_TABLE = 4
 # The report tables of notebook 04: their cell texts, and whether each fits its box.
 REPORT_TABLES = """root => Array.from(root.querySelectorAll('table.ua-report-table')).map(t => {
     t.scrollIntoView({block: 'center'});  // JupyterLab lays out only what is on screen
@@ -358,7 +367,8 @@ def _check_report_tables(page: Any, root: Any) -> list[dict[str, Any]]:
         bad = [c for c in table["cells"] if c.lower() in ("nan", "nat", "none", "<na>", "")]
         assert not bad, table
         assert table["fits"], f"a report table is cut off: {table['width']} > {table['box']}"
-    spend, overview = tables[0], tables[3]
+    spend = tables[0]
+    (overview,) = [t for t in tables if "used %" in t["heads"]]
     assert any(re.fullmatch(r"[\d,]+\.\d\d [A-Z]{3}", c) for c in spend["cells"]), spend
     assert any(re.fullmatch(r"[\d,]+\.\d %", c) for c in overview["cells"]), overview
     assert any("days of data" in c for c in overview["cells"]), overview
@@ -374,11 +384,28 @@ def test_voila_dashboard_shows_the_overview_as_report_tables(
         server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         failed = _on_failure(page, "voila-overview-failure")
+        requests: list[str] = []
+        page.on("request", lambda request: requests.append(request.url))
+        console: list[str] = []
+        page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: console.append(str(exc)[:300]))
         try:
             page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
             page.locator(".ua-explorer").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+            page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=RUN_TIMEOUT_MS)
             _check_report_tables(page, page.locator("body"))
-            _shot(page.locator(".ua-report-table").nth(3), "voila-04-overview-table")
+            # Nothing from a CDN (Font Awesome came from one): only the server itself.
+            local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
+            assert not [u for u in requests if not u.startswith(local)], requests
+            # Font Awesome still draws the buttons' icons (voila.js bundles it).
+            faces = page.evaluate(
+                "async () => (await document.fonts.load('900 16px \"Font Awesome 5 Free\"'))"
+                ".map(f => f.status)"
+            )
+            families = page.evaluate("() => [...document.fonts].map(f => f.family)")
+            assert "loaded" in faces, families
+            assert not [c for c in console if "plotly" in c.lower()], console
+            _shot(page.locator(".ua-report-table").nth(OVERVIEW_TABLE), "voila-04-overview-table")
             failed.cancel()
         finally:
             failed.run()
@@ -399,7 +426,7 @@ def test_jupyterlab_shows_the_overview_tables_whole(
             panel = page.locator(VISIBLE_PANEL).first
             panel.locator(".ua-explorer").first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
             _check_report_tables(page, panel)
-            overview = panel.locator(".ua-report-table").nth(3)
+            overview = panel.locator(".ua-report-table").nth(OVERVIEW_TABLE)
             overview.scroll_into_view_if_needed()
             _shot(page, "jupyterlab-04-overview")
             failed.cancel()
@@ -652,10 +679,11 @@ def test_voila_a_change_as_soon_as_the_explorer_shows_is_drawn(
 
 
 def _voila(workdir: Path, notebook: str, env: dict[str, str]) -> Server:
-    """Voila serving ``notebook`` of ``workdir`` on a free port, with a token."""
+    """Voila serving ``notebook`` of ``workdir`` on a free port, with a token, as
+    ``make dashboard`` does (the same command, template and environment)."""
     port, token = free_port(), secrets.token_hex(16)
     command = _voila_command(workdir / notebook, port, token)
-    return Server(command, env=env, cwd=workdir, port=port, token=token)
+    return Server(command, env=voila_env(env), cwd=workdir, port=port, token=token)
 
 
 def _lab(workdir: Path, env: dict[str, str]) -> Server:
@@ -665,18 +693,7 @@ def _lab(workdir: Path, env: dict[str, str]) -> Server:
 
 
 def _voila_command(notebook: Path, port: int, token: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "voila",
-        str(notebook),
-        f"--port={port}",
-        "--no-browser",
-        "--Voila.ip=127.0.0.1",
-        f"--token={token}",
-        # Its lab extension needs JupyterLab's document manager, which Voila lacks.
-        "--VoilaConfiguration.extension_denylist=['jupyterlab-jupytext']",
-    ]
+    return [*voila_command(notebook, port=port), "--no-browser", f"--token={token}"]
 
 
 def _lab_command(workdir: Path, port: int, token: str) -> list[str]:

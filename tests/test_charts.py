@@ -553,3 +553,16 @@ def test_threshold_lines_are_what_plotly_add_hline_draws(left: bool) -> None:
     ours.layout.shapes = [shape]
     ours.layout.annotations = [label]
     assert ours.to_json() == expected.to_json()
+
+
+def test_period_over_period_shows_informatica_meter_names_in_full() -> None:
+    df = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
+    long_name = "Data Integration - Change Data Capture"
+    assert long_name in set(df["meter"].astype(str))
+    fig = charts.period_over_period(df, by="meter", freq="W", quantity="billable_quantity")
+    shown = [t.replace("<br>", " ") for t in fig.layout.xaxis.ticktext]
+    assert long_name in shown
+    assert not [t for t in shown if "…" in t]
+    # Room under the panel for the longest name's lines.
+    lines = max(t.count("<br>") + 1 for t in fig.layout.xaxis.ticktext)
+    assert fig.layout.margin.b >= lines * 17

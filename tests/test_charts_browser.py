@@ -125,3 +125,26 @@ def test_stacked_unit_panels_keep_their_titles_clear_of_the_axes_above(
         # The test sees what it checks: panel titles, axis titles and ticks were drawn.
         assert {"axis title", "panel title", "tick label"} <= kinds, figure["id"]
         assert overlaps(figure["boxes"]) == [], figure["id"]
+
+
+@pytest.mark.parametrize("width", [1300, 800])
+def test_free_plan_burn_down_keeps_its_70_90_100_labels_apart(
+    page: Any, tmp_path: Path, width: int
+) -> None:
+    import usage_analysis as ua
+
+    particle = read_report(SAMPLES / "particle_devices_2026-09-01_2026-11-20.csv", unified=True)
+    # A month of ~900,000 data operations against the Free plan's 100,000: the three
+    # levels lie within a few pixels of each other at the bottom of the axis.
+    figures = {
+        "free": charts.cumulative_vs_allowance(particle, plan=ua.ParticlePlan.free()),
+        "free_early": charts.cumulative_vs_allowance(
+            particle[particle["period_start"] < "2026-11-04"], plan=ua.ParticlePlan.free()
+        ),
+        "basic": charts.cumulative_vs_allowance(particle, plan=ua.ParticlePlan.basic(blocks=1)),
+    }
+    drawn = drawn_text(page, figures, tmp_path / "burn.html", width)
+    for figure in drawn:
+        levels = [b for b in figure["boxes"] if b["kind"] == "panel title" and "%:" in b["text"]]
+        assert len(levels) == 3, figure
+        assert overlaps(levels) == [], figure["id"]

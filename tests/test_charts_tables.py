@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -177,3 +178,34 @@ def test_an_account_is_shown_whole_with_its_id_on_hover(usage: pd.DataFrame) -> 
     assert f"title='{long_id}'" in html
     nameless = charts.spend_table(spend).to_html()
     assert long_id in nameless and "…" not in nameless
+
+
+def test_every_spend_caption_says_when_prices_are_examples(usage: pd.DataFrame) -> None:
+    example = ua.costs(usage)
+    shown = [
+        charts.spend_table(example.spend, caption="Spend").to_html(),
+        charts.spend_table(example.combined, by=(), caption="All").to_html(),
+        charts.cost_forecast_table(example.forecast, caption="This month").to_html(),
+        charts.cost_forecast_table(example.combined_forecast, caption="Together").to_html(),
+    ]
+    for html in shown:
+        (caption,) = re.findall(r"<caption>(.*?)</caption>", html)
+        assert "EXAMPLE prices" in caption
+    own = ua.costs(usage, prices=dataclasses.replace(example.prices, example=False))
+    assert "EXAMPLE" not in charts.spend_table(own.spend, caption="Spend").to_html()
+
+
+def test_the_combined_cost_forecast_is_one_row_per_month_and_currency(
+    usage: pd.DataFrame,
+) -> None:
+    result = ua.costs(usage)
+    combined = result.combined_forecast
+    text = cells(charts.cost_forecast_table(combined).to_html())
+    assert "all providers" in text
+    per_account = result.forecast
+    for rec in combined.to_dict("records"):
+        mine = per_account[
+            (per_account["month"] == rec["month"]) & (per_account["currency"] == rec["currency"])
+        ]
+        assert rec["projected"] == pytest.approx(mine["projected"].sum())
+        assert f"{rec['projected']:,.2f} {rec['currency']}" in text

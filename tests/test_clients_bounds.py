@@ -280,14 +280,16 @@ def _records(n: int, start: int = 0) -> list[dict[str, Any]]:
     return [{"featureId": f"f{i}", "billableValue": "1.0000"} for i in range(start, start + n)]
 
 
-def test_here_search_whose_next_offset_never_advances_stops(clock: FakeClock) -> None:
+def test_here_search_whose_next_offset_never_advances_raises(clock: FakeClock) -> None:
+    """No total and a stuck nextOffset: an error, never the first page alone (issue 18)."""
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         calls.append(request.url.params["offset"])
         return httpx.Response(200, json={"items": _records(2), "nextOffset": 0, "limit": 2})
 
-    assert len(_here(handler, clock).search("2026-10-01", "2026-10-02", limit=2)) == 2
+    with pytest.raises(APIError, match="does not advance"):
+        _here(handler, clock).search("2026-10-01", "2026-10-02", limit=2)
     assert calls == ["0"]
 
 
@@ -512,7 +514,7 @@ def test_an_infinite_poll_schedule_is_refused(schedule: object) -> None:
 
 
 def test_here_search_stops_at_last_offset_even_when_next_offset_goes_on(clock: FakeClock) -> None:
-    """No total, and a nextOffset on every page: lastOffset ends the paging."""
+    """No total, and a nextOffset on every page: records past lastOffset end it, as an error."""
     calls = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -521,9 +523,9 @@ def test_here_search_stops_at_last_offset_even_when_next_offset_goes_on(clock: F
         body = {"items": _records(2, offset * 2), "nextOffset": offset + 1, "lastOffset": 2}
         return httpx.Response(200, json=body)
 
-    items = _here(handler, clock).search("2026-10-01", "2026-10-02", limit=2)
-    assert calls == [0, 1, 2]
-    assert len(items) == 6
+    with pytest.raises(APIError, match="past the last page"):
+        _here(handler, clock).search("2026-10-01", "2026-10-02", limit=2)
+    assert calls == [0, 1, 2, 3]
 
 
 def test_without_a_timeout_a_report_pending_for_ever_ends_at_the_named_default(

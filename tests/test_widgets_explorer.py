@@ -147,6 +147,22 @@ def test_a_last_day_before_the_first_is_reported_in_the_widget_not_raised(
     )
 
 
+def test_an_error_message_is_cleared_when_the_next_change_succeeds(
+    explorer: UsageExplorer,
+) -> None:
+    def shown_errors() -> list[str]:
+        return [o["text"] for o in explorer.messages.output.outputs if o.get("name") == "stderr"]
+
+    explorer.messages.info("kept: not an error")
+    explorer.start.value = date(2026, 11, 10)
+    explorer.end.value = date(2026, 11, 1)
+    assert shown_errors() and explorer.date_error.value
+    explorer.end.value = date(2026, 11, 15)  # fixed
+    assert shown_errors() == [] and explorer.date_error.value == ""
+    assert not [line for line in explorer.messages.lines if "before the first" in line]
+    assert "kept: not an error" in explorer.messages.lines
+
+
 def test_every_chart_type_draws_without_errors(explorer: UsageExplorer) -> None:
     titles = {}
     for kind in ("time", "top", "heatmap", "breakdown", "compare", "plan"):
@@ -423,3 +439,36 @@ def test_a_wrong_date_range_is_said_beside_the_dates_and_cleared_when_fixed(
     explorer.end.value = date(2026, 11, 15)
     assert explorer.date_error.value == ""
     assert explorer.redraws == before + 1
+
+
+def test_choosing_informatica_groups_by_meter_until_the_user_picks_a_grouping(
+    mixed: pd.DataFrame, tmp_path: Path
+) -> None:
+    ex = UsageExplorer(mixed, export_dir=tmp_path)
+    assert ex.by.value == "product"  # most rows (Particle) name a product
+    ex.selects["provider"].value = ("informatica",)
+    assert ex.by.value == "meter"  # its SUMMARY rows name no project
+    assert "(none)" not in " ".join(str(t.name) for t in ex.figure.data)
+    ex.selects["provider"].value = ("particle",)
+    assert ex.by.value == "product"
+    ex.by.value = "resource_id"  # chosen by hand: kept from now on
+    ex.selects["provider"].value = ("informatica",)
+    assert ex.by.value == "resource_id"
+    assert not ex.messages.errors, ex.messages.lines
+
+
+def test_here_projects_are_offered_and_drawn_by_name_not_hrn(tmp_path: Path) -> None:
+    here = read_report(SAMPLES / "here_report_2026-10.csv.gz", unified=True)
+    hrns = set(here["project"].dropna().astype(str))
+    assert hrns and all(h.startswith("hrn:here:") for h in hrns)
+    ex = UsageExplorer(here, export_dir=tmp_path)
+    labels = [label for label, value in ex.selects["project"].options if value is not None]
+    assert sorted(labels) == sorted(h.rsplit("project/", 1)[1] for h in hrns)
+    ex.selects["project"].value = (sorted(hrns)[0],)  # the value is still the HRN
+    assert ex.headline.total > 0
+    transactions = here[here["billable_unit"] == "Transactions"]
+    fig = charts.top_bar(transactions, by="project", quantity="billable_quantity")
+    shown = " ".join(str(t) for t in fig.layout.yaxis.ticktext or ()) + " ".join(
+        str(y) for trace in fig.data for y in (trace.y if trace.y is not None else ())
+    )
+    assert "hrn:" not in shown and sorted(labels)[0] in shown

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 
+from ._secrets import install_on_handlers
 from .errors import InvalidParameter, UsageAnalysisError
 
 # Modules defining ``register(subparsers) -> None``; each sub-parser sets
@@ -55,6 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # Every line, of every library (apprise, urllib3 ...), goes through the redacting
+    # filter: records are redacted when made, and again by the handler that prints them.
+    install_on_handlers()
     try:
         return int(args.func(args) or 0)
     except UsageAnalysisError as exc:

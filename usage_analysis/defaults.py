@@ -186,6 +186,9 @@ MAX_JSON_BYTES = 16 * 1024**2
 # A JSON answer must arrive whole within this long, even when no deadline was given:
 # a body dripping a byte at a time never ends a per-read timeout.
 JSON_ANSWER_TIMEOUT = 120.0
+# One alert's delivery to all its destinations (apprise) ends within this long: a webhook
+# that drips its answer must not hold `usage-analysis check` (issue 18).
+NOTIFY_TIMEOUT = 30.0
 # wait()/download()/fetch() with timeout=None wait at most this long: no provider documents
 # a report taking more than minutes (Particle's own example gives up after an hour); a job
 # pending for 6 hours is stuck, and stays resumable. timeout=math.inf waits for ever.

@@ -70,6 +70,8 @@ __all__ = [
     "execute_notebook",
     "export_html",
     "main",
+    "voila_command",
+    "voila_env",
 ]
 
 # The checkout this module lives in (``make demo`` runs from an editable install).
@@ -86,9 +88,11 @@ LAB_PORT = 8888
 VOILA_PORT = 8866
 _PLOTLY_MIME = "application/vnd.plotly.v1+json"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# Said once, at the end of the HTML report, where the notebook's widgets (request
+# forms, explorers) are left out: they need a running kernel.
 _WIDGET_NOTE = (
-    "An interactive widget is here in the notebook: open it with `make demo` (JupyterLab) "
-    "or `make dashboard` (Voila) to use it."
+    "The notebook's interactive explorer is not in this page: open it with `make demo` "
+    "(JupyterLab) or `make dashboard` (Voila)."
 )
 # How long a child server gets to shut its kernels down after SIGTERM.
 STOP_GRACE = 15.0
@@ -330,23 +334,32 @@ _OFFLINE_TEMPLATE = """\
 """
 
 
-def export_html(nb: Any, path: Path) -> Path:
+def export_html(nb: Any, path: Path, *, as_of: Any = None) -> Path:
     """Write an executed notebook as one HTML page that reads offline.
 
     Plotly figures get an HTML rendering with plotly.js embedded once (a notebook
     keeps only their JSON, which a static page cannot draw). Widgets need a
-    kernel, so each is replaced by a note saying where to use it live.
+    kernel: they are left out, and one line at the end says where to use them.
+    The page opens with the time it was made (``as_of``, default now, UTC).
     """
     import copy
 
+    import nbformat
+    import pandas as pd
     import plotly.io as pio
     from nbconvert import HTMLExporter
 
     page = copy.deepcopy(nb)
     first = True
+    widgets_left_out = 0
     for cell in page.cells:
+        kept = []
         for output in cell.get("outputs", []):
             data = output.get("data")
+            if data and _WIDGET_MIME in data:
+                widgets_left_out += 1
+                continue
+            kept.append(output)
             if not data:
                 continue
             if _PLOTLY_MIME in data and "text/html" not in data:
@@ -357,12 +370,23 @@ def export_html(nb: Any, path: Path) -> Path:
                     validate=False,
                 )
                 first = False
-            if _WIDGET_MIME in data:
-                del data[_WIDGET_MIME]
-                data["text/html"] = (
-                    f"<p class='ua-widget-note'><i>{html.escape(_WIDGET_NOTE)}</i></p>"
-                )
-                data["text/plain"] = _WIDGET_NOTE
+        if "outputs" in cell:
+            cell["outputs"] = kept
+    stamp = pd.Timestamp(as_of if as_of is not None else pd.Timestamp.now(tz="UTC"))
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    page.cells.insert(
+        0,
+        nbformat.v4.new_markdown_cell(
+            f"<p class='ua-as-of'><b>Report as of {stamp:%Y-%m-%d %H:%M} UTC</b> "
+            "(when the notebook ran; each table and chart says how fresh its data is)</p>"
+        ),
+    )
+    if widgets_left_out:
+        page.cells.append(
+            nbformat.v4.new_markdown_cell(
+                f"<p class='ua-widget-note'><i>{html.escape(_WIDGET_NOTE)}</i></p>"
+            )
+        )
     page.metadata.pop("widgets", None)
     # A report for readers: prose and results, no code (as Voila shows it).
     # No network: the lab template loads require.js and MathJax from a CDN, and the
@@ -384,20 +408,40 @@ def export_html(nb: Any, path: Path) -> Path:
     return path
 
 
+# The Voila template of the dashboard (Voila's lab template without CDN links), found
+# through JUPYTER_PATH in the package's data.
+VOILA_TEMPLATE = "usage-analysis"
+JUPYTER_DATA = Path(__file__).resolve().parent / "data" / "jupyter"
+
+
+def voila_command(notebook: Path, *, port: int) -> list[str]:
+    """Voila serving ``notebook`` as the dashboard; run it with :func:`voila_env`."""
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        f"--template={VOILA_TEMPLATE}",
+        # Jupytext's lab extension needs JupyterLab's document manager, absent in Voila.
+        # One item per flag: the ['...'] list form is deprecated in traitlets 5.
+        "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
+    ]
+
+
+def voila_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with the package's Voila template on JUPYTER_PATH."""
+    out = dict(os.environ if env is None else env)
+    paths = [str(JUPYTER_DATA), *filter(None, out.get("JUPYTER_PATH", "").split(os.pathsep))]
+    out["JUPYTER_PATH"] = os.pathsep.join(paths)
+    return out
+
+
 def _server_command(args: argparse.Namespace) -> list[str]:
     """The JupyterLab or Voila command line."""
     if args.dashboard:
-        command = [
-            sys.executable,
-            "-m",
-            "voila",
-            str(NOTEBOOKS / DASHBOARD_NOTEBOOK),
-            f"--port={args.server_port or VOILA_PORT}",
-            "--Voila.ip=127.0.0.1",
-            # Jupytext's lab extension needs JupyterLab's document manager, absent in Voila.
-            # One item per flag: the ['...'] list form is deprecated in traitlets 5.
-            "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
-        ]
+        command = voila_command(NOTEBOOKS / DASHBOARD_NOTEBOOK, port=args.server_port or VOILA_PORT)
     else:
         command = [
             sys.executable,
@@ -465,9 +509,13 @@ def _reap(processes: Sequence[Any]) -> None:
     psutil.wait_procs(alive, timeout=5)
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stopped from outside (Ctrl-C is a plain KeyboardInterrupt)."""
+
+
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     # Turned into KeyboardInterrupt so one cleanup path handles Ctrl-C, kill and hang-up.
-    raise KeyboardInterrupt
+    raise _Stopped
 
 
 # Signals that stop the demo; SIGINT keeps Python's own handler (KeyboardInterrupt).
@@ -576,11 +624,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  starting         {what}; Ctrl-C stops everything", flush=True)
         # A session of its own: Ctrl-C reaches only this process, which then stops
         # the server cleanly (JupyterLab would otherwise ask for confirmation).
-        server = subprocess.Popen(_server_command(args), cwd=NOTEBOOKS, start_new_session=True)
+        server = subprocess.Popen(
+            _server_command(args),
+            cwd=NOTEBOOKS,
+            env=voila_env() if args.dashboard else None,
+            start_new_session=True,
+        )
         return server.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("\nusage-analysis demo: stopping ...", flush=True)
-        return 130
+        # Ctrl-C is how the demo is meant to end: exit 0, or `make demo` would print
+        # "make: *** [Makefile: demo] Error 130" after a clean stop. A SIGTERM or
+        # SIGHUP from elsewhere still reports the interruption.
+        return 130 if isinstance(exc, _Stopped) else 0
     except UsageAnalysisError as exc:
         print(f"usage-analysis demo: {exc}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@
     │   └── ConnectionFailed        no answer at all (connect error, reset, timeout)
     ├── ReportFailed                the provider says the job failed (job id, state)
     ├── ReportTimeout               waiting for a report took longer than allowed
+    ├── DeadlineExceeded            the caller's deadline (timeout=) passed during a request
     ├── ReportParseError            a file could not be read (file, line, column, expected)
     ├── SchemaError                 a frame lacks the columns or types an operation needs
     ├── UnitMismatch                an operation would add quantities of different units
@@ -33,6 +34,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ConnectionFailed",
+    "DeadlineExceeded",
     "InvalidParameter",
     "LimitExceeded",
     "NotFoundError",
@@ -136,6 +138,13 @@ class ReportTimeout(UsageAnalysisError):
         self.state = state
         self.waited = waited
         super().__init__(f"{message} (job {job_id}, last state {state!r}, waited {waited:.0f} s)")
+
+
+class DeadlineExceeded(UsageAnalysisError):
+    """The caller's deadline (``timeout=``) passed during a request, in any phase of it.
+
+    A report job turns it into :class:`ReportTimeout` (which names the job).
+    """
 
 
 class ReportParseError(UsageAnalysisError, ValueError):

@@ -45,8 +45,8 @@ __all__ = [
     "choose_grains",
     "frame_grains",
     "grain_choice",
+    "grain_ids",
     "one_grain_per_period",
-    "row_grains",
 ]
 
 # Per provider, every grain in the order the default view prefers it: the finest
@@ -97,15 +97,20 @@ def _from_attrs(attrs: Mapping[str, Any], provider: str) -> str | None:
     return None
 
 
-def _guess(provider: str, df: pd.DataFrame) -> np.ndarray:
-    """Each row's grain from its values alone (frames that lost the reader's attrs).
+def _guess_codes(provider: str, df: Mapping[str, Any]) -> np.ndarray:
+    """Each row's grain from its values alone (frames that lost the reader's attrs),
+    as positions in ``GRAINS[provider]``.
 
     Particle: ``category`` says ``device`` or ``product``. HERE: the length of the
     period (an hour, a day, a calendar month, else summarized). Informatica: the
     columns each export fills (job-level rows have no IPU column, SUMMARY rows no
     resource, PROJECT_FOLDER rows no meter, ASSET rows both).
     """
-    n = len(df)
+    order = GRAINS.get(provider)
+    if order is None:
+        raise SchemaError(f"cannot archive rows of provider {provider!r}")
+    at = {g: np.int8(i) for i, g in enumerate(order)}
+    n = len(df["provider"])
     if provider == "particle":
         cat = df["category"]
         if isinstance(cat.dtype, pd.CategoricalDtype):  # once per category, not per row
@@ -114,31 +119,75 @@ def _guess(provider: str, df: pd.DataFrame) -> np.ndarray:
             product = np.append(names, False)[codes]  # code -1 (missing) takes the last
         else:
             product = cat.astype("string").str.lower().eq("product").fillna(False).to_numpy(bool)
-        return np.where(product, "products", "devices")
+        return np.where(product, at["products"], at["devices"]).astype(np.int8)
     if provider == "here":
-        start = df["period_start"].to_numpy(dtype="datetime64[ns]")
-        end = df["period_end"].to_numpy(dtype="datetime64[ns]")
+        start = np.asarray(df["period_start"].to_numpy(dtype="datetime64[ns]"))
+        end = np.asarray(df["period_end"].to_numpy(dtype="datetime64[ns]"))
         length = (end - start).astype(np.int64)
         known = ~(np.isnat(start) | np.isnat(end))
         month = start.astype("datetime64[M]")
         calendar = (month.astype("datetime64[ns]") == start) & (
             (month + 1).astype("datetime64[ns]") == end
         )
-        out = np.full(n, "summarized", dtype=object)
-        out[known & calendar] = "month"
-        out[known & (length == 86_400 * 10**9)] = "day"
-        out[known & (length == 3_600 * 10**9)] = "hour"
+        out = np.full(n, at["summarized"], dtype=np.int8)
+        out[known & calendar] = at["month"]
+        out[known & (length == 86_400 * 10**9)] = at["day"]
+        out[known & (length == 3_600 * 10**9)] = at["hour"]
         return out
-    if provider == "informatica":
-        no_ipu = df["billable_unit"].isna().to_numpy(bool)
-        no_resource = df["resource_id"].isna().to_numpy(bool)
-        no_meter = (df["meter_id"].isna() & df["meter"].isna()).to_numpy(bool)
-        out = np.full(n, "ASSET", dtype=object)
-        out[no_meter] = "PROJECT_FOLDER"
-        out[no_resource] = "SUMMARY"
-        out[no_ipu] = "JOB_LEVEL"
-        return out
-    raise SchemaError(f"cannot archive rows of provider {provider!r}")
+    no_ipu = df["billable_unit"].isna().to_numpy(bool)
+    no_resource = df["resource_id"].isna().to_numpy(bool)
+    no_meter = (df["meter_id"].isna() & df["meter"].isna()).to_numpy(bool)
+    out = np.full(n, at["ASSET"], dtype=np.int8)
+    out[no_meter] = at["PROJECT_FOLDER"]
+    out[no_resource] = at["SUMMARY"]
+    out[no_ipu] = at["JOB_LEVEL"]
+    return out
+
+
+def _guess(provider: str, df: pd.DataFrame) -> np.ndarray:
+    """Each row's grain name from its values alone (see :func:`_guess_codes`)."""
+    if provider not in GRAINS:
+        raise SchemaError(f"cannot archive rows of provider {provider!r}")
+    return np.array(GRAINS[provider], dtype=object)[_guess_codes(provider, df)]
+
+
+_ALL_GRAINS: tuple[str, ...] = tuple(g for gs in GRAINS.values() for g in gs)
+_GRAIN_ID = {g: i for i, g in enumerate(_ALL_GRAINS)}
+_OFFSET = {p: _GRAIN_ID[gs[0]] for p, gs in GRAINS.items()}
+_GUESS_COLUMNS = (
+    "provider", "category", "period_start", "period_end",
+    "billable_unit", "resource_id", "meter_id", "meter",
+)  # fmt: skip
+
+
+def grain_ids(df: pd.DataFrame) -> np.ndarray:
+    """Each row's grain as a position in ``_ALL_GRAINS`` (-1: a provider the rule does
+    not know), the rule's fast path: integer work, no string per row."""
+    n = len(df)
+    ids = np.full(n, -1, dtype=np.int16)
+    providers = df["provider"]
+    cat = providers.cat if isinstance(providers.dtype, pd.CategoricalDtype) else None
+    categories = list(cat.categories) if cat is not None else list(pd.unique(providers.dropna()))
+    codes = cat.codes.to_numpy() if cat is not None else None
+    given = df["grain"] if "grain" in df.columns else None
+    if given is not None and given.notna().all():
+        g = pd.Categorical(given)
+        lookup = np.array([_GRAIN_ID.get(str(c), -1) for c in g.categories], dtype=np.int16)
+        return lookup[g.codes] if len(lookup) else ids
+    for i, provider in enumerate(categories):
+        rows = (codes == i) if codes is not None else (providers == provider).to_numpy(bool)
+        if provider not in GRAINS or not rows.any():
+            continue
+        known = _from_attrs(df.attrs, str(provider))
+        if known is not None:
+            ids[rows] = _GRAIN_ID[known]
+            continue
+        if rows.all():
+            part: Mapping[str, Any] = df
+        else:
+            part = {c: df[c][rows] for c in _GUESS_COLUMNS if c in df.columns}
+        ids[rows] = _OFFSET[str(provider)] + _guess_codes(str(provider), part)
+    return ids
 
 
 def frame_grains(df: pd.DataFrame, attrs: Mapping[str, Any], grain: str | None) -> pd.Series:
@@ -342,19 +391,6 @@ def choose_grains(
     return chosen
 
 
-def row_grains(df: pd.DataFrame) -> pd.Series:
-    """The grain of every row of a unified frame, for the rule: as :func:`frame_grains`,
-    with rows of a provider this module does not know as one grain of their own."""
-    known = df["provider"].astype(object).isin(list(GRAINS))
-    if bool(known.all()):
-        return frame_grains(df, df.attrs, None)
-    out = pd.Series("", index=df.index, dtype=object)
-    if bool(known.any()):
-        part = df[known.to_numpy(bool)]
-        out[known.to_numpy(bool)] = frame_grains(part, df.attrs, None).astype(object).to_numpy()
-    return out.astype("category")
-
-
 def _us(column: pd.Series) -> np.ndarray:
     values = column.to_numpy(dtype="datetime64[ns]")
     return np.where(np.isnat(values), np.iinfo(np.int64).min, values.astype(np.int64) // 1000)
@@ -362,14 +398,21 @@ def _us(column: pd.Series) -> np.ndarray:
 
 def one_grain_per_period(df: pd.DataFrame) -> pd.DataFrame:
     """The rows of a unified frame that the grain rule counts (``df`` itself, no copy,
-    when every provider's rows are of one grain)."""
+    when every provider's rows are of one grain). Every analysis function applies
+    it (``analysis._common.check_frame``), as ``history()`` and ``sql()`` do."""
     if df.empty:
         return df
-    grains = row_grains(df)
+    ids = grain_ids(df)
     provider = df["provider"]
-    pairs = pd.DataFrame({"p": provider.to_numpy(), "g": grains.to_numpy()}).drop_duplicates()
-    if not pairs["p"].duplicated().any():
-        return df
+    if isinstance(provider.dtype, pd.CategoricalDtype):
+        pcodes = provider.cat.codes.to_numpy().astype(np.int64)
+    else:
+        pcodes = pd.factorize(provider)[0].astype(np.int64)
+    pairs = np.unique(pcodes * 1024 + ids.astype(np.int64) + 1)
+    if len(np.unique(pairs // 1024)) == len(pairs):
+        return df  # one grain per provider: nothing to choose
+    names = np.array([*_ALL_GRAINS, ""], dtype=object)
+    grains = names[np.where(ids < 0, len(_ALL_GRAINS), ids)]
     start = _us(df["period_start"])
     end = _us(df["period_end"])
     nat = np.iinfo(np.int64).min
@@ -379,7 +422,7 @@ def one_grain_per_period(df: pd.DataFrame) -> pd.DataFrame:
         {
             "provider": provider.astype(object).to_numpy(),
             "account_id": df["account_id"].astype(object).to_numpy(),
-            "grain": grains.astype(object).to_numpy(),
+            "grain": grains,
             "month": np.where(valid, month_index(np.where(valid, start, 0)), -1),
             "start": start,
             "end": end,
@@ -393,16 +436,16 @@ def one_grain_per_period(df: pd.DataFrame) -> pd.DataFrame:
         .reset_index()
     )
     pieces["reach"] = month_index(pieces["reach_end"].to_numpy(np.int64) - 1)
+    for k in ("provider", "account_id"):
+        pieces[k] = pieces[k].astype(object).where(pieces[k].notna(), None)
 
     def spans(wanted: pd.DataFrame) -> pd.DataFrame:
         sel = frame.merge(wanted[keys], on=keys, how="inner")
         return sel[["provider", "account_id", "grain", "start", "end"]].drop_duplicates()
 
     chosen = choose_grains(pieces, grain_choice(None), spans)
-    if not chosen:
-        return df.iloc[:0]
     picked = pd.DataFrame(list(chosen), columns=keys).assign(_keep=True)
-    mask = frame.merge(picked, on=keys, how="left")["_keep"].fillna(False).to_numpy(bool)
+    mask = frame.merge(picked, on=keys, how="left")["_keep"].notna().to_numpy(bool).copy()
     mask |= ~valid  # a row without a start has no month: the rule cannot judge it
     if mask.all():
         return df

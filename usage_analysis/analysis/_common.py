@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidParameter, SchemaError
+from ..grains import one_grain_per_period
 from ..schema import UNIFIED_DTYPES, coerce_unified, single_unit, validate_unified
 
 NS_PER_DAY = 86_400_000_000_000
@@ -39,6 +40,8 @@ def check_frame(df: pd.DataFrame) -> pd.DataFrame:
 
     A frame with every unified column but some of another dtype (``pd.concat`` of
     frames with different categories gives object columns) is coerced, not refused.
+    Rows the grain rule does not count (:func:`usage_analysis.grains.one_grain_per_period`:
+    per provider, account and month, the grain covering the period) are left out.
     """
     if not isinstance(df, pd.DataFrame):
         raise SchemaError(f"expected a unified usage DataFrame, got {type(df).__name__}")
@@ -48,7 +51,9 @@ def check_frame(df: pd.DataFrame) -> pd.DataFrame:
     if any(str(df[c].dtype) != t for c, t in UNIFIED_DTYPES.items()):
         df = coerce_unified(df)
     validate_unified(df)
-    return df
+    # Reports of two grains over the same days (a SUMMARY and an ASSET export) are
+    # counted once: the one grain rule, as the archive's history() and sql() apply it.
+    return one_grain_per_period(df)
 
 
 def longest_row(df: pd.DataFrame) -> pd.Timedelta:

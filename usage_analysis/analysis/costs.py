@@ -132,11 +132,11 @@ def costs(
     Returns:
         A :class:`Costs` (row costs, detail, spend, combined spend, forecasts).
 
+    Overlapping report kinds (a Particle devices and products report, an
+    Informatica summary and its asset breakdown) are counted once, by the grain
+    rule every analysis function applies (:mod:`usage_analysis.grains`).
+
     Raises:
-        InvalidParameter: the frame holds overlapping report kinds for one
-            account and day (a Particle devices and products report, or an
-            Informatica summary and its asset or project/folder breakdown), which
-            would count the same usage twice.
         UnitMismatch: the rate card prices a HERE feature in another unit.
     """
     df = check_frame(df)
@@ -153,7 +153,6 @@ def costs(
         if not len(where):
             continue
         rows = df.iloc[where]
-        _check_one_grain(rows, provider)
         detail, cost, currency, missing = _price_provider(rows, provider, book)
         row_cost[where] = cost
         row_currency[where] = currency
@@ -233,42 +232,6 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     return pd.concat(frames, ignore_index=True)[columns]
-
-
-def _grain(rows: pd.DataFrame, provider: str) -> np.ndarray:
-    """The report kind each row comes from, as far as the unified columns tell."""
-    if provider == "particle":
-        return rows["category"].astype(object).fillna("device").to_numpy()
-    if provider == "informatica":
-        has_meter = rows["meter_id"].notna().to_numpy()
-        has_resource = rows["resource_id"].notna().to_numpy()
-        # summary: meter, no resource; project/folder: no meter; asset/job: both.
-        return np.where(
-            ~has_meter, "project/folder", np.where(has_resource, "asset or job", "summary")
-        )
-    return np.full(len(rows), "report", dtype=object)
-
-
-def _check_one_grain(rows: pd.DataFrame, provider: str) -> None:
-    grains = _grain(rows, provider)
-    if len(set(grains.tolist())) < 2:
-        return
-    ns = rows["period_start"].to_numpy(dtype="datetime64[ns]").view("i8")
-    day = np.where(ns == np.iinfo(np.int64).min, -1, ns // NS_PER_DAY)
-    probe = pd.DataFrame(
-        {"account": rows["account_id"].astype(object).to_numpy(), "day": day, "grain": grains}
-    ).drop_duplicates()
-    clash = probe.duplicated(["account", "day"], keep=False)
-    if clash.any():
-        first = probe[clash].iloc[0]
-        kinds = sorted(probe.loc[clash, "grain"].unique())
-        when = pd.Timestamp(int(first["day"]) * NS_PER_DAY, tz="UTC").date()
-        raise InvalidParameter(
-            "df",
-            f"the {provider} rows mix report kinds ({', '.join(kinds)}) for account "
-            f"{first['account']!r} on {when}: they describe the same usage, so pricing "
-            "both would count it twice; keep one kind (e.g. filter on 'category' or use one file)",
-        )
 
 
 def _price_provider(

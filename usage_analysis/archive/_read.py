@@ -533,7 +533,10 @@ def _native_views(con: duckdb.DuckDBPyConnection, snap: Snapshot) -> bool:
         return False
     every: list[tuple[str, dict[str, Any], bool]] = []
     mine: list[tuple[str, dict[str, Any], bool]] = []
-    for row in snap.files.select(["path", *PARTITIONS]).to_pylist():
+    # In path order (the log's own order varies by writer): DuckDB binds the view to
+    # the first file's schema, so a query never depends on which commit came first.
+    rows = sorted(snap.files.select(["path", *PARTITIONS]).to_pylist(), key=lambda r: r["path"])
+    for row in rows:
         relative = snap.relative(row["path"])
         if "://" in relative or relative.startswith("/") or _GLOB & set(relative):
             return False

@@ -168,6 +168,15 @@ def _check_count(value: int | None, parameter: str, *, cap: int) -> int:
     return value
 
 
+def project_name(value: Any) -> str:
+    """A HERE project's name from its HRN (``hrn:here:authorization::org1:project/fleet-prod``
+    -> ``fleet-prod``); any other value as it is. Reports carry only the HRN."""
+    text = str(value)
+    if text.startswith("hrn:") and "project/" in text:
+        return text.rsplit("project/", 1)[1] or text
+    return text
+
+
 def _labels(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, str]:
     """Display labels for the values of ``column``: names for ids, unique, '(none)' for missing."""
     raw = [v for v in values if not _missing(v) and v != OTHER_LABEL]
@@ -180,6 +189,9 @@ def _labels(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, s
         names = {k: str(v) for k, v in found.items()}
     if column == "provider":
         names = {v: provider_name(v) for v in raw}
+    if column in ("project", "product"):
+        # A HERE project HRN (product, when a row names no app) shows as its name.
+        names = {v: project_name(v) for v in raw}
     plain = {v: names.get(v, str(v)) for v in raw}
     seen: dict[str, int] = {}
     for label in plain.values():

@@ -136,6 +136,7 @@ def cumulative_vs_allowance(
         )
         lines.append(line)
         labels.append(label)
+    _spread_labels(fig, labels)
     lines += [m[0] for m in marks]
     labels += [m[1] for m in marks if m[1] is not None]
     if lines:
@@ -153,6 +154,42 @@ def cumulative_vs_allowance(
         legend={"orientation": "h", "y": -0.15},
     )
     return fig
+
+
+# The plot area's height in pixels (the figure's 500 less title and legend), and a
+# label line's: what keeps the threshold labels apart.
+_PLOT_PX = 290
+_LABEL_PX = 15
+
+
+def _spread_labels(fig: go.Figure, labels: list[dict[str, Any]]) -> None:
+    """Shift threshold labels up so that no two on one side overlap.
+
+    Levels close to each other on the axis (70/90/100 % of a Free plan's 100,000
+    under a month of 900,000) sat on one another: each label goes at least a
+    line above the one below it on its side.
+    """
+    values = [float(lab["y"]) for lab in labels]
+    for trace in fig.data:
+        ys = np.asarray(trace.y if trace.y is not None else [], dtype=np.float64)
+        if ys.size and np.isfinite(ys).any():
+            values.append(float(np.nanmax(ys)))
+    top = max(values, default=0.0) * 1.05  # plotly's autorange pads about this much
+    if top <= 0:
+        return
+    per_px = top / _PLOT_PX
+    levels = sorted(float(lab["y"]) / per_px for lab in labels)
+    for side in (0, 1):
+        floor = -np.inf
+        for lab in sorted((lab for lab in labels if lab["x"] == side), key=lambda a: a["y"]):
+            at = float(lab["y"]) / per_px
+            pos = max(at, floor)
+            for level in levels:  # no other level's line through the text
+                if pos < level < pos + _LABEL_PX - 2:
+                    pos = level + 1
+            if pos > at:
+                lab["yshift"] = round(pos - at)
+            floor = pos + _LABEL_PX
 
 
 def _hline(

@@ -161,17 +161,23 @@ def period_over_period(
     if to_date:
         prev_name += " (same days)"
     text = title or f"{cur_name} against {prev_name}, by {noun}"
+    parts = []
+    for unit in units:
+        part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
+        part = _top_rows(part, by, n)
+        labels = _labels(df, by, part[by].tolist())
+        parts.append((unit, part, [labels[v] for v in part[by]]))
+    # Names in full ("Data Integration - Change Data Capture"), wrapped: room under
+    # each panel for the longest one's lines.
+    ticks = {name: _wrap(name, lines=None) for _, _, names in parts for name in names}
+    lines = max([_WRAP_LINES, *(t.count("<br>") + 1 for t in ticks.values())])
     fig, geometry = _facets(
         units,
         shared_x=False,
         panels=[300 if len(units) == 1 else 220] * len(units),
-        below=_WRAP_LINES * _TICK_LINE_PX + _AXIS_TITLE_PX,
+        below=lines * _TICK_LINE_PX + _AXIS_TITLE_PX,
     )
-    for k, unit in enumerate(units):
-        part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
-        part = _top_rows(part, by, n)
-        labels = _labels(df, by, part[by].tolist())
-        names = [labels[v] for v in part[by]]
+    for k, (unit, part, names) in enumerate(parts):
         prev = _num(part["previous"])
         cur = _num(part["current"])
         change = cur - prev
@@ -199,12 +205,11 @@ def period_over_period(
                 **_cell(units, unit),
             )
         fig.update_yaxes(title_text=unit, **_cell(units, unit))
-        # Names wrapped on at most three level lines: a known height under each panel.
         fig.update_xaxes(
             title_text=noun,
             tickmode="array",
             tickvals=names,
-            ticktext=[_wrap(name) for name in names],
+            ticktext=[ticks[name] for name in names],
             tickangle=0,
             **_cell(units, unit),
         )

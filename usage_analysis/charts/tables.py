@@ -220,6 +220,14 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
     return styler.relabel_index([renames.get(c, c) for c in _OVERVIEW_COLUMNS], axis="columns")
 
 
+def _priced_caption(caption: str | None, table: pd.DataFrame) -> str | None:
+    """The caption, saying so when the money comes from the EXAMPLE price book."""
+    if not table.attrs.get("example_prices"):
+        return caption
+    note = "EXAMPLE prices, not your contract's (pass prices= your price book; docs/prices.md)"
+    return f"{caption} · {note}" if caption else note
+
+
 def _small(text: str) -> str:
     """A second, smaller line in a cell (``text`` is already safe HTML)."""
     return f"<br><span class='ua-small' style='color:#555;font-size:0.85em'>{text}</span>"
@@ -257,6 +265,7 @@ def spend_table(
     ``names``: account id -> name, shown instead of the id.
     """
     keys = [c for c in by if c in spend.columns]
+    caption = _priced_caption(caption, spend)
     frame = spend.copy()
     frame["month_label"] = [
         f"{_month(m)} ({c})" for m, c in zip(frame["month"], frame["currency"], strict=True)
@@ -300,8 +309,14 @@ def spend_table(
 def cost_forecast_table(
     forecast: pd.DataFrame, *, names: Mapping[Any, Any] | None = None, caption: str | None = None
 ) -> Styler:
-    """``ua.costs(...).forecast`` for people: spent so far, month-end cost and its range."""
+    """``ua.costs(...).forecast`` for people: spent so far, month-end cost and its range.
+
+    ``ua.costs(...).combined_forecast`` (no provider or account) gives one row per
+    month and currency for all providers together.
+    """
     lookup = dict(names or {})
+    caption = _priced_caption(caption, forecast)
+    combined = "provider" not in forecast.columns
     rows = []
     for rec in forecast.to_dict("records"):
         money = _money(str(rec.get("currency")))
@@ -309,8 +324,10 @@ def cost_forecast_table(
         n = rec.get("history_days")
         rows.append(
             {
-                "provider": provider_name(rec.get("provider")),
-                "account": _account(lookup.get(rec.get("account_id")), rec.get("account_id")),
+                "provider": "all providers" if combined else provider_name(rec.get("provider")),
+                "account": None
+                if combined
+                else _account(lookup.get(rec.get("account_id")), rec.get("account_id")),
                 "month": _month(rec.get("month")),
                 "spent so far": money(rec.get("spent")),
                 "month-end forecast": money(rec.get("projected")),
@@ -329,9 +346,13 @@ def cost_forecast_table(
             }
         )
     frame = pd.DataFrame(rows, columns=list(_COST_FORECAST_COLUMNS))
+    if combined:
+        frame = frame.drop(columns=["account"])
     styler = _styler(frame, caption)
     styler = styler.set_properties(
-        subset=["provider", "account", "month", "likely range", "based on"],
+        subset=[
+            c for c in ("provider", "account", "month", "likely range", "based on") if c in frame
+        ],
         **{"text-align": "left"},
     )
     return styler.set_properties(

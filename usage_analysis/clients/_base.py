@@ -9,6 +9,7 @@ saved reports, the journal, limits, waiting and downloading live here once.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from .._secrets import Secret, get_logger
-from ..defaults import LIMIT_WAIT_TIMEOUT, REPORT_REREQUESTS
+from .._secrets import Secret, get_logger, redact
+from ..defaults import LIMIT_WAIT_TIMEOUT, REPORT_REREQUESTS, REPORT_TIMEOUT
 from ..errors import APIError, ConfigurationError, InvalidParameter, NotFoundError, RateLimitError
 from ..paths import downloads_dir
 from ._clock import Clock, PollSchedule, SystemClock
@@ -32,7 +33,15 @@ if TYPE_CHECKING:
     import httpx
     import pandas as pd
 
-__all__ = ["BaseClient", "credential", "day_windows", "fetch_many", "to_day"]
+__all__ = [
+    "BaseClient",
+    "check_endpoint",
+    "credential",
+    "day_windows",
+    "endpoint",
+    "fetch_many",
+    "to_day",
+]
 
 log = get_logger(__name__)
 
@@ -76,6 +85,50 @@ def setting(value: str | None, *, env: str, default: str | None) -> str | None:
     if value:
         return value
     return os.environ.get(env, "").strip() or default
+
+
+def endpoint(
+    value: str | None, *, argument: str, env: str | None, default: str | None, fallback: str = ""
+) -> str:
+    """A URL setting (argument, else environment variable, else default) holding no credentials.
+
+    ``fallback`` names where the default came from, when it is not the built-in one
+    (a config file's key). The URL is checked by :func:`check_endpoint`.
+    """
+    if value:
+        return check_endpoint(value, parameter=argument)
+    if env and os.environ.get(env, "").strip():
+        return check_endpoint(os.environ[env].strip(), parameter=env)
+    return check_endpoint(default or "", parameter=fallback or argument)
+
+
+def check_endpoint(url: str, *, parameter: str) -> str:
+    """``url`` when it is an http(s) URL without a user name or password, else InvalidParameter.
+
+    A password in a URL would show in every log line and repr that prints the URL,
+    and httpx would send it as Basic auth in place of the bearer token: refused,
+    without repeating it.
+    """
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        raise InvalidParameter(
+            parameter, "expected an http(s) URL such as https://host/path"
+        ) from None
+    if "@" in parts.netloc:
+        shown = f"{parts.scheme}://***@{parts.netloc.rpartition('@')[2]}{parts.path}"
+        raise InvalidParameter(
+            parameter,
+            f"the URL holds a user name or password ({shown}); credentials never go in a URL: "
+            "pass them as token=/password= or their environment variables",
+        )
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InvalidParameter(
+            parameter,
+            f"expected an http(s) URL such as https://host/path, got {redact(url)!r}",
+        )
+    return url
 
 
 def to_day(value: date | datetime | str, *, parameter: str) -> date:
@@ -346,10 +399,21 @@ class BaseClient:
         progress: bool = True,
         **kwargs: Any,
     ) -> pd.DataFrame:
-        """Request, wait, download and read: the ``fetch_*`` method shared by every client."""
-        return self.request(*args, **kwargs).fetch(
-            unified=unified, timeout=timeout, progress=progress
-        )
+        """Request, wait, download and read: the ``fetch_*`` method shared by every client.
+
+        ``timeout`` is one deadline over all of it, the request itself included
+        (``None``: ``REPORT_TIMEOUT``; ``math.inf``: none); a request that passes it
+        raises :class:`~usage_analysis.errors.DeadlineExceeded`, a job
+        :class:`~usage_analysis.errors.ReportTimeout`.
+        """
+        limit = REPORT_TIMEOUT if timeout is None else timeout
+        if not limit >= 0:
+            raise InvalidParameter("timeout", f"expected seconds >= 0 or None, got {timeout!r}")
+        until = None if math.isinf(limit) else self.clock.monotonic() + float(limit)
+        with self.http.deadline(until):
+            job = self.request(*args, **kwargs)
+        left = math.inf if until is None else max(0.0, until - self.clock.monotonic())
+        return job.fetch(unified=unified, timeout=left, progress=progress)
 
     def jobs(self) -> pd.DataFrame:
         """This account's jobs from the journal."""

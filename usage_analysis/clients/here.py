@@ -45,7 +45,7 @@ from ..errors import (
     InvalidParameter,
     LimitExceeded,
 )
-from ._base import BaseClient, credential, day_range, day_windows, one_of, setting
+from ._base import BaseClient, credential, day_range, day_windows, endpoint, one_of, setting
 from ._clock import PollSchedule
 from ._http import Headers, retry_after_of
 from .job import EXPIRED, FAILED, PENDING, READY, Poll, ReportJob
@@ -212,13 +212,16 @@ class HereClient(BaseClient):
                 "realm_id", f"expected 5 to 30 characters (e.g. org123456789), got {realm!r}"
             )
         self.realm_id = realm
-        self.base_url = (setting(base_url, env="HERE_API_URL", default=HERE_API_URL) or "").rstrip(
-            "/"
-        )
-        self.token_url = (
-            setting(token_url, env="HERE_TOKEN_URL", default=None)
-            or _pick(settings, "here.token.endpoint.url", "token_url")
-            or HERE_TOKEN_URL
+        self.base_url = endpoint(
+            base_url, argument="base_url", env="HERE_API_URL", default=HERE_API_URL
+        ).rstrip("/")
+        file_url = _pick(settings, "here.token.endpoint.url", "token_url")
+        self.token_url = endpoint(
+            token_url,
+            argument="token_url",
+            env="HERE_TOKEN_URL",
+            default=file_url or HERE_TOKEN_URL,
+            fallback="here.token.endpoint.url" if file_url else "",
         )
         if max_records < 1:
             raise InvalidParameter(
@@ -472,8 +475,10 @@ class HereClient(BaseClient):
         **options: Any,
     ) -> pd.DataFrame:
         """Request, wait, download and read a report: :meth:`request_report` in one call."""
-        job = self.request_report(start, end, **options)
-        return job.fetch(unified=unified, timeout=timeout, progress=progress)
+        # One deadline over the request too (BaseClient.fetch).
+        return self.fetch(
+            start, end, unified=unified, timeout=timeout, progress=progress, **options
+        )
 
     def search(
         self,
@@ -519,19 +524,33 @@ class HereClient(BaseClient):
         return items
 
     def _search_window(self, window: Mapping[str, Any], limit: int) -> list[dict[str, Any]]:
-        """Every page of one search window, checked against ``total``.
+        """Every page of one search window: all the records, or an error, never a part.
 
         The spec defines ``offset`` as a page number (total=10, limit=2 gives
         nextOffset 1, lastOffset 4); a server counting records instead works too,
-        since the next request sends the ``nextOffset`` the server gave. Paging stops
-        at ``lastOffset``, when ``nextOffset`` is missing or does not advance, or when
-        ``total`` items are in hand; then the count must equal ``total``: a missing or
-        repeated page raises instead of returning too few or too many records.
+        since the next request sends the ``nextOffset`` the server gave.
+
+        - With ``total``: paging ends when ``total`` records are in hand, or when the
+          server names no next page; then the count must equal ``total``.
+        - Without ``total``: paging ends only on an empty page or a short one (fewer
+          items than the page's ``limit``; one before ``lastOffset`` raises, one
+          naming a ``nextOffset`` is followed). A full page without ``nextOffset`` is
+          followed by the page after it (the step seen so far; on the first page
+          offset 1, as the spec counts), which must then be empty or short: when it
+          is not, whether offsets count pages or records cannot be told, and that
+          raises rather than guess.
+
+        Either way, a ``nextOffset`` that does not advance, a page that repeats an
+        earlier one and records past ``lastOffset`` raise :class:`APIError`.
         """
         items: list[dict[str, Any]] = []
         offset = 0
         total: int | None = None
+        last: int | None = None
         seen_pages: set[str] = set()
+        step: int | None = None  # how far nextOffset moved, once seen
+        guessed = False  # this page's offset was not named by the server
+        where = f"(window {window['start']}..{window['end']})"
         while True:
             query = {**self._query(window), "limit": str(limit), "offset": str(offset)}
             page = self._send("GET", self._realm_url(), what="usage search", params=query)
@@ -543,6 +562,14 @@ class HereClient(BaseClient):
             if not isinstance(found, list):
                 raise APIError("HERE usage search: 'items' is not a list", provider=self.provider)
             total = _int_or_none(page.get("total"), total)
+            if found and last is not None and offset > last:
+                raise APIError(
+                    f"HERE usage search: the page at offset {offset} holds records past the "
+                    f"last page the server named (lastOffset {last}) {where}; the count "
+                    "cannot be trusted, so nothing was returned",
+                    provider=self.provider,
+                )
+            last = _int_or_none(page.get("lastOffset"), last)
             fingerprint = json.dumps(found, sort_keys=True, default=str)
             if found and fingerprint in seen_pages:
                 raise APIError(
@@ -560,28 +587,55 @@ class HereClient(BaseClient):
                     limit=f"{HERE_MAX_RECORDS} records",
                     provider=self.provider,
                 )
-            if total is not None and len(items) > total:
-                break  # checked below: more records than the server says exist
             following = _int_or_none(page.get("nextOffset"), None)
-            last = _int_or_none(page.get("lastOffset"), None)
-            if not found or (total is not None and len(items) >= total):
-                break
-            if last is not None and offset >= last:
-                break
-            if following is None and last is not None and total is not None:
-                # No nextOffset but more pages: lastOffset tells pages (spec) from records.
-                following = offset + 1 if last * limit < total else offset + limit
-            if following is None or following <= offset:
-                if following is not None:
-                    log.debug(
-                        "here: nextOffset %d does not advance past %d; stopping", following, offset
+            if total is not None:
+                if not found or len(items) >= total:
+                    break  # the count is checked below
+                if following is None and last is not None and offset < last:
+                    # No nextOffset but more pages: lastOffset tells pages (spec) from records.
+                    following = offset + 1 if last * limit < total else offset + limit
+                if following is None or following <= offset:
+                    break  # fewer than total: raises below
+            else:
+                if guessed and found:
+                    raise APIError(
+                        f"HERE usage search: a full page named no next page and the answer has "
+                        f"no total; the page after it (offset {offset}) is not empty, so "
+                        f"whether offsets count pages or records cannot be told {where}; "
+                        "nothing was returned rather than a guess",
+                        provider=self.provider,
                     )
-                break
+                size = _int_or_none(page.get("limit"), None)
+                page_size = size if size is not None and 1 <= size <= limit else limit
+                if not found:
+                    break  # an empty page ends it
+                if len(found) < page_size:
+                    if last is not None and offset < last:
+                        raise APIError(
+                            f"HERE usage search: a short page of {len(found)} records at offset "
+                            f"{offset} before the last page the server named (lastOffset "
+                            f"{last}) {where}; records are missing, so nothing was returned",
+                            provider=self.provider,
+                        )
+                    if following is None or following <= offset:
+                        break  # a short page is the last one
+                    # A short page naming a next one: follow it (it must then be empty or more).
+                guessed = following is None and step is None
+                if following is None:
+                    following = offset + (step or 1)  # to see that nothing follows
+            if following <= offset:
+                raise APIError(
+                    f"HERE usage search: nextOffset {following} does not advance past offset "
+                    f"{offset} {where}; paging is stuck, so nothing was returned",
+                    provider=self.provider,
+                )
+            if page.get("nextOffset") is not None:
+                step = following - offset
             offset = following
         if total is not None and len(items) != total:
             raise APIError(
                 f"HERE usage search returned {len(items)} records but says total={total} "
-                f"(window {window['start']}..{window['end']}): a page is missing or repeated; "
+                f"{where}: a page is missing or repeated; "
                 "nothing was returned rather than a wrong count",
                 provider=self.provider,
             )

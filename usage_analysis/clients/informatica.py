@@ -35,7 +35,16 @@ from ..errors import (
     InvalidParameter,
     RateLimitError,
 )
-from ._base import BaseClient, credential, day_range, day_windows, one_of, setting
+from ._base import (
+    BaseClient,
+    check_endpoint,
+    credential,
+    day_range,
+    day_windows,
+    endpoint,
+    one_of,
+    setting,
+)
 from ._clock import PollSchedule
 from ._http import Headers, retry_after_of
 from .job import FAILED, PENDING, READY, Poll, ReportJob
@@ -88,11 +97,18 @@ class InformaticaClient(BaseClient):
         org_id: str | None = None,
         **options: Any,
     ) -> None:
-        self.login_url = (
-            setting(login_url, env="INFORMATICA_LOGIN_URL", default=INFORMATICA_LOGIN_URL) or ""
+        self.login_url = endpoint(
+            login_url,
+            argument="login_url",
+            env="INFORMATICA_LOGIN_URL",
+            default=INFORMATICA_LOGIN_URL,
         )
         self._session: Secret | None = Secret(session_id) if session_id else None
-        self.base_api_url = base_api_url.rstrip("/") if base_api_url else None
+        self.base_api_url = (
+            check_endpoint(base_api_url, parameter="base_api_url").rstrip("/")
+            if base_api_url
+            else None
+        )
         self.org_id = org_id
         if self._session is not None:
             if not base_api_url:
@@ -248,8 +264,10 @@ class InformaticaClient(BaseClient):
         **options: Any,
     ) -> pd.DataFrame:
         """Request, wait, download and read an export: :meth:`request_export` in one call."""
-        job = self.request_export(start, end, **options)
-        return job.fetch(unified=unified, timeout=timeout, progress=progress)
+        # One deadline over the request too (BaseClient.fetch).
+        return self.fetch(
+            start, end, unified=unified, timeout=timeout, progress=progress, **options
+        )
 
     def ipu_alerts(self, *, org_id: str | None = None) -> list[dict[str, Any]]:
         """IPU alert thresholds and consumption of an org (default: the logged-in org)."""

@@ -24,6 +24,7 @@ from .._secrets import Secret, get_logger, redact
 from ..defaults import REPORT_TIMEOUT
 from ..errors import (
     AuthenticationError,
+    DeadlineExceeded,
     InvalidParameter,
     NotFoundError,
     ReportFailed,
@@ -32,7 +33,6 @@ from ..errors import (
     UsageAnalysisError,
 )
 from ._clock import PollSchedule
-from ._http import DeadlineExceeded
 
 if TYPE_CHECKING:
     import pandas as pd

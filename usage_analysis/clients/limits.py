@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from .._secrets import get_logger
 from ..defaults import LIMIT_RESERVATION_TTL
-from ..errors import APIError, LimitExceeded, NotFoundError
+from ..errors import APIError, DeadlineExceeded, LimitExceeded, NotFoundError
 from ._http import is_transient
 
 if TYPE_CHECKING:
@@ -84,7 +84,9 @@ def acquire_slot(client: BaseClient, *, limit: int | None) -> str | None:
                 limit=f"{limit} outstanding",
                 provider=client.provider,
             )
-        delay = min(client.schedule.delay(n), client.limit_timeout - waited)
+        delay = _within_deadline(
+            client, min(client.schedule.delay(n), client.limit_timeout - waited)
+        )
         log.debug(
             "%s account %s has %d of %d jobs outstanding; next slot check in %.1f s",
             client.provider,
@@ -95,6 +97,16 @@ def acquire_slot(client: BaseClient, *, limit: int | None) -> str | None:
         )
         clock.sleep(delay)
         n += 1
+
+
+def _within_deadline(client: BaseClient, delay: float) -> float:
+    """``delay``, unless the caller's deadline (``fetch(timeout=)``) comes first: then raise."""
+    remaining = client.http.remaining()
+    if remaining is not None and remaining <= delay:
+        raise DeadlineExceeded(
+            f"{client.provider}: the deadline passed while waiting for a free report slot"
+        )
+    return delay
 
 
 def until_accepted(client: BaseClient, send: Callable[[], T], *, token: str | None = None) -> T:
@@ -117,9 +129,12 @@ def until_accepted(client: BaseClient, send: Callable[[], T], *, token: str | No
                     provider=client.provider,
                 ) from exc
             refresh_outstanding(client)
-            delay = min(
-                max(client.schedule.delay(n), exc.retry_after or 0.0),
-                client.limit_timeout - waited,
+            delay = _within_deadline(
+                client,
+                min(
+                    max(client.schedule.delay(n), exc.retry_after or 0.0),
+                    client.limit_timeout - waited,
+                ),
             )
             log.debug(
                 "%s refused a new request for a limit (%s); trying again in %.1f s",

@@ -39,7 +39,7 @@ from ..errors import (
     RateLimitError,
     ReportFailed,
 )
-from ._base import BaseClient, credential, day_range, one_of, setting
+from ._base import BaseClient, credential, day_range, endpoint, one_of
 from ._clock import PollSchedule
 from ._http import Headers, retry_after_of
 from .job import EXPIRED, FAILED, PENDING, READY, Poll, ReportJob
@@ -238,8 +238,12 @@ class ParticleClient(BaseClient):
         self.org = org
         # The CLI profile's apiUrl goes with the CLI profile's token only.
         cli_url = profile.api_url if profile is not None else None
-        self.base_url = (
-            setting(base_url, env="PARTICLE_API_URL", default=cli_url or PARTICLE_API_URL) or ""
+        self.base_url = endpoint(
+            base_url,
+            argument="base_url",
+            env="PARTICLE_API_URL",
+            default=cli_url or PARTICLE_API_URL,
+            fallback="apiUrl (particle CLI config)" if cli_url else "",
         ).rstrip("/")
         self._cli_profile = profile
         self._suspect: dict[str, tuple[int, str]] = {}
@@ -347,8 +351,10 @@ class ParticleClient(BaseClient):
         **options: Any,
     ) -> pd.DataFrame:
         """Request, wait, download and read a report: :meth:`request_report` in one call."""
-        job = self.request_report(start, end, **options)
-        return job.fetch(unified=unified, timeout=timeout, progress=progress)
+        # One deadline over the request too (BaseClient.fetch).
+        return self.fetch(
+            start, end, unified=unified, timeout=timeout, progress=progress, **options
+        )
 
     # -- parameters -----------------------------------------------------------
 

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,14 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .._secrets import Secret, redact
-from ..errors import ConfigurationError
+from .._secrets import Secret, get_logger, redact, secret_url
+from ..defaults import NOTIFY_TIMEOUT
+from ..errors import ConfigurationError, DeadlineExceeded
 from ..paths import data_dir
 from .evaluate import Alert, MonitorState
 
 __all__ = ["AlertState", "Notifier", "plan_messages"]
 
 STATE_FILE = "monitors-state.json"
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -51,7 +55,16 @@ class AlertState:
             raise ConfigurationError(
                 f"the monitor state file {p} cannot be read ({exc}); move it away to start afresh"
             ) from None
-        return cls(p, dict(data.get("alerts", {})))
+        alerts = data.get("alerts", {}) if isinstance(data, dict) else None
+        if not isinstance(alerts, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in alerts.items()
+        ):
+            raise ConfigurationError(
+                f"the monitor state file {p} is not what check writes (expected "
+                '{"alerts": {key: {...}}}, got ' + f"{type(data).__name__}); "
+                "move it away to start afresh"
+            )
+        return cls(p, dict(alerts))
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -144,10 +157,20 @@ def _quiet_apprise() -> Iterator[None]:
 
 
 class Notifier:
-    """Sends messages to apprise URLs (kept secret: never printed, never in an error)."""
+    """Sends messages to apprise URLs (kept secret: never printed, never in an error).
 
-    def __init__(self, urls: Iterable[Secret | str]) -> None:
-        self._urls = [u if isinstance(u, Secret) else Secret(str(u)) for u in urls]
+    Each message is delivered within ``timeout`` seconds (``NOTIFY_TIMEOUT``), all
+    destinations together, whatever a destination does (a webhook that drips its
+    answer included): apprise runs in a worker thread with its socket timeouts set
+    to the time given, and the caller stops waiting at the bound with
+    :class:`~usage_analysis.errors.DeadlineExceeded` saying so.
+    """
+
+    def __init__(self, urls: Iterable[Secret | str], *, timeout: float = NOTIFY_TIMEOUT) -> None:
+        self._urls = [secret_url(u) for u in urls]
+        if not timeout > 0 or timeout == float("inf"):
+            raise ConfigurationError(f"timeout: expected seconds > 0, got {timeout!r}")
+        self.timeout = float(timeout)
 
     def __repr__(self) -> str:
         return f"<Notifier {len(self._urls)} destination(s)>"
@@ -155,7 +178,7 @@ class Notifier:
     def send(self, title: str, body: str, *, extra: Iterable[Secret] = ()) -> bool:
         """Deliver one message to every destination; True when all accepted it."""
         with _quiet_apprise():
-            return self._send(title, body, [*self._urls, *extra])
+            return self._send(title, body, [*self._urls, *(secret_url(u) for u in extra)])
 
     def _send(self, title: str, body: str, urls: list[Secret]) -> bool:
         import apprise  # here: the rest of the package does not need it
@@ -172,4 +195,34 @@ class Notifier:
                 raise ConfigurationError(
                     f"notify URL #{i + 1} (scheme {scheme!r}) is not an apprise URL apprise accepts"
                 )
-        return bool(app.notify(title=redact(title), body=redact(body)))
+        limit = self.timeout
+        for server in app:
+            # Each socket operation within the bound (a silent server ends the thread too).
+            for name in ("socket_connect_timeout", "socket_read_timeout"):
+                if hasattr(server, name):
+                    setattr(server, name, min(float(getattr(server, name) or limit), limit))
+        outcome: list[bool | BaseException] = []
+
+        def deliver() -> None:
+            try:
+                with _quiet_apprise():
+                    outcome.append(bool(app.notify(title=redact(title), body=redact(body))))
+            except BaseException as exc:  # reported by the caller, never raised in a thread
+                outcome.append(exc)
+
+        worker = threading.Thread(target=deliver, name="usage-analysis-notify", daemon=True)
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive() or not outcome:
+            log.debug("notify: delivery still running after %.1f s; not waited for", limit)
+            raise DeadlineExceeded(
+                f"delivering the alert did not finish within {limit:g} s (NOTIFY_TIMEOUT): a "
+                f"destination among {len(urls)} is too slow or does not answer; it is tried "
+                "again by the next check"
+            )
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise ConfigurationError(
+                f"delivering the alert failed: {type(result).__name__}: {redact(str(result))}"
+            ) from None
+        return result

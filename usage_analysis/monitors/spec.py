@@ -20,13 +20,14 @@ as :class:`~usage_analysis._secrets.Secret` and never printed.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._secrets import Secret
+from .._secrets import Secret, secret_url
 from ..analysis.events import Event, coerce_events
 from ..defaults import (
     PARTICLE_BLOCK_DATA_OPS,
@@ -143,9 +144,14 @@ class Monitor:
         for key in ("allowance", "amount", "threshold"):
             value = getattr(self, key)
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not value > 0
+                or not math.isfinite(value)
             ):
-                raise InvalidParameter(f"{where}.{key}", f"expected a number > 0, got {value!r}")
+                raise InvalidParameter(
+                    f"{where}.{key}", f"expected a finite number > 0, got {value!r}"
+                )
         levels = self.levels
         if levels is None:
             levels = (100.0,) if self.kind == "forecast" else DEFAULT_LEVELS
@@ -155,7 +161,11 @@ class Monitor:
             raise InvalidParameter(
                 f"{where}.levels", f"expected percentages, got {levels!r}"
             ) from None
-        if not shares or any(not x > 0 for x in shares) or list(shares) != sorted(set(shares)):
+        if (
+            not shares
+            or any(not x > 0 or not math.isfinite(x) for x in shares)
+            or list(shares) != sorted(set(shares))
+        ):
             raise InvalidParameter(
                 f"{where}.levels",
                 f"expected increasing percentages such as [70, 90, 100], got {levels!r}",
@@ -168,7 +178,7 @@ class Monitor:
         object.__setattr__(
             self,
             "notify",
-            tuple(u if isinstance(u, Secret) else Secret(str(u)) for u in self.notify),
+            tuple(secret_url(u if isinstance(u, Secret) else str(u)) for u in self.notify),
         )
 
     @property
@@ -281,4 +291,4 @@ def _urls(value: Any, path: Path) -> list[Secret]:
         value = [value]
     if not isinstance(value, list | tuple) or not all(isinstance(u, str) for u in value):
         raise ReportParseError("notify: expected a list of apprise URLs", file=str(path))
-    return [Secret(u) for u in value]
+    return [secret_url(u) for u in value]

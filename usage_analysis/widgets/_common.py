@@ -62,6 +62,16 @@ class Messages:
             text = "".join(traceback.format_exception(exc)).rstrip()
         self._add(redact(text), error=True)
 
+    def clear_errors(self) -> None:
+        """Take the error lines out of the area, keep the others (a later success fixed them)."""
+        with self._lock:
+            shown = self.output.outputs
+            if not any(o.get("name") == "stderr" for o in shown):
+                return
+            self.output.outputs = tuple(o for o in shown if o.get("name") != "stderr")
+            gone = {o.get("text", "")[11:].rstrip("\n") for o in shown if o.get("name") == "stderr"}
+            self.lines[:] = [line for line in self.lines if line not in gone]
+
     def clear(self) -> None:
         """Empty the area."""
         with self._lock:

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..analysis.aggregate import latest_names
 from ..charts import provider_name
+from ..charts._common import project_name
 from ..errors import InvalidParameter
 
 __all__ = ["FILTER_COLUMNS", "FrameFilter", "Selection", "filter_columns"]
@@ -99,6 +100,9 @@ class FrameFilter:
         if column == "provider":
             # Labels as people write the providers ("HERE"); values stay the frame's keys.
             out = [(provider_name(v), v) for v in values]
+        elif column in ("project", "product"):
+            # HERE reports carry a project's HRN: its name is the HRN's last part.
+            out = [(project_name(v), v) for v in values]
         else:
             names = self._names(column, values)
             out = [(_option_label(v, names.get(v)), v) for v in values]

@@ -142,6 +142,9 @@ class UsageExplorer(widgets.VBox):
         self._narrowed_by: tuple[frozenset[Any], ...] = ()
         if chart not in CHART_KINDS:
             raise InvalidParameter("chart", f"expected one of {', '.join(CHART_KINDS)}")
+        # Until the user picks a grouping, it follows the chosen providers (meters for
+        # Informatica's SUMMARY rows, which name no product).
+        self._by_auto = by is None
         by = by if by is not None else default_by(df)
         if by not in GROUP_BY:
             raise InvalidParameter("by", f"expected one of {', '.join(GROUP_BY)}")
@@ -273,6 +276,7 @@ class UsageExplorer(widgets.VBox):
         for w in (self.by, self.freq, self.chart, self.top, self.quantity, self.plan, self.blocks):
             w.observe(self._guard(lambda ch: self.refresh()), names="value")
         self.plan.observe(self._guard(lambda ch: self._plan_changed()), names="value")
+        self.by.observe(lambda ch: self._by_chosen(), names="value")
         plan_box = widgets.HBox([self.plan, self.blocks])
         plan_box.add_class("ua-plan-box")
         if not has_particle:
@@ -371,6 +375,7 @@ class UsageExplorer(widgets.VBox):
             self.messages.error(exc)
             return
         self.date_error.value = ""
+        errors_before = len(self.messages.errors)
         view = self.view
         # The rows are copied out only when a slow path or an export needs them.
         self._mask, self._filtered = mask, None
@@ -400,6 +405,9 @@ class UsageExplorer(widgets.VBox):
                 ("table", picked, view.quantity),
                 lambda: self._top_table(sel, view.quantity),
             )
+        if len(self.messages.errors) == errors_before:
+            # This change worked: the errors of earlier ones no longer apply.
+            self.messages.clear_errors()
         self.redraws += 1
         self.last_redraw_seconds = time.perf_counter() - t0
 
@@ -625,6 +633,27 @@ class UsageExplorer(widgets.VBox):
             )
             offered = {v for _, v in self._options[col]}
             self._set_options(col, [v for v in self.selects[col].value if v in offered])
+        if self._by_auto:
+            self._follow_default_by(self.filter.narrowing_mask(selection))
+
+    def _by_chosen(self) -> None:
+        if not self._quiet:
+            self._by_auto = False
+
+    def _follow_default_by(self, within: np.ndarray | None) -> None:
+        """Group by what tells the chosen providers' rows apart (:func:`default_by`)."""
+        codes, categories = self.filter.decoded()["product"]
+        if within is not None:
+            codes = codes[within]
+        named = np.append(categories.astype(str).str.strip() != "", False)  # code -1: none
+        by = "product" if len(codes) and named[codes].mean() >= 0.5 else "meter"
+        if not len(codes):
+            return
+        quiet, self._quiet = self._quiet, True
+        try:
+            self.by.value = by
+        finally:
+            self._quiet = quiet
 
     def _search(self, column: str) -> None:
         self._set_options(column, list(self.selects[column].value))
