@@ -147,3 +147,18 @@ def test_the_scale_example_runs_on_an_archive_on_s3(s3_endpoint: str) -> None:
         "client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
     }
     check_example({"archive": "s3://scale-doc/archive", "storage_options": options})
+
+
+def test_the_daily_cube_sums_each_day_in_the_engine_like_pandas(tmp_path: Path) -> None:
+    where = {"archive": str(tmp_path / "archive"), "storage_options": None}
+    df = fill(where)
+    cube = archive.daily_cube(by=["product"], **where)
+    assert list(cube.columns)[: len(df.columns)] == list(df.columns)
+    keys = ["provider", "product", "period_start"]
+    want = df.groupby(keys, observed=True)["quantity"].sum()
+    got = cube.groupby(keys, observed=True)["quantity"].sum()
+    assert got.to_dict() == want.to_dict()
+    assert len(cube) == len(want)
+    assert (cube["period_end"] - cube["period_start"] == pd.Timedelta(days=1)).all()
+    with pytest.raises(InvalidParameter, match="by"):
+        archive.daily_cube(by=["quantity"], **where)

@@ -341,3 +341,48 @@ def test_read_archive_history_round_trip_keeps_every_column(tmp_path: Path, path
             assert str(a.dtype) == str(b.dtype), name
     assert float(got["quantity"].sum()) == pytest.approx(float(want["quantity"].sum()))
     assert len(got) == len(want)
+
+
+def test_a_tag_monitor_on_the_archive_sees_the_tagged_rows_and_a_missing_column_is_named(
+    tmp_path: Path,
+) -> None:
+    from usage_analysis.monitors.evaluate import evaluate
+    from usage_analysis.monitors.spec import Monitor
+
+    samples = Path(__file__).resolve().parents[1] / "sample_data"
+    root = tmp_path / "archive"
+    archive.archive_file(samples / "here_report_2026-10.csv", archive=root)
+    rows = archive.history(archive=root)
+    tagged = rows[rows["billing_tag"] == "team-logistics"]
+    assert len(tagged) > 0
+    watch = Monitor(
+        name="logistics",
+        kind="budget",
+        provider="here",
+        tag="team-logistics",
+        allowance=1e12,
+        unit="Transactions",
+    )
+    (state,) = evaluate([watch], rows, now="2026-10-20")
+    assert state.status != "error", state.error
+    # The same monitor on a frame without the column: an error naming it, never "no data".
+    (lost,) = evaluate([watch], rows.drop(columns=["billing_tag"]), now="2026-10-20")
+    assert lost.status == "error" and "billing_tag" in str(lost.error)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    name=st.text(alphabet="abcdefgh_", min_size=1, max_size=10).filter(
+        lambda n: n not in ("product", "meter", "unit", "category")
+    )
+)
+def test_a_group_by_naming_a_missing_column_is_refused_by_name(name: str) -> None:
+    from usage_analysis.errors import InvalidParameter
+
+    frame = report("particle", "devices", range(3)).drop(columns=["grain"])
+    if name in frame.columns:
+        return
+    with pytest.raises(InvalidParameter, match=name):
+        usage_by(frame, by=name)
+    with pytest.raises(InvalidParameter, match=name):
+        usage_by(frame, by=["product", name])

@@ -166,6 +166,69 @@ def _pages(obj: Any, *, label: str, member: str | None) -> list[Mapping[str, Any
     return list(pages)
 
 
+def check_pages(
+    pages: list[Mapping[str, Any]],
+    *,
+    label: str,
+    member: str | None,
+    seen: set[str] | None = None,
+) -> None:
+    """The checks of ``HereClient.search()`` on saved pages: none repeated, none missing.
+
+    A page whose items repeat an earlier page's (in this source, across members)
+    would be counted twice. Pages are taken in order as runs of one search: a run
+    starts with a page stating ``total`` and ends once that many items are in
+    hand; a run that ends short (``total=10`` but 5 items) lacks a page, and a
+    page that takes a run past its total holds records the server did not count.
+    Pages without ``total`` cannot be checked against one.
+    """
+    seen = set() if seen is None else seen
+    want: int | None = None
+    have = 0
+    start = 0
+    for i, page in enumerate(pages):
+        items = page["items"]
+        fingerprint = json.dumps(items, sort_keys=True, default=str)
+        if items and fingerprint in seen:
+            raise ReportParseError(
+                f"page {i + 1} repeats the items of an earlier page: reading both would count "
+                "its records twice",
+                file=label,
+                member=member,
+                expected="each search page once",
+            )
+        seen.add(fingerprint)
+        total = page.get("total")
+        total = total if isinstance(total, int) and not isinstance(total, bool) else None
+        if want is None:
+            want, have, start = total, 0, i
+        elif total is not None and total != want:
+            _short(want, have, start, i, label, member)
+        have += len(items)
+        if want is not None and have > want:
+            raise ReportParseError(
+                f"pages {start + 1}-{i + 1} hold {have} items but say total={want}: a page is "
+                "repeated or belongs to another search",
+                file=label,
+                member=member,
+                expected=f"{want} items in the pages of one search",
+            )
+        if want is not None and have == want:
+            want = None
+    if want is not None:
+        _short(want, have, start, len(pages), label, member)
+
+
+def _short(want: int, have: int, start: int, end: int, label: str, member: str | None) -> None:
+    raise ReportParseError(
+        f"pages {start + 1}-{end} hold {have} items but say total={want}: a page is missing, "
+        "and the records it held would be lost",
+        file=label,
+        member=member,
+        expected=f"every page of the search ({want} items)",
+    )
+
+
 def _cell(value: Any) -> Any:
     # Nested values (a list of tags, say) are kept as their JSON text.
     if isinstance(value, Mapping | list):
@@ -179,9 +242,14 @@ def read_pages(
     ctx: ParseContext,
     member: str | None = None,
     column_map: Mapping[str, str] | None = None,
+    seen: set[str] | None = None,
 ) -> pd.DataFrame:
-    """One DataFrame from HERE JSON search pages (items of every page, in order)."""
+    """One DataFrame from HERE JSON search pages (items of every page, in order).
+
+    The pages are checked first (:func:`check_pages`): none repeated, none missing.
+    """
     pages = _pages(obj, label=ctx.label, member=member)
+    check_pages(pages, label=ctx.label, member=member, seen=seen)
     items = [item for page in pages for item in page["items"]]
     keys: list[str] = list(dict.fromkeys(k for item in items for k in item))
     if column_map:
@@ -204,6 +272,12 @@ def read_pages(
     for key, name in zip(keys, names, strict=True):
         raw = pd.Series([_cell(item.get(key)) for item in items], dtype=object)
         kind = types.get(name, "cat")
+        if kind == "float":
+            # An explicit JSON null in a quantity is a missing value: counted and said,
+            # never silently left out of a total (an absent key is not a null).
+            nulls = sum(1 for item in items if key in item and item[key] is None)
+            if nulls:
+                ctx.note_markers(name, nulls)
         data[name] = _convert_json(raw, name=name, key=key, kind=kind, ctx=ctx, member=member)
     for f in FIELDS:
         # Every page-derived frame has the documented columns, even when empty.
