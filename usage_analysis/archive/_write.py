@@ -473,14 +473,28 @@ def archive_frame(
     ``report_id``, ``source`` and ``archived_at`` are kept. ``account`` fills a
     missing ``account_id`` (a Particle CSV does not name its account).
     """
-    frame = _prepare(df, report_id=report_id, source=source, account=account, grain=grain)
-    ids = frame["report_id"]
-    summary_id = str(ids.iloc[0]) if len(ids) and _is_constant(ids) else "several"
     s = store(archive, storage_options)
     with archive_errors(s, "write"):
         ensure_migrated(s)
-        if frame.empty:
-            return ArchiveWrite(summary_id, 0, 0, ())
+        return write_frame(s, df, report_id=report_id, source=source, account=account, grain=grain)
+
+
+def write_frame(
+    s: Store,
+    df: pd.DataFrame,
+    *,
+    report_id: str | None = None,
+    source: object = None,
+    account: str | None = None,
+    grain: str | None = None,
+) -> ArchiveWrite:
+    """:func:`archive_frame` on a resolved store, migrated already."""
+    frame = _prepare(df, report_id=report_id, source=source, account=account, grain=grain)
+    ids = frame["report_id"]
+    summary_id = str(ids.iloc[0]) if len(ids) and _is_constant(ids) else "several"
+    if frame.empty:
+        return ArchiveWrite(summary_id, 0, 0, ())
+    with archive_errors(s, "write"):
         data = _to_arrow(frame, extra_columns(frame.columns))
         write_id = os.urandom(8).hex()
         metadata = {"usage_analysis.report_id": summary_id, "usage_analysis.write_id": write_id}
