@@ -299,7 +299,7 @@ def _limits(
                 raise InvalidParameter(
                     "allowances", f"a ParticlePlan was given for {provider} account {account!r}"
                 )
-            limits[(account, unit)] = value.data_ops / value.months
+            limits[(account, unit)] = value.monthly_allowance
             notes[(account, unit)] = f"{value.name} plan" + (
                 f", 1/{value.months} of its allowance" if value.months > 1 else ""
             )
