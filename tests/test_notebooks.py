@@ -28,6 +28,7 @@ NAMES = [
     "03_informatica_ipus",
     "04_billing_overview",
     "05_budget_monitors",
+    "06_chargeback",
 ]
 # A saved notebook must name no place on the machine it was saved on.
 MACHINE_PATH = re.compile(r"(/work/|/home/|/root/|/tmp/|/Users/|[A-Z]:\\\\)")
