@@ -381,3 +381,12 @@ def test_the_size_printed_for_a_decompressed_download_is_the_files(
     assert "decompressed from gzip" in out
     assert f"; {plain.stat().st_size:,} bytes (" in out
     assert "bytes as sent" in out
+
+
+def test_fetch_to_a_folder_is_a_clear_error_before_anything_is_requested(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No credentials at all: the folder is refused first, naming --out.
+    assert fetch("here", "--out", str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert f"--out: {tmp_path} is a folder" in err and "Traceback" not in err

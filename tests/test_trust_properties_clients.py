@@ -5,7 +5,7 @@ Each class, the property that proves it, and where the rule lives:
 - **Deadlines** (every phase of every request). For any phase a server stalls or
   drips in (connect, silence, headers, body with a length, close-delimited body),
   any drip rate and any deadline of 1 to 1.5 s, ``HTTP.send`` and ``HTTP.download``
-  end by the deadline (+0.7 s) with ``DeadlineExceeded``; a Particle ``fetch`` whose
+  end by the deadline (+1 s) with ``DeadlineExceeded``; a Particle ``fetch`` whose
   report request or status answer drips its headers ends by its ``timeout``; a
   webhook that stalls or drips ends ``Notifier.send`` by its timeout.
   Rule: ``clients/_transport.py`` ``Guard`` (the watchdog), armed by ``HTTP._arm``;
@@ -75,7 +75,7 @@ from usage_analysis.errors import (
 from usage_analysis.monitors.notify import AlertState, Notifier
 from usage_analysis.monitors.spec import Monitor, load_monitors
 
-SLACK = 0.7  # what a deadline may be overshot by on a loaded 2-core machine
+SLACK = 1.0  # what a deadline may be overshot by on a loaded 2-core machine (load ~17)
 timed = settings(
     max_examples=6,
     deadline=None,
@@ -233,7 +233,14 @@ def test_a_webhook_that_stalls_or_drips_ends_delivery_by_its_timeout(
         with pytest.raises(DeadlineExceeded, match="did not finish within"):
             notifier.send("title", "body")
         took = time.monotonic() - started
+        # The next alerts to the same stalled destinations fail at once: n alerts, one wait.
+        again = time.monotonic()
+        for _ in range(3):
+            with pytest.raises(DeadlineExceeded, match="not sent"):
+                notifier.send("title", "another")
+        took_again = time.monotonic() - again
     assert took <= timeout + SLACK, (phase, took)
+    assert took_again < 1.0
 
 
 # -- downloads: a truncated compressed stream is always an error ----------------------------

@@ -27,7 +27,7 @@ from .._memory import release_memory
 from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
 from . import _unified as U
 from . import here, informatica, particle
-from ._csv import Sniffed, closest, sniff
+from ._csv import LookalikeColumnWarning, Sniffed, closest, sniff
 from ._overlap import drop_covered
 from ._parse import (
     CoercedValuesWarning,
@@ -46,6 +46,7 @@ __all__ = [
     "Detection",
     "DuplicateMemberWarning",
     "ExcelSheetsWarning",
+    "LookalikeColumnWarning",
     "MissingValuesWarning",
     "SummaryRowWarning",
     "detect",
