@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8765
 
-.PHONY: demo test bench dashboard lint typecheck pytest setup browser clean focus-env
+.PHONY: demo test bench dashboard lint typecheck imports pytest setup browser clean focus-env
 
 setup: $(STAMP)
 
@@ -36,10 +36,14 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# The layer contracts of ARCHITECTURE.md (import-linter; [tool.importlinter] in pyproject.toml).
+imports: setup
+	$(BIN)/lint-imports --no-cache
+
 pytest: setup browser focus-env
 	$(BIN)/python -m pytest -q
 
-test: lint typecheck pytest
+test: lint typecheck imports pytest
 
 demo: setup
 	$(BIN)/python -m usage_analysis.demo --port $(PORT)
