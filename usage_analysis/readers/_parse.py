@@ -135,7 +135,7 @@ def _line_numbers(member: Member, sniffed: Sniffed, rows: Sequence[int]) -> dict
         return out
     text = bytes(member.data.slice(sniffed.skip_bytes)).decode("utf-8", "replace")
     base = bytes(member.data.slice(0, sniffed.skip_bytes)).count(b"\n")
-    reader = csv.reader(io.StringIO(text), delimiter=sniffed.delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniffed.delimiter)
     try:
         next(reader)
         idx = 0
@@ -441,7 +441,7 @@ def _shape_error(
     """Where the rows with the wrong number of fields are (error path: a full scan)."""
     text = bytes(member.data.slice(sniffed.skip_bytes)).decode("utf-8", "replace")
     base = bytes(member.data.slice(0, sniffed.skip_bytes)).count(b"\n")
-    reader = csv.reader(io.StringIO(text), delimiter=sniffed.delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniffed.delimiter)
     bad: list[tuple[int, int, str]] = []
     count = 0
     try:
@@ -463,8 +463,15 @@ def _shape_error(
             expected=f"{expected} fields per row, like the header",
         )
     listed = ", ".join(f"line {n}: {k} field(s)" for n, k, _ in bad)
+    raw = bytes(member.data.slice(sniffed.skip_bytes))
+    bare_cr = raw.count(b"\r") > raw.count(b"\r\n")
+    hint = (
+        "; a carriage return (CR) outside quotes ends a row: is there one inside a value?"
+        if bare_cr
+        else ""
+    )
     return ReportParseError(
-        f"{count} row(s) have a different number of fields than the header ({listed})",
+        f"{count} row(s) have a different number of fields than the header ({listed}){hint}",
         file=ctx.label,
         member=member.name,
         line=bad[0][0],
