@@ -19,11 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,6 +34,7 @@ from .. import defaults
 from ..errors import InvalidParameter, ReportParseError
 from . import _summary, _values
 from ._source import Member
+from ._stack import caller_level as _caller_level
 
 if TYPE_CHECKING:
     from ._csv import Sniffed
@@ -126,19 +125,6 @@ class ParseContext:
             ),
             stacklevel=_caller_level(),
         )
-
-
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside this package."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _line_numbers(member: Member, sniffed: Sniffed, rows: Sequence[int]) -> dict[int, int]:
