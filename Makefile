@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8765
 
-.PHONY: demo test check bench dashboard lint typecheck imports pytest setup browser clean focus-env
+.PHONY: demo test check bench dashboard lint typecheck imports pytest pytest-quick setup browser clean focus-env
 
 setup: $(STAMP)
 
@@ -42,19 +42,27 @@ imports: setup
 	$(BIN)/lint-imports --no-cache
 
 # Two xdist workers (the machine has two cores). --dist loadgroup keeps the tests that
-# share a JupyterLab, a Voila or an executed notebook (xdist_group "servers") on one
-# worker, so each server starts once per run. PYTEST_ARGS adds options (e.g. -x).
+# share the JupyterLab, the Voila or the executed notebooks on one worker per server
+# (xdist groups lab, voila, notebooks, set in tests/conftest.py): each starts once per run.
+# PYTEST_ARGS adds options (e.g. PYTEST_ARGS=-x).
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 pytest: setup browser focus-env
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
-test: lint typecheck imports pytest
-
-# The inner loop: lint, types, and every test that needs no browser, notebook run or long wait.
+# The inner loop's tests: every one that needs no browser, no notebook run, no long wait.
 QUICK := not browser and not notebook and not slow
-check: lint typecheck imports
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "$(QUICK)" $(PYTEST_ARGS)
+pytest-quick: setup
+	$(PYTEST) -m "$(QUICK)" $(PYTEST_ARGS)
+
+# Lint, types and layers run beside the tests (they need nothing the tests need); each
+# line of output is kept whole. Any failure fails the target.
+test: setup browser focus-env
+	@$(MAKE) --no-print-directory -j4 --output-sync=line lint typecheck imports pytest
+
+check: setup
+	@$(MAKE) --no-print-directory -j4 --output-sync=line lint typecheck imports pytest-quick
 
 demo: setup
 	$(BIN)/python -m usage_analysis.demo --port $(PORT)

@@ -82,8 +82,7 @@ def emu(emulator_options: dict[str, Any]) -> Iterator[Emulator]:
 from server_helpers import (  # noqa: E402
     BROWSER_FIXTURES,
     NOTEBOOK_FIXTURES,
-    SHARED_FIXTURES,
-    XDIST_GROUP,
+    XDIST_GROUPS,
     browser,
     chromium,
     executed_notebook,
@@ -108,18 +107,16 @@ __all__ = [
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test of the shared servers carries its marker and joins their xdist group.
+    """A test of the shared servers carries its marker and joins its server's xdist group.
 
     ``make check`` leaves out the browser, notebook and slow tests by marker: a test that
     starts JupyterLab, Voila, Chromium or a notebook kernel without saying so would slow
-    the inner loop down, so it is refused here. The group keeps every such test on one
-    xdist worker (``--dist loadgroup``), where each server then starts once.
+    the inner loop down, so it is refused here. A group keeps the tests of one server
+    on one xdist worker (``--dist loadgroup``), where that server then starts once.
     """
     unmarked = []
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
-        if not used & SHARED_FIXTURES:
-            continue
         needs = [
             name
             for name, fixtures in (("browser", BROWSER_FIXTURES), ("notebook", NOTEBOOK_FIXTURES))
@@ -127,7 +124,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         ]
         if needs:
             unmarked.append(f"{item.nodeid}: mark it {' and '.join(needs)}")
-        item.add_marker(pytest.mark.xdist_group(XDIST_GROUP))
+        group = next((name for name, fixture in XDIST_GROUPS if fixture in used), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
     if unmarked:
         raise pytest.UsageError(
             "tests using the shared servers lack their marker:\n" + "\n".join(unmarked)

@@ -9,8 +9,9 @@
   shared by every test that checks its outputs.
 
 A test using any of these must carry the matching marker (``browser`` or ``notebook``):
-``tests/conftest.py`` refuses to collect it otherwise, and puts it in the xdist group
-``servers``, so that ``--dist loadgroup`` starts each server once per run.
+``tests/conftest.py`` refuses to collect it otherwise, and puts the tests of one server
+in one xdist group (``XDIST_GROUPS``), so that ``--dist loadgroup`` starts each server
+once per run.
 """
 
 from __future__ import annotations
@@ -62,9 +63,13 @@ CELL_TIMEOUT_S = 180
 # The fixtures that need a marker, and which one (checked in tests/conftest.py).
 BROWSER_FIXTURES = frozenset({"chromium", "browser", "lab_server", "voila_server"})
 NOTEBOOK_FIXTURES = frozenset({"executed_notebook"})
-# Every fixture above, and what they start: such tests share one xdist group.
-SHARED_FIXTURES = BROWSER_FIXTURES | NOTEBOOK_FIXTURES | {"notebook_workdir", "server_env"}
-XDIST_GROUP = "servers"
+# The xdist group of a test that uses one of these (the first that matches): each group
+# runs on one worker, which starts that server once. Three groups keep both workers busy.
+XDIST_GROUPS = (
+    ("lab", "lab_server"),
+    ("voila", "voila_server"),
+    ("notebooks", "executed_notebook"),
+)
 
 
 def free_port() -> int:
@@ -153,19 +158,24 @@ class Server:
 
 
 def voila_command(root: Path, port: int, token: str) -> list[str]:
-    """Voila on the folder ``root`` (each notebook at /voila/render/NAME)."""
-    return [
-        sys.executable,
-        "-m",
-        "voila",
-        str(root),
-        f"--port={port}",
-        "--no-browser",
-        "--Voila.ip=127.0.0.1",
-        f"--token={token}",
-        # Its lab extension needs JupyterLab's document manager, which Voila lacks.
-        "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
-    ]
+    """Voila as ``make dashboard`` runs it (command and template), on the notebook or the
+    folder ``root`` (a folder: each notebook at ``voila_page(name)``); run it with
+    :func:`usage_analysis.demo.voila_env`."""
+    from usage_analysis.demo import voila_command as dashboard_command
+
+    return [*dashboard_command(root, port=port), "--no-browser", f"--token={token}"]
+
+
+def voila_server_for(notebook: Path, env: dict[str, str]) -> Server:
+    """A Voila of its own serving ``notebook`` (started; call ``wait_listening``).
+
+    Tests share ``voila_server``; this is for a test that needs a server to itself.
+    """
+    from usage_analysis.demo import voila_env
+
+    port, token = free_port(), secrets.token_hex(16)
+    command = voila_command(notebook, port, token)
+    return Server(command, env=voila_env(env), cwd=notebook.parent, port=port, token=token)
 
 
 def lab_command(root: Path, port: int, token: str) -> list[str]:
@@ -243,9 +253,12 @@ def lab_server(notebook_workdir: Path, server_env: dict[str, str]) -> Iterator[S
 @pytest.fixture(scope="session")
 def voila_server(notebook_workdir: Path, server_env: dict[str, str]) -> Iterator[Server]:
     """The run's Voila on ``notebook_workdir``: ``voila_server.url(voila_page(name))``."""
+    from usage_analysis.demo import voila_env
+
     port, token = free_port(), secrets.token_hex(16)
     command = voila_command(notebook_workdir, port, token)
-    yield from _serve(command, env=server_env, cwd=notebook_workdir, port=port, token=token)
+    env = voila_env(server_env)
+    yield from _serve(command, env=env, cwd=notebook_workdir, port=port, token=token)
 
 
 def voila_page(notebook: str) -> str:

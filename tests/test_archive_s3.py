@@ -20,6 +20,9 @@ from server_helpers import free_port
 from usage_analysis import archive
 from usage_analysis.schema import coerce_unified
 
+# A moto S3 server in a process of its own: seconds to start.
+pytestmark = pytest.mark.slow
+
 BUCKET = "team-usage"
 
 

@@ -10,28 +10,25 @@ copies of them (docs/images/).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from server_helpers import CHROMIUM, CHROMIUM_ARGS, free_port, needs_chromium
-
-from usage_analysis.demo import demo_env, voila_command, voila_env
-from usage_analysis.emulator import Emulator, running
+from server_helpers import (
+    ARTIFACTS,
+    Server,
+    needs_chromium,
+    voila_page,
+    voila_server_for,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = REPO / "notebooks"
-ARTIFACTS = REPO / "test-artifacts"
 NOTEBOOK = "01_particle_data_operations.ipynb"
 # Voila and JupyterLab run the notebook (three reports, imports, charts) before the
 # widgets show: generous, since the machine may be busy; a hang still ends the test.
@@ -58,101 +55,25 @@ CHART_STATE = """el => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    with running(seed=7, speed="fast") as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of notebooks/: JupyterLab saves what it opens, and the checkout stays clean."""
-    target = tmp_path_factory.mktemp("work") / "notebooks"
-    shutil.copytree(NOTEBOOKS, target, ignore=shutil.ignore_patterns("exports", ".ipynb_*"))
-    return target
-
-
-@pytest.fixture(scope="module")
-def server_env(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The servers' environment: the emulator's, and every Jupyter directory in a temp dir."""
-    tmp = tmp_path_factory.mktemp("browser")
-    (tmp / "home").mkdir()
-    # No "get notified about Jupyter news?" toast over the screenshots, no fetch online.
-    settings = tmp / "lab-settings"
-    notification = (
-        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    )
-    notification.parent.mkdir(parents=True)
-    notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("PARTICLE_", "HERE_", "INFORMATICA_", "USAGE_ANALYSIS_", "JUPYTER"))
-    }
-    env.update(demo_env(emulator, home=tmp / "ua-home"))
-    env.update(
-        HOME=str(tmp / "home"),
-        JUPYTER_PLATFORM_DIRS="1",
-        JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"),
-        IPYTHONDIR=str(tmp / "ipython"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "lab-workspaces"),
-        JUPYTERLAB_SETTINGS_DIR=str(settings),
-    )
-    return env
-
-
-class Server:
-    """A Voila or JupyterLab process started by a test, on a free port with a token."""
-
-    def __init__(
-        self, command: list[str], *, env: dict[str, str], cwd: Path, port: int, token: str
-    ) -> None:
-        self.port, self.token = port, token
-        self.log_path = ARTIFACTS / f"server-{port}.log"
-        ARTIFACTS.mkdir(exist_ok=True)
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            command, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def url(self, path: str = "/") -> str:
-        sep = "&" if "?" in path else "?"
-        return f"http://127.0.0.1:{self.port}{path}{sep}token={self.token}"
-
-    def wait_listening(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"the server exited; see {self.log_path}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        raise AssertionError(f"the server did not listen within {timeout} s; see {self.log_path}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
+# The names the tests of other modules import from here (test_browser_one_answer.py):
+# the run's shared servers (tests/server_helpers.py, through tests/conftest.py).
 
 
 @pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+def workdir(notebook_workdir: Path) -> Path:
+    """The folder both servers serve (``notebook_workdir``)."""
+    return notebook_workdir
 
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+
+@pytest.fixture
+def emulator(server_emulator: Any) -> Any:
+    """The emulator behind the servers (``server_emulator``)."""
+    return server_emulator
+
+
+def _voila(workdir: Path, notebook: str, env: dict[str, str]) -> Server:
+    """A Voila of its own for ``notebook`` (started, not yet waited for); prefer ``voila_server``."""
+    return voila_server_for(workdir / notebook, env)
 
 
 def _shot(target: Any, name: str) -> Path:
@@ -200,50 +121,47 @@ def _wait_text_change(page: Any, locator: Any, before: str) -> str:
 
 
 def test_voila_request_a_report_then_filter_the_explorer(
-    browser: Any, server_env: dict[str, str], workdir: Path
+    browser: Any, voila_server: Server
 ) -> None:
-    server = _voila(workdir, NOTEBOOK, server_env)
-    try:
-        server.wait_listening()
-        assert httpx.get(f"http://127.0.0.1:{server.port}/", timeout=30).status_code in (
-            302,
-            401,
-            403,
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
-        page_errors: list[str] = []
-        page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
-        page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
-        explorer = page.locator(".ua-explorer").first
-        explorer.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-        headline = explorer.locator(".ua-headline")
-        chart_before = _wait_chart(page, explorer)
-        headline_before = headline.inner_text()
-        assert "data operations" in headline_before
-        _shot(explorer, "voila-01-explorer-from-code")
-        _shot(page.locator(".js-plotly-plot", has_text="plan:").first, "tour-burndown")
+    server = voila_server
+    page_path = voila_page(NOTEBOOK)
+    assert httpx.get(f"http://127.0.0.1:{server.port}/", timeout=30).status_code in (
+        302,
+        401,
+        403,
+    )
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
+    page.goto(server.url(page_path), timeout=RUN_TIMEOUT_MS)
+    explorer = page.locator(".ua-explorer").first
+    explorer.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+    headline = explorer.locator(".ua-headline")
+    chart_before = _wait_chart(page, explorer)
+    headline_before = headline.inner_text()
+    assert "data operations" in headline_before
+    _shot(explorer, "voila-01-explorer-from-code")
+    _shot(page.locator(".js-plotly-plot", has_text="plan:").first, "tour-burndown")
 
-        # The form: the current billing period (the code asked for three months).
-        requester = page.locator(".ua-requester")
-        requester.locator(".ua-request button, button.ua-request").first.click()
-        requester.locator(".ua-status-state", has_text="done").wait_for(timeout=STEP_TIMEOUT_MS)
-        _shot(requester, "tour-requester")
-        headline_after_request = _wait_text_change(page, headline, headline_before)
-        chart_after_request = _wait_chart(page, explorer, differs_from=chart_before)
-        assert "rows" in requester.locator(".ua-status").inner_text()
-        _shot(explorer, "voila-03-explorer-from-form")
+    # The form: the current billing period (the code asked for three months).
+    requester = page.locator(".ua-requester")
+    requester.locator(".ua-request button, button.ua-request").first.click()
+    requester.locator(".ua-status-state", has_text="done").wait_for(timeout=STEP_TIMEOUT_MS)
+    _shot(requester, "tour-requester")
+    headline_after_request = _wait_text_change(page, headline, headline_before)
+    chart_after_request = _wait_chart(page, explorer, differs_from=chart_before)
+    assert "rows" in requester.locator(".ua-status").inner_text()
+    _shot(explorer, "voila-03-explorer-from-form")
 
-        # A filter: one product only.
-        products = explorer.locator(".ua-product-filter select")
-        products.select_option(label="Fleet Gateway")
-        headline_filtered = _wait_text_change(page, headline, headline_after_request)
-        chart_filtered = _wait_chart(page, explorer, differs_from=chart_after_request)
-        assert [name for name, _, _ in chart_filtered] == ["Fleet Gateway"]
-        assert _total(headline_filtered) < _total(headline_after_request)
-        _shot(explorer, "tour-explorer")
-        assert not [e for e in page_errors if not _known_voila_error(e)], page_errors
-    finally:
-        server.stop()
+    # A filter: one product only.
+    products = explorer.locator(".ua-product-filter select")
+    products.select_option(label="Fleet Gateway")
+    headline_filtered = _wait_text_change(page, headline, headline_after_request)
+    chart_filtered = _wait_chart(page, explorer, differs_from=chart_after_request)
+    assert [name for name, _, _ in chart_filtered] == ["Fleet Gateway"]
+    assert _total(headline_filtered) < _total(headline_after_request)
+    _shot(explorer, "tour-explorer")
+    assert not [e for e in page_errors if not _known_voila_error(e)], page_errors
 
 
 def _known_voila_error(error: str) -> bool:
@@ -260,12 +178,11 @@ def _total(headline: str) -> float:
 
 
 def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
-    browser: Any, server_env: dict[str, str], workdir: Path
+    browser: Any, lab_server: Server
 ) -> None:
-    server = _lab(workdir, server_env)
+    server = lab_server
     failed: _on_failure | None = None
     try:
-        server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         failed = _on_failure(page, "jupyterlab-failure")
         _lab_run_all(page, server, NOTEBOOK)
@@ -289,16 +206,19 @@ def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
     finally:
         if failed is not None:
             failed.run()
-        server.stop()
+        server.shutdown_kernels()
 
 
+@pytest.mark.notebook
 def test_demo_html_page_draws_its_charts_offline(
-    browser: Any, server_env: dict[str, str], workdir: Path, tmp_path: Path
+    browser: Any, executed_notebook: Callable[[str], Any], tmp_path: Path
 ) -> None:
-    from usage_analysis.demo import execute_notebook
+    from usage_analysis.demo import export_html
 
     out = tmp_path / "04_billing_overview.html"
-    executed = execute_notebook(workdir / "04_billing_overview.ipynb", html_out=out, env=server_env)
+    # The run's one headless run of notebook 04 (tests/server_helpers.py), as make demo's job.
+    executed = executed_notebook("04_billing_overview")
+    export_html(executed, out)
     charts = sum(
         "application/vnd.plotly.v1+json" in o.get("data", {})
         for c in executed.cells
@@ -377,48 +297,42 @@ def _check_report_tables(page: Any, root: Any) -> list[dict[str, Any]]:
 
 
 def test_voila_dashboard_shows_the_overview_as_report_tables(
-    browser: Any, server_env: dict[str, str], workdir: Path
+    browser: Any, voila_server: Server
 ) -> None:
-    server = _voila(workdir, "04_billing_overview.ipynb", server_env)
+    server = voila_server
+    page_path = voila_page("04_billing_overview.ipynb")
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    failed = _on_failure(page, "voila-overview-failure")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: console.append(str(exc)[:300]))
     try:
-        server.wait_listening()
-        page = browser.new_page(viewport={"width": 1400, "height": 1400})
-        failed = _on_failure(page, "voila-overview-failure")
-        requests: list[str] = []
-        page.on("request", lambda request: requests.append(request.url))
-        console: list[str] = []
-        page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
-        page.on("pageerror", lambda exc: console.append(str(exc)[:300]))
-        try:
-            page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
-            page.locator(".ua-explorer").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-            page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=RUN_TIMEOUT_MS)
-            _check_report_tables(page, page.locator("body"))
-            # Nothing from a CDN (Font Awesome came from one): only the server itself.
-            local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
-            assert not [u for u in requests if not u.startswith(local)], requests
-            # Font Awesome still draws the buttons' icons (voila.js bundles it).
-            faces = page.evaluate(
-                "async () => (await document.fonts.load('900 16px \"Font Awesome 5 Free\"'))"
-                ".map(f => f.status)"
-            )
-            families = page.evaluate("() => [...document.fonts].map(f => f.family)")
-            assert "loaded" in faces, families
-            assert not [c for c in console if "plotly" in c.lower()], console
-            _shot(page.locator(".ua-report-table").nth(OVERVIEW_TABLE), "voila-04-overview-table")
-            failed.cancel()
-        finally:
-            failed.run()
+        page.goto(server.url(page_path), timeout=RUN_TIMEOUT_MS)
+        page.locator(".ua-explorer").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=RUN_TIMEOUT_MS)
+        _check_report_tables(page, page.locator("body"))
+        # Nothing from a CDN (Font Awesome came from one): only the server itself.
+        local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
+        assert not [u for u in requests if not u.startswith(local)], requests
+        # Font Awesome still draws the buttons' icons (voila.js bundles it).
+        faces = page.evaluate(
+            "async () => (await document.fonts.load('900 16px \"Font Awesome 5 Free\"'))"
+            ".map(f => f.status)"
+        )
+        families = page.evaluate("() => [...document.fonts].map(f => f.family)")
+        assert "loaded" in faces, families
+        assert not [c for c in console if "plotly" in c.lower()], console
+        _shot(page.locator(".ua-report-table").nth(OVERVIEW_TABLE), "voila-04-overview-table")
+        failed.cancel()
     finally:
-        server.stop()
+        failed.run()
 
 
-def test_jupyterlab_shows_the_overview_tables_whole(
-    browser: Any, server_env: dict[str, str], workdir: Path
-) -> None:
-    server = _lab(workdir, server_env)
+def test_jupyterlab_shows_the_overview_tables_whole(browser: Any, lab_server: Server) -> None:
+    server = lab_server
     try:
-        server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         failed = _on_failure(page, "jupyterlab-overview-failure")
         try:
@@ -433,7 +347,7 @@ def test_jupyterlab_shows_the_overview_tables_whole(
         finally:
             failed.run()
     finally:
-        server.stop()
+        server.shutdown_kernels()
 
 
 # ------------------------------------------------------------------ the explorer redraws cleanly
@@ -565,8 +479,8 @@ def _wait_layout(page: Any, explorer: Any, expected: dict[str, Any], step: str) 
     raise AssertionError(f"after {step!r} the page shows {state!r}, expected {expected!r}")
 
 
-def _run_redraw_sequence(page: Any, explorer: Any, prefix: str) -> None:
-    """Each step in the page and in a headless twin; the page must match the twin's figure."""
+def _redraw_twin() -> Any:
+    """A headless explorer on the redraw notebook's data."""
     import pandas as pd
 
     from usage_analysis.readers import read_report
@@ -574,16 +488,34 @@ def _run_redraw_sequence(page: Any, explorer: Any, prefix: str) -> None:
     from usage_analysis.widgets import UsageExplorer
 
     frames = [read_report(SAMPLES / name, unified=True) for name in SAMPLE_FILES]
-    twin = UsageExplorer(coerce_unified(pd.concat(frames, ignore_index=True)))
-    _wait_layout(page, explorer, _expected_layout(twin.figure), "opening")
+    return UsageExplorer(coerce_unified(pd.concat(frames, ignore_index=True)))
+
+
+@functools.cache
+def _redraw_expected() -> tuple[dict[str, Any], list[tuple[str, Any, dict[str, Any]]]]:
+    """The twin's layout at opening and after each step: what the page must show.
+
+    Computed once per run: the Voila and the JupyterLab test compare against the same.
+    """
+    twin = _redraw_twin()
+    opening = _expected_layout(twin.figure)
+    steps = []
+    for name, in_page, in_code in _redraw_steps():
+        in_code(twin)
+        assert not twin.messages.errors, twin.messages.lines
+        steps.append((name, in_page, _expected_layout(twin.figure)))
+    return opening, steps
+
+
+def _run_redraw_sequence(page: Any, explorer: Any, prefix: str) -> None:
+    """Each step in the page and in a headless twin; the page must match the twin's figure."""
+    opening, steps = _redraw_expected()
+    _wait_layout(page, explorer, opening, "opening")
     # No settling wait: every step, the first included, is checked at once (a change
     # made while the chart is still being drawn: test_voila_a_change_as_soon_as_...).
     seen_shapes = seen_axes_free = False
-    for k, (name, in_page, in_code) in enumerate(_redraw_steps()):
-        in_code(twin)
-        assert not twin.messages.errors, twin.messages.lines
+    for k, (name, in_page, expected) in enumerate(steps):
         in_page(explorer)
-        expected = _expected_layout(twin.figure)
         _wait_layout(page, explorer, expected, name)
         seen_shapes |= bool(expected["shapes"])
         seen_axes_free |= not expected["axes"]
@@ -602,32 +534,29 @@ def _write_redraw_notebook(workdir: Path) -> None:
 
 
 def test_voila_explorer_redraws_show_only_the_new_chart(
-    browser: Any, server_env: dict[str, str], workdir: Path
+    browser: Any, voila_server: Server, notebook_workdir: Path
 ) -> None:
-    _write_redraw_notebook(workdir)
-    server = _voila(workdir, REDRAW_NOTEBOOK, server_env)
+    _write_redraw_notebook(notebook_workdir)
+    server = voila_server
+    page_path = voila_page(REDRAW_NOTEBOOK)
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    failed = _on_failure(page, "voila-redraw-failure")
+    page_errors: list[str] = []
+    page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
+    console: list[str] = []
+    page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
     try:
-        server.wait_listening()
-        page = browser.new_page(viewport={"width": 1400, "height": 1600})
-        failed = _on_failure(page, "voila-redraw-failure")
-        page_errors: list[str] = []
-        page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
-        console: list[str] = []
-        page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
+        page.goto(server.url(page_path), timeout=RUN_TIMEOUT_MS)
+        explorer = page.locator(".ua-explorer").first
+        explorer.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         try:
-            page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
-            explorer = page.locator(".ua-explorer").first
-            explorer.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-            try:
-                _run_redraw_sequence(page, explorer, "voila")
-            except AssertionError as exc:
-                raise AssertionError(f"{exc}; page errors: {page_errors + console}") from None
-            assert not [e for e in page_errors if not _known_voila_error(e)], page_errors
-            failed.cancel()
-        finally:
-            failed.run()
+            _run_redraw_sequence(page, explorer, "voila")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; page errors: {page_errors + console}") from None
+        assert not [e for e in page_errors if not _known_voila_error(e)], page_errors
+        failed.cancel()
     finally:
-        server.stop()
+        failed.run()
 
 
 # How many fresh pages the first-change test opens (a race shows on some loads only).
@@ -635,7 +564,7 @@ FIRST_CHANGE_PAGES = int(os.environ.get("UA_FIRST_CHANGE_PAGES", "2"))
 
 
 def test_voila_a_change_as_soon_as_the_explorer_shows_is_drawn(
-    browser: Any, server_env: dict[str, str], workdir: Path
+    browser: Any, voila_server: Server, notebook_workdir: Path
 ) -> None:
     """A user who clicks while the chart is still being drawn sees the new chart.
 
@@ -643,75 +572,29 @@ def test_voila_a_change_as_soon_as_the_explorer_shows_is_drawn(
     (the chart's first draw may still be under way), then the page's plotly state
     must become the new figure's, traces included.
     """
-    import pandas as pd
-
-    from usage_analysis.readers import read_report
-    from usage_analysis.schema import coerce_unified
-    from usage_analysis.widgets import UsageExplorer
-
-    frames = [read_report(SAMPLES / name, unified=True) for name in SAMPLE_FILES]
-    twin = UsageExplorer(coerce_unified(pd.concat(frames, ignore_index=True)))
+    twin = _redraw_twin()
     twin.selects["provider"].value = ("particle",)
     expected = _expected_layout(twin.figure)
     expected_traces = [(str(t.name), len(t.y)) for t in twin.figure.data]
-    _write_redraw_notebook(workdir)
-    server = _voila(workdir, REDRAW_NOTEBOOK, server_env)
-    try:
-        server.wait_listening()
-        for k in range(FIRST_CHANGE_PAGES):
-            page = browser.new_page(viewport={"width": 1400, "height": 1600})
-            failed = _on_failure(page, f"voila-first-change-failure-{k}")
-            try:
-                page.goto(server.url(), timeout=RUN_TIMEOUT_MS)
-                explorer = page.locator(".ua-explorer").first
-                select = explorer.locator(".ua-provider-filter select")
-                select.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-                select.select_option(label="Particle")
-                _wait_layout(page, explorer, expected, f"first change (page {k})")
-                traces = explorer.locator(".ua-chart").evaluate(CHART_STATE)
-                assert [(name, n) for name, n, _ in traces] == expected_traces
-                failed.cancel()
-            finally:
-                failed.run()
-                page.close()
-    finally:
-        server.stop()
-
-
-def _voila(workdir: Path, notebook: str, env: dict[str, str]) -> Server:
-    """Voila serving ``notebook`` of ``workdir`` on a free port, with a token, as
-    ``make dashboard`` does (the same command, template and environment)."""
-    port, token = free_port(), secrets.token_hex(16)
-    command = _voila_command(workdir / notebook, port, token)
-    return Server(command, env=voila_env(env), cwd=workdir, port=port, token=token)
-
-
-def _lab(workdir: Path, env: dict[str, str]) -> Server:
-    """JupyterLab on ``workdir`` on a free port, with a token."""
-    port, token = free_port(), secrets.token_hex(16)
-    return Server(_lab_command(workdir, port, token), env=env, cwd=workdir, port=port, token=token)
-
-
-def _voila_command(notebook: Path, port: int, token: str) -> list[str]:
-    return [*voila_command(notebook, port=port), "--no-browser", f"--token={token}"]
-
-
-def _lab_command(workdir: Path, port: int, token: str) -> list[str]:
-    command = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        f"--ServerApp.root_dir={workdir}",
-        f"--ServerApp.port={port}",
-        "--ServerApp.ip=127.0.0.1",
-        f"--IdentityProvider.token={token}",
-        "--no-browser",
-        "--LabApp.news_url=",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-    ]
-    if os.geteuid() == 0:
-        command.append("--allow-root")
-    return command
+    _write_redraw_notebook(notebook_workdir)
+    server = voila_server
+    page_path = voila_page(REDRAW_NOTEBOOK)
+    for k in range(FIRST_CHANGE_PAGES):
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        failed = _on_failure(page, f"voila-first-change-failure-{k}")
+        try:
+            page.goto(server.url(page_path), timeout=RUN_TIMEOUT_MS)
+            explorer = page.locator(".ua-explorer").first
+            select = explorer.locator(".ua-provider-filter select")
+            select.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+            select.select_option(label="Particle")
+            _wait_layout(page, explorer, expected, f"first change (page {k})")
+            traces = explorer.locator(".ua-chart").evaluate(CHART_STATE)
+            assert [(name, n) for name, n, _ in traces] == expected_traces
+            failed.cancel()
+        finally:
+            failed.run()
+            page.close()
 
 
 def _lab_run_all(page: Any, server: Server, notebook: str) -> None:
@@ -726,12 +609,11 @@ def _lab_run_all(page: Any, server: Server, notebook: str) -> None:
 
 
 def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
-    browser: Any, server_env: dict[str, str], workdir: Path
+    browser: Any, lab_server: Server, notebook_workdir: Path
 ) -> None:
-    _write_redraw_notebook(workdir)
-    server = _lab(workdir, server_env)
+    _write_redraw_notebook(notebook_workdir)
+    server = lab_server
     try:
-        server.wait_listening()
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         failed = _on_failure(page, "jupyterlab-redraw-failure")
         try:
@@ -743,4 +625,4 @@ def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
         finally:
             failed.run()
     finally:
-        server.stop()
+        server.shutdown_kernels()

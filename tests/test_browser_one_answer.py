@@ -6,28 +6,19 @@ monitors) against one emulator; the test reads the Particle month-end forecast
 notebook 05's monitor table, as a person would read them, and compares them.
 Both pages must say how fresh their data is.
 
-The servers, the emulator and the browser are the fixtures of
-``tests/test_browser.py`` (imported here, so both files share one implementation).
+The Voila server, its emulator and the browser are the run's shared ones
+(``tests/server_helpers.py``, through ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import needs_chromium
-from test_browser import (  # noqa: F401 - fixtures used by name
-    RUN_TIMEOUT_MS,
-    _shot,
-    _voila,
-    browser,
-    emulator,
-    server_env,
-    workdir,
-)
+from server_helpers import Server, needs_chromium, voila_page
+from test_browser import RUN_TIMEOUT_MS, _shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 
@@ -67,34 +58,26 @@ PAGES = {
 }
 
 
-def _read_both(chromium: Any, env: dict[str, str], folder: Path) -> list[dict[str, Any]]:
-    """Both notebooks served and run at once (each Voila run takes a minute or two)."""
-    servers = [_voila(folder, notebook, env) for notebook in PAGES]
-    try:
-        pages = []
-        for server in servers:
-            server.wait_listening()
-            page = chromium.new_page(viewport={"width": 1400, "height": 1400})
-            # Voila streams the page while the kernel runs: do not wait for "load" here.
-            page.goto(server.url(), wait_until="commit", timeout=RUN_TIMEOUT_MS)
-            pages.append(page)
-        tables = []
-        for page, (notebook, caption) in zip(pages, PAGES.items(), strict=True):
-            tables.append(_table(page, caption))
-            _shot(page.locator("table", has=page.locator("caption")).last, f"one-answer-{notebook}")
-        return tables
-    finally:
-        for server in servers:
-            server.stop()
+def _read_both(chromium: Any, server: Server) -> list[dict[str, Any]]:
+    """Both notebooks opened and run at once (each Voila run takes a minute or two)."""
+    pages = []
+    for notebook in PAGES:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1400})
+        # Voila streams the page while the kernel runs: do not wait for "load" here.
+        page.goto(server.url(voila_page(notebook)), wait_until="commit", timeout=RUN_TIMEOUT_MS)
+        pages.append(page)
+    tables = []
+    for page, (notebook, caption) in zip(pages, PAGES.items(), strict=True):
+        tables.append(_table(page, caption))
+        _shot(page.locator("table", has=page.locator("caption")).last, f"one-answer-{notebook}")
+    return tables
 
 
 @pytest.mark.timeout(600)
 def test_voila_overview_and_notebook_05_show_the_same_particle_forecast(
-    browser: Any,  # noqa: F811
-    server_env: dict[str, str],  # noqa: F811
-    workdir: Path,  # noqa: F811
+    browser: Any, voila_server: Server
 ) -> None:
-    overview, monitors = _read_both(browser, server_env, workdir)
+    overview, monitors = _read_both(browser, voila_server)
     assert "data as of " in overview["caption"] and "data as of " in monitors["caption"]
 
     (particle,) = [r for r in overview["rows"] if r[0].startswith("Particle")]

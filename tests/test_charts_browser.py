@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from server_helpers import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from server_helpers import needs_chromium
 
 from usage_analysis import charts
 from usage_analysis.readers import read_report
@@ -64,19 +64,12 @@ def mixed(here: pd.DataFrame) -> pd.DataFrame:
     return coerce_unified(pd.concat([particle, here, infa], ignore_index=True))
 
 
-@pytest.fixture(scope="module")
-def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A page of the run's Chromium (tests/server_helpers.py)."""
+    page = browser.new_page()
+    yield page
+    page.close()
 
 
 def drawn_text(page: Any, figures: dict[str, go.Figure], path: Path, width: int) -> list[Any]:

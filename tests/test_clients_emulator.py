@@ -238,6 +238,7 @@ _CHILD = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a child process killed mid-wait, then a new one
 def test_a_job_survives_its_process_being_killed_mid_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     with running(seed=7, speed="fast", job_seconds=3600.0) as slow:
         child_env = {

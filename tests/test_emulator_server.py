@@ -77,6 +77,7 @@ def test_running_gives_urls_credentials_and_env_then_stops_cleanly() -> None:
         _ = emu.base_url
 
 
+@pytest.mark.slow  # fifty threads polling to the end
 def test_fifty_concurrent_pollers_finish_without_errors(
     start_emulator: Callable[..., Emulator],
 ) -> None:
@@ -212,6 +213,7 @@ def test_emulator_command_is_registered_with_its_options() -> None:
     assert (args.port, args.speed, args.faults, args.seed) == (8765, "fast", 0.1, 7)
 
 
+@pytest.mark.slow  # the CLI in a process of its own
 def test_emulator_command_serves_until_interrupted(tmp_path: Path) -> None:
     env_file = tmp_path / "emulator.env"
     proc = subprocess.Popen(

@@ -8,10 +8,6 @@ follow the window when it is resized.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +15,10 @@ from typing import Any
 
 import nbformat
 import pytest
-from server_helpers import CHROMIUM, CHROMIUM_ARGS, free_port, needs_chromium
+from server_helpers import Server, needs_chromium, voila_page
 
-VOILA = Path(sys.executable).with_name("voila")
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
 PARTICLE = SAMPLE / "particle_devices_2026-09-01_2026-11-20.csv"
-# Voila starts a kernel and runs the notebook before the page shows; the machine may be busy.
-START_TIMEOUT_S = 120.0
 STEP_TIMEOUT_MS = 60_000
 
 pytestmark = [
@@ -65,73 +58,20 @@ WIDTHS = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def voila(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Voila serving the notebook above; its URL."""
-    work = tmp_path_factory.mktemp("voila")
+@pytest.fixture
+def voila(voila_server: Server, notebook_workdir: Path) -> str:
+    """The run's Voila serving the notebook above; its URL."""
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
-    nbformat.write(nb, work / "late_explorer.ipynb")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
-    env.update(
-        HOME=str(work / "home"),
-        JUPYTER_PLATFORM_DIRS="1",
-        JUPYTER_CONFIG_DIR=str(work / "jupyter-config"),
-        JUPYTER_RUNTIME_DIR=str(work / "jupyter-runtime"),
-        IPYTHONDIR=str(work / "ipython"),
-        USAGE_ANALYSIS_HOME=str(work / "ua-home"),
-    )
-    log = open(work / "voila.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            str(VOILA),
-            "--no-browser",
-            f"--port={port}",
-            "--Voila.ip=127.0.0.1",
-            "late_explorer.ipynb",
-        ],
-        cwd=work,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"voila exited; see {work / 'voila.log'}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("voila did not listen in time") from None
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    nbformat.write(nb, notebook_workdir / "late_explorer.ipynb")
+    return voila_server.url(voila_page("late_explorer.ipynb"))
 
 
 @pytest.fixture
-def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-        )
-        try:
-            yield browser.new_page(viewport={"width": 1300, "height": 900})
-        finally:
-            browser.close()
+def page(browser: Any) -> Iterator[Any]:
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    yield page
+    page.close()
 
 
 def _fills(page: Any, *, explorer_below: float | None = None) -> dict[str, Any]:
