@@ -11,12 +11,14 @@ its own module (see ``tests/fake_provider.py``).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from .errors import InvalidParameter
 
-__all__ = ["Provider", "get", "names", "register", "registered"]
+__all__ = ["Provider", "get", "names", "on_register", "register", "registered", "unregister"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,19 @@ class Provider:
     reader: str
     grains: tuple[str, ...]
     emulator: str | None = None
+    #: Where its reader comes in detection (lower first): a reader that claims
+    #: columns by meaning (Particle's) goes last, or it would claim too much.
+    detect_order: int = 0
+    #: Grains: the reader's report kind -> grain; or the attrs key naming the grain
+    #: itself (HERE's ``detail_level``); ``"module:function"`` guessing each row's
+    #: grain from its values, ``(df, {grain: code}) -> codes`` (usage_analysis.grains).
+    kind_grains: dict[str, str] = field(default_factory=dict, compare=False)
+    grain_attr: str | None = None
+    guess_grain: str | None = None
+    #: How long one row of each grain can last (None: no bound), and the grains whose
+    #: rows are events keyed by their start (the archive's replace range).
+    grain_spans: dict[str, timedelta | None] = field(default_factory=dict, compare=False)
+    by_start: frozenset[str] = frozenset()
     #: Extra facts a layer may need (FOCUS bits...), by key.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -53,11 +68,26 @@ class Provider:
 
 
 _REGISTRY: dict[str, Provider] = {}
+_LISTENERS: list[Callable[[], None]] = []
+
+
+def on_register(listener: Callable[[], None]) -> None:
+    """Call ``listener()`` after every :func:`register` (tables built from the registry)."""
+    _LISTENERS.append(listener)
+
+
+def unregister(name: str) -> None:
+    """Remove a provider (tests); the tables built from the registry follow."""
+    if _REGISTRY.pop(name, None) is not None:
+        for listener in _LISTENERS:
+            listener()
 
 
 def register(provider: Provider) -> Provider:
     """Add (or replace, under the same name) a provider; returns it."""
     _REGISTRY[provider.name] = provider
+    for listener in _LISTENERS:
+        listener()
     return provider
 
 
@@ -89,6 +119,10 @@ register(
         reader="usage_analysis.readers.particle",
         grains=("devices", "products"),
         emulator="usage_analysis.emulator.particle",
+        detect_order=1,
+        kind_grains={"devices": "devices", "products": "products"},
+        guess_grain="usage_analysis.grains:guess_particle",
+        grain_spans={"devices": timedelta(days=31), "products": timedelta(days=31)},
     )
 )
 register(
@@ -99,6 +133,14 @@ register(
         reader="usage_analysis.readers.here",
         grains=("day", "hour", "month", "summarized"),
         emulator="usage_analysis.emulator.here",
+        grain_attr="detail_level",
+        guess_grain="usage_analysis.grains:guess_here",
+        grain_spans={
+            "day": timedelta(days=1),
+            "hour": timedelta(hours=1),
+            "month": timedelta(days=31),
+            "summarized": None,  # a summarized row spans the request
+        },
     )
 )
 register(
@@ -109,5 +151,21 @@ register(
         reader="usage_analysis.readers.informatica",
         grains=("SUMMARY", "PROJECT_FOLDER", "ASSET", "JOB_LEVEL"),
         emulator="usage_analysis.emulator.informatica",
+        kind_grains={
+            "summary": "SUMMARY",
+            "project_folder": "PROJECT_FOLDER",
+            "asset": "ASSET",
+            "job_level": "JOB_LEVEL",
+            "job_level_ai": "JOB_LEVEL",
+        },
+        guess_grain="usage_analysis.grains:guess_informatica",
+        grain_spans={
+            "SUMMARY": timedelta(days=1),
+            "PROJECT_FOLDER": timedelta(days=1),
+            "ASSET": timedelta(days=1),
+            "JOB_LEVEL": None,
+        },
+        # an Informatica job that runs past midnight belongs to the day it started
+        by_start=frozenset({"JOB_LEVEL"}),
     )
 )

@@ -226,6 +226,11 @@ class BaseClient:
         environment and config files), so :func:`resume` can re-attach to its job."""
         raise NotImplementedError
 
+    @classmethod
+    def from_environment(cls) -> BaseClient:
+        """A client configured from the environment and config files (``refresh``'s default)."""
+        return cls()
+
     # -- plumbing -------------------------------------------------------------
 
     @property
