@@ -158,13 +158,13 @@ fig.update_layout(template="plotly_white")
 # ## Usage per day, one panel per billing unit
 
 # %%
-charts.usage_over_time(usage, by="provider", freq="D", quantity="billable_quantity", title=f"Billable usage per day, by provider ({ua.freshness(usage).text})")
+charts.usage_over_time(usage, by="provider", freq="D", quantity="billable_quantity", title="Billable usage per day, by provider")
 
 # %% [markdown]
 # ## This month against last month, per meter
 
 # %%
-charts.period_over_period(usage, by="meter", freq="MS", top=8, quantity="billable_quantity", title=f"This month so far against the same days of last month, by meter or feature ({ua.freshness(usage).text})")
+charts.period_over_period(usage, by="meter", freq="MS", top=8, quantity="billable_quantity", title="This month so far against the same days of last month, by meter or feature")
 
 # %% [markdown]
 # ## Explore everything

@@ -120,3 +120,48 @@ def test_cli_migrates_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     assert done.replaced == 31
     assert archive.history(archive=root, provider="here")["quantity"].sum() == 186.0
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def test_an_archive_written_without_the_readers_columns_gets_them_back(tmp_path: Path) -> None:
+    """Issue 19: archives before the table kept HERE's project and billing_tag."""
+    from usage_analysis import read_report
+
+    samples = Path(__file__).resolve().parents[1] / "sample_data"
+    source = tmp_path / "here_report_2026-10.csv"
+    source.write_bytes((samples / "here_report_2026-10.csv").read_bytes())
+    gone = tmp_path / "here_search_pages.json"
+    gone.write_bytes((samples / "here_search_pages.json").read_bytes())
+    read = read_report(source, unified=True)
+    root = tmp_path / "archive"
+    # What the older archive wrote: the unified columns only (one commit).
+    olds = []
+    for path in (source, gone):
+        old = read_report(path, unified=True).drop(columns=["project", "billing_tag"])
+        olds.append(old.assign(report_id=f"{path.name}@{_digest(path)}", source=str(path)))
+    archive.archive_frame(pd.concat(olds, ignore_index=True), archive=root)
+    gone.unlink()
+    from deltalake import DeltaTable
+
+    assert "billing_tag" not in pa.schema(DeltaTable(str(root)).schema().to_arrow()).names
+
+    back = archive.history(archive=root)  # opening it migrates it
+    mine = back[back["source"] == str(source)]
+    assert len(mine) == len(read)
+    assert sorted(mine["billing_tag"].dropna().astype(str)) == sorted(
+        read["billing_tag"].dropna().astype(str)
+    )
+    assert (mine["billing_tag"] == "team-logistics").any()
+    # The report whose file is gone keeps its rows, the columns empty.
+    theirs = back[back["source"] == str(gone)]
+    assert len(theirs) > 0 and theirs["billing_tag"].isna().all()
+    assert back["quantity"].sum() == pytest.approx(
+        read["quantity"].sum() + theirs["quantity"].sum()
+    )
+    # Once is enough: migrating again re-reads nothing.
+    assert archive.migrate(root).reports_reread == 0

@@ -122,3 +122,13 @@ def test_charts_given_a_plain_concat_of_unified_frames_coerce_it(
 def test_a_frame_that_cannot_be_made_unified_is_still_refused() -> None:
     with pytest.raises(SchemaError, match="missing columns"):
         charts.usage_over_time(pd.DataFrame({"quantity": [1.0], "unit": ["x"]}))
+
+
+def test_color_map_gives_a_chart_drawn_by_hand_the_package_colours() -> None:
+    samples = Path(__file__).resolve().parent.parent / "sample_data"
+    here = read_report(samples / "here_report_2026-10.csv.gz", unified=True)
+    transactions = here[here["billable_unit"] == "Transactions"]
+    fig = charts.usage_over_time(transactions, by="meter", quantity="billable_quantity", top=20)
+    drawn = {t.name: t.marker.color for t in fig.data if t.name}
+    mapped = charts.color_map(transactions["meter"])
+    assert drawn and all(mapped[name] == color for name, color in drawn.items())

@@ -22,18 +22,12 @@ from usage_analysis.clients._clock import FakeClock
 from usage_analysis.clients.cli import _range
 from usage_analysis.clients.job import _Progress
 from usage_analysis.defaults import DEMO_POLL_SCHEDULE, POLL_SCHEDULE_ENV
-from usage_analysis.emulator import Emulator, running
+from usage_analysis.emulator import Emulator
 from usage_analysis.emulator.cli import client_env, write_env_file
 from usage_analysis.errors import InvalidParameter
 from usage_analysis.widgets import ReportRequester
 
 FAST = "0.2"
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with running(seed=7, speed="instant") as emulator:
-        yield emulator
 
 
 @pytest.fixture
@@ -387,3 +381,12 @@ def test_the_size_printed_for_a_decompressed_download_is_the_files(
     assert "decompressed from gzip" in out
     assert f"; {plain.stat().st_size:,} bytes (" in out
     assert "bytes as sent" in out
+
+
+def test_fetch_to_a_folder_is_a_clear_error_before_anything_is_requested(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # No credentials at all: the folder is refused first, naming --out.
+    assert fetch("here", "--out", str(tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert f"--out: {tmp_path} is a folder" in err and "Traceback" not in err

@@ -175,3 +175,25 @@ def test_a_run_out_day_in_the_past_reads_ran_out_on() -> None:
         [Monitor("m", "forecast", "particle", allowance=300)], frame(), now="2026-12-11T06:00Z"
     )
     assert state.status == "over"
+
+
+def test_every_chart_says_as_of_and_marks_the_partial_month_and_heres_provisional_days() -> None:
+    here = frame("here")
+    fig = charts.usage_over_time(here, by="account_id", freq="D", quantity="billable_quantity")
+    note = fig.layout.title.subtitle.text
+    assert "data as of 2026-12-11 00:00 UTC" in note
+    assert "HERE days from Dec 9 are provisional (hatched)" in note
+    (bars,) = fig.data
+    shapes = list(bars.marker.pattern.shape)
+    assert shapes[-2:] == ["/", "/"] and set(shapes[:-2]) == {""}  # Dec 9 and 10
+    monthly = charts.usage_over_time(
+        frame(), by="account_id", freq="MS", quantity="billable_quantity"
+    )
+    assert "dotted bars: period so far" in monthly.layout.title.subtitle.text
+    assert list(monthly.data[0].marker.pattern.shape) == ["."]
+    for fig in (
+        charts.top_bar(frame(), by="resource_id"),
+        charts.period_over_period(frame(), by="resource_id", freq="D"),
+        charts.breakdown(frame(), path=("resource_id",)),
+    ):
+        assert fig.layout.title.subtitle.text.startswith("data as of 2026-12-11 00:00 UTC")

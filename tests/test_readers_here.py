@@ -257,10 +257,19 @@ def test_json_search_pages_read_as_one_frame(make) -> None:
 
 
 def test_one_json_page_from_a_file_reads(tmp_path: Path) -> None:
+    page = {**_pages()[0], "total": 1}  # the whole search on one page
     path = tmp_path / "page.json"
-    path.write_text(json.dumps(_pages()[0]))
+    path.write_text(json.dumps(page))
     assert tuple(detect(path)) == ("here", "search")
     assert len(read_report(path)) == 1
+
+
+def test_one_page_of_a_longer_search_is_refused_not_read_short(tmp_path: Path) -> None:
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(_pages()[0]))  # total=2, one item: page 2 is missing
+    with pytest.raises(ReportParseError, match="total=2: a page is missing") as err:
+        read_report(path)
+    assert err.value.file == str(path)
 
 
 def test_a_here_error_body_is_not_mistaken_for_usage() -> None:

@@ -5,7 +5,7 @@ Each class, the property that proves it, and where the rule lives:
 - **Deadlines** (every phase of every request). For any phase a server stalls or
   drips in (connect, silence, headers, body with a length, close-delimited body),
   any drip rate and any deadline of 1 to 1.5 s, ``HTTP.send`` and ``HTTP.download``
-  end by the deadline (+0.7 s) with ``DeadlineExceeded``; a Particle ``fetch`` whose
+  end by the deadline (+1 s) with ``DeadlineExceeded``; a Particle ``fetch`` whose
   report request or status answer drips its headers ends by its ``timeout``; a
   webhook that stalls or drips ends ``Notifier.send`` by its timeout.
   Rule: ``clients/_transport.py`` ``Guard`` (the watchdog), armed by ``HTTP._arm``;
@@ -34,6 +34,9 @@ Each class, the property that proves it, and where the rule lives:
   any monitors state file that is not ``{"alerts": {...}}`` is a
   ``ConfigurationError`` (rule: ``AlertState.load``); an allowance, amount or
   threshold that is infinite or NaN is refused naming it (rule: ``Monitor.__post_init__``).
+- **Every logger.** A record of any logger, even one made after import with no
+  filter of ours, is masked when it holds a secret and left whole (its ``args``
+  too) when it does not (rule: ``_secrets._RedactingFactory``/``RedactingFilter``).
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ from usage_analysis.errors import (
 from usage_analysis.monitors.notify import AlertState, Notifier
 from usage_analysis.monitors.spec import Monitor, load_monitors
 
-SLACK = 0.7  # what a deadline may be overshot by on a loaded 2-core machine
+SLACK = 1.0  # what a deadline may be overshot by on a loaded 2-core machine (load ~17)
 timed = settings(
     max_examples=6,
     deadline=None,
@@ -230,7 +233,14 @@ def test_a_webhook_that_stalls_or_drips_ends_delivery_by_its_timeout(
         with pytest.raises(DeadlineExceeded, match="did not finish within"):
             notifier.send("title", "body")
         took = time.monotonic() - started
+        # The next alerts to the same stalled destinations fail at once: n alerts, one wait.
+        again = time.monotonic()
+        for _ in range(3):
+            with pytest.raises(DeadlineExceeded, match="not sent"):
+                notifier.send("title", "another")
+        took_again = time.monotonic() - again
     assert took <= timeout + SLACK, (phase, took)
+    assert took_again < 1.0
 
 
 # -- downloads: a truncated compressed stream is always an error ----------------------------
@@ -387,9 +397,11 @@ class _Everything(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.lines: list[str] = []
+        self.records: list[logging.LogRecord] = []
         self.setFormatter(logging.Formatter("%(name)s %(message)s"))
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
         self.lines.append(self.format(record))
 
 
@@ -602,3 +614,26 @@ def test_an_infinite_or_non_positive_limit_is_refused_naming_it(key: str, value:
     kind = "anomaly" if key == "threshold" else "budget"
     with pytest.raises(InvalidParameter, match=key):
         Monitor("m", kind, "particle", **{key: value})
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    words=st.lists(st.text(alphabet="abcdefghij ", min_size=1, max_size=6), min_size=1, max_size=3),
+    token=tokens,
+)
+def test_every_logger_is_redacted_and_a_clean_record_keeps_its_args(
+    words: list[str], token: str
+) -> None:
+    """Any logger, even one created now with no filter of ours: the record factory masks it."""
+    Secret(token)
+    name = f"thirdparty.{abs(hash(token))}"
+    with _all_logs() as logs:
+        logger = logging.getLogger(name)
+        template = " ".join(["%s"] * len(words))
+        logger.debug(template, *words)
+        clean = [r for r in [logs.records[-1]] if r.name == name]
+        logger.debug("posting to /hooks/%s with %s", token, words[0])
+    assert clean and clean[0].args == tuple(words)  # untouched: formatters may read args
+    assert logs.lines[-1].startswith(name)
+    assert token not in logs.lines[-1]
+    assert "***" in logs.lines[-1]

@@ -235,15 +235,23 @@ def secret_url(value: str | Secret) -> Secret:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message (and exception text) through :func:`redact`."""
+    """Rewrites each record's message (and exception text) through :func:`redact`.
+
+    A record with nothing to mask is left as it was (its ``args`` too: some
+    libraries' formatters read them); one with a secret gets the masked text as
+    its message and no ``args``.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
+            broken = False
         except Exception:  # a broken format string: keep the record, show it raw
-            message = str(record.msg)
-        record.msg = redact(message)
-        record.args = None
+            message, broken = str(record.msg), True
+        masked = redact(message)
+        if broken or masked != message:
+            record.msg = masked
+            record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import SchemaError, UnitMismatch
+from .errors import InvalidParameter, SchemaError, UnitMismatch
 
 __all__ = [
     "UNIFIED_COLUMNS",
@@ -28,6 +28,7 @@ __all__ = [
     "concat",
     "concat_frames",
     "empty_unified",
+    "require_columns",
     "single_unit",
     "validate_unified",
 ]
@@ -233,3 +234,18 @@ def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     df.attrs = {"sources": sources} if sources else {}
     validate_unified(df)
     return df
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[object], parameter: str) -> None:
+    """Raise :class:`InvalidParameter` naming each column ``df`` lacks.
+
+    A filter, group-by or monitor naming a column the frame does not have is an
+    error, never "no data": the one check every such entry point makes.
+    """
+    missing = [c for c in columns if not isinstance(c, str) or c not in df.columns]
+    if missing:
+        names = ", ".join(repr(c) for c in missing)
+        raise InvalidParameter(
+            parameter,
+            f"the frame has no column {names}; it has {', '.join(map(str, df.columns))}",
+        )

@@ -18,7 +18,13 @@ import pandas as pd
 
 from ..errors import InvalidParameter, SchemaError
 from ..grains import one_grain_per_period
-from ..schema import UNIFIED_DTYPES, coerce_unified, single_unit, validate_unified
+from ..schema import (
+    UNIFIED_DTYPES,
+    coerce_unified,
+    require_columns,
+    single_unit,
+    validate_unified,
+)
 
 NS_PER_DAY = 86_400_000_000_000
 # 1970-01-01 was a Thursday: adding 3 days makes whole weeks start on Monday.
@@ -87,12 +93,7 @@ def as_columns(
         cols = [by]
     else:
         cols = list(by)
-    for c in cols:
-        if not isinstance(c, str) or c not in df.columns:
-            raise InvalidParameter(
-                parameter,
-                f"unknown column {c!r}; expected one of {', '.join(map(str, df.columns))}",
-            )
+    require_columns(df, cols, parameter)
     if len(set(cols)) != len(cols):
         raise InvalidParameter(parameter, f"a column is named twice in {cols}")
     return cols

@@ -57,6 +57,7 @@ __all__ = [
     "row_teams",
     "split_cents",
     "team_frame",
+    "with_team",
 ]
 
 TABLE_COLUMNS = [
@@ -659,6 +660,20 @@ def row_teams(
     team = team.astype(object)
     team[in_pool] = None
     return team, shared
+
+
+def with_team(
+    df: pd.DataFrame, rules: AllocationRules | Mapping[str, Any] | str | Path
+) -> pd.DataFrame:
+    """``df`` plus a categorical ``team`` column: the owning team, ``shared: <rule>``
+    for a row a shared rule splits, or ``unallocated`` (rule values are not checked)."""
+    rules = AllocationRules.coerce(rules)
+    team, shared = row_teams(df, rules)
+    label = np.where(pd.isna(team), np.char.add("shared: ", shared.astype(str)), team)
+    order = [*rules.names[:-1], *(f"shared: {r.name}" for r in rules.shared), UNALLOCATED]
+    out = df.copy(deep=False)
+    out["team"] = pd.Categorical(label, categories=order)
+    return out
 
 
 def _assign_rows(

@@ -62,6 +62,8 @@ def overview(
     as_of: Any = None,
     lag: timedelta | None = None,
     events: Any = None,
+    rules: Any = None,
+    team: str | None = None,
 ) -> pd.DataFrame:
     """One row per provider, account and billing unit for the current calendar month.
 
@@ -79,6 +81,9 @@ def overview(
         events: planned changes for the forecast (see :class:`Event`): a list for
             every account, or a mapping keyed like ``allowances`` (``provider``,
             ``(provider, account_id)`` or ``account_id``) to a list.
+        rules: allocation rules (docs/allocation.md): one table per team (a
+            ``team`` column first), each on the team's rows and its share of
+            shared rows; ``team`` keeps one team.
 
     Returns:
         ``provider``, ``account_id``, ``account_name``, ``period_start``,
@@ -92,6 +97,25 @@ def overview(
         ``as_of``, ``complete_until`` and a ``note``.
     """
     df = check_frame(df)
+    if rules is not None:
+        from .allocation import AllocationRules, team_frame
+
+        rules = AllocationRules.coerce(rules)
+        teams = [team] if team is not None else list(rules.names)
+        parts = [
+            overview(
+                team_frame(df, rules, t, strict=False),
+                allowances=allowances,
+                as_of=as_of,
+                lag=lag,
+                events=events,
+            ).assign(team=t)
+            for t in teams
+        ]
+        out = pd.concat(parts, ignore_index=True)
+        return out[["team", *(c for c in out.columns if c != "team")]]
+    if team is not None:
+        raise InvalidParameter("team", "give the allocation rules too: rules=...")
     allowances = dict(allowances or {})
     present = [str(p) for p in df["provider"].dropna().unique()]
     order = [p for p in PROVIDERS if p in present] + sorted(
@@ -275,7 +299,7 @@ def _limits(
                 raise InvalidParameter(
                     "allowances", f"a ParticlePlan was given for {provider} account {account!r}"
                 )
-            limits[(account, unit)] = value.data_ops / value.months
+            limits[(account, unit)] = value.monthly_allowance
             notes[(account, unit)] = f"{value.name} plan" + (
                 f", 1/{value.months} of its allowance" if value.months > 1 else ""
             )

@@ -77,6 +77,12 @@ class ParticlePlan:
             )
         object.__setattr__(self, "thresholds", shares)
 
+    @property
+    def monthly_allowance(self) -> float:
+        """Data operations a calendar month: the one allowance the overview, the monitors
+        and the forecasts measure a month against (a plan over several months pro rata)."""
+        return self.data_ops / self.months
+
     @classmethod
     def free(cls) -> ParticlePlan:
         """The Free plan: 100,000 data operations a month, up to 100 devices."""

@@ -17,6 +17,7 @@ same usage twice. Storage only: fetching reports (``refresh``) lives in
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -24,11 +25,11 @@ from typing import Any
 from ..defaults import ARCHIVE_ENV
 from ._grain import GRAINS
 from ._lazy import daily_cube, scan
-from ._migrate import Migration
+from ._migrate import Migration, migrate_columns
 from ._migrate import migrate as _migrate
 from ._read import history, last_archived, sql
 from ._store import ArchiveError, archive_root, clean_source, store
-from ._table import PARTITIONS, TABLE_SCHEMA
+from ._table import PARTITIONS, TABLE_SCHEMA, archive_errors
 from ._write import ArchiveWrite, archive_file, archive_frame
 
 __all__ = [
@@ -56,9 +57,15 @@ def migrate(
     archive: str | os.PathLike[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> Migration:
-    """Move an archive of the old Parquet layout into the Delta table (once; idempotent).
+    """Bring an older archive up to date (idempotent): move the old Parquet layout
+    into the Delta table, and read again, from their source files, the reports
+    archived without the columns their reader now keeps (HERE ``project``,
+    ``billing_tag``).
 
     Runs by itself the first time an old archive is opened; this is the same step
     on demand (``usage-analysis archive migrate``).
     """
-    return _migrate(store(archive, storage_options))
+    s = store(archive, storage_options)
+    with archive_errors(s, "migrate"):
+        done = _migrate(s)
+        return dataclasses.replace(done, reports_reread=migrate_columns(s))

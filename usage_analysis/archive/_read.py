@@ -442,7 +442,6 @@ _QUERY_ERRORS = (
     duckdb.BinderException,
     duckdb.CatalogException,
     duckdb.ConversionException,
-    duckdb.InvalidInputException,
     duckdb.OutOfRangeException,
     duckdb.NotImplementedException,
     duckdb.SyntaxException,
@@ -492,7 +491,6 @@ def _file_select(
     if not files:
         con.register(name, schema.empty_table())
         return f"SELECT {cols} FROM {name}"
-    by_name = "true" if extra_columns(schema.names) else "false"
     branches = []
     hive = [path for path, _, safe in files if safe]
     odd = [(path, keys) for path, keys, safe in files if not safe]
@@ -500,7 +498,7 @@ def _file_select(
         listed = ", ".join(_literal(p) for p in hive)
         branches.append(
             f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning = true, "
-            f"hive_types = {_HIVE_TYPES}, union_by_name = {by_name})"
+            f"hive_types = {_HIVE_TYPES})"
         )
     if odd:
         parts = pa.table(
@@ -514,7 +512,7 @@ def _file_select(
         qualified = ", ".join(f'p."{c}"' if c in PARTITIONS else f'f."{c}"' for c in schema.names)
         branches.append(
             f"SELECT {qualified} FROM read_parquet([{listed}], hive_partitioning = false, "
-            f"filename = true, union_by_name = {by_name}) AS f JOIN {name} AS p USING (filename)"
+            f"filename = true) AS f JOIN {name} AS p USING (filename)"
         )
     return " UNION ALL ".join(branches)
 
@@ -528,6 +526,11 @@ def _native_views(con: duckdb.DuckDBPyConnection, snap: Snapshot) -> bool:
     """
     s = snap.store
     if not s.local or "=" in s.path or _GLOB & set(s.path):
+        return False
+    if snap.extras:
+        # Files written before a reader's columns joined the table lack them, and
+        # DuckDB cannot name a column no listed file has: Arrow's dataset scan, which
+        # reads such columns as missing, serves this table.
         return False
     if snap.files is None:
         return False

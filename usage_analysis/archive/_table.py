@@ -189,7 +189,11 @@ def open_table(s: Store, as_of: object = None) -> DeltaTable | None:
 
 def table_schema(table: DeltaTable) -> pa.Schema:
     """The table's columns as Arrow: ``TABLE_SCHEMA`` plus columns readers added."""
-    return pa.schema(table.schema().to_arrow())
+    schema = pa.schema(table.schema().to_arrow())
+    # In the table's own order, whatever order a schema merge left (delta-rs puts
+    # partition columns last): the same columns in the same place for every reader.
+    ours = [schema.field(n) for n in TABLE_SCHEMA.names if n in schema.names]
+    return pa.schema(ours + [f for f in schema if f.name not in TABLE_SCHEMA.names])
 
 
 def extra_columns(names: Iterable[Any]) -> list[str]:

@@ -435,13 +435,17 @@ def _rows_at(s: Store, version: int) -> int:
 
 
 def _partitions(frame: pd.DataFrame) -> tuple[str, ...]:
-    keys = frame[list(PARTITIONS)].drop_duplicates()
-    return tuple(
-        sorted(
-            "/".join(f"{k}={'' if pd.isna(v) else v}" for k, v in zip(PARTITIONS, row, strict=True))
-            for row in keys.itertuples(index=False)
-        )
-    )
+    """The partitions the rows go to, from the categorical codes (no string per row)."""
+    columns = [pd.Categorical(frame[k]) for k in PARTITIONS]
+    key = np.zeros(len(frame), np.int64)
+    for c in columns:
+        key = key * (len(c.categories) + 1) + (c.codes.astype(np.int64) + 1)
+    _, first = np.unique(key, return_index=True)
+    out = []
+    for i in first:
+        values = [c.categories[c.codes[i]] if c.codes[i] >= 0 else "" for c in columns]
+        out.append("/".join(f"{k}={v}" for k, v in zip(PARTITIONS, values, strict=True)))
+    return tuple(sorted(out))
 
 
 def archive_frame(
@@ -473,14 +477,28 @@ def archive_frame(
     ``report_id``, ``source`` and ``archived_at`` are kept. ``account`` fills a
     missing ``account_id`` (a Particle CSV does not name its account).
     """
-    frame = _prepare(df, report_id=report_id, source=source, account=account, grain=grain)
-    ids = frame["report_id"]
-    summary_id = str(ids.iloc[0]) if len(ids) and _is_constant(ids) else "several"
     s = store(archive, storage_options)
     with archive_errors(s, "write"):
         ensure_migrated(s)
-        if frame.empty:
-            return ArchiveWrite(summary_id, 0, 0, ())
+        return write_frame(s, df, report_id=report_id, source=source, account=account, grain=grain)
+
+
+def write_frame(
+    s: Store,
+    df: pd.DataFrame,
+    *,
+    report_id: str | None = None,
+    source: object = None,
+    account: str | None = None,
+    grain: str | None = None,
+) -> ArchiveWrite:
+    """:func:`archive_frame` on a resolved store, migrated already."""
+    frame = _prepare(df, report_id=report_id, source=source, account=account, grain=grain)
+    ids = frame["report_id"]
+    summary_id = str(ids.iloc[0]) if len(ids) and _is_constant(ids) else "several"
+    if frame.empty:
+        return ArchiveWrite(summary_id, 0, 0, ())
+    with archive_errors(s, "write"):
         data = _to_arrow(frame, extra_columns(frame.columns))
         write_id = os.urandom(8).hex()
         metadata = {"usage_analysis.report_id": summary_id, "usage_analysis.write_id": write_id}

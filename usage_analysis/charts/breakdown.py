@@ -27,6 +27,7 @@ from ._common import (
     _units,
     format_quantity,
 )
+from ._fresh import note as fresh_note
 from ._style import (
     _TREE_WRAP_CHARS,
     OTHER_COLOR,
@@ -127,7 +128,7 @@ def breakdown(
                 y=domain["y"][1],
                 yanchor="bottom",
             )
-    _layout(fig, title=text, height=560 if n_rows == 1 else 420 * n_rows)
+    _layout(fig, title=text, note=fresh_note(df), height=560 if n_rows == 1 else 420 * n_rows)
     # A label that would need a font under 10 px is left to the hover: unreadable
     # slivers of text helped nobody.
     fig.update_layout(

@@ -28,6 +28,7 @@ from ._common import (
     _num,
     _units,
 )
+from ._fresh import note as fresh_note
 from ._style import (
     _AXIS_TITLE_PX,
     _TICK_LINE_PX,
@@ -67,6 +68,7 @@ def top_bar(
     if not units:
         return _empty(text)
     by_cols = [by] if by == ucol else [by, ucol]
+    note = fresh_note(df)
     table = usage_by(df, by=by_cols, top=n, other=other, quantity=quantity)
     labels = _labels(df, by, table[by].unique().tolist())
     parts = {
@@ -78,6 +80,7 @@ def top_bar(
         units,
         shared_x=False,
         panels=[max(26 * len(parts[u]), 120 if len(units) == 1 else 60) for u in units],
+        note=note,
         below=_TICK_LINE_PX + _AXIS_TITLE_PX,
     )
     for unit in units:
@@ -109,7 +112,7 @@ def top_bar(
         fig.update_yaxes(
             autorange="reversed", automargin=True, title_text=noun, **_cell(units, unit)
         )
-    _layout(fig, title=text, **geometry)
+    _layout(fig, title=text, note=note, **geometry)
     return fig
 
 
@@ -161,6 +164,7 @@ def period_over_period(
     if to_date:
         prev_name += " (same days)"
     text = title or f"{cur_name} against {prev_name}, by {noun}"
+    note = fresh_note(df)
     parts = []
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
@@ -176,6 +180,7 @@ def period_over_period(
         shared_x=False,
         panels=[300 if len(units) == 1 else 220] * len(units),
         below=lines * _TICK_LINE_PX + _AXIS_TITLE_PX,
+        note=note,
     )
     for k, (unit, part, names) in enumerate(parts):
         prev = _num(part["previous"])
@@ -213,7 +218,7 @@ def period_over_period(
             tickangle=0,
             **_cell(units, unit),
         )
-    _layout(fig, title=text, **geometry)
+    _layout(fig, title=text, note=note, **geometry)
     fig.update_layout(barmode="group", bargap=0.25)
     return fig
 

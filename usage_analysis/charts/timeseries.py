@@ -31,6 +31,8 @@ from ._common import (
     _period_range,
     _units,
 )
+from ._fresh import bar_marker, chart_freshness, patterns, with_note
+from ._fresh import note as fresh_note
 from ._style import (
     _DATE_TICKS_PX,
     _cell,
@@ -86,6 +88,8 @@ def usage_over_time(
     units = _units(df, ucol)
     if not units:
         return _empty(text)
+    fresh = chart_freshness(df)
+    note = with_note(note, fresh_note(df, used, marked=kind == "bar", fresh=fresh))
     by_cols = [by] if by == ucol else [by, ucol]
     table = usage_by(df, by=by_cols, freq=used, top=n, quantity=quantity)
     labels = _labels(df, by, table[by].unique().tolist())
@@ -100,6 +104,8 @@ def usage_over_time(
     # Dates formatted once for the whole table, not once per trace.
     all_x = _dates(table["period_start"])
     all_y = _num(table[quantity])
+    # Bars of the period still running (dots) and of HERE's provisional days (hatched).
+    all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype=object)
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
         traces: list[Any] = []
@@ -124,7 +130,7 @@ def usage_over_time(
                     "type": "bar",
                     "x": x,
                     "y": y,
-                    "marker": {"color": colors[label]},
+                    "marker": bar_marker(colors[label], list(all_shapes[at])),
                     **common,
                 }
             else:

@@ -27,6 +27,7 @@ from ..analysis.freshness import Freshness, freshness, ran_out_text
 from ..analysis.prices import PriceBook
 from ..defaults import HERE_DATA_LAG
 from ..errors import UnitMismatch, UsageAnalysisError
+from ..schema import require_columns
 from .spec import Monitor
 
 __all__ = ["Alert", "MonitorState", "evaluate", "finalized", "reported", "status_text"]
@@ -156,11 +157,9 @@ def _mask(df: pd.DataFrame, m: Monitor) -> np.ndarray:
         meter = df["meter"].astype(object).eq(m.meter) | df["meter_id"].astype(object).eq(m.meter)
         mask &= meter.to_numpy(dtype=bool, na_value=False)
     if m.tag is not None:
-        if "billing_tag" not in df.columns:
-            mask[:] = False
-        else:
-            tag = df["billing_tag"].astype(object).eq(m.tag)
-            mask &= tag.to_numpy(dtype=bool, na_value=False)
+        require_columns(df, ["billing_tag"], "tag")  # a missing column is an error, not "no data"
+        tag = df["billing_tag"].astype(object).eq(m.tag)
+        mask &= tag.to_numpy(dtype=bool, na_value=False)
     return mask
 
 

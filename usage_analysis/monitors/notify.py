@@ -171,6 +171,9 @@ class Notifier:
         if not timeout > 0 or timeout == float("inf"):
             raise ConfigurationError(f"timeout: expected seconds > 0, got {timeout!r}")
         self.timeout = float(timeout)
+        # A delivery that ran out of time: later messages to the same destinations fail
+        # at once, so that n alerts to a stalled webhook cost one timeout, not n.
+        self._stalled: str | None = None
 
     def __repr__(self) -> str:
         return f"<Notifier {len(self._urls)} destination(s)>"
@@ -188,6 +191,8 @@ class Notifier:
                 'no notification destination: set notify = ["<apprise URL>"] in the '
                 "monitors file or pass --notify"
             )
+        if self._stalled is not None:
+            raise DeadlineExceeded(f"not sent: {self._stalled}")
         app = apprise.Apprise()
         for i, url in enumerate(urls):
             if not app.add(url.get()):
@@ -215,11 +220,12 @@ class Notifier:
         worker.join(limit)
         if worker.is_alive() or not outcome:
             log.debug("notify: delivery still running after %.1f s; not waited for", limit)
-            raise DeadlineExceeded(
-                f"delivering the alert did not finish within {limit:g} s (NOTIFY_TIMEOUT): a "
+            self._stalled = (
+                f"delivering an alert did not finish within {limit:g} s (NOTIFY_TIMEOUT): a "
                 f"destination among {len(urls)} is too slow or does not answer; it is tried "
                 "again by the next check"
             )
+            raise DeadlineExceeded(self._stalled)
         result = outcome[0]
         if isinstance(result, BaseException):
             raise ConfigurationError(

@@ -29,9 +29,8 @@ from typing import Any
 
 from .._secrets import Secret, secret_url
 from ..analysis.events import Event, coerce_events
+from ..analysis.particle import ParticlePlan
 from ..defaults import (
-    PARTICLE_BLOCK_DATA_OPS,
-    PARTICLE_FREE_DATA_OPS,
     PARTICLE_THRESHOLDS,
     PROVIDERS,
 )
@@ -185,9 +184,9 @@ class Monitor:
     def limit(self) -> float | None:
         """The allowance (in the billable unit) or amount (money) the levels are shares of."""
         if self.plan == "free":
-            return float(PARTICLE_FREE_DATA_OPS)
+            return ParticlePlan.free().monthly_allowance
         if self.plan == "basic":
-            return float(self.blocks * PARTICLE_BLOCK_DATA_OPS)
+            return ParticlePlan.basic(blocks=self.blocks).monthly_allowance
         return self.amount if self.amount is not None else self.allowance
 
     @property

@@ -14,6 +14,7 @@ Readers are pure: no network, nothing written to disk.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -26,9 +27,16 @@ from .._memory import release_memory
 from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
 from . import _unified as U
 from . import here, informatica, particle
-from ._csv import Sniffed, closest, sniff
-from ._parse import CoercedValuesWarning, MissingValuesWarning, ParseContext, to_pandas
-from ._source import Member, Source, load_source
+from ._csv import LookalikeColumnWarning, Sniffed, closest, sniff
+from ._overlap import drop_covered
+from ._parse import (
+    CoercedValuesWarning,
+    MissingValuesWarning,
+    ParseContext,
+    _caller_level,
+    to_pandas,
+)
+from ._source import DuplicateMemberWarning, Member, Source, load_source
 from ._summary import SummaryRowWarning
 
 __all__ = [
@@ -36,6 +44,9 @@ __all__ = [
     "MIXED_COLUMN",
     "CoercedValuesWarning",
     "Detection",
+    "DuplicateMemberWarning",
+    "ExcelSheetsWarning",
+    "LookalikeColumnWarning",
     "MissingValuesWarning",
     "SummaryRowWarning",
     "detect",
@@ -149,21 +160,61 @@ def _plan_member(member: Member, *, label: str, provider: str | None, kind: str 
     )
 
 
-def _pick_sheet(src: Source, provider: str | None, kind: str | None) -> None:
-    """An Excel workbook: read the first sheet that is a report (the first sheet if none is)."""
-    if not src.other_sheets:
+class ExcelSheetsWarning(UserWarning):
+    """A workbook has hidden sheets, which are not read.
+
+    ``df.attrs["sheets"]`` names the sheets read, ``df.attrs["hidden_sheets"]`` the
+    hidden ones and ``df.attrs["other_sheets"]`` the visible ones holding no report.
+    """
+
+
+def _pick_sheets(src: Source, provider: str | None, kind: str | None) -> None:
+    """An Excel workbook: read every visible sheet that is a report, and say which.
+
+    Hidden sheets are never read (they often hold old numbers) and are named in an
+    :class:`ExcelSheetsWarning`; visible sheets that are no report (notes, charts'
+    data) are listed in ``attrs["other_sheets"]``; a report sheet with a formula
+    whose value was never saved is refused (it would read as empty).
+    """
+    if src.container != "excel":
         return
-    for sheet in [*src.members, *src.other_sheets]:
+    reports, first_error = [], None
+    for sheet in src.members:
         try:
             _plan_member(sheet, label=src.label, provider=provider, kind=kind)
-        except ReportParseError:
+        except ReportParseError as exc:
+            first_error = first_error or exc
+            src.other_sheets.append(str(sheet.sheet))
             continue
-        src.members = [sheet]
-        return
+        reports.append(sheet)
+    if not reports:
+        assert first_error is not None
+        raise first_error
+    for sheet in reports:
+        if sheet.uncached:
+            cells = ", ".join(sheet.uncached[:5])
+            raise ReportParseError(
+                f"sheet {sheet.sheet!r} has formulas without a saved value (cells {cells}"
+                f"{' ...' if len(sheet.uncached) > 5 else ''}): they would read as empty, "
+                "losing their counts; open the workbook in a spreadsheet and save it again",
+                file=src.label,
+                member=sheet.name,
+                column=sheet.uncached[0],
+                expected="formulas saved with their values",
+            )
+    src.members = reports
+    if src.hidden_sheets:
+        warnings.warn(
+            ExcelSheetsWarning(
+                f"{src.label}: hidden sheet(s) {', '.join(repr(h) for h in src.hidden_sheets)} "
+                f"not read; read: {', '.join(repr(m.sheet) for m in reports)}"
+            ),
+            stacklevel=_caller_level(),
+        )
 
 
 def _plans(src: Source, provider: str | None, kind: str | None) -> list[_Plan]:
-    _pick_sheet(src, provider, kind)
+    _pick_sheets(src, provider, kind)
     if src.obj is not None:
         if provider not in (None, "here") or kind not in (None, "search"):
             raise InvalidParameter("source", "parsed JSON objects can only be HERE search pages")
@@ -202,9 +253,14 @@ def _read_group(
     provider, kind = plans[0].provider, plans[0].kind
     mod = _MODULES[provider]
     if kind == "search":
+        seen: set[str] = set()  # page fingerprints across every member of the source
         frames = [
             here.read_pages(
-                p.json, ctx=ctx, member=p.member.name if p.member else None, column_map=column_map
+                p.json,
+                ctx=ctx,
+                member=p.member.name if p.member else None,
+                column_map=column_map,
+                seen=seen,
             )
             for p in plans
         ]
@@ -216,6 +272,16 @@ def _read_group(
             tables.append(
                 mod.read_csv(p.member, p.sniffed, kind=kind, ctx=ctx, column_map=column_map)
             )
+        if len(tables) > 1:
+            names = [
+                (p.member.name or (f"sheet {p.member.sheet}" if p.member.sheet else None))
+                if p.member
+                else None
+                for p in plans
+            ]
+            keep = drop_covered(tables, names, label=src.label, skipped=src.skipped)
+            plans = [plans[i] for i in keep]
+            tables = [tables[i] for i in keep]
         table = (
             tables[0]
             if len(tables) == 1
@@ -239,6 +305,9 @@ def _read_group(
     sheets = [p.member.sheet for p in plans if p.member is not None and p.member.sheet]
     if sheets:
         df.attrs["sheet"] = sheets[0]
+        df.attrs["sheets"] = sheets
+        df.attrs["hidden_sheets"] = list(src.hidden_sheets)
+        df.attrs["other_sheets"] = list(src.other_sheets)
     if src.skipped:
         df.attrs["skipped_members"] = list(src.skipped)
     return df
@@ -348,11 +417,18 @@ def read_report(
         dayfirst: ``True`` for DD/MM/YYYY dates, ``False`` for MM/DD/YYYY, when the
             file's slash dates could be either. Default: found from the dates.
 
-    A bottom summary row ("Total", or a row without ids equal to the sum of the
-    rows above) is left out with a :class:`SummaryRowWarning` and listed in
-    ``df.attrs["summary_rows"]``; numbers written ``NaN``/``null``/``N/A`` are
-    missing, counted in ``df.attrs["missing_markers"]`` with a
-    :class:`MissingValuesWarning`.
+    Summary rows (totals, subtotals, averages, footer notes; any label, any
+    position, nested) are found by arithmetic, by the rule in
+    :mod:`usage_analysis.readers._summary`: left out with a
+    :class:`SummaryRowWarning` and listed in ``df.attrs["summary_rows"]``. Numbers
+    written ``NaN``/``null``/``N/A`` (and JSON nulls) are missing, counted in
+    ``df.attrs["missing_markers"]`` with a :class:`MissingValuesWarning`. An archive
+    member that is a copy (same bytes, any nesting) or is covered by a combined
+    member (``MeteringSummary_AllOrgs.csv``) is read once, with a
+    :class:`DuplicateMemberWarning` (``df.attrs["skipped_members"]``). An Excel
+    workbook is read from its visible report sheets (``df.attrs["sheets"]``);
+    hidden sheets are named in an :class:`ExcelSheetsWarning`. Saved HERE pages
+    are checked as ``search()`` checks them: a repeated or missing page raises.
 
     Raises:
         ReportParseError: the file is not a report this package reads, is damaged,

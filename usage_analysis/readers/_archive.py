@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import itertools
 import struct
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -32,10 +33,19 @@ except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fall
 # Both modules' errors (isal's is its own class).
 _INFLATE_ERRORS: tuple[type[BaseException], ...] = (zlib.error, _inflate.error)
 
-__all__ = ["Budget", "GzipStream", "check_zip", "gunzip", "unzip"]
+__all__ = [
+    "Budget",
+    "GzipStream",
+    "check_zip",
+    "gunzip",
+    "member_key",
+    "split_concatenated",
+    "unzip",
+]
 
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20
+_FIRST_FEED = 1 << 12
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # zipfile's own layout of a local file header
 
 
@@ -119,6 +129,7 @@ class GzipStream(io.RawIOBase):
         self._fed = 0  # input bytes handed to the current member's decompressor
         self._out = 0  # bytes produced so far
         self._d: Any = None
+        self._feed = _FIRST_FEED
         self._pending = b""
         self._done = False
         self._start_member()
@@ -149,6 +160,9 @@ class GzipStream(io.RawIOBase):
             return
         self._d = _inflate.decompressobj(16 + zlib.MAX_WBITS)
         self._fed = 0
+        # Input is fed in growing pieces: zlib copies what a member leaves unused,
+        # so a fixed 1 MB feed per member made a file of many tiny members quadratic.
+        self._feed = _FIRST_FEED
 
     def _consumed(self) -> int:
         """Compressed bytes really consumed: fed, minus what zlib has not used yet."""
@@ -167,7 +181,8 @@ class GzipStream(io.RawIOBase):
                 chunk_in: bytes | memoryview = d.unconsumed_tail
             else:
                 start = self._pos + self._fed
-                chunk_in = self._view[start : start + _CHUNK]
+                chunk_in = self._view[start : start + self._feed]
+                self._feed = min(self._feed * 2, _CHUNK)
                 self._fed += len(chunk_in)
                 if not len(chunk_in):
                     try:
@@ -238,11 +253,12 @@ def _check_layout(raw: memoryview, infos: list[zipfile.ZipInfo], label: str) -> 
     """
     seen: dict[str, str] = {}
     for info in infos:
-        key = info.filename.replace("\\", "/")
+        key = member_key(info.filename)
         if key in seen:
             raise _zip_error(
-                "two members have the same name: refusing an archive whose members could be "
-                "read twice or hide each other",
+                f"two members have the same name ({seen[key]!r} and {info.filename!r} differ "
+                "only in form: path, case or Unicode spelling): refusing an archive whose "
+                "members could be read twice or hide each other",
                 label,
                 info.filename,
                 expected="unique member names",
@@ -273,6 +289,41 @@ def _check_layout(raw: memoryview, infos: list[zipfile.ZipInfo], label: str) -> 
                 name,
                 expected="members stored one after the other",
             )
+
+
+def member_key(name: str) -> str:
+    """A member name in one form: ``./a.csv``, ``d//A.CSV`` and NFD spellings all meet.
+
+    Slashes (either way) and ``.`` segments are normalised, Unicode is NFC, case
+    is folded: two members with one key are one file as far as a user can tell.
+    """
+    parts = [p for p in name.replace("\\", "/").split("/") if p not in ("", ".")]
+    return unicodedata.normalize("NFC", "/".join(parts)).casefold()
+
+
+def split_concatenated(data: pa.Buffer, *, label: str) -> list[pa.Buffer]:
+    """The archives of ``data``: more than one when ZIPs were concatenated (``cat a.zip b.zip``).
+
+    A ZIP reader finds only the last end-of-central-directory record, and takes
+    whatever precedes that archive's first member as a stub to skip: the members
+    of the archives before it would be lost without a word. When those leading
+    bytes are themselves a ZIP (they start with a local file header), they are
+    read too, recursively.
+    """
+    parts: list[pa.Buffer] = []
+    rest = data
+    while True:
+        with open_zip(rest, label=label) as zf:
+            offsets = [i.header_offset for i in zf.infolist()]
+        start = min(offsets) if offsets else 0
+        if start <= 0 or bytes(rest.slice(0, 4)) != b"PK\x03\x04":
+            parts.append(rest)
+            break
+        parts.append(rest.slice(start))
+        rest = rest.slice(0, start)
+        if len(parts) > defaults.MAX_ZIP_MEMBERS:
+            raise _zip_error("too many concatenated archives", label, expected="one ZIP archive")
+    return parts[::-1]
 
 
 def _unsafe_name(name: str) -> bool:

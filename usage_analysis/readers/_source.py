@@ -18,7 +18,9 @@ sheet; an HTML page (a login or error page saved by mistake) is refused.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -28,14 +30,31 @@ import pyarrow as pa
 
 from ..errors import ReportParseError
 from . import _excel
-from ._archive import GZIP_MAGIC, Budget, GzipStream, check_zip, open_zip, unzip
+from ._archive import (
+    GZIP_MAGIC,
+    Budget,
+    GzipStream,
+    check_zip,
+    member_key,
+    open_zip,
+    split_concatenated,
+    unzip,
+)
+from ._stack import caller_level as _caller_level
 
-__all__ = ["Member", "Source", "load_source"]
+__all__ = ["DuplicateMemberWarning", "Member", "Source", "load_source"]
 
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header; an empty archive
 # Archives inside archives: a ZIP of gzipped CSVs is plausible, deeper is not.
 _MAX_DEPTH = 2
 _HTML_STARTS = ("<!doctype html", "<html", "<head", "<body", "<?xml")
+
+
+class DuplicateMemberWarning(UserWarning):
+    """An archive holds the same file twice (same bytes, at any nesting level): read once.
+
+    ``df.attrs["skipped_members"]`` names the copies left out.
+    """
 
 
 @dataclass
@@ -54,6 +73,7 @@ class Member:
     path: str | None = None
     opener: Callable[[], GzipStream] | None = None
     sheet: str | None = None  # the Excel sheet this member was read from
+    uncached: list[str] = field(default_factory=list)  # formula cells with no saved value
 
     @property
     def data(self) -> pa.Buffer:
@@ -98,8 +118,9 @@ class Source:
     obj: Any = None  # parsed JSON handed over as Python objects
     container: str | None = None  # "zip", "gzip", "excel" or None
     skipped: list[str] = field(default_factory=list)  # archive metadata members left out
-    # Excel: the sheets not read (a workbook's report is one sheet).
-    other_sheets: list[Member] = field(default_factory=list)
+    # Excel: hidden sheets (never read), and visible sheets that hold no report.
+    hidden_sheets: list[str] = field(default_factory=list)
+    other_sheets: list[str] = field(default_factory=list)
     size: int = 0  # bytes of the source as given (compressed if it is)
 
 
@@ -216,15 +237,25 @@ def _is_plain_utf8(head: bytes) -> bool:
 
 
 def _workbook(data: bytes, *, label: str, member: str | None, src: Source) -> None:
+    """The visible sheets become members; hidden ones are listed (and said) but not read."""
     found = _excel.sheets(data, label=label, member=member)
     src.container = src.container or "excel"
-    members = []
-    for sheet, text in found:
-        m = _decode(pa.py_buffer(text), label=label, member=member)
-        m.sheet = sheet
-        members.append(m)
-    src.members.append(members[0])
-    src.other_sheets += members[1:]
+    for sheet in found:
+        if not sheet.visible:
+            src.hidden_sheets.append(sheet.name)
+            continue
+        m = _decode(pa.py_buffer(sheet.csv), label=label, member=member)
+        m.sheet = sheet.name
+        m.uncached = list(sheet.uncached)
+        src.members.append(m)
+    if not src.members:
+        raise ReportParseError(
+            f"every sheet with data is hidden ({', '.join(src.hidden_sheets)}): a hidden sheet "
+            "often holds old numbers, so none is read",
+            file=label,
+            member=member,
+            expected="the report on a visible sheet (unhide it if it is the report)",
+        )
 
 
 def _expand(
@@ -253,7 +284,22 @@ def _expand(
         def opener() -> GzipStream:
             return GzipStream(raw, label=label, member=member, budget=Budget(label, raw.size))
 
-        inner_head = opener().read(64 * 1024)
+        first = opener()
+        inner_head = first.read(256 * 1024)
+        if len(inner_head) < 256 * 1024 or not first.read(1):
+            # Small once inflated: keep the bytes, so no later step inflates it again
+            # (a file of a million empty gzip members then costs one pass, not four).
+            budget.add(len(inner_head), member=member)
+            _expand(
+                pa.py_buffer(inner_head),
+                label=label,
+                member=member,
+                budget=budget,
+                src=src,
+                depth=depth + 1,
+            )
+            return
+        inner_head = inner_head[: 64 * 1024]
         if depth == 0 and _is_plain_utf8(inner_head):
             _check_html(inner_head, label=label, member=member)
             # Read through the capped stream: never inflated whole before parsing.
@@ -286,21 +332,60 @@ def _expand(
                 return True
             return False
 
-        for name, data in unzip(raw, label=label, budget=budget, skip=skip):
-            _expand(
-                pa.py_buffer(data),
-                label=label,
-                member=name,
-                budget=budget,
-                src=src,
-                depth=depth + 1,
-            )
+        for part in split_concatenated(raw, label=label):
+            for name, data in unzip(part, label=label, budget=budget, skip=skip):
+                _expand(
+                    pa.py_buffer(data),
+                    label=label,
+                    member=name if member is None else f"{member}/{name}",
+                    budget=budget,
+                    src=src,
+                    depth=depth + 1,
+                )
         if not src.members:
             raise ReportParseError(
                 "archive holds no report files", file=label, expected="at least one CSV member"
             )
         return
     src.members.append(_decode(raw, label=label, member=member))
+
+
+def _drop_copies(src: Source) -> None:
+    """One copy of each file: members are compared by name form and by content digest.
+
+    The same bytes twice (``a.csv`` beside ``backup.zip/a.csv``, or under two names)
+    are read once, with a :class:`DuplicateMemberWarning`; two different files
+    whose names differ only in form (``./a.csv``/``A.csv``/NFD) are refused.
+    """
+    by_digest: dict[bytes, str] = {}
+    by_key: dict[str, str] = {}
+    kept = []
+    for m in src.members:
+        name = (m.name or "") + (f"[sheet {m.sheet}]" if m.sheet else "")
+        digest = hashlib.blake2b(memoryview(m.data), digest_size=20).digest()
+        if digest in by_digest:
+            src.skipped.append(name)
+            warnings.warn(
+                DuplicateMemberWarning(
+                    f"{src.label}: member {name!r} holds the same bytes as "
+                    f"{by_digest[digest]!r}; it is read once"
+                ),
+                stacklevel=_caller_level(),
+            )
+            continue
+        key = member_key(name)
+        if key in by_key:
+            raise ReportParseError(
+                f"two members have the same name ({by_key[key]!r} and {name!r} differ only in "
+                "form) but different content: refusing an archive whose members could be read "
+                "twice or hide each other",
+                file=src.label,
+                member=name,
+                expected="unique member names",
+            )
+        by_digest[digest] = by_key[key] = name
+        kept.append(m)
+    src.members = kept
 
 
 def load_source(source: Any) -> Source:
@@ -318,6 +403,8 @@ def load_source(source: Any) -> Source:
         return src
     src.size = raw.size
     _expand(raw, label=label, member=None, budget=Budget(label, raw.size), src=src, depth=0)
+    if len(src.members) > 1:
+        _drop_copies(src)
     is_path = isinstance(source, os.PathLike) or (isinstance(source, str) and label != "<text>")
     plain = is_path and src.container is None
     only = src.members[0] if len(src.members) == 1 else None

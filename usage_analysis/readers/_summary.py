@@ -23,9 +23,11 @@ a whole word of the cell ("Fleet Total", "Device A Total", "Total:").
 1. it misses at least one column of ``K`` (a row as complete as the rows it
    would close is data: a device called "Total Tracker" with its id and date is
    never a summary row, whatever its numbers), and
-2. it is labelled, or it keeps no column of ``K``, or it keeps at most one and
-   *B* has at least two rows (so a real two-row report, where row 2 may equal
-   row 1 by coincidence, loses nothing), and
+2. it keeps no column of ``K``, or it keeps one and is labelled or *B* has at
+   least two rows (so a real two-row report, where row 2 may equal row 1 by
+   coincidence, loses nothing). A cell holding a summary word is the row's label,
+   not a kept identity: "Fleet Total" in the name column of a row that has only
+   its date keeps one column (the date), and
 3. in every additive column where *r* has a value (at least one), the value is
    the sum of *B* (a total) or the mean of *B* (an average), to the precision it
    was written with.
@@ -59,6 +61,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ReportParseError
+from ._stack import caller_level
 
 __all__ = ["SUMMARY_WORDS", "Summary", "SummaryRowWarning", "find", "is_summary_label"]
 
@@ -268,18 +271,24 @@ def find(
     missing_any = (~filled).any(axis=1)
     # Labels matter only for rows that miss an identifying value (cheap to find).
     label_rows = np.zeros(n, dtype=bool)
+    # Identity cells: filled, and not a summary word (the label of a total is no id).
+    plain = filled.copy()
+    position = {c: j for j, (c, _) in enumerate(filled_cols)}
     if missing_any.any():
         for c in ident:
             if _is_text(table.schema.field(c).type):
                 hit = _labelled(table.column(c))
                 if hit is not None:
-                    label_rows |= hit & missing_any
+                    hit &= missing_any
+                    label_rows |= hit
+                    if c in position:
+                        plain[:, position[c]] &= ~hit
             if c in bad and bad_text is not None and c in bad_text:
                 texts = bad_text[c]
                 for i in np.flatnonzero(bad[c]).tolist():
                     if is_summary_label(texts[i]):
                         label_rows[i] = True
-    candidates = np.flatnonzero(missing_any & (label_rows | (kept_any <= 1)))
+    candidates = np.flatnonzero(missing_any & (plain.sum(axis=1) <= 1))
     if not len(candidates):
         return []
     values = np.column_stack(
@@ -295,6 +304,7 @@ def find(
         values=values,
         has_num=has_num,
         filled=filled,
+        plain=plain,
         label_rows=label_rows,
         blank=blank,
         additive=additive,
@@ -325,6 +335,7 @@ def _scan(
     values: np.ndarray,
     has_num: np.ndarray,
     filled: np.ndarray,
+    plain: np.ndarray,
     label_rows: np.ndarray,
     blank: np.ndarray,
     additive: Sequence[str],
@@ -378,8 +389,8 @@ def _scan(
             misses = key & ~filled[i]
             if not misses.any():
                 continue
-            keeps = int((key & filled[i]).sum())
-            if not (label_rows[i] or keeps == 0 or (keeps <= 1 and r[b] >= 2)):
+            keeps = int((key & plain[i]).sum())
+            if not (keeps == 0 or (keeps <= 1 and (label_rows[i] or r[b] >= 2))):
                 continue
             if _matches(values[i, cols], s[b, cols], row_texts):
                 return "total", b
@@ -390,7 +401,7 @@ def _scan(
         return None
 
     def note_or_raise(i: int, s_all: np.ndarray) -> Summary | None:
-        if int(filled[i].sum()) > 1:
+        if int(plain[i].sum()) > 1:
             return None
         if not has_num[i].any() and blank[i]:
             return Summary(i, "blank", "")
@@ -512,11 +523,5 @@ def record(ctx: Any, found: Sequence[Summary], *, line_of: Any, member: str | No
             f"out so nothing is counted twice: {shown}{more} (values = sum or mean of the rows "
             "they close; see df.attrs['summary_rows'])"
         ),
-        stacklevel=_level(),
+        stacklevel=caller_level(),
     )
-
-
-def _level() -> int:
-    from ._parse import _caller_level
-
-    return _caller_level()

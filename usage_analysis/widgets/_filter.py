@@ -35,8 +35,9 @@ NS_PER_DAY = 86_400_000_000_000
 # The columns a user filters by; every one is categorical in the unified frame.
 FILTER_COLUMNS: tuple[str, ...] = ("provider", "account_id", "product", "resource_id", "meter")
 # Columns some readers add beside the unified ones (HERE's project HRN and billing
-# tag): filters too, when the frame has them with a value.
-OPTIONAL_FILTER_COLUMNS: tuple[str, ...] = ("project", "billing_tag")
+# tag), and the allocated team (explorer ``rules=``): filters too, when the frame
+# has them with a value.
+OPTIONAL_FILTER_COLUMNS: tuple[str, ...] = ("team", "project", "billing_tag")
 # The filters that narrow the others' choices: after choosing a provider (or an
 # account), the product, device and meter lists hold only what occurs there.
 NARROWING_COLUMNS: tuple[str, ...] = ("provider", "account_id")

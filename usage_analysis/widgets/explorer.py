@@ -27,6 +27,7 @@ import plotly.graph_objects as go
 from .. import charts
 from .._memory import release_memory
 from ..analysis import ParticlePlan, plan_status
+from ..analysis.allocation import with_team
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
@@ -52,9 +53,11 @@ GROUP_BY: dict[str, str] = {
     "account_id": "account / org",
     "provider": "provider",
     "category": "category",
+    "team": "team (allocation rules)",
 }
 FILTER_LABELS: dict[str, str] = {
     "provider": "Provider",
+    "team": "Team",
     "account_id": "Account / org",
     "project": "Project (HERE)",
     "billing_tag": "Billing tag",
@@ -64,6 +67,7 @@ FILTER_LABELS: dict[str, str] = {
 }
 _CSS = {
     "provider": "ua-provider-filter",
+    "team": "ua-team-filter",
     "account_id": "ua-account-filter",
     "project": "ua-project-filter",
     "billing_tag": "ua-billing-tag-filter",
@@ -94,6 +98,8 @@ class UsageExplorer(widgets.VBox):
         export_dir: where "Save CSV" and "Save chart" write (default ``./exports``).
         fast: draw from category codes (``_aggregate``) where that is exact; ``False``
             computes everything from the filtered rows (the reference, for debugging).
+        rules: allocation rules (a TOML file or ``AllocationRules``): each row gets
+            its ``team`` (a shared row ``shared: <rule>``), to filter and group by.
 
     The current state is readable without a browser: ``selection``, ``view``,
     ``filtered`` (the rows), ``headline`` (a :class:`Headline`), ``figure`` (the
@@ -112,8 +118,11 @@ class UsageExplorer(widgets.VBox):
         top: int = 10,
         quantity: str | None = None,
         fast: bool = True,
+        rules: Any = None,
     ) -> None:
         validate_unified(df)
+        if rules is not None:  # a team filter and group-by (docs/allocation.md)
+            df = with_team(df, rules)
         super().__init__()
         self.add_class("ua-explorer")
         # pandas deep-copies ``attrs`` into every derived frame; the explorer needs none
@@ -146,7 +155,7 @@ class UsageExplorer(widgets.VBox):
         # Informatica's SUMMARY rows, which name no product).
         self._by_auto = by is None
         by = by if by is not None else default_by(df)
-        if by not in GROUP_BY:
+        if by not in GROUP_BY or by not in df.columns:
             raise InvalidParameter("by", f"expected one of {', '.join(GROUP_BY)}")
         if freq not in ("D", "W", "MS"):
             raise InvalidParameter("freq", "expected 'D', 'W' or 'MS'")
@@ -210,7 +219,7 @@ class UsageExplorer(widgets.VBox):
         # View options.
         self.by = styled(
             widgets.Dropdown(
-                options=[(v, k) for k, v in GROUP_BY.items()],
+                options=[(v, k) for k, v in GROUP_BY.items() if k in df.columns],
                 value=by,
                 description="group by",
                 style={"description_width": "initial"},
@@ -434,6 +443,7 @@ class UsageExplorer(widgets.VBox):
         meter: Sequence[Any] | None = None,
         project: Sequence[Any] | None = None,
         billing_tag: Sequence[Any] | None = None,
+        team: Sequence[Any] | None = None,
         start: date | str | None = None,
         end: date | str | None = None,
     ) -> None:
@@ -446,6 +456,7 @@ class UsageExplorer(widgets.VBox):
             "meter": meter,
             "project": project,
             "billing_tag": billing_tag,
+            "team": team,
         }
         self._quiet = True
         try:
@@ -586,7 +597,8 @@ class UsageExplorer(widgets.VBox):
         )
 
     def _draw(self, sel: Selected, view: View) -> go.Figure:
-        if self.fast and view.chart == "time":
+        # The allocated team is not among the columns _aggregate sums: drawn from the rows.
+        if self.fast and view.chart == "time" and view.by != "team":
             fig = fast_usage_over_time(
                 sel, by=view.by, freq=view.freq, top=view.top, quantity=view.quantity
             )

@@ -190,8 +190,11 @@ def _plan_headline(
             allowance=status.allowance,
         )
         projection = _projection(fc)
+        # The percent used is the forecast's (one computation for every surface).
+        percent = float(fc["percent"].iloc[0])
     except UsageAnalysisError as exc:
         note = f"no forecast: {exc}"
+        percent = status.percent
     projection.setdefault("forecast_end", status.period_end)
     projection.setdefault("forecast_start", status.period_start)
     last = status.period_end - pd.Timedelta(days=1)
@@ -201,7 +204,7 @@ def _plan_headline(
         unit=status.unit or unit,
         total=totals.get(status.unit or unit or ""),
         allowance=status.allowance,
-        percent=status.percent,
+        percent=percent,
         plan=plan.name,
         period=f"{status.period_start:%b %Y}"
         if plan.months == 1
