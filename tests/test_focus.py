@@ -125,8 +125,9 @@ def test_export_reads_the_archive_over_a_date_range(tmp_path: Path) -> None:
             str(archive),
             "--start",
             "2026-10-01",
+            # --end is the last day included, in every command
             "--end",
-            "2026-11-01",
+            "2026-10-31",
         ]
     )
     assert code == 0

@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import itertools
 import json
 import unicodedata
 import warnings
@@ -495,3 +496,107 @@ def test_gzip_of_many_empty_members_reads_in_linear_time() -> None:
         timings.append(time.perf_counter() - start)
         assert df["total_data_operations"].sum() == 5
     assert timings[1] < 8 * max(timings[0], 0.05)
+
+
+# --- Minor (reader side) -------------------------------------------------------------------
+
+HERE_HEADER = "usageDateTime,realmId,featureId,billableValue\n"
+
+
+@given(
+    st.integers(-12, 14),
+    st.sampled_from([0, 30]),
+    st.lists(st.integers(0, 60), min_size=1, max_size=5, unique=True),
+    st.sampled_from(["day", "hour"]),
+)
+@SETTINGS
+def test_here_times_with_offsets_keep_their_grain_and_their_day(
+    hours: int, minutes: int, days: list[int], grain: str
+) -> None:
+    sign = "-" if hours < 0 else "+"
+    offset = f"{sign}{abs(hours):02d}:{minutes if hours else 0:02d}"
+    assume(offset not in ("+00:00", "-00:00"))
+    first = dt.datetime(2026, 9, 20)
+    if grain == "day":
+        stamps = [first + dt.timedelta(days=d) for d in days]
+    else:
+        stamps = [first + dt.timedelta(hours=d) for d in days]
+    text = HERE_HEADER + "".join(f"{s.isoformat()}{offset},r,f,1\n" for s in stamps)
+    u = read_report(text.encode(), unified=True)
+    months = sorted(t.year * 12 + t.month for t in stamps)
+    if any(t.hour for t in stamps):
+        expected = "hour"
+    elif (
+        len(stamps) > 1
+        and all(t.day == 1 for t in stamps)
+        and all(b - a == 1 for a, b in itertools.pairwise(months))
+    ):
+        expected = "month"
+    else:
+        expected = "day"
+    assert u.attrs["detail_level"] == expected
+    if expected != "hour":
+        # The calendar day (month) written is the period, in the month it names.
+        assert sorted(u["period_start"].dt.date) == sorted(s.date() for s in stamps)
+        if expected == "day":
+            assert ((u["period_end"] - u["period_start"]) == dt.timedelta(days=1)).all()
+    else:
+        shift = dt.timedelta(hours=hours, minutes=minutes if hours >= 0 else -minutes)
+        want = sorted(s - shift for s in stamps)
+        assert [t.to_pydatetime().replace(tzinfo=None) for t in sorted(u["period_start"])] == want
+
+
+@given(st.lists(st.integers(0, 24), min_size=2, max_size=5, unique=True))
+@SETTINGS
+def test_a_here_file_is_monthly_only_when_its_firsts_are_consecutive_months(
+    months: list[int],
+) -> None:
+    stamps = [dt.date(2025 + m // 12, m % 12 + 1, 1) for m in months]
+    text = HERE_HEADER + "".join(f"{s.isoformat()}T00:00:00,r,f,1\n" for s in stamps)
+    u = read_report(text.encode(), unified=True)
+    ordered = sorted(months)
+    consecutive = all(b - a == 1 for a, b in itertools.pairwise(ordered))
+    assert u.attrs["detail_level"] == ("month" if consecutive else "day")
+
+
+@given(st.sampled_from(["Data Operations Billed", "Data Ops Used", "Billed data operations"]))
+@SETTINGS
+def test_a_lookalike_column_left_unread_is_said(other: str) -> None:
+    from usage_analysis.readers import LookalikeColumnWarning
+
+    text = f"Date,Device ID,Data Ops,{other}\n2026-10-01,{_dev(1)},5,6\n"
+    with pytest.warns(LookalikeColumnWarning, match=repr(other)):
+        df = read_report(text.encode())
+    assert df["total_data_operations"].tolist() == [5.0]
+
+
+@given(st.integers(1, 6), st.integers(0, 5))
+@SETTINGS
+def test_a_bare_cr_in_a_value_is_reported_at_its_line(rows: int, at: int) -> None:
+    at = min(at, rows - 1)
+    body = [f"2026-10-01,{_dev(i + 1)},dev{i},{i}" for i in range(rows)]
+    body[at] = f"2026-10-01,{_dev(at + 1)},de\rv{at},{at}"
+    text = "Date,Device ID,Device Name,Total Data Operations\n" + "\n".join(body) + "\n"
+    with pytest.raises(ReportParseError, match="carriage return") as err:
+        read_report(text.encode())
+    assert err.value.line == at + 2
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 9)), min_size=1, max_size=8))
+@SETTINGS
+def test_json_nulls_in_quantities_are_counted_and_said(values: list[int | None]) -> None:
+    from usage_analysis.readers import MissingValuesWarning
+
+    items = [
+        {"usageDateTime": "2026-10-01T00:00:00", "featureId": f"f{i}", "billableValue": v}
+        for i, v in enumerate(values)
+    ]
+    page = {"total": len(items), "limit": 100, "items": items}
+    nulls = sum(v is None for v in values)
+    if nulls:
+        with pytest.warns(MissingValuesWarning):
+            df = read_report(page)
+        assert df.attrs["missing_markers"] == {"billable_value": nulls}
+    else:
+        df = read_report(page)
+    assert df["billable_value"].sum() == sum(v or 0 for v in values)

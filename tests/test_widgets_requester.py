@@ -10,11 +10,14 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+from archive_helpers import usage
 
+from usage_analysis import history
 from usage_analysis.clients import HereClient, InformaticaClient, ParticleClient, PollSchedule
 from usage_analysis.emulator import running
 from usage_analysis.errors import InvalidParameter
@@ -36,6 +39,8 @@ class FakeJob:
     def __init__(self, *, polls: int = 2, fail: bool = False, never: bool = False) -> None:
         self.id = "REPORT-1001"
         self.provider = "particle"
+        self.account = "acme"
+        self.path = None
         self.state = "pending"
         self.provider_state = "pending"
         self.message: str | None = None
@@ -255,6 +260,27 @@ def test_an_error_in_on_complete_is_shown_and_the_frame_kept() -> None:
     assert any("RuntimeError: callback broke" in line for line in r.messages.lines)
 
 
+def test_an_archive_that_cannot_be_written_is_a_warning_and_the_frame_kept(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the archive folder should be")
+    job = FakeJob(polls=1)
+    job.frame = usage("2026-11-01", "2026-11-02")
+    r = ReportRequester(FakeParticle(job), poll_schedule=FAST, archive=blocker / "archive")
+    r.request()
+    r.wait(5)
+    assert r.dataframe is not None and r.status["state"] == "done"
+    assert any("REPORT-1001 was read but not archived" in line for line in r.messages.lines)
+    assert not r.messages.errors
+    # A writable one keeps the rows, as report provider:id.
+    r = ReportRequester(FakeParticle(job), poll_schedule=FAST, archive=tmp_path / "arch")
+    r.request()
+    r.wait(5)
+    kept = history(archive=tmp_path / "arch")
+    assert len(kept) == len(job.frame) and set(kept["report_id"]) == {"particle:REPORT-1001"}
+
+
 def test_the_token_never_appears_in_the_widget() -> None:
     client = FakeParticle(FakeJob(polls=1))
     r = ReportRequester(client, poll_schedule=FAST)
@@ -355,6 +381,9 @@ def test_particle_report_arrives_through_the_widget_over_http(emulator: Any) -> 
     assert df["period_start"].min() >= pd.Timestamp("2026-10-01", tz="UTC")
     assert df["period_start"].max() < pd.Timestamp("2026-11-01", tz="UTC")
     assert r.status["state"] == "done" and r.status["outstanding"] == 0
+    # The widget is the user's request surface: what arrives is kept in the archive.
+    kept = history(provider="particle")
+    assert len(kept) == len(df) and set(kept["report_id"]) == {f"particle:{r.job.id}"}
     # The job is now in the earlier-jobs list, and resuming it gives the same report.
     job_id = r.job.id
     assert r.jobs_select.value == job_id  # the newest job, preselected

@@ -79,7 +79,7 @@ from .readers import (
     read_report,
     to_unified,
 )
-from .refreshing import refresh
+from .refreshing import ArchiveWarning, archive_report, refresh
 from .schema import UNIFIED_COLUMNS, concat, validate_unified
 
 __version__ = "0.1.0"
@@ -92,6 +92,7 @@ __all__ = [
     "AllocationRules",
     "AllocationWarning",
     "AllowanceStatus",
+    "ArchiveWarning",
     "AuthenticationError",
     # readers
     "CoercedValuesWarning",
@@ -135,6 +136,7 @@ __all__ = [
     # archive
     "archive_file",
     "archive_frame",
+    "archive_report",
     "compare_periods",
     "concat",
     "costs",

@@ -1,5 +1,9 @@
 """``refresh``: fetch the reports an archive is missing and archive them.
 
+``archive_report(job)`` keeps one fetched report in the archive: clients only
+fetch and read (``ReportJob.to_dataframe`` never archives), so whoever asks for
+a report and wants it kept (``refresh``, the request widget, a notebook) calls it.
+
 Orchestration, above both layers it drives: the clients (``usage_analysis.clients``)
 request and download reports, the archive (``usage_analysis.archive``) stores
 them. Neither of those imports this module.
@@ -20,9 +24,39 @@ from .archive._read import _timestamp
 from .defaults import HERE_DATA_LAG, PARTICLE_ORG_ENV, PROVIDERS
 from .errors import InvalidParameter
 
-__all__ = ["refresh"]
+__all__ = ["ArchiveWarning", "archive_report", "refresh"]
 
 log = logging.getLogger(__name__)
+
+
+class ArchiveWarning(UserWarning):
+    """A report was read but could not be written to the usage archive."""
+
+
+def archive_report(
+    job: Any,
+    frame: pd.DataFrame | None = None,
+    *,
+    archive: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> ArchiveWrite:
+    """Write a fetched report's unified rows to the archive, as report ``provider:id``.
+
+    ``job`` is a :class:`~usage_analysis.clients.ReportJob` (downloaded first when
+    needed); ``frame`` its unified rows when already read (``job.to_dataframe(
+    unified=True)``), else they are read here. Providers delete reports after a few
+    days: this keeps them (``usage_analysis.history()``).
+    """
+    if frame is None:
+        frame = job.to_dataframe(unified=True)
+    return archive_frame(
+        frame,
+        report_id=f"{job.provider}:{job.id}",
+        source=job.path,
+        account=str(job.account),
+        archive=archive,
+        storage_options=storage_options,
+    )
 
 
 # How long a provider's latest usage stays provisional after it was reported.
@@ -117,17 +151,7 @@ def refresh(
         job.download(progress=progress, timeout=timeout)
         written = []
         for leaf in job.leaves():
-            frame = leaf.to_dataframe(unified=True, archive=False)
-            written.append(
-                archive_frame(
-                    frame,
-                    report_id=f"{provider}:{leaf.id}",
-                    source=leaf.path,
-                    account=account,
-                    archive=archive,
-                    storage_options=storage_options,
-                )
-            )
+            written.append(archive_report(leaf, archive=archive, storage_options=storage_options))
         return written
     finally:
         if own:

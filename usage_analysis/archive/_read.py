@@ -442,7 +442,6 @@ _QUERY_ERRORS = (
     duckdb.BinderException,
     duckdb.CatalogException,
     duckdb.ConversionException,
-    duckdb.InvalidInputException,
     duckdb.OutOfRangeException,
     duckdb.NotImplementedException,
     duckdb.SyntaxException,

@@ -435,13 +435,17 @@ def _rows_at(s: Store, version: int) -> int:
 
 
 def _partitions(frame: pd.DataFrame) -> tuple[str, ...]:
-    keys = frame[list(PARTITIONS)].drop_duplicates()
-    return tuple(
-        sorted(
-            "/".join(f"{k}={'' if pd.isna(v) else v}" for k, v in zip(PARTITIONS, row, strict=True))
-            for row in keys.itertuples(index=False)
-        )
-    )
+    """The partitions the rows go to, from the categorical codes (no string per row)."""
+    columns = [pd.Categorical(frame[k]) for k in PARTITIONS]
+    key = np.zeros(len(frame), np.int64)
+    for c in columns:
+        key = key * (len(c.categories) + 1) + (c.codes.astype(np.int64) + 1)
+    _, first = np.unique(key, return_index=True)
+    out = []
+    for i in first:
+        values = [c.categories[c.codes[i]] if c.codes[i] >= 0 else "" for c in columns]
+        out.append("/".join(f"{k}={v}" for k, v in zip(PARTITIONS, values, strict=True)))
+    return tuple(sorted(out))
 
 
 def archive_frame(

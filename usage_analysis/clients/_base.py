@@ -220,6 +220,12 @@ class BaseClient:
             raise InvalidParameter("rerequests", f"expected 0 or more, got {rerequests!r}")
         self.rerequests = int(rerequests)
 
+    @classmethod
+    def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> BaseClient:
+        """A client for a journal row's account and endpoints (credentials from the
+        environment and config files), so :func:`resume` can re-attach to its job."""
+        raise NotImplementedError
+
     # -- plumbing -------------------------------------------------------------
 
     @property

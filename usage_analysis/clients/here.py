@@ -171,6 +171,15 @@ class HereClient(BaseClient):
     default_endpoint = HERE_API_URL
     file_suffix = ".csv.gz"
 
+    @classmethod
+    def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> HereClient:
+        """A client for a journal row (see :meth:`BaseClient.from_journal`)."""
+        return cls(
+            realm_id=account,
+            base_url=endpoints.get("base_url"),
+            token_url=endpoints.get("token_url"),
+        )
+
     def __init__(
         self,
         *,

@@ -10,7 +10,7 @@ Sessions expire after 30 minutes idle: the client logs in again, once, and retri
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -85,6 +85,11 @@ class InformaticaClient(BaseClient):
     default_schedule = PollSchedule(INFORMATICA_POLL_SCHEDULE, INFORMATICA_POLL_EVERY)
     default_endpoint = INFORMATICA_LOGIN_URL
     file_suffix = ".zip"
+
+    @classmethod
+    def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> InformaticaClient:
+        """A client for a journal row (see :meth:`BaseClient.from_journal`)."""
+        return cls(login_url=endpoints.get("login_url"))
 
     def __init__(
         self,

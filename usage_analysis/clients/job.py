@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
@@ -30,7 +29,6 @@ from ..errors import (
     ReportFailed,
     ReportParseError,
     ReportTimeout,
-    UsageAnalysisError,
 )
 from ._clock import PollSchedule
 
@@ -45,7 +43,6 @@ __all__ = [
     "FAILED",
     "PENDING",
     "READY",
-    "ArchiveWarning",
     "IncompleteDownloadWarning",
     "PartialReportWarning",
     "Poll",
@@ -62,10 +59,6 @@ DOWNLOADED = "downloaded"  # the file is on disk (``path``)
 FAILED = "failed"  # the provider says the job failed (or answered a state nobody knows)
 EXPIRED = "expired"  # the provider no longer has it (deleted, archived, link gone)
 STATES = (PENDING, READY, DOWNLOADED, FAILED, EXPIRED)
-
-
-class ArchiveWarning(UserWarning):
-    """A report was read but could not be written to the usage archive."""
 
 
 class PartialReportWarning(UserWarning):
@@ -551,17 +544,13 @@ class ReportJob:
 
     # -- data -----------------------------------------------------------------
 
-    def to_dataframe(
-        self, *, unified: bool = False, archive: bool | str | os.PathLike[str] = True
-    ) -> pd.DataFrame:
+    def to_dataframe(self, *, unified: bool = False) -> pd.DataFrame:
         """The report as a DataFrame (``unified=True``: the unified usage schema).
 
-        Downloads first when needed. A file that cannot be read stays on disk; the
-        error says where it is. The unified rows are also written to the usage
-        archive (``usage_analysis.history()``), since the provider deletes the
-        report after a few days: ``archive=False`` skips that, a path or fsspec
-        URL names another archive. An archive that cannot be written warns
-        (:class:`ArchiveWarning`) and the frame is still returned.
+        Downloads first when needed. Reads only: nothing is archived here (the
+        caller archives, e.g. ``usage_analysis.refresh`` or
+        ``usage_analysis.archive_report(job)``). A file that cannot be read stays
+        on disk; the error says where it is.
         """
         path = self.download(progress=False) if self.state != DOWNLOADED else self.path
         if path is None or not path.exists():
@@ -579,8 +568,6 @@ class ReportJob:
             raise
         if unified:
             frame = self._with_account(frame)
-        if archive is not False:
-            self._archive(frame if unified else None, path, None if archive is True else archive)
         return frame
 
     def _with_account(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -608,31 +595,6 @@ class ReportJob:
         if self.params.get("detail_level"):
             options["detail_level"] = self.params["detail_level"]
         return options
-
-    def _archive(
-        self, unified: pd.DataFrame | None, path: Path, archive: str | os.PathLike[str] | None
-    ) -> None:
-        """Keep the unified rows in the archive; a failure warns, it never loses the frame."""
-        from ..archive import archive_frame
-        from ..readers import read_report
-
-        try:
-            if unified is None:
-                unified = self._with_account(
-                    read_report(path, provider=self.provider, unified=True, **self._read_options())
-                )
-            archive_frame(
-                unified,
-                report_id=f"{self.provider}:{self.id}",
-                source=path,
-                account=self.account,
-                archive=archive,
-            )
-        except (UsageAnalysisError, OSError) as exc:
-            warnings.warn(
-                ArchiveWarning(f"report {self.id} was read but not archived: {redact(str(exc))}"),
-                stacklevel=3,
-            )
 
     # -- journal rows -----------------------------------------------------------
 

@@ -365,26 +365,18 @@ def jobs(*, provider: str | None = None) -> pd.DataFrame:
 
 def _client_for(row: dict[str, Any]) -> BaseClient:
     """A client able to talk about this row's job: credentials from env/config files."""
-    endpoints = row.get("endpoints") or {}
-    provider = row["provider"]
-    if provider == "particle":
-        from .particle import ParticleClient
+    from .. import providers
 
-        org = None if row["account"] == "sandbox" else row["account"]
-        return ParticleClient(org=org, base_url=endpoints.get("base_url"))
-    if provider == "here":
-        from .here import HereClient
-
-        return HereClient(
-            realm_id=row["account"],
-            base_url=endpoints.get("base_url"),
-            token_url=endpoints.get("token_url"),
-        )
-    if provider == "informatica":
-        from .informatica import InformaticaClient
-
-        return InformaticaClient(login_url=endpoints.get("login_url"))
-    raise InvalidParameter("provider", f"unknown provider {provider!r} in the journal")
+    try:
+        provider = providers.get(row["provider"])
+    except InvalidParameter:
+        raise InvalidParameter(
+            "provider", f"unknown provider {row['provider']!r} in the journal"
+        ) from None
+    client: BaseClient = provider.client_class().from_journal(
+        row["account"], row.get("endpoints") or {}
+    )
+    return client
 
 
 def resume(

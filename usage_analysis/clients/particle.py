@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -202,6 +202,12 @@ class ParticleClient(BaseClient):
     default_schedule = PollSchedule(PARTICLE_POLL_SCHEDULE, PARTICLE_POLL_EVERY)
     default_endpoint = PARTICLE_API_URL
     file_suffix = ".csv"
+
+    @classmethod
+    def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> ParticleClient:
+        """A client for a journal row (see :meth:`BaseClient.from_journal`)."""
+        org = None if account == "sandbox" else account
+        return cls(org=org, base_url=endpoints.get("base_url"))
 
     def __init__(
         self,

@@ -27,7 +27,7 @@ from .._memory import release_memory
 from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
 from . import _unified as U
 from . import here, informatica, particle
-from ._csv import Sniffed, closest, sniff
+from ._csv import LookalikeColumnWarning, Sniffed, closest, sniff
 from ._overlap import drop_covered
 from ._parse import (
     CoercedValuesWarning,
@@ -46,6 +46,7 @@ __all__ = [
     "Detection",
     "DuplicateMemberWarning",
     "ExcelSheetsWarning",
+    "LookalikeColumnWarning",
     "MissingValuesWarning",
     "SummaryRowWarning",
     "detect",
@@ -416,11 +417,18 @@ def read_report(
         dayfirst: ``True`` for DD/MM/YYYY dates, ``False`` for MM/DD/YYYY, when the
             file's slash dates could be either. Default: found from the dates.
 
-    A bottom summary row ("Total", or a row without ids equal to the sum of the
-    rows above) is left out with a :class:`SummaryRowWarning` and listed in
-    ``df.attrs["summary_rows"]``; numbers written ``NaN``/``null``/``N/A`` are
-    missing, counted in ``df.attrs["missing_markers"]`` with a
-    :class:`MissingValuesWarning`.
+    Summary rows (totals, subtotals, averages, footer notes; any label, any
+    position, nested) are found by arithmetic, by the rule in
+    :mod:`usage_analysis.readers._summary`: left out with a
+    :class:`SummaryRowWarning` and listed in ``df.attrs["summary_rows"]``. Numbers
+    written ``NaN``/``null``/``N/A`` (and JSON nulls) are missing, counted in
+    ``df.attrs["missing_markers"]`` with a :class:`MissingValuesWarning`. An archive
+    member that is a copy (same bytes, any nesting) or is covered by a combined
+    member (``MeteringSummary_AllOrgs.csv``) is read once, with a
+    :class:`DuplicateMemberWarning` (``df.attrs["skipped_members"]``). An Excel
+    workbook is read from its visible report sheets (``df.attrs["sheets"]``);
+    hidden sheets are named in an :class:`ExcelSheetsWarning`. Saved HERE pages
+    are checked as ``search()`` checks them: a repeated or missing page raises.
 
     Raises:
         ReportParseError: the file is not a report this package reads, is damaged,

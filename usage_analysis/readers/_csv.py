@@ -13,19 +13,27 @@ import csv
 import difflib
 import io
 import re
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from ..errors import InvalidParameter, ReportParseError
-from ._parse import CoercedValuesWarning, MissingValuesWarning, ParseContext, parse
+from ._parse import (
+    CoercedValuesWarning,
+    MissingValuesWarning,
+    ParseContext,
+    _caller_level,
+    parse,
+)
 from ._source import Member
 
 __all__ = [
     "CoercedValuesWarning",
     "Field",
     "Layout",
+    "LookalikeColumnWarning",
     "MissingValuesWarning",
     "ParseContext",
     "norm",
@@ -180,6 +188,49 @@ def match_fields(
     return found
 
 
+class LookalikeColumnWarning(UserWarning):
+    """A column that was not read looks like a field another column was read for.
+
+    ``Data Ops`` was read as the data operations and ``Data Operations Billed`` was
+    not: if the wrong one was picked, pass ``column_map=`` to say which.
+    """
+
+
+def warn_lookalikes(
+    fields: Sequence[Field],
+    header: Sequence[str],
+    found: Mapping[int, str],
+    *,
+    ctx: ParseContext,
+    member: str | None,
+    chosen: Mapping[str, str] | None = None,
+) -> None:
+    """Warn about each unread column that matches an already-matched field (any rank).
+
+    Fields the caller mapped with ``column_map`` are the caller's choice: no warning.
+    """
+    used = set(found.values()) - set(chosen or {})
+    for pos, text in enumerate(header):
+        if pos in found:
+            continue
+        for rank in range(4):
+            hit = _hits([text], list(fields), set(), rank).get
+            name = next((f.name for f in fields if f.name in used and hit(f.name)), None)
+            if name is None:
+                continue
+            picked = header[next(p for p, n in found.items() if n == name)]
+            label = next(f.label for f in fields if f.name == name)
+            warnings.warn(
+                LookalikeColumnWarning(
+                    f"{ctx.label}{f' [{member}]' if member else ''}: column {text!r} also "
+                    f"looks like {label!r}, which was read from {picked!r}; pass "
+                    f"column_map={{{name!r}: {text!r}}} if that is the one"
+                ),
+                stacklevel=_caller_level(),
+            )
+            break
+
+
 def satisfied(groups: Iterable[Iterable[str]], names: Iterable[str]) -> bool:
     """True when every group has at least one of its names in ``names``."""
     have = set(names)
@@ -255,15 +306,12 @@ def sniff(member: Member, *, label: str, sample_rows: int = 200) -> Sniffed:
     delim = _delimiter(first_line)
     whole = member.size is not None and member.size <= 256 * 1024
     complete = stripped if whole else stripped.rsplit("\n", 1)[0]
+    # newline="": a bare CR ends a row here as it does for the parser, so a CR in an
+    # unquoted value is reported where it is, not as a broken header.
+    reader = csv.reader(io.StringIO(complete, newline=""), delimiter=delim)
+    rows: list[list[str]] = []
     try:
-        reader = csv.reader(io.StringIO(complete), delimiter=delim)
         header = next(reader)
-        rows = []
-        for row in reader:
-            if row:
-                rows.append(row)
-            if len(rows) >= sample_rows:
-                break
     except (csv.Error, StopIteration) as exc:
         raise ReportParseError(
             f"the header row is not valid CSV ({exc})",
@@ -272,6 +320,14 @@ def sniff(member: Member, *, label: str, sample_rows: int = 200) -> Sniffed:
             line=1,
             expected="a header row of comma-separated names",
         ) from None
+    try:
+        for row in reader:
+            if row:
+                rows.append(row)
+            if len(rows) >= sample_rows:
+                break
+    except csv.Error:
+        pass  # the sample ends here; the parser reports the row with its line
     header = [h.strip().lstrip("\ufeff") for h in header]
     return Sniffed(header, rows, delim, skip)
 
@@ -314,8 +370,13 @@ def check_columns(
     column_map: Mapping[str, str] | None,
     *,
     extra_fields: Iterable[str] = (),
+    user_map: Mapping[str, str] | None = None,
 ) -> dict[int, str]:
-    """Match the header to ``layout``; raise naming what is missing, and near misses."""
+    """Match the header to ``layout``; raise naming what is missing, and near misses.
+
+    ``user_map`` is the caller's own ``column_map`` when ``column_map`` also holds
+    columns the reader found itself (its fields are not warned about as look-alikes).
+    """
     known = set(layout.names) | set(extra_fields)
     for key, value in (column_map or {}).items():
         if key not in known:
@@ -339,6 +400,14 @@ def check_columns(
     what = _what(layout)
     for name, positions in conflicts:
         raise conflict_error(layout, sniffed, member, ctx, name, positions)
+    warn_lookalikes(
+        layout.fields,
+        sniffed.header,
+        found,
+        ctx=ctx,
+        member=member.name,
+        chosen=column_map if user_map is None else user_map,
+    )
     for group in layout.required:
         if not any(n in found.values() for n in group):
             labels = [layout.field(n).label for n in group]

@@ -19,11 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,6 +34,7 @@ from .. import defaults
 from ..errors import InvalidParameter, ReportParseError
 from . import _summary, _values
 from ._source import Member
+from ._stack import caller_level as _caller_level
 
 if TYPE_CHECKING:
     from ._csv import Sniffed
@@ -128,19 +127,6 @@ class ParseContext:
         )
 
 
-_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
-
-
-def _caller_level() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside this package."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        frame = frame.f_back
-        level += 1
-    return level
-
-
 def _line_numbers(member: Member, sniffed: Sniffed, rows: Sequence[int]) -> dict[int, int]:
     """Physical line numbers (header = line 1) of data rows (0-based), for messages."""
     wanted = set(rows)
@@ -149,7 +135,7 @@ def _line_numbers(member: Member, sniffed: Sniffed, rows: Sequence[int]) -> dict
         return out
     text = bytes(member.data.slice(sniffed.skip_bytes)).decode("utf-8", "replace")
     base = bytes(member.data.slice(0, sniffed.skip_bytes)).count(b"\n")
-    reader = csv.reader(io.StringIO(text), delimiter=sniffed.delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniffed.delimiter)
     try:
         next(reader)
         idx = 0
@@ -455,7 +441,7 @@ def _shape_error(
     """Where the rows with the wrong number of fields are (error path: a full scan)."""
     text = bytes(member.data.slice(sniffed.skip_bytes)).decode("utf-8", "replace")
     base = bytes(member.data.slice(0, sniffed.skip_bytes)).count(b"\n")
-    reader = csv.reader(io.StringIO(text), delimiter=sniffed.delimiter)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sniffed.delimiter)
     bad: list[tuple[int, int, str]] = []
     count = 0
     try:
@@ -477,8 +463,15 @@ def _shape_error(
             expected=f"{expected} fields per row, like the header",
         )
     listed = ", ".join(f"line {n}: {k} field(s)" for n, k, _ in bad)
+    raw = bytes(member.data.slice(sniffed.skip_bytes))
+    bare_cr = raw.count(b"\r") > raw.count(b"\r\n")
+    hint = (
+        "; a carriage return (CR) outside quotes ends a row: is there one inside a value?"
+        if bare_cr
+        else ""
+    )
     return ReportParseError(
-        f"{count} row(s) have a different number of fields than the header ({listed})",
+        f"{count} row(s) have a different number of fields than the header ({listed}){hint}",
         file=ctx.label,
         member=member.name,
         line=bad[0][0],

@@ -40,6 +40,7 @@ from ._archive import (
     split_concatenated,
     unzip,
 )
+from ._stack import caller_level as _caller_level
 
 __all__ = ["DuplicateMemberWarning", "Member", "Source", "load_source"]
 
@@ -385,12 +386,6 @@ def _drop_copies(src: Source) -> None:
         by_digest[digest] = by_key[key] = name
         kept.append(m)
     src.members = kept
-
-
-def _caller_level() -> int:
-    from ._parse import _caller_level as level
-
-    return level()
 
 
 def load_source(source: Any) -> Source:

@@ -61,6 +61,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import ReportParseError
+from ._stack import caller_level
 
 __all__ = ["SUMMARY_WORDS", "Summary", "SummaryRowWarning", "find", "is_summary_label"]
 
@@ -522,11 +523,5 @@ def record(ctx: Any, found: Sequence[Summary], *, line_of: Any, member: str | No
             f"out so nothing is counted twice: {shown}{more} (values = sum or mean of the rows "
             "they close; see df.attrs['summary_rows'])"
         ),
-        stacklevel=_level(),
+        stacklevel=caller_level(),
     )
-
-
-def _level() -> int:
-    from ._parse import _caller_level
-
-    return _caller_level()

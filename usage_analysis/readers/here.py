@@ -9,7 +9,9 @@ the same provider frame: one column per HERE field, in snake_case
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -99,8 +101,76 @@ def read_csv(
     ctx: ParseContext,
     column_map: Mapping[str, str] | None,
 ) -> pa.Table:
-    """Parse one HERE CSV member into a typed Arrow table."""
-    return read_layout(member, sniffed, LAYOUT, ctx, column_map)
+    """Parse one HERE CSV member into a typed Arrow table.
+
+    Timestamps written with an offset (``2026-10-01T00:00:00+02:00``) become UTC,
+    and their offset is kept in ``utc_offset_minutes``: the row's period (an hour,
+    the local day or month) is decided and measured on the clock it was written in.
+    """
+    pos = _time_position(sniffed, column_map)
+    if pos is None or not any(
+        _offset_minutes(r[pos]) for r in sniffed.rows if pos < len(r) and r[pos].strip()
+    ):
+        return read_layout(member, sniffed, LAYOUT, ctx, column_map)
+    as_text = replace(
+        LAYOUT,
+        fields=tuple(
+            replace(f, type="text") if f.name == "usage_date_time" else f for f in LAYOUT.fields
+        ),
+    )
+    table = read_layout(member, sniffed, as_text, ctx, column_map)
+    text = table.column("usage_date_time").to_pandas()
+    utc, offsets = _zoned(text, ctx=ctx, member=member.name, column=sniffed.header[pos])
+    idx = table.schema.get_field_index("usage_date_time")
+    table = table.set_column(idx, "usage_date_time", pa.array(utc, pa.timestamp("ns", "UTC")))
+    return table.append_column("utc_offset_minutes", pa.array(offsets, pa.float64()))
+
+
+_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)$")
+
+
+def _offset_minutes(text: str) -> int:
+    m = _OFFSET.search(text.strip())
+    if not m:
+        return 0
+    sign = -1 if m.group(1) == "-" else 1
+    return sign * (int(m.group(2)) * 60 + int(m.group(3)))
+
+
+def _time_position(sniffed: Sniffed, column_map: Mapping[str, str] | None) -> int | None:
+    found = match_fields(sniffed.header, FIELDS, column_map)
+    return next((p for p, n in found.items() if n == "usage_date_time"), None)
+
+
+def _zoned(
+    text: pd.Series, *, ctx: ParseContext, member: str | None, column: str
+) -> tuple[pd.Series, np.ndarray]:
+    """(UTC timestamps, offset minutes) of time text that may carry offsets."""
+    clean = text.astype("str").str.strip().str.replace("'T'", "T", regex=False)
+    blank = (text.isna() | (clean == "")).to_numpy()
+    parts = clean.str.extract(_OFFSET)
+    sign = np.where(parts[0] == "-", -1.0, 1.0)
+    offsets = sign * (
+        pd.to_numeric(parts[1], errors="coerce").fillna(0).to_numpy() * 60
+        + pd.to_numeric(parts[2], errors="coerce").fillna(0).to_numpy()
+    )
+    utc = pd.to_datetime(clean.where(~blank), utc=True, errors="coerce", format="ISO8601")
+    bad = np.flatnonzero((utc.isna().to_numpy()) & ~blank)
+    if len(bad):
+        first = [(int(i) + 2, text.iloc[int(i)]) for i in bad[: defaults.MAX_BAD_ROWS_SHOWN]]
+        if ctx.errors == "raise":
+            raise ReportParseError(
+                f"{len(bad)} value(s) do not convert (first: line {first[0][0]}: "
+                f"{first[0][1]!r}); pass errors='coerce' to turn them into missing values",
+                file=ctx.label,
+                member=member,
+                line=first[0][0],
+                column=column,
+                expected="an ISO 8601 date and time",
+                bad_rows=first,
+            )
+        ctx.note_coerced("usage_date_time", len(bad), f"first: {first[0][1]!r}")
+    return utc.astype(U.UTC_NS), np.where(blank, np.nan, offsets)
 
 
 # --- JSON search pages ---------------------------------------------------------
@@ -291,6 +361,14 @@ def read_pages(
             ctx=ctx,
             member=member,
         )
+    if "usage_date_time" in data:
+        key = keys[names.index("usage_date_time")] if "usage_date_time" in names else ""
+        times = [item.get(key) if key else None for item in items]
+        if any(isinstance(t, str) and _offset_minutes(t) for t in times):
+            data["utc_offset_minutes"] = pd.Series(
+                [float(_offset_minutes(t)) if isinstance(t, str) else np.nan for t in times],
+                dtype="float64",
+            )
     df = pd.DataFrame(data, index=pd.RangeIndex(len(items)))
     totals = [p.get("total") for p in pages if isinstance(p.get("total"), int)]
     if totals:
@@ -350,8 +428,10 @@ def infer_detail_level(start: pd.Series) -> str:
     """``"hour"``, ``"day"`` or ``"month"`` from the timestamps; ``"summarized"`` when none.
 
     Any time other than midnight means hourly rows; two or more midnights that
-    all fall on the first of a month mean monthly rows; other midnights mean daily
-    rows. A single date is never widened to a month (a one-day report that starts
+    all fall on the first of consecutive months, one each, mean monthly rows; other
+    midnights mean daily rows (a sparse daily file whose days happen to be firsts of
+    months with a gap between them stays daily). Offsets are taken out first: pass
+    the wall-clock times. A single date is never widened to a month (a one-day report that starts
     on the 1st would then cover 30 days): it is a day. Pass ``detail_level="month"``
     for a one-month monthly report.
     """
@@ -361,7 +441,9 @@ def infer_detail_level(start: pd.Series) -> str:
     if (values != values.floor("D")).any():
         return "hour"
     if len(values) > 1 and (values.day == 1).all():
-        return "month"
+        months = np.unique(values.year * 12 + values.month)
+        if len(months) == len(values) and (np.diff(months) == 1).all():
+            return "month"
     return "day"
 
 
@@ -399,10 +481,24 @@ def unify(
         )
     else:
         start = U.missing(idx, U.UTC_NS)
-    level = detail_level or infer_detail_level(start)
+    # Written with offsets: the grain is decided on the clock the times were written
+    # in (local midnights are days, not hours at 22:00Z); hours are then exact UTC.
+    offset = get("utc_offset_minutes")
+    shift = (
+        pd.to_timedelta(offset.fillna(0), unit="min")
+        if offset is not None
+        else pd.Series(pd.Timedelta(0), index=idx)
+    )
+    wall = start + shift
+    level = detail_level or infer_detail_level(wall)
     if level == "summarized" or start.isna().all():
         end = U.missing(idx, U.UTC_NS)
+    elif level == "hour":
+        end = _end(start, level)
     else:
+        # A day or a month is the calendar day or month written, whatever zone's it
+        # was: the row of 2026-10-01T00:00:00+02:00 is October 1st, in October.
+        start = wall.astype(U.UTC_NS)
         end = _end(start, level)
     usage = get("usage_value")
     billable = get("billable_value")

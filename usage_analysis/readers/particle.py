@@ -310,7 +310,7 @@ def read_csv(
         )
         table = _read_wide(member, sniffed, ctx, shape)
     else:
-        found = check_columns(layout, sniffed, member, ctx, effective)
+        found = check_columns(layout, sniffed, member, ctx, effective, user_map=column_map or {})
         names = column_names(sniffed.header, found)
         table = parse(member, sniffed, ctx, names=names, types={f.name: f.type for f in FIELDS})
     meta = {META_LAYOUT: shape.layout.encode(), META_PERIOD: shape.period.encode()}

@@ -17,6 +17,7 @@ reaches a widget (messages pass through :func:`usage_analysis._secrets.redact`).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,10 +27,18 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from .._secrets import redact
 from ..charts import provider_name
 from ..clients import PollSchedule, resume
 from ..defaults import WIDGET_DEFAULT_DAYS
-from ..errors import ConfigurationError, InvalidParameter, NotFoundError, ReportFailed
+from ..errors import (
+    ConfigurationError,
+    InvalidParameter,
+    NotFoundError,
+    ReportFailed,
+    UsageAnalysisError,
+)
+from ..refreshing import archive_report
 from ._common import Messages, esc, styled
 from ._forms import (
     HERE_CHARGE_TYPES,
@@ -61,6 +70,10 @@ class ReportRequester(widgets.VBox):
         poll_schedule: seconds between status checks (a ``PollSchedule``,
             ``[1, 2, 5]`` or ``"1,2,5"``); default the client's (Particle: 15 s,
             30 s, 60 s, then every minute).
+        archive: where a report that arrives is kept (``usage_analysis.history()``),
+            since providers delete reports after a few days: ``True`` (default)
+            the default archive, a path or fsspec URL another one, ``False`` none.
+            A report that cannot be archived is still shown, with a warning.
 
     Readable without a browser: ``form_values()``, ``check`` (the last
     :class:`Check`), ``status`` (a dict: state, provider_state, elapsed,
@@ -74,6 +87,7 @@ class ReportRequester(widgets.VBox):
         *,
         on_complete: Callable[[pd.DataFrame], Any] | None = None,
         poll_schedule: PollSchedule | Sequence[float] | str | float | None = None,
+        archive: bool | str | os.PathLike[str] = True,
     ) -> None:
         super().__init__()
         self.add_class("ua-requester")
@@ -88,6 +102,7 @@ class ReportRequester(widgets.VBox):
         # How people write the provider ("HERE"), for everything the widget shows.
         self.provider_name = provider_name(self.provider)
         self.on_complete = on_complete
+        self.archive = archive
         self.schedule = PollSchedule.coerce(
             poll_schedule, default=getattr(client, "schedule", None)
         )
@@ -479,6 +494,7 @@ class ReportRequester(widgets.VBox):
             self._set_status("downloading", started)
             job.download(progress=False)
             df = job.to_dataframe(unified=True)
+            self._archive(job, df)
             self.dataframe = df
             self._set_status("done", started, rows=len(df))
             self.messages.info(f"report {job.id} is in: {len(df):,} rows")
@@ -496,6 +512,18 @@ class ReportRequester(widgets.VBox):
             with self.messages.catching():
                 self.load_jobs()
             self.validate()
+
+    def _archive(self, job: Any, df: pd.DataFrame) -> None:
+        """Keep the report in the archive; a failure is shown, the frame is kept."""
+        if self.archive is False:
+            return
+        where = None if self.archive is True else self.archive
+        try:
+            archive_report(job, df, archive=where)
+        except (UsageAnalysisError, OSError) as exc:
+            self.messages.info(
+                f"warning: report {job.id} was read but not archived: {redact(str(exc))}"
+            )
 
     def _sleep(self, seconds: float, started: float) -> bool:
         """Wait ``seconds`` with a live countdown; True when asked to stop."""
