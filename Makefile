@@ -1,4 +1,5 @@
-# usage-analysis: `make demo` runs the demo on the embedded emulator, `make test` runs every check.
+# usage-analysis: `make demo` runs the demo on the embedded emulator, `make test` runs every check,
+# `make check` the quick ones (lint, types, every test not marked browser, notebook or slow).
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -6,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8765
 
-.PHONY: demo test bench dashboard lint typecheck imports pytest setup browser clean focus-env
+.PHONY: demo test check bench dashboard lint typecheck imports pytest setup browser clean focus-env
 
 setup: $(STAMP)
 
@@ -40,10 +41,20 @@ typecheck: setup
 imports: setup
 	$(BIN)/lint-imports --no-cache
 
+# Two xdist workers (the machine has two cores). --dist loadgroup keeps the tests that
+# share a JupyterLab, a Voila or an executed notebook (xdist_group "servers") on one
+# worker, so each server starts once per run. PYTEST_ARGS adds options (e.g. -x).
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
 pytest: setup browser focus-env
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
+
+# The inner loop: lint, types, and every test that needs no browser, notebook run or long wait.
+QUICK := not browser and not notebook and not slow
+check: lint typecheck imports
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) -m "$(QUICK)" $(PYTEST_ARGS)
 
 demo: setup
 	$(BIN)/python -m usage_analysis.demo --port $(PORT)

@@ -1,12 +1,42 @@
-"""Helpers shared by the tests that start servers or drive Debian's Chromium."""
+"""The servers and the browser the tests share: one of each per test run (per xdist worker).
+
+- ``chromium``: Debian's Chromium, driven by Playwright, launched once; ``browser`` hands
+  it to one test and closes the pages the test opened.
+- ``lab_server``: one JupyterLab, ``voila_server``: one Voila (tree mode), both serving
+  ``notebook_workdir`` (a copy of notebooks/ a test may add notebooks to) with
+  ``server_env`` (the ``server_emulator``'s variables, every Jupyter directory in a temp dir).
+- ``executed_notebook(name)``: a notebook of notebooks/ run headless once, its executed copy
+  shared by every test that checks its outputs.
+
+A test using any of these must carry the matching marker (``browser`` or ``notebook``):
+``tests/conftest.py`` refuses to collect it otherwise, and puts it in the xdist group
+``servers``, so that ``--dist loadgroup`` starts each server once per run.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import secrets
+import shutil
 import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
+if TYPE_CHECKING:
+    from usage_analysis.emulator import Emulator
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO / "notebooks"
+ARTIFACTS = REPO / "test-artifacts"
 # Playwright drives Debian's Chromium (`make browser` installs it): it must not
 # download a browser of its own.
 CHROMIUM = Path("/usr/bin/chromium")
@@ -24,6 +54,17 @@ needs_chromium = pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="needs Debian's Chromium at /usr/bin/chromium (`make browser` installs it)",
 )
+# Starting JupyterLab or Voila (imports, extensions) on a busy machine.
+SERVER_START_TIMEOUT_S = 120.0
+# A headless notebook cell: reports from the emulator, charts.
+CELL_TIMEOUT_S = 180
+
+# The fixtures that need a marker, and which one (checked in tests/conftest.py).
+BROWSER_FIXTURES = frozenset({"chromium", "browser", "lab_server", "voila_server"})
+NOTEBOOK_FIXTURES = frozenset({"executed_notebook"})
+# Every fixture above, and what they start: such tests share one xdist group.
+SHARED_FIXTURES = BROWSER_FIXTURES | NOTEBOOK_FIXTURES | {"notebook_workdir", "server_env"}
+XDIST_GROUP = "servers"
 
 
 def free_port() -> int:
@@ -31,3 +72,250 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def jupyter_env(base: dict[str, str], tmp: Path) -> dict[str, str]:
+    """``base`` without Jupyter or provider variables, every Jupyter directory under ``tmp``."""
+    (tmp / "home").mkdir(parents=True, exist_ok=True)
+    # No "get notified about Jupyter news?" toast over the screenshots, no fetch online.
+    settings = tmp / "lab-settings"
+    notification = (
+        settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    )
+    notification.parent.mkdir(parents=True, exist_ok=True)
+    notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    env = {
+        k: v
+        for k, v in base.items()
+        if not k.startswith(("PARTICLE_", "HERE_", "INFORMATICA_", "USAGE_ANALYSIS_", "JUPYTER"))
+    }
+    env.update(
+        HOME=str(tmp / "home"),
+        JUPYTER_PLATFORM_DIRS="1",
+        JUPYTER_CONFIG_DIR=str(tmp / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "jupyter-runtime"),
+        IPYTHONDIR=str(tmp / "ipython"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "lab-workspaces"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        USAGE_ANALYSIS_HOME=str(tmp / "ua-home"),
+        MPLBACKEND="agg",
+    )
+    return env
+
+
+class Server:
+    """A Voila or JupyterLab process on a free port with a token, its output in a log file."""
+
+    def __init__(
+        self, command: list[str], *, env: dict[str, str], cwd: Path, port: int, token: str
+    ) -> None:
+        self.port, self.token = port, token
+        self.log_path = ARTIFACTS / f"server-{port}.log"
+        ARTIFACTS.mkdir(exist_ok=True)
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def url(self, path: str = "/") -> str:
+        sep = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.port}{path}{sep}token={self.token}"
+
+    def wait_listening(self, timeout: float = SERVER_START_TIMEOUT_S) -> Server:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the server exited; see {self.log_path}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError(f"the server did not listen within {timeout} s; see {self.log_path}")
+
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel a test left running in JupyterLab (they hold CPU and memory)."""
+        headers = {"Authorization": f"token {self.token}"}
+        base = f"http://127.0.0.1:{self.port}"
+        with httpx.Client(headers=headers, timeout=30) as http:
+            for kernel in http.get(f"{base}/api/kernels").json():
+                http.delete(f"{base}/api/kernels/{kernel['id']}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def voila_command(root: Path, port: int, token: str) -> list[str]:
+    """Voila on the folder ``root`` (each notebook at /voila/render/NAME)."""
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(root),
+        f"--port={port}",
+        "--no-browser",
+        "--Voila.ip=127.0.0.1",
+        f"--token={token}",
+        # Its lab extension needs JupyterLab's document manager, which Voila lacks.
+        "--VoilaConfiguration.extension_denylist=jupyterlab-jupytext",
+    ]
+
+
+def lab_command(root: Path, port: int, token: str) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--ServerApp.root_dir={root}",
+        f"--ServerApp.port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        f"--IdentityProvider.token={token}",
+        "--no-browser",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    return command
+
+
+# ------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="session")
+def server_emulator() -> Iterator[Emulator]:
+    """The emulator the servers' notebooks fetch their reports from."""
+    from usage_analysis.emulator import running
+
+    with running(seed=7, speed="fast") as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def notebook_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of notebooks/: JupyterLab saves what it opens, and the checkout stays clean.
+
+    A test may write a notebook of its own into it; both servers find it there.
+    """
+    target = tmp_path_factory.mktemp("work") / "notebooks"
+    shutil.copytree(NOTEBOOKS, target, ignore=shutil.ignore_patterns("exports", ".ipynb_*"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def server_env(
+    server_emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """The servers' environment: the emulator's, and every Jupyter directory in a temp dir."""
+    from usage_analysis.demo import demo_env
+
+    tmp = tmp_path_factory.mktemp("servers")
+    env = jupyter_env(dict(os.environ), tmp)
+    env.update(demo_env(server_emulator, home=tmp / "ua-home"))
+    return env
+
+
+def _serve(
+    command: list[str], *, env: dict[str, str], cwd: Path, port: int, token: str
+) -> Iterator[Server]:
+    server = Server(command, env=env, cwd=cwd, port=port, token=token)
+    try:
+        yield server.wait_listening()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def lab_server(notebook_workdir: Path, server_env: dict[str, str]) -> Iterator[Server]:
+    """The run's JupyterLab on ``notebook_workdir``."""
+    port, token = free_port(), secrets.token_hex(16)
+    command = lab_command(notebook_workdir, port, token)
+    yield from _serve(command, env=server_env, cwd=notebook_workdir, port=port, token=token)
+
+
+@pytest.fixture(scope="session")
+def voila_server(notebook_workdir: Path, server_env: dict[str, str]) -> Iterator[Server]:
+    """The run's Voila on ``notebook_workdir``: ``voila_server.url(voila_page(name))``."""
+    port, token = free_port(), secrets.token_hex(16)
+    command = voila_command(notebook_workdir, port, token)
+    yield from _serve(command, env=server_env, cwd=notebook_workdir, port=port, token=token)
+
+
+def voila_page(notebook: str) -> str:
+    """The path of ``notebook``'s dashboard on the tree-mode Voila."""
+    return f"/voila/render/{notebook}"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, launched once; tests get it through ``browser``."""
+    from playwright.sync_api import sync_playwright
+
+    pw = sync_playwright().start()
+    # Playwright's sync API leaves its event loop marked as this thread's running loop
+    # between calls; other tests of the worker (asyncio.run, nbclient) must not see it.
+    # ``browser`` marks it running for a browser test only.
+    loop = asyncio.events._get_running_loop()
+    try:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    except BaseException:
+        pw.stop()
+        raise
+    asyncio.events._set_running_loop(None)
+    yield chromium
+    asyncio.events._set_running_loop(loop)
+    try:
+        chromium.close()
+    finally:
+        pw.stop()
+        asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture
+def browser(chromium: Any) -> Iterator[Any]:
+    """The run's Chromium for one test; the pages (contexts) the test opened are closed after it."""
+    loop = chromium._impl_obj._loop
+    asyncio.events._set_running_loop(loop)
+    try:
+        yield chromium
+    finally:
+        for context in list(chromium.contexts):
+            context.close()
+        asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture(scope="session")
+def executed_notebook(
+    notebook_workdir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Any]:
+    """``executed_notebook(name)``: notebooks/NAME.ipynb run headless, once per run.
+
+    As a new user runs it: no provider credentials at all, so every provider falls
+    back to the emulator embedded in the kernel. The executed notebook is shared:
+    callers must not change it.
+    """
+    from usage_analysis.demo import execute_notebook
+
+    env = jupyter_env(dict(os.environ), tmp_path_factory.mktemp("headless"))
+    # A copy of notebooks/ of its own (with the files the notebooks read): the servers'
+    # kernels write next to theirs.
+    folder = tmp_path_factory.mktemp("headless") / "notebooks"
+    shutil.copytree(NOTEBOOKS, folder, ignore=shutil.ignore_patterns("exports", ".ipynb_*"))
+    done: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def run(name: str) -> Any:
+        with lock:
+            if name not in done:
+                path = folder / f"{name}.ipynb"
+                done[name] = execute_notebook(path, env=env, timeout=CELL_TIMEOUT_S)
+            return done[name]
+
+    return run

@@ -12,14 +12,8 @@ import pytest
 
 from usage_analysis import archive, refresh
 from usage_analysis.clients import FakeClock, HereClient, ParticleClient
-from usage_analysis.emulator import Emulator, running
+from usage_analysis.emulator import Emulator
 from usage_analysis.errors import InvalidParameter
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with running(seed=7, speed="instant") as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -22,18 +22,12 @@ from usage_analysis.clients._clock import FakeClock
 from usage_analysis.clients.cli import _range
 from usage_analysis.clients.job import _Progress
 from usage_analysis.defaults import DEMO_POLL_SCHEDULE, POLL_SCHEDULE_ENV
-from usage_analysis.emulator import Emulator, running
+from usage_analysis.emulator import Emulator
 from usage_analysis.emulator.cli import client_env, write_env_file
 from usage_analysis.errors import InvalidParameter
 from usage_analysis.widgets import ReportRequester
 
 FAST = "0.2"
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with running(seed=7, speed="instant") as emulator:
-        yield emulator
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ keep what they fetch; ``ReportJob.to_dataframe`` itself never writes anywhere.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -14,14 +13,8 @@ import pytest
 
 from usage_analysis import ArchiveWarning, archive_report, history
 from usage_analysis.clients import ParticleClient
-from usage_analysis.emulator import Emulator, running
+from usage_analysis.emulator import Emulator
 from usage_analysis.errors import UsageAnalysisError
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with running(seed=7, speed="instant") as emulator:
-        yield emulator
 
 
 def _client(emu: Emulator) -> ParticleClient:

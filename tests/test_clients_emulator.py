@@ -8,7 +8,6 @@ import sys
 import textwrap
 import time
 import zipfile
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ FAST = "0.2"  # seconds between status checks: the emulator's "fast" jobs take 0
 
 
 @pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with running(seed=7, speed="fast") as emulator:
-        yield emulator
+def emulator_options() -> dict[str, Any]:
+    """This module's ``emu`` (tests/conftest.py) with speed fast."""
+    return {"speed": "fast"}
 
 
 @pytest.fixture

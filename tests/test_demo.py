@@ -235,6 +235,7 @@ def _wait_http(url: str, *, proc: subprocess.Popen[bytes], timeout: float) -> ht
     raise AssertionError(f"nothing answered at {url} within {timeout} s")
 
 
+@pytest.mark.notebook
 @pytest.mark.slow
 def test_demo_without_lab_runs_the_overview_notebook_and_writes_its_html(tmp_path: Path) -> None:
     out = tmp_path / "out"

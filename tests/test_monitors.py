@@ -21,7 +21,7 @@ from server_helpers import free_port
 import usage_analysis as ua
 from usage_analysis.cli import main
 from usage_analysis.clients import FakeClock, ParticleClient
-from usage_analysis.emulator import Emulator, running
+from usage_analysis.emulator import Emulator
 from usage_analysis.errors import InvalidParameter, ReportParseError
 from usage_analysis.monitors import (
     Monitor,
@@ -82,9 +82,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with running(seed=7, speed="instant", now=NOV_20) as emulator:
-        yield emulator
+def emulator_options() -> dict[str, Any]:
+    """This module's ``emu`` (tests/conftest.py) with its clock at NOV_20."""
+    return {"now": NOV_20}
 
 
 @pytest.fixture

@@ -9,14 +9,13 @@ environment pointing the clients at an emulator.)
 from __future__ import annotations
 
 import json
-import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from usage_analysis.emulator import Emulator
 
@@ -92,22 +91,11 @@ def test_saved_notebook_matches_its_paired_script(name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_top_to_bottom_on_the_embedded_emulator(
-    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, executed_notebook: Callable[[str], nbformat.NotebookNode]
 ) -> None:
-    # jupyter_core warns about its path migration unless told which to use.
-    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
-    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
-    # No provider credentials (conftest cleared them): the embedded emulator serves.
-    env = dict(os.environ)
-    env["MPLBACKEND"] = "agg"
-    client.execute(env=env)  # raises CellExecutionError naming the failing cell
-
+    # No provider credentials: the embedded emulator serves. A failing cell raises
+    # CellExecutionError naming it (tests/server_helpers.py runs each notebook once).
+    nb = executed_notebook(name)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     errors = [o for o in outputs if o.get("output_type") == "error"]
     assert not errors
