@@ -18,7 +18,16 @@ from typing import Any
 
 from .errors import InvalidParameter
 
-__all__ = ["Provider", "get", "names", "on_register", "register", "registered", "unregister"]
+__all__ = [
+    "Provider",
+    "display_name",
+    "get",
+    "names",
+    "on_register",
+    "register",
+    "registered",
+    "unregister",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,10 @@ class Provider:
     #: rows are events keyed by their start (the archive's replace range).
     grain_spans: dict[str, timedelta | None] = field(default_factory=dict, compare=False)
     by_start: frozenset[str] = frozenset()
+    #: Hints for an HTTP error answer: by status, and by the provider's error code
+    #: (usage_analysis.clients._errormap, the one place a status becomes an exception).
+    http_hints: dict[int, str] = field(default_factory=dict, compare=False)
+    error_code_hints: dict[str, str] = field(default_factory=dict, compare=False)
     #: Extra facts a layer may need (FOCUS bits...), by key.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -101,6 +114,12 @@ def get(name: str) -> Provider:
         ) from None
 
 
+def display_name(name: str) -> str:
+    """How the provider writes its own name ("HERE"); an unknown name as given."""
+    found = _REGISTRY.get(name)
+    return found.display if found is not None else name
+
+
 def names() -> tuple[str, ...]:
     """Every registered provider's name, in registration order."""
     return tuple(_REGISTRY)
@@ -120,6 +139,17 @@ register(
         grains=("devices", "products"),
         emulator="usage_analysis.emulator.particle",
         detect_order=1,
+        http_hints={
+            401: (
+                "the access token is missing, wrong or expired (tokens last 90 days by "
+                "default): make a new one with `particle token create` and pass it as "
+                "token= or set PARTICLE_ACCESS_TOKEN"
+            ),
+            403: (
+                "the token's user must belong to the organization, as an administrator to "
+                "request its reports; check org= (or leave it out for your sandbox)"
+            ),
+        },
         kind_grains={"devices": "devices", "products": "products"},
         guess_grain="usage_analysis.grains:guess_particle",
         grain_spans={"devices": timedelta(days=31), "products": timedelta(days=31)},
@@ -134,6 +164,23 @@ register(
         grains=("day", "hour", "month", "summarized"),
         emulator="usage_analysis.emulator.here",
         grain_attr="detail_level",
+        http_hints={
+            401: (
+                "the bearer token is wrong or expired (HERE tokens last 24 hours): pass a new "
+                "token= or HERE_TOKEN, or leave both unset so a token is fetched with the keys "
+                "in ~/.here/credentials.properties"
+            ),
+            403: "the token's user needs access to the realm's usage (check realm_id=)",
+        },
+        error_code_hints={
+            "E706001": "realm_id must be your HERE org id, 5 to 30 characters (e.g. org123456789)",
+            "E706002": "the search page limit must be between 1 and 100",
+            "E706003": (
+                "startDate and endDate must be yyyy-MM-ddTHH:mm:ss (UTC), start before end, "
+                "at most 95 days apart"
+            ),
+            "E706004": "group_by accepts only project, billingTag and appId",
+        },
         guess_grain="usage_analysis.grains:guess_here",
         grain_spans={
             "day": timedelta(days=1),
@@ -159,6 +206,14 @@ register(
             "job_level_ai": "JOB_LEVEL",
         },
         guess_grain="usage_analysis.grains:guess_informatica",
+        http_hints={
+            401: (
+                "the session expired or the user name or password is wrong: check "
+                "INFORMATICA_USERNAME / INFORMATICA_PASSWORD and that the login URL names "
+                "your pod"
+            ),
+            403: "the user needs the privilege to read metering data in this org",
+        },
         grain_spans={
             "SUMMARY": timedelta(days=1),
             "PROJECT_FOLDER": timedelta(days=1),

@@ -226,6 +226,15 @@ class BaseClient:
         environment and config files), so :func:`resume` can re-attach to its job."""
         raise NotImplementedError
 
+    #: Whether ``usage-analysis fetch`` leaves an unset range to the client (Particle:
+    #: the current billing period) instead of the month so far.
+    cli_own_range: ClassVar[bool] = False
+
+    @classmethod
+    def from_cli(cls, args: Any, **common: Any) -> tuple[BaseClient, dict[str, Any]]:
+        """The client and request options ``usage-analysis fetch <provider>`` asked for."""
+        return cls(**common), {}
+
     @classmethod
     def from_environment(cls) -> BaseClient:
         """A client configured from the environment and config files (``refresh``'s default)."""

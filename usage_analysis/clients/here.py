@@ -172,6 +172,22 @@ class HereClient(BaseClient):
     file_suffix = ".csv.gz"
 
     @classmethod
+    def from_cli(cls, args: Any, **common: Any) -> tuple[HereClient, dict[str, Any]]:
+        """The client and options of ``usage-analysis fetch here``."""
+        params = {
+            "detail_level": args.detail_level,
+            "group_by": args.group_by,
+            "feature_id": args.feature_id,
+            "app_id": args.app_id,
+            "charge_type": args.charge_type,
+            "project_hrn": args.project_hrn,
+            "billing_tag": args.billing_tag,
+            "category": args.category,
+            "sub_accounts": args.sub_accounts,
+        }
+        return cls(realm_id=args.realm_id, **common), params
+
+    @classmethod
     def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> HereClient:
         """A client for a journal row (see :meth:`BaseClient.from_journal`)."""
         return cls(

@@ -210,6 +210,19 @@ class ParticleClient(BaseClient):
         """The org from ``PARTICLE_ORG`` as in the CLI; unset means the sandbox."""
         return cls(org=os.environ.get(PARTICLE_ORG_ENV) or None)
 
+    cli_own_range = True
+
+    @classmethod
+    def from_cli(cls, args: Any, **common: Any) -> tuple[ParticleClient, dict[str, Any]]:
+        """The client and options of ``usage-analysis fetch particle``."""
+        params = {
+            "report_type": args.report_type,
+            "devices": args.devices,
+            "products": args.products,
+            "agreement": args.agreement,
+        }
+        return cls(org=args.org, **common), params
+
     @classmethod
     def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> ParticleClient:
         """A client for a journal row (see :meth:`BaseClient.from_journal`)."""
