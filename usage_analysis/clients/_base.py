@@ -304,6 +304,10 @@ class BaseClient:
         """The URL and headers that download a ready job's file."""
         raise NotImplementedError
 
+    def _read_options(self, job: ReportJob) -> dict[str, Any]:
+        """Reader options the request said but the file does not (default: none)."""
+        return {}
+
     def _validate_file(self, job: ReportJob, path: Path) -> None:
         """Raise ConnectionFailed when a downloaded file is incomplete (default: trust it)."""
 
