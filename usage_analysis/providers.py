@@ -63,6 +63,12 @@ class Provider:
     #: (usage_analysis.clients._errormap, the one place a status becomes an exception).
     http_hints: dict[int, str] = field(default_factory=dict, compare=False)
     error_code_hints: dict[str, str] = field(default_factory=dict, compare=False)
+    #: The FOCUS mapping's facts (usage_analysis.focus): ``company`` (name, billing
+    #: account type), ``sandbox_account`` (the id of rows without an account),
+    #: ``service``/``description`` (``"module:function"``), ``resource_type``
+    #: (category -> type, or ``by_meter``), ``sub_account`` (column, type), ``tags``
+    #: (which tag the product column fills), ``currency_from`` (price book field).
+    focus: dict[str, Any] = field(default_factory=dict, compare=False)
     #: Extra facts a layer may need (FOCUS bits...), by key.
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
@@ -139,6 +145,15 @@ register(
         grains=("devices", "products"),
         emulator="usage_analysis.emulator.particle",
         detect_order=1,
+        focus={
+            "company": ("Particle", "Organization"),
+            "sandbox_account": "particle-sandbox",
+            "service": "usage_analysis.focus:service_particle",
+            "description": "usage_analysis.focus:description_particle",
+            "resource_type": {"product": "Product", None: "Device"},
+            "sub_account": (None, "Product"),
+            "product_tag": "product",
+        },
         http_hints={
             401: (
                 "the access token is missing, wrong or expired (tokens last 90 days by "
@@ -164,6 +179,15 @@ register(
         grains=("day", "hour", "month", "summarized"),
         emulator="usage_analysis.emulator.here",
         grain_attr="detail_level",
+        focus={
+            "company": ("HERE Technologies", "Realm"),
+            "service": "usage_analysis.focus:service_here",
+            "description": "usage_analysis.focus:description_here",
+            "resource_type": {None: "App"},
+            "sub_account": ("project", "Project"),
+            "project_column": True,
+            "currency_from": "rates",
+        },
         http_hints={
             401: (
                 "the bearer token is wrong or expired (HERE tokens last 24 hours): pass a new "
@@ -206,6 +230,15 @@ register(
             "job_level_ai": "JOB_LEVEL",
         },
         guess_grain="usage_analysis.grains:guess_informatica",
+        focus={
+            "company": ("Informatica", "Organization"),
+            "service": "usage_analysis.focus:service_informatica",
+            "description": "usage_analysis.focus:description_informatica",
+            "resource_type": "by_meter",
+            "sub_account": (None, "Project"),
+            "product_tag": "project",
+            "folder_tag": True,
+        },
         http_hints={
             401: (
                 "the session expired or the user name or password is wrong: check "
