@@ -126,6 +126,27 @@ def test_archive_gives_the_same_csv_as_the_files(
     assert round(from_archive["cost"].sum(), 2) == round(bill[0], 2)
 
 
+def test_rules_on_here_tags_and_projects_work_from_the_archive(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = tmp_path / "archive"
+    for name in ("here.csv", "particle.csv", "informatica.csv"):
+        ua.archive_file(files[name], archive=archive)
+    with pytest.warns(AllocationWarning):
+        assert main(_args(files)) == 0
+    from_files = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
+    args = [a for a in _args(files) if a != "--report" and not a.endswith(".csv")]
+    with pytest.warns(AllocationWarning):
+        assert main([*args, "--archive", str(archive)]) == 0
+    from_archive = pd.read_csv(io.StringIO(capsys.readouterr().out), keep_default_na=False)
+    cost = from_archive.groupby(["team", "currency"])["cost"].sum().round(2).to_dict()
+    # The HERE teams match on billing tag and project: the archive must keep both.
+    assert cost[("logistics", "USD")] == 12.50
+    assert cost[("web", "USD")] == round(5.00 + 39.87, 2)
+    cols = ["team", "provider", "currency", "cost"]
+    pd.testing.assert_frame_equal(from_archive[cols], from_files[cols])
+
+
 def test_html_statements_are_written_and_sent_once_per_team(
     files: dict[str, Path], receiver: Receiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

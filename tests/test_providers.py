@@ -51,14 +51,15 @@ def test_the_journal_builds_a_resumed_jobs_client_through_the_registry() -> None
                 display="Recorder",
                 client=f"{__name__}:Recorder",
                 reader="usage_analysis.readers.particle",
-                grains=("devices",),
+                grains=("recorded",),
             )
         )
         row = {"provider": "recorder", "account": "acct-1", "endpoints": {"base_url": "u"}}
         assert isinstance(_client_for(row), Recorder)
         assert built == [("acct-1", {"base_url": "u"})]
     finally:
-        providers._REGISTRY.pop("recorder", None)
+        providers.unregister("recorder")
         globals().pop("Recorder", None)
     with pytest.raises(InvalidParameter, match="unknown provider 'recorder' in the journal"):
         _client_for(row)
+    assert "recorder" not in GRAINS and providers.names() == PROVIDERS

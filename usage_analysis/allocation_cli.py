@@ -37,6 +37,10 @@ _KEYS = (
 )
 
 
+# Dimension columns the archive keeps when some report carried them.
+_EXTRA_KEYS = ("project", "billing_tag")
+
+
 def month_rows(
     months: Sequence[Any],
     *,
@@ -49,7 +53,11 @@ def month_rows(
     from .archive import sql
 
     labels = [f"{timestamp(m, 'month'):%Y-%m}" for m in months]
-    keys = ", ".join(_KEYS)
+    # The archive keeps the columns readers add beyond the unified ones (HERE's
+    # project and billing_tag): rules may match on them, so they are keys too.
+    present = set(sql("SELECT * FROM usage LIMIT 0", archive=archive).columns)
+    extra = tuple(c for c in _EXTRA_KEYS if c in present)
+    keys = ", ".join(_KEYS + extra)
     query = f"""
         SELECT {keys}, month,
             any_value(account_name) AS account_name,

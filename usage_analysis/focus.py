@@ -9,14 +9,16 @@ export is checked by the FinOps Foundation's ``focus-validator`` in the tests.
 
 from __future__ import annotations
 
+import importlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from . import providers
 from .analysis._common import bucket_numbers, bucket_starts, check_frame, timestamp
 from .analysis.costs import costs
 from .analysis.prices import PriceBook
@@ -72,12 +74,22 @@ FOCUS_COLUMNS: tuple[str, ...] = (
 _DATES = ("BillingPeriodEnd", "BillingPeriodStart", "ChargePeriodEnd", "ChargePeriodStart")
 _COSTS = ("BilledCost", "ContractedCost", "EffectiveCost", "ListCost")
 
-# provider -> (company name, billing account type)
-_COMPANY = {
-    "particle": ("Particle", "Organization"),
-    "here": ("HERE Technologies", "Realm"),
-    "informatica": ("Informatica", "Organization"),
-}
+# Each provider's FOCUS facts live in its registry record (usage_analysis.providers,
+# ``Provider.focus``); the functions below look them up, with no if per provider.
+
+
+def _facts(provider: Any) -> dict[str, Any]:
+    """The provider's FOCUS facts; none for a name the registry does not know."""
+    name = str(provider)
+    return providers.get(name).focus if name in providers.names() else {}
+
+
+def _rows_of(provider: np.ndarray) -> Iterator[tuple[str, dict[str, Any], np.ndarray]]:
+    """(name, FOCUS facts, row mask) of every registered provider."""
+    for name in providers.names():
+        yield name, _facts(name), np.asarray(provider == name, dtype=bool)
+
+
 # HERE category -> (ServiceCategory, ServiceSubcategory), FOCUS 1.2 allowed values.
 _HERE_SERVICE = {
     "location services": ("Other", "Other (Other)"),
@@ -141,7 +153,7 @@ def to_focus(
         out[col] = cost
     currency = rows["currency"].astype(object).to_numpy().copy()
     fallback = _fallback_currency(book)
-    for p in ("particle", "here", "informatica"):
+    for p in providers.names():
         where = (provider == p) & pd.isna(currency)
         if where.any():
             currency[where] = fallback.get(p, fallback[None])
@@ -162,13 +174,15 @@ def to_focus(
     out["BillingAccountId"] = account
     out["BillingAccountName"] = np.where(pd.isna(account_name), account, account_name)
     company, acct_type = (
-        _per_combination(lambda p: _COMPANY.get(p, (str(p), None)), provider)
+        _per_combination(lambda p: _facts(p).get("company", (str(p), None)), provider)
         if n
         else (np.empty(0, dtype=object),) * 2
     )
-    acct_type = np.where(
-        (provider == "particle") & pd.isna(_text(rows["account_id"])), "User", acct_type
-    )
+    sandbox = np.zeros(n, dtype=bool)
+    for _, facts, mask in _rows_of(provider):
+        if facts.get("sandbox_account"):
+            sandbox |= mask
+    acct_type = np.where(sandbox & pd.isna(_text(rows["account_id"])), "User", acct_type)
     out["BillingAccountType"] = acct_type
 
     out["ChargeCategory"] = np.full(n, "Usage", dtype=object)
@@ -301,16 +315,20 @@ def _text(series: pd.Series) -> np.ndarray:
 
 def _sandbox_ids(provider: np.ndarray) -> np.ndarray:
     """An id for rows without an account: a Particle sandbox user, else 'unknown'."""
-    return np.where(provider == "particle", "particle-sandbox", "unknown")
+    out = np.full(len(provider), "unknown", dtype=object)
+    for _, facts, mask in _rows_of(provider):
+        if facts.get("sandbox_account"):
+            out[mask] = facts["sandbox_account"]
+    return out
 
 
 def _fallback_currency(book: PriceBook) -> dict[str | None, str]:
     found: dict[str | None, str] = {}
-    for p in ("particle", "informatica", "here"):
+    for p in providers.names():
         prices = book.for_account(p, None)
         if prices is None:
             continue
-        if p == "here":
+        if _facts(p).get("currency_from") == "rates":
             cur = prices.rates["currency"].dropna()
             if len(cur):
                 found[p] = str(cur.iloc[0])
@@ -337,15 +355,30 @@ def _per_combination(func: Any, *arrays: np.ndarray) -> list[np.ndarray]:
     return [np.array([r[k] for r in results], dtype=object)[inverse] for k in range(width)]
 
 
+def service_particle(meter: Any, category: Any) -> tuple[Any, str, str]:
+    return "Particle Device Cloud", "Internet of Things", "IoT Platforms"
+
+
+def service_informatica(meter: Any, category: Any) -> tuple[Any, str, str]:
+    return (meter or "Informatica IDMC"), "Integration", "Other (Integration)"
+
+
+def service_here(meter: Any, category: Any) -> tuple[Any, str, str]:
+    c, sub = _HERE_SERVICE.get(str(category).casefold(), ("Other", "Other (Other)"))
+    return (f"HERE {category}" if category is not None else "HERE Platform"), c, sub
+
+
 def _service(provider: Any, meter: Any, category: Any) -> tuple[Any, str, str]:
-    if provider == "particle":
-        return "Particle Device Cloud", "Internet of Things", "IoT Platforms"
-    if provider == "informatica":
-        return (meter or "Informatica IDMC"), "Integration", "Other (Integration)"
-    if provider == "here":
-        c, sub = _HERE_SERVICE.get(str(category).casefold(), ("Other", "Other (Other)"))
-        return (f"HERE {category}" if category is not None else "HERE Platform"), c, sub
-    return None, "Other", "Other (Other)"
+    path = _facts(provider).get("service")
+    if path is None:
+        return None, "Other", "Other (Other)"
+    service: tuple[Any, str, str] = _load(path)(meter, category)
+    return service
+
+
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _services(
@@ -363,11 +396,18 @@ def _resource_types(
 ) -> np.ndarray:
     kind = np.full(len(provider), None, dtype=object)
     has = ~pd.isna(resource)
-    p = (provider == "particle") & has
-    kind[p] = np.where(category[p] == "product", "Product", "Device")
-    kind[(provider == "here") & has] = "App"
-    i = (provider == "informatica") & has
-    kind[i] = np.where(pd.isna(meter_id[i]), "Project folder", "Asset")
+    for _, facts, mask in _rows_of(provider):
+        rule = facts.get("resource_type")
+        where = mask & has
+        if rule is None or not where.any():
+            continue
+        if rule == "by_meter":  # Informatica: a meter says an asset, none a project folder
+            kind[where] = np.where(pd.isna(meter_id[where]), "Project folder", "Asset")
+            continue
+        kind[where] = rule[None]
+        for value, name in rule.items():
+            if value is not None:
+                kind[where & (category == value)] = name
     return kind
 
 
@@ -375,14 +415,13 @@ def _sub_accounts(rows: pd.DataFrame, provider: np.ndarray) -> tuple[Any, Any, A
     """SubAccount: the Particle product, the HERE project, the Informatica project."""
     product = _text(rows["product"])
     sub = product.copy()
-    if "project" in rows.columns:
-        project = _text(rows["project"])
-        h = provider == "here"
-        sub[h] = project[h]
-    kind = np.full(len(provider), None, dtype=object)
-    has = ~pd.isna(sub)
-    kind[has & (provider == "particle")] = "Product"
-    kind[has & (provider != "particle")] = "Project"
+    kind = np.full(len(provider), "Project", dtype=object)
+    for _, facts, mask in _rows_of(provider):
+        column, name = facts.get("sub_account", (None, "Project"))
+        if column is not None and column in rows.columns:
+            sub[mask] = _text(rows[column])[mask]
+        kind[mask] = name
+    kind[pd.isna(sub)] = None
     return sub, sub.copy(), kind
 
 
@@ -414,13 +453,20 @@ def _tags(rows: pd.DataFrame, provider: np.ndarray, rules: Any = None) -> np.nda
     none = np.full(n, None, dtype=object)
     tag = _text(rows["billing_tag"]) if "billing_tag" in rows.columns else none
     product = _text(rows["product"])
-    infa = np.asarray(provider == "informatica", dtype=bool)
-    project = _only(infa, product)
+    as_project = np.zeros(n, dtype=bool)  # the product column is a project (Informatica)
+    as_product = np.zeros(n, dtype=bool)  # ... or a product (Particle)
+    project_column = np.zeros(n, dtype=bool)  # a project column of its own (HERE)
+    with_folder = np.zeros(n, dtype=bool)  # folders are resources without a meter
+    for _, facts, mask in _rows_of(provider):
+        as_project |= mask & (facts.get("product_tag") == "project")
+        as_product |= mask & (facts.get("product_tag") == "product")
+        project_column |= mask & bool(facts.get("project_column"))
+        with_folder |= mask & bool(facts.get("folder_tag"))
+    project = _only(as_project, product)
     if "project" in rows.columns:
-        here = np.asarray(provider == "here", dtype=bool)
-        project[here] = _text(rows["project"])[here]
-    folder = _only(infa & rows["meter_id"].isna().to_numpy(), _text(rows["resource_name"]))
-    particle_product = _only(np.asarray(provider == "particle", dtype=bool), product)
+        project[project_column] = _text(rows["project"])[project_column]
+    folder = _only(with_folder & rows["meter_id"].isna().to_numpy(), _text(rows["resource_name"]))
+    particle_product = _only(as_product, product)
     team, shared = none, none
     if rules is not None:
         from .analysis.allocation import row_teams
@@ -432,11 +478,22 @@ def _tags(rows: pd.DataFrame, provider: np.ndarray, rules: Any = None) -> np.nda
 def _description(provider: Any, meter: Any, meter_id: Any, bunit: Any, unit: Any) -> tuple[str]:
     label = meter if meter is not None else meter_id
     what = bunit if bunit is not None else unit
-    if provider == "particle":
-        return ("Particle data operations (Basic plan blocks)",)
-    if provider == "informatica":
-        return (f"Informatica {label or 'project/folder'} usage in {what}",)
-    return (f"HERE {label} usage in {what}",)
+    path = _facts(provider).get("description")
+    if path is None:
+        return (f"{providers.display_name(str(provider))} {label} usage in {what}",)
+    return (str(_load(path)(label, what)),)
+
+
+def description_particle(label: Any, what: Any) -> str:
+    return "Particle data operations (Basic plan blocks)"
+
+
+def description_informatica(label: Any, what: Any) -> str:
+    return f"Informatica {label or 'project/folder'} usage in {what}"
+
+
+def description_here(label: Any, what: Any) -> str:
+    return f"HERE {label} usage in {what}"
 
 
 def _descriptions(

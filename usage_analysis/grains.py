@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import providers
 from .errors import InvalidParameter, SchemaError
 
 __all__ = [
@@ -50,24 +51,40 @@ __all__ = [
 ]
 
 # Per provider, every grain in the order the default view prefers it: the finest
-# summary first (its totals are the provider's bill), the others on request.
-GRAINS: dict[str, tuple[str, ...]] = {
-    "particle": ("devices", "products"),
-    "here": ("day", "hour", "month", "summarized"),
-    "informatica": ("SUMMARY", "PROJECT_FOLDER", "ASSET", "JOB_LEVEL"),
-}
-_PROVIDER_OF = {g: p for p, grains in GRAINS.items() for g in grains}
-_BY_LOWER = {g.lower(): g for g in _PROVIDER_OF}
+# summary first (its totals are the provider's bill), the others on request. The
+# tables come from the provider registry (usage_analysis.providers) and are
+# rebuilt, in place, whenever a provider registers.
+GRAINS: dict[str, tuple[str, ...]] = {}
+_PROVIDER_OF: dict[str, str] = {}
+_BY_LOWER: dict[str, str] = {}
 # Report kinds of the readers (usage_analysis.readers.KINDS) -> grain.
-_KIND_GRAIN = {
-    ("particle", "devices"): "devices",
-    ("particle", "products"): "products",
-    ("informatica", "summary"): "SUMMARY",
-    ("informatica", "project_folder"): "PROJECT_FOLDER",
-    ("informatica", "asset"): "ASSET",
-    ("informatica", "job_level"): "JOB_LEVEL",
-    ("informatica", "job_level_ai"): "JOB_LEVEL",
-}
+_KIND_GRAIN: dict[tuple[str, str], str] = {}
+_ALL_GRAINS: tuple[str, ...] = ()
+_GRAIN_ID: dict[str, int] = {}
+_OFFSET: dict[str, int] = {}
+
+
+def _load_tables() -> None:
+    """(Re)build the grain tables from the registry."""
+    global _ALL_GRAINS
+    registered = providers.registered()
+    GRAINS.clear()
+    GRAINS.update({p.name: p.grains for p in registered})
+    _PROVIDER_OF.clear()
+    _PROVIDER_OF.update({g: p for p, grains in GRAINS.items() for g in grains})
+    _BY_LOWER.clear()
+    _BY_LOWER.update({g.lower(): g for g in _PROVIDER_OF})
+    _KIND_GRAIN.clear()
+    _KIND_GRAIN.update({(p.name, k): g for p in registered for k, g in p.kind_grains.items()})
+    _ALL_GRAINS = tuple(g for gs in GRAINS.values() for g in gs)
+    _GRAIN_ID.clear()
+    _GRAIN_ID.update({g: i for i, g in enumerate(_ALL_GRAINS)})
+    _OFFSET.clear()
+    _OFFSET.update({p: _GRAIN_ID[gs[0]] for p, gs in GRAINS.items()})
+
+
+_load_tables()
+providers.on_register(_load_tables)
 
 
 def canonical_grain(value: object, parameter: str = "grain") -> str:
@@ -87,9 +104,10 @@ def _from_attrs(attrs: Mapping[str, Any], provider: str) -> str | None:
     """The one grain the reader's attrs name, or None when they do not say."""
     if attrs.get("provider") not in (None, provider):
         return None
-    if provider == "here":
-        level = attrs.get("detail_level")
-        return str(level) if level in GRAINS["here"] else None
+    named = providers.get(provider).grain_attr
+    if named is not None:  # the reader names the grain itself (HERE: detail_level)
+        level = attrs.get(named)
+        return str(level) if level in GRAINS[provider] else None
     kinds = attrs.get("kinds") if attrs.get("kind") == "mixed" else [attrs.get("kind")]
     grains = {_KIND_GRAIN.get((provider, str(k))) for k in kinds or ()}
     if len(grains) == 1 and None not in grains:
@@ -99,41 +117,50 @@ def _from_attrs(attrs: Mapping[str, Any], provider: str) -> str | None:
 
 def _guess_codes(provider: str, df: Mapping[str, Any]) -> np.ndarray:
     """Each row's grain from its values alone (frames that lost the reader's attrs),
-    as positions in ``GRAINS[provider]``.
-
-    Particle: ``category`` says ``device`` or ``product``. HERE: the length of the
-    period (an hour, a day, a calendar month, else summarized). Informatica: the
-    columns each export fills (job-level rows have no IPU column, SUMMARY rows no
-    resource, PROJECT_FOLDER rows no meter, ASSET rows both).
-    """
+    as positions in ``GRAINS[provider]``: the provider's ``guess_grain`` function."""
     order = GRAINS.get(provider)
     if order is None:
         raise SchemaError(f"cannot archive rows of provider {provider!r}")
     at = {g: np.int8(i) for i, g in enumerate(order)}
+    guess = providers.get(provider).load("guess_grain")
+    codes: np.ndarray = guess(df, at)
+    return codes
+
+
+def guess_particle(df: Mapping[str, Any], at: Mapping[str, np.int8]) -> np.ndarray:
+    """Particle: ``category`` says ``device`` or ``product``."""
+    cat = df["category"]
+    if isinstance(cat.dtype, pd.CategoricalDtype):  # once per category, not per row
+        names = pd.Index(cat.cat.categories.astype(str)).str.lower() == "product"
+        codes = cat.cat.codes.to_numpy()
+        product = np.append(names, False)[codes]  # code -1 (missing) takes the last
+    else:
+        product = cat.astype("string").str.lower().eq("product").fillna(False).to_numpy(bool)
+    return np.where(product, at["products"], at["devices"]).astype(np.int8)
+
+
+def guess_here(df: Mapping[str, Any], at: Mapping[str, np.int8]) -> np.ndarray:
+    """HERE: the length of the period (an hour, a day, a calendar month, else summarized)."""
     n = len(df["provider"])
-    if provider == "particle":
-        cat = df["category"]
-        if isinstance(cat.dtype, pd.CategoricalDtype):  # once per category, not per row
-            names = pd.Index(cat.cat.categories.astype(str)).str.lower() == "product"
-            codes = cat.cat.codes.to_numpy()
-            product = np.append(names, False)[codes]  # code -1 (missing) takes the last
-        else:
-            product = cat.astype("string").str.lower().eq("product").fillna(False).to_numpy(bool)
-        return np.where(product, at["products"], at["devices"]).astype(np.int8)
-    if provider == "here":
-        start = np.asarray(df["period_start"].to_numpy(dtype="datetime64[ns]"))
-        end = np.asarray(df["period_end"].to_numpy(dtype="datetime64[ns]"))
-        length = (end - start).astype(np.int64)
-        known = ~(np.isnat(start) | np.isnat(end))
-        month = start.astype("datetime64[M]")
-        calendar = (month.astype("datetime64[ns]") == start) & (
-            (month + 1).astype("datetime64[ns]") == end
-        )
-        out = np.full(n, at["summarized"], dtype=np.int8)
-        out[known & calendar] = at["month"]
-        out[known & (length == 86_400 * 10**9)] = at["day"]
-        out[known & (length == 3_600 * 10**9)] = at["hour"]
-        return out
+    start = np.asarray(df["period_start"].to_numpy(dtype="datetime64[ns]"))
+    end = np.asarray(df["period_end"].to_numpy(dtype="datetime64[ns]"))
+    length = (end - start).astype(np.int64)
+    known = ~(np.isnat(start) | np.isnat(end))
+    month = start.astype("datetime64[M]")
+    calendar = (month.astype("datetime64[ns]") == start) & (
+        (month + 1).astype("datetime64[ns]") == end
+    )
+    out = np.full(n, at["summarized"], dtype=np.int8)
+    out[known & calendar] = at["month"]
+    out[known & (length == 86_400 * 10**9)] = at["day"]
+    out[known & (length == 3_600 * 10**9)] = at["hour"]
+    return out
+
+
+def guess_informatica(df: Mapping[str, Any], at: Mapping[str, np.int8]) -> np.ndarray:
+    """Informatica: the columns each export fills (job-level rows have no IPU column,
+    SUMMARY rows no resource, PROJECT_FOLDER rows no meter, ASSET rows both)."""
+    n = len(df["provider"])
     no_ipu = df["billable_unit"].isna().to_numpy(bool)
     no_resource = df["resource_id"].isna().to_numpy(bool)
     no_meter = (df["meter_id"].isna() & df["meter"].isna()).to_numpy(bool)
@@ -151,9 +178,6 @@ def _guess(provider: str, df: pd.DataFrame) -> np.ndarray:
     return np.array(GRAINS[provider], dtype=object)[_guess_codes(provider, df)]
 
 
-_ALL_GRAINS: tuple[str, ...] = tuple(g for gs in GRAINS.values() for g in gs)
-_GRAIN_ID = {g: i for i, g in enumerate(_ALL_GRAINS)}
-_OFFSET = {p: _GRAIN_ID[gs[0]] for p, gs in GRAINS.items()}
 _GUESS_COLUMNS = (
     "provider", "category", "period_start", "period_end",
     "billable_unit", "resource_id", "meter_id", "meter",

@@ -19,9 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from . import providers
 from .archive import ArchiveWrite, archive_frame, last_archived
 from .archive._read import _timestamp
-from .defaults import HERE_DATA_LAG, PARTICLE_ORG_ENV, PROVIDERS
+from .defaults import HERE_DATA_LAG
 from .errors import InvalidParameter
 
 __all__ = ["ArchiveWarning", "archive_report", "refresh"]
@@ -65,17 +66,7 @@ PROVISIONAL = {"here": pd.Timedelta(HERE_DATA_LAG)}
 
 def _default_client(provider: str) -> Any:
     """The provider's client, configured from the environment (see docs/clients.md)."""
-    from .clients import HereClient, InformaticaClient, ParticleClient
-
-    classes: dict[str, Any] = {
-        "particle": ParticleClient,
-        "here": HereClient,
-        "informatica": InformaticaClient,
-    }
-    if provider == "particle":
-        # The org comes from the environment as in the CLI; unset means the sandbox.
-        return ParticleClient(org=os.environ.get(PARTICLE_ORG_ENV) or None)
-    return classes[provider]()
+    return providers.get(provider).client_class().from_environment()
 
 
 def _day(value: str | date | datetime, parameter: str) -> pd.Timestamp:
@@ -111,10 +102,7 @@ def refresh(
     :class:`~usage_analysis.archive.ArchiveWrite` per provider job, none when the
     archive is up to date.
     """
-    if provider not in PROVIDERS:
-        raise InvalidParameter(
-            "provider", f"expected one of {', '.join(PROVIDERS)}, got {provider!r}"
-        )
+    providers.get(provider)  # InvalidParameter naming the known ones
     own = client is None
     if client is None:
         client = _default_client(provider)

@@ -7,8 +7,11 @@ re-exported here for the old import path.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Set
+
 import pandas as pd
 
+from .. import providers
 from ..grains import (
     GRAINS,
     canonical_grain,
@@ -29,22 +32,48 @@ __all__ = [
     "provider_of",
 ]
 
-# How long one row of a grain can last: a report replacing [start, end) also
-# replaces earlier rows of its grain reaching into that range, and only months
-# this far back can hold one. None: no bound (a summarized row spans the request).
-MAX_ROW_SPAN: dict[str, pd.Timedelta | None] = {
-    "devices": pd.Timedelta(days=31),
-    "products": pd.Timedelta(days=31),
-    "day": pd.Timedelta(days=1),
-    "hour": pd.Timedelta(hours=1),
-    "month": pd.Timedelta(days=31),
-    "summarized": None,
-    "SUMMARY": pd.Timedelta(days=1),
-    "PROJECT_FOLDER": pd.Timedelta(days=1),
-    "ASSET": pd.Timedelta(days=1),
-    "JOB_LEVEL": None,
-}
-# Grains whose rows are events keyed by their start (an Informatica job that
-# runs past midnight belongs to the report of the day it started): a report
-# replaces the rows that start within it, not those that merely overlap it.
-BY_START = frozenset({"JOB_LEVEL"})
+
+class _RowSpans(Mapping[str, "pd.Timedelta | None"]):
+    """Grain -> how long one of its rows can last (None: no bound), from the registry.
+
+    A report replacing [start, end) also replaces earlier rows of its grain
+    reaching into that range, and only months this far back can hold one.
+    """
+
+    def _spans(self) -> dict[str, pd.Timedelta | None]:
+        return {
+            g: (None if span is None else pd.Timedelta(span))
+            for p in providers.registered()
+            for g, span in p.grain_spans.items()
+        }
+
+    def __getitem__(self, grain: str) -> pd.Timedelta | None:
+        return self._spans()[grain]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spans())
+
+    def __len__(self) -> int:
+        return len(self._spans())
+
+
+class _ByStart(Set[str]):
+    """Grains whose rows are events keyed by their start (an Informatica job that
+    runs past midnight belongs to the report of the day it started): a report
+    replaces the rows that start within it, not those that merely overlap it."""
+
+    def _grains(self) -> frozenset[str]:
+        return frozenset(g for p in providers.registered() for g in p.by_start)
+
+    def __contains__(self, grain: object) -> bool:
+        return grain in self._grains()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._grains())
+
+    def __len__(self) -> int:
+        return len(self._grains())
+
+
+MAX_ROW_SPAN: Mapping[str, pd.Timedelta | None] = _RowSpans()
+BY_START: Set[str] = _ByStart()

@@ -226,6 +226,20 @@ class BaseClient:
         environment and config files), so :func:`resume` can re-attach to its job."""
         raise NotImplementedError
 
+    #: Whether ``usage-analysis fetch`` leaves an unset range to the client (Particle:
+    #: the current billing period) instead of the month so far.
+    cli_own_range: ClassVar[bool] = False
+
+    @classmethod
+    def from_cli(cls, args: Any, **common: Any) -> tuple[BaseClient, dict[str, Any]]:
+        """The client and request options ``usage-analysis fetch <provider>`` asked for."""
+        return cls(**common), {}
+
+    @classmethod
+    def from_environment(cls) -> BaseClient:
+        """A client configured from the environment and config files (``refresh``'s default)."""
+        return cls()
+
     # -- plumbing -------------------------------------------------------------
 
     @property
@@ -289,6 +303,10 @@ class BaseClient:
     def _download_request(self, job: ReportJob) -> tuple[str | Secret, Headers]:
         """The URL and headers that download a ready job's file."""
         raise NotImplementedError
+
+    def _read_options(self, job: ReportJob) -> dict[str, Any]:
+        """Reader options the request said but the file does not (default: none)."""
+        return {}
 
     def _validate_file(self, job: ReportJob, path: Path) -> None:
         """Raise ConnectionFailed when a downloaded file is incomplete (default: trust it)."""

@@ -18,45 +18,16 @@ from typing import Any
 
 import httpx
 
+from .. import providers
 from .._secrets import redact
-from ..defaults import ERROR_BODY_CHARS, MAX_RETRY_AFTER, PROVIDER_NAMES
+from ..defaults import ERROR_BODY_CHARS, MAX_RETRY_AFTER
 from ..errors import APIError, AuthenticationError, NotFoundError, RateLimitError, ServerError
 
 __all__ = ["error_from_response", "parse_retry_after", "request_id_of", "retry_after_of"]
 
 
-# Hints for the cases a user meets most: an expired token first of all.
-_HINTS: dict[tuple[str, int], str] = {
-    ("particle", 401): (
-        "the access token is missing, wrong or expired (tokens last 90 days by default): "
-        "make a new one with `particle token create` and pass it as token= or set "
-        "PARTICLE_ACCESS_TOKEN"
-    ),
-    ("particle", 403): (
-        "the token's user must belong to the organization, as an administrator to request "
-        "its reports; check org= (or leave it out for your sandbox)"
-    ),
-    ("here", 401): (
-        "the bearer token is wrong or expired (HERE tokens last 24 hours): pass a new token= "
-        "or HERE_TOKEN, or leave both unset so a token is fetched with the keys in "
-        "~/.here/credentials.properties"
-    ),
-    ("here", 403): "the token's user needs access to the realm's usage (check realm_id=)",
-    ("informatica", 401): (
-        "the session expired or the user name or password is wrong: check "
-        "INFORMATICA_USERNAME / INFORMATICA_PASSWORD and that the login URL names your pod"
-    ),
-    ("informatica", 403): "the user needs the privilege to read metering data in this org",
-}
-_CODE_HINTS: dict[str, str] = {
-    "E706001": "realm_id must be your HERE org id, 5 to 30 characters (e.g. org123456789)",
-    "E706002": "the search page limit must be between 1 and 100",
-    "E706003": (
-        "startDate and endDate must be yyyy-MM-ddTHH:mm:ss (UTC), start before end, "
-        "at most 95 days apart"
-    ),
-    "E706004": "group_by accepts only project, billingTag and appId",
-}
+# Hints for the cases a user meets most (an expired token first of all) are the
+# provider's own: usage_analysis.providers (http_hints, error_code_hints).
 _STATUS_HINTS: dict[int, str] = {
     429: "the provider is throttling requests; wait a minute before asking again",
     404: (
@@ -65,6 +36,14 @@ _STATUS_HINTS: dict[int, str] = {
     ),
     410: "the download has expired; request the report again",
 }
+
+
+def _code_hint(code: str) -> str | None:
+    """The hint for a provider's error code (codes are the provider's own, e.g. HERE's E7...)."""
+    for p in providers.registered():
+        if code in p.error_code_hints:
+            return p.error_code_hints[code]
+    return None
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -197,12 +176,13 @@ def error_from_response(
         cls = ServerError
     else:
         cls = APIError
+    known = providers.get(provider) if provider in providers.names() else None
     hint = (
-        (_CODE_HINTS.get(code) if code else None)
-        or _HINTS.get((provider, status))
+        (_code_hint(code) if code else None)
+        or (known.http_hints.get(status) if known is not None else None)
         or _STATUS_HINTS.get(status)
     )
-    label = PROVIDER_NAMES.get(provider, provider)
+    label = providers.display_name(provider)
     return cls(
         redact(f"{label} {what} failed: {message}"),
         provider=provider,

@@ -36,13 +36,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .. import providers
 from .._secrets import Secret, get_logger, redact
 from ..defaults import (
     HTTP_TIMEOUT,
     JSON_ANSWER_TIMEOUT,
     MAX_DOWNLOAD_BYTES,
     MAX_JSON_BYTES,
-    PROVIDER_NAMES,
     STALE_PART_AGE,
 )
 from ..errors import APIError, ConnectionFailed, DeadlineExceeded, UsageAnalysisError
@@ -154,7 +154,7 @@ class HTTP:
 
     @property
     def _label(self) -> str:
-        return PROVIDER_NAMES.get(self.provider, self.provider)
+        return providers.display_name(self.provider)
 
     # -- the caller's deadline --------------------------------------------------
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from ..defaults import PROVIDER_NAMES
+from .. import providers
 from ..errors import APIError, AuthenticationError
 
 __all__ = ["SAFE_HEADERS", "Hop", "holds_secret", "next_hop", "origin", "strip_credentials"]
@@ -102,7 +102,7 @@ def next_hop(
     location = response.headers.get("Location")
     if response.status_code not in REDIRECT_STATUSES or not location:
         return None
-    label = PROVIDER_NAMES.get(provider, provider)
+    label = providers.display_name(provider)
     try:
         url = response.request.url.join(location.strip())
     except httpx.InvalidURL:

@@ -36,8 +36,9 @@ from typing import Any
 
 import httpx
 
+from .. import providers
 from .._secrets import get_logger
-from ..defaults import HTTP_TIMEOUT, MAX_REDIRECTS, PROVIDER_NAMES
+from ..defaults import HTTP_TIMEOUT, MAX_REDIRECTS
 from ..errors import APIError, ConfigurationError
 from ._errormap import error_from_response
 from ._redirects import SAFE_HEADERS, holds_secret, next_hop, origin
@@ -413,7 +414,7 @@ class Transport:
 
     @property
     def _label(self) -> str:
-        return PROVIDER_NAMES.get(self.provider, self.provider)
+        return providers.display_name(self.provider)
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[Guard]:

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from .. import providers as registry
 from ..cli import END_HELP, START_HELP, check_range, day
 from ..defaults import PARTICLE_ORG_ENV
 from ..errors import InvalidParameter
@@ -184,46 +185,15 @@ def register(subparsers: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> tuple[BaseClient, dict[str, Any]]:
-    common = {"schedule": args.schedule}
-    if args.provider == "particle":
-        from .particle import ParticleClient
-
-        params = {
-            "report_type": args.report_type,
-            "devices": args.devices,
-            "products": args.products,
-            "agreement": args.agreement,
-        }
-        return ParticleClient(org=args.org, **common), params
-    if args.provider == "here":
-        from .here import HereClient
-
-        params = {
-            "detail_level": args.detail_level,
-            "group_by": args.group_by,
-            "feature_id": args.feature_id,
-            "app_id": args.app_id,
-            "charge_type": args.charge_type,
-            "project_hrn": args.project_hrn,
-            "billing_tag": args.billing_tag,
-            "category": args.category,
-            "sub_accounts": args.sub_accounts,
-        }
-        return HereClient(realm_id=args.realm_id, **common), params
-    from .informatica import InformaticaClient
-
-    params = {
-        "job_type": args.job_type,
-        "meter_id": args.meter_id,
-        "all_linked_orgs": args.all_linked_orgs,
-        "combined_meter_usage": args.combined_meter_usage,
-    }
-    return InformaticaClient(**common), params
+    client_class = registry.get(args.provider).client_class()
+    client, params = client_class.from_cli(args, schedule=args.schedule)
+    return client, params
 
 
 def _range(args: argparse.Namespace, *, today: date | None = None) -> tuple[Any, Any]:
     """--start and --end, defaulted as --help says (Particle: the client's billing period)."""
-    if args.provider == "particle" or (args.start and args.end):
+    own = registry.get(args.provider).client_class().cli_own_range
+    if own or (args.start and args.end):
         return args.start, args.end
     today = today or datetime.now(UTC).date()
     end = args.end or today.isoformat()

@@ -172,6 +172,22 @@ class HereClient(BaseClient):
     file_suffix = ".csv.gz"
 
     @classmethod
+    def from_cli(cls, args: Any, **common: Any) -> tuple[HereClient, dict[str, Any]]:
+        """The client and options of ``usage-analysis fetch here``."""
+        params = {
+            "detail_level": args.detail_level,
+            "group_by": args.group_by,
+            "feature_id": args.feature_id,
+            "app_id": args.app_id,
+            "charge_type": args.charge_type,
+            "project_hrn": args.project_hrn,
+            "billing_tag": args.billing_tag,
+            "category": args.category,
+            "sub_accounts": args.sub_accounts,
+        }
+        return cls(realm_id=args.realm_id, **common), params
+
+    @classmethod
     def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> HereClient:
         """A client for a journal row (see :meth:`BaseClient.from_journal`)."""
         return cls(
@@ -691,6 +707,21 @@ class HereClient(BaseClient):
         # drops it, see _redirects).
         output = self._realm_url(f"/reports/{quote(job.id, safe='')}/output")
         return output, lambda: self._headers(accept="application/x-gzip, text/csv")
+
+    def _read_options(self, job: ReportJob) -> dict[str, Any]:
+        """Always the requested period (``end`` inclusive, so it ends the day after)
+        and detail level. A summarized report has no dates at all, and a one-day
+        report must not pass for a whole month when its rows' timestamps look monthly
+        (a daily refresh on the 2nd must not archive the 1st as the month, nor skip
+        the 2nd to the 19th)."""
+        if "start" not in job.params:
+            return {}
+        first = date.fromisoformat(str(job.params["start"]))
+        last = date.fromisoformat(str(job.params["end"]))
+        options: dict[str, Any] = {"period": (first, last + timedelta(days=1))}
+        if job.params.get("detail_level"):
+            options["detail_level"] = job.params["detail_level"]
+        return options
 
     def _validate_file(self, job: ReportJob, path: Path) -> None:
         self._records[job.id] = _count_records(path)

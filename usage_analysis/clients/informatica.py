@@ -87,6 +87,17 @@ class InformaticaClient(BaseClient):
     file_suffix = ".zip"
 
     @classmethod
+    def from_cli(cls, args: Any, **common: Any) -> tuple[InformaticaClient, dict[str, Any]]:
+        """The client and options of ``usage-analysis fetch informatica``."""
+        params = {
+            "job_type": args.job_type,
+            "meter_id": args.meter_id,
+            "all_linked_orgs": args.all_linked_orgs,
+            "combined_meter_usage": args.combined_meter_usage,
+        }
+        return cls(**common), params
+
+    @classmethod
     def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> InformaticaClient:
         """A client for a journal row (see :meth:`BaseClient.from_journal`)."""
         return cls(login_url=endpoints.get("login_url"))

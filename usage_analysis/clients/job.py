@@ -15,7 +15,7 @@ import contextlib
 import math
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -579,22 +579,9 @@ class ReportJob:
         return frame
 
     def _read_options(self) -> dict[str, Any]:
-        """What the reader cannot see in the file but the request said.
-
-        HERE: always the requested period (``end`` inclusive, so it ends the day
-        after) and detail level. A summarized report has no dates at all, and a
-        one-day report must not pass for a whole month when its rows' timestamps
-        look monthly (a daily refresh on the 2nd must not archive the 1st as the
-        month, nor skip the 2nd to the 19th).
-        """
-        if self.provider != "here" or "start" not in self.params:
-            return {}
-        first = date.fromisoformat(str(self.params["start"]))
-        last = date.fromisoformat(str(self.params["end"]))
-        options: dict[str, Any] = {"period": (first, last + timedelta(days=1))}
-        if self.params.get("detail_level"):
-            options["detail_level"] = self.params["detail_level"]
-        return options
+        """What the reader cannot see in the file but the request said (the client's
+        ``_read_options``; HERE: the requested period and detail level)."""
+        return self._client._read_options(self)
 
     # -- journal rows -----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from ..defaults import (
     PARTICLE_DOWNLOAD_LIFETIME,
     PARTICLE_MAX_OUTSTANDING,
     PARTICLE_NO_LINK_POLLS,
+    PARTICLE_ORG_ENV,
     PARTICLE_POLL_EVERY,
     PARTICLE_POLL_SCHEDULE,
 )
@@ -202,6 +204,24 @@ class ParticleClient(BaseClient):
     default_schedule = PollSchedule(PARTICLE_POLL_SCHEDULE, PARTICLE_POLL_EVERY)
     default_endpoint = PARTICLE_API_URL
     file_suffix = ".csv"
+
+    @classmethod
+    def from_environment(cls) -> ParticleClient:
+        """The org from ``PARTICLE_ORG`` as in the CLI; unset means the sandbox."""
+        return cls(org=os.environ.get(PARTICLE_ORG_ENV) or None)
+
+    cli_own_range = True
+
+    @classmethod
+    def from_cli(cls, args: Any, **common: Any) -> tuple[ParticleClient, dict[str, Any]]:
+        """The client and options of ``usage-analysis fetch particle``."""
+        params = {
+            "report_type": args.report_type,
+            "devices": args.devices,
+            "products": args.products,
+            "agreement": args.agreement,
+        }
+        return cls(org=args.org, **common), params
 
     @classmethod
     def from_journal(cls, account: str, endpoints: Mapping[str, str]) -> ParticleClient:

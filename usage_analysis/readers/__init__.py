@@ -15,7 +15,7 @@ Readers are pure: no network, nothing written to disk.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -23,10 +23,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from .. import providers
 from .._memory import release_memory
 from ..errors import InvalidParameter, ReportParseError, UsageAnalysisError
 from . import _unified as U
-from . import here, informatica, particle
+from . import here  # its JSON search pages are read apart from CSV reports
 from ._csv import LookalikeColumnWarning, Sniffed, closest, sniff
 from ._overlap import drop_covered
 from ._parse import (
@@ -56,12 +57,42 @@ __all__ = [
 
 # Detection order: the most specific headers first. Particle comes last because
 # it recognises columns by meaning and would claim too much otherwise.
-_MODULES: dict[str, ModuleType] = {
-    "here": here,
-    "informatica": informatica,
-    "particle": particle,
-}
-KINDS: dict[str, tuple[str, ...]] = {name: mod.KINDS for name, mod in _MODULES.items()}
+# The reader modules come from the provider registry (usage_analysis.providers),
+# so a provider registered later is read like the three built in.
+
+
+class _ReaderModules(Mapping[str, ModuleType]):
+    """Provider name -> its reader module, in detection order (registry, live)."""
+
+    def __getitem__(self, name: str) -> ModuleType:
+        if name not in providers.names():
+            raise KeyError(name)
+        module: ModuleType = providers.get(name).load("reader")
+        return module
+
+    def __iter__(self) -> Iterator[str]:
+        ordered = sorted(providers.registered(), key=lambda p: p.detect_order)
+        return iter([p.name for p in ordered])
+
+    def __len__(self) -> int:
+        return len(providers.names())
+
+
+class _Kinds(Mapping[str, tuple[str, ...]]):
+    """Provider name -> the report kinds its reader knows (``KINDS``)."""
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        return tuple(_MODULES[name].KINDS)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_MODULES)
+
+    def __len__(self) -> int:
+        return len(_MODULES)
+
+
+_MODULES: Mapping[str, ModuleType] = _ReaderModules()
+KINDS: Mapping[str, tuple[str, ...]] = _Kinds()
 # An archive of several kinds (job-level files of DI and AI meters) reads into one
 # frame with this column naming each row's kind; attrs["kind"] is then "mixed".
 MIXED_COLUMN = "report_kind"
