@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from server_helpers import needs_chromium
 
 from usage_analysis.cli import main
 
@@ -55,17 +55,12 @@ def pages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {p.name.rsplit("-2026-10", 1)[0]: p for p in out.glob("*.html")}
 
 
-@pytest.fixture(scope="module")
-def page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(offline=True)
-            yield context.new_page()
-        finally:
-            browser.close()
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """An offline page of the run's Chromium (tests/server_helpers.py)."""
+    context = browser.new_context(offline=True)
+    yield context.new_page()
+    context.close()
 
 
 def test_every_team_has_a_statement(pages: dict[str, Path]) -> None:
