@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis import anomalies as find_anomalies
-from ..analysis import costs as price_rows
-from ..analysis import forecast as forecast_quantity
 from ..analysis._common import timestamp
 from ..analysis.allocation import team_frame
+from ..analysis.anomalies import anomalies as find_anomalies
+from ..analysis.costs import costs as price_rows
+from ..analysis.forecast import forecast as forecast_quantity
 from ..analysis.freshness import Freshness, freshness, ran_out_text
 from ..analysis.prices import PriceBook
 from ..defaults import HERE_DATA_LAG

@@ -74,7 +74,10 @@ def write_samples(directory: str | Path, *, seed: int = 7) -> list[Path]:
     out.append(_write(d / "here_report_excel_utf16.csv", utf16))
     search = here_usage(w, date(2026, 11, 1), date(2026, 11, 3), detail_level="day")
     pages = here_json_pages(search, limit=100)
-    out.append(_write(d / "here_search_page.json", json.dumps(pages[0], indent=1).encode()))
+    # A whole search saved as one page (its total equals its items); the pages of
+    # a longer search are only complete together (here_search_pages.json).
+    (whole,) = here_json_pages(search, limit=1000)
+    out.append(_write(d / "here_search_page.json", json.dumps(whole, indent=1).encode()))
     out.append(_write(d / "here_search_pages.json", json.dumps(pages).encode()))
 
     # Informatica: every export kind as its ZIP, one combined, and bare CSVs.
