@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+import usage_analysis as ua
 from usage_analysis import charts
 from usage_analysis.analysis import (
     ParticlePlan,
@@ -249,6 +250,11 @@ def test_heatmap_cells_hold_each_device_days_usage(frame: pd.DataFrame) -> None:
     # Colours follow log10(1 + value): a 30x runaway does not flatten the others.
     np.testing.assert_allclose(np.asarray(hm.z, dtype=float), np.log10(1 + exact))
     assert "%{customdata:,}" in hm.hovertemplate
+    # 'data as of' the newest row, from the one freshness function, as on every time chart.
+    assert ua.freshness(frame).text in fig.layout.title.subtitle.text
+    assert f"data as of {frame['period_end'].max():%Y-%m-%d %H:%M} UTC" in (
+        fig.layout.title.subtitle.text
+    )
 
 
 @pytest.mark.parametrize(
@@ -272,6 +278,7 @@ def test_weekly_heatmap_ticks_fall_on_week_starts_and_partial_weeks_are_marked(
     assert text[hm.x[-1]].endswith("*") == tail_partial
     note = fig.layout.title.subtitle.text or ""
     assert ("data from" in note) == head_partial and ("data until" in note) == tail_partial
+    assert ua.freshness(frame).text in note  # the weekly heatmap says 'data as of' too
     starred = [t for t in fig.layout.xaxis.ticktext if t.endswith("*")]
     assert len(starred) == head_partial + tail_partial
 

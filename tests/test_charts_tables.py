@@ -209,3 +209,42 @@ def test_the_combined_cost_forecast_is_one_row_per_month_and_currency(
         ]
         assert rec["projected"] == pytest.approx(mine["projected"].sum())
         assert f"{rec['projected']:,.2f} {rec['currency']}" in text
+
+
+# ----------------------------------------------------------------- freshness
+
+
+def test_every_table_says_data_as_of_the_newest_row(usage: pd.DataFrame) -> None:
+    """The caption's 'data as of' is ua.freshness of the rows shown: the one function."""
+    particle = usage.loc[usage["provider"] == "particle"]
+    here = usage.loc[usage["provider"] == "here"]
+    for rows in (particle, here, usage):
+        expected = ua.freshness(rows).text
+        # the newest row's end, to the minute (not a second computation: the same text)
+        newest = rows["period_end"].max()
+        assert expected == f"data as of {newest:%Y-%m-%d %H:%M} UTC"
+        shown = charts.table(rows.head(3), columns={"product": "product"}, fresh=rows).to_html()
+        assert expected in shown
+        # A Freshness already asked of the rows gives the same line.
+        assert expected in charts.table(rows.head(3), fresh=ua.freshness(rows)).to_html()
+    # A caption keeps its words; HERE's provisional days are named as on the charts.
+    shown = charts.table(here.head(2), caption="HERE usage", fresh=here).to_html()
+    assert "HERE usage · data as of " in shown and "provisional" in shown
+    # Without fresh= a table says nothing about freshness (nothing invented).
+    assert "data as of" not in charts.table(particle.head(2)).to_html()
+    status = ua.overview(usage)
+    assert ua.freshness(usage).text in charts.overview_table(status, fresh=usage).to_html()
+
+
+def test_spend_tables_say_data_as_of(usage: pd.DataFrame) -> None:
+    cost = ua.costs(usage)
+    expected = ua.freshness(usage).text
+    assert expected in charts.spend_table(cost.spend, fresh=usage).to_html()
+    assert expected in charts.cost_forecast_table(cost.forecast, fresh=usage).to_html()
+
+
+def test_a_table_refuses_a_freshness_that_is_neither_frame_nor_freshness(
+    usage: pd.DataFrame,
+) -> None:
+    with pytest.raises(ua.InvalidParameter):
+        charts.table(usage.head(2), fresh="yesterday")  # type: ignore[arg-type]

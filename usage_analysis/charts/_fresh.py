@@ -55,6 +55,25 @@ def note(
     return " · ".join(parts)
 
 
+def caption(of: pd.DataFrame | Freshness) -> str:
+    """The 'data as of … UTC' line a table carries, as its chart would.
+
+    ``of``: the unified frame the table's rows come from (HERE's provisional days
+    are named too), or a :class:`Freshness` already asked of it.
+    """
+    if isinstance(of, Freshness):
+        return of.text
+    if not isinstance(of, pd.DataFrame):
+        from ..errors import InvalidParameter
+
+        raise InvalidParameter(
+            "fresh", f"expected a unified frame or a Freshness, got {type(of).__name__}"
+        )
+    if not {"period_start", "period_end", "provider"} <= set(of.columns):
+        return freshness(of).text
+    return note(of)
+
+
 def patterns(df: pd.DataFrame, starts: Any, freq: str, *, fresh: Fresh | None = None) -> list[str]:
     """One bar pattern per period start: partial (dots), HERE-provisional (hatch) or none."""
     overall, here = fresh if fresh is not None else chart_freshness(df)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
+from ..analysis.freshness import Freshness
 from ._common import format_quantity, provider_name
+from ._fresh import caption as fresh_caption
 
 __all__ = ["cost_forecast_table", "format_price", "overview_table", "spend_table", "table"]
 
@@ -107,15 +109,25 @@ def _account(name: Any, account_id: Any) -> str:
     return _esc(ident)
 
 
-def _styler(frame: pd.DataFrame, caption: str | None) -> Styler:
+# What a table's ``fresh=`` takes: the unified frame its rows come from, or its Freshness.
+FreshOf: TypeAlias = pd.DataFrame | Freshness | None
+
+
+def _styler(frame: pd.DataFrame, caption: str | None, fresh: FreshOf = None) -> Styler:
     styler = frame.style.hide(axis="index").set_table_styles(_TABLE_STYLES)
     styler = styler.set_table_attributes('class="ua-report-table"')
+    if fresh is not None:
+        # "data as of … UTC": the same line, from the same function, as on the charts.
+        line = fresh_caption(fresh)
+        caption = f"{caption} · {line}" if caption else line
     if caption:
         styler = styler.set_caption(caption)
     return styler
 
 
-def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler:
+def overview_table(
+    table: pd.DataFrame, *, caption: str | None = None, fresh: FreshOf = None
+) -> Styler:
     """The :func:`~usage_analysis.analysis.overview` table for people.
 
     One row per provider, account and billing unit: last complete month, this
@@ -185,7 +197,7 @@ def overview_table(table: pd.DataFrame, *, caption: str | None = None) -> Styler
         renames["last month"] = f"{_month(last.iloc[0])} (complete)"
     if one_month:
         renames["this month so far"] = f"{_month(months[0])} so far"
-    styler = _styler(frame, caption)
+    styler = _styler(frame, caption, fresh)
     styler = styler.format(
         {
             "last month": _quantity,
@@ -257,6 +269,7 @@ def spend_table(
     by: tuple[str, ...] = ("provider", "account_id"),
     names: Mapping[Any, Any] | None = None,
     caption: str | None = None,
+    fresh: FreshOf = None,
 ) -> Styler:
     """Spend per ``by`` and month, one column per month, in the spend's currency.
 
@@ -293,7 +306,7 @@ def spend_table(
         wide.columns.name = None
         wide.insert(0, "spend", "all providers")
     currencies = dict(zip(frame["month_label"], frame["currency"], strict=True))
-    styler = _styler(wide, caption)
+    styler = _styler(wide, caption, fresh)
     labels = [c for c in wide.columns if c not in order]
     if labels:
         styler = styler.set_properties(subset=labels, **{"text-align": "left"})
@@ -307,7 +320,11 @@ def spend_table(
 
 
 def cost_forecast_table(
-    forecast: pd.DataFrame, *, names: Mapping[Any, Any] | None = None, caption: str | None = None
+    forecast: pd.DataFrame,
+    *,
+    names: Mapping[Any, Any] | None = None,
+    caption: str | None = None,
+    fresh: FreshOf = None,
 ) -> Styler:
     """``ua.costs(...).forecast`` for people: spent so far, month-end cost and its range.
 
@@ -348,7 +365,7 @@ def cost_forecast_table(
     frame = pd.DataFrame(rows, columns=list(_COST_FORECAST_COLUMNS))
     if combined:
         frame = frame.drop(columns=["account"])
-    styler = _styler(frame, caption)
+    styler = _styler(frame, caption, fresh)
     styler = styler.set_properties(
         subset=[
             c for c in ("provider", "account", "month", "likely range", "based on") if c in frame
@@ -455,6 +472,7 @@ def table(
     prices: Mapping[str, tuple[str | None, str | None]] | None = None,
     thresholds: tuple[str, ...] = (),
     caption: str | None = None,
+    fresh: FreshOf = None,
 ) -> Styler:
     """Any table as a person would send it: the one formatter behind every shown table.
 
@@ -475,6 +493,9 @@ def table(
             :func:`format_price` ("0.83 USD per 1,000 Transactions").
         thresholds: percent columns coloured at 70, 90 and 100 % (the plan's levels).
         caption: a line above the table.
+        fresh: the unified frame the rows come from (or its
+            :class:`~usage_analysis.analysis.freshness.Freshness`): the caption
+            then says "data as of <UTC time>", as the charts do.
     """
     chosen = dict(columns) if columns is not None else {str(c): str(c) for c in frame.columns}
     missing = [c for c in chosen if c not in frame.columns]
@@ -521,7 +542,7 @@ def table(
             numeric.append(header)
         else:
             out[header] = [_esc(_text(v)) for v in values]
-    styler = _styler(out, caption)
+    styler = _styler(out, caption, fresh)
     styler = styler.format(formats, na_rep=NOT_APPLICABLE)
     coloured = [chosen[c] for c in thresholds if c in chosen]
     if coloured:

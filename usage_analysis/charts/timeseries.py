@@ -256,6 +256,8 @@ def heatmap(
     if partial:
         marks = "; ".join(partial)
         note = f"{note} · {marks}" if note else marks
+    # 'data as of …' and HERE's provisional days, as on every time chart.
+    note = with_note(note, fresh_note(df, used))
     bottom = _DATE_TICKS_PX + 10
     _layout(
         fig,
