@@ -114,7 +114,7 @@ charts.top_bar(df, by="resource_id", n=10, title="Top 10 devices by data operati
 # %%
 status = ua.plan_status(df, plan, period_start=period_start)
 print(f"used {status.used:,.0f} of {status.allowance:,.0f} data operations ({status.percent:.1f} %); Basic blocks needed: {status.blocks_needed}")
-charts.table(status.thresholds, columns={"level": "warning level", "quantity": "data operations", "crossed_on": "crossed on"}, caption="Particle's warning levels this billing period")
+charts.table(status.thresholds, columns={"level": "warning level", "quantity": "data operations", "crossed_on": "crossed on"}, caption="Particle's warning levels this billing period", fresh=df)
 
 # %%
 charts.cumulative_vs_allowance(df, plan=plan, month=period_start)
@@ -132,6 +132,7 @@ charts.table(
     columns={"resource_name": "device", "day": "day (UTC)", "value": "data operations", "usual": "usual per day", "factor": "times usual", "explanation": "why"},
     decimals={"usual": 0, "factor": 1},
     caption="Days a device used far more than usual (the 10 strongest)",
+    fresh=df,
 )
 
 # %%

@@ -79,7 +79,7 @@ explorer_box
 # are listed side by side, never added up.
 
 # %%
-charts.table(ua.here_usage(df, by="meter"), columns={"meter": "feature", "billable_unit": "unit", "billable_quantity": "billable usage"}, caption="Billable usage per feature, last month and this month so far")
+charts.table(ua.here_usage(df, by="meter"), columns={"meter": "feature", "billable_unit": "unit", "billable_quantity": "billable usage"}, caption="Billable usage per feature, last month and this month so far", fresh=df)
 
 # %%
 charts.top_bar(df, by="meter", n=10, quantity="billable_quantity", title="Billable usage by feature")
@@ -109,6 +109,7 @@ charts.table(
     prices={"price_per_unit": ("billable_unit", "currency")},
     decimals={"cost": 2},
     caption="Estimated cost per feature and month from the EXAMPLE rate card (not HERE's price list)",
+    fresh=df,
 )
 
 # %%

@@ -82,7 +82,7 @@ explorer_box
 # ## IPUs by meter
 
 # %%
-charts.table(ua.ipu_usage(summary, by=["account_name", "meter"]), columns={"account_name": "org", "meter": "meter", "billable_quantity": "IPUs"}, caption="IPUs per org and meter, last month and this month so far")
+charts.table(ua.ipu_usage(summary, by=["account_name", "meter"]), columns={"account_name": "org", "meter": "meter", "billable_quantity": "IPUs"}, caption="IPUs per org and meter, last month and this month so far", fresh=summary)
 
 # %%
 charts.usage_over_time(summary, by="meter", freq="D", quantity="billable_quantity", title="IPUs per day, by meter (all linked orgs)")
@@ -128,7 +128,7 @@ for alert in org_alerts:
         print(f"{alert.get('orgName')}: its alert is {alert['thresholdValue']} % of the entitlement; add the org to ENTITLEMENTS")
         continue
     rows.append({"org": alert.get("orgName"), **alert_row(summary, alert, entitlement=entitlement, account=alert["orgId"])})
-charts.table(pd.DataFrame(rows, columns=ORG_COLUMNS), thresholds=("% of threshold",), caption="Each org's IPU alert this month")
+charts.table(pd.DataFrame(rows, columns=ORG_COLUMNS), thresholds=("% of threshold",), caption="Each org's IPU alert this month", fresh=summary)
 
 # %%
 alert = next((a for a in org_alerts if a["orgId"] == client.account), None)
@@ -163,4 +163,4 @@ for tag in client.ipu_alert_tags():
         scope = scope[scope["resource_name"] == tag["folderName"]]
     if len(scope) and tag.get("ipuThresholdPrefType") == "ABSOLUTE":
         rows.append({"project": tag["projectName"], "folder": tag.get("folderName") or "(whole project)", **alert_row(scope, tag)})
-charts.table(pd.DataFrame(rows, columns=["project", "folder", *ORG_COLUMNS[1:]]), thresholds=("% of threshold",), caption="IPU alerts per project and folder this month")
+charts.table(pd.DataFrame(rows, columns=["project", "folder", *ORG_COLUMNS[1:]]), thresholds=("% of threshold",), caption="IPU alerts per project and folder this month", fresh=folders)

@@ -133,6 +133,11 @@ def test_notebook_runs_top_to_bottom_on_the_embedded_emulator(
             shown = re.sub(r"<[^>]+>", "", cell).strip()
             assert shown not in SHOWN_MISSING, f"{name}: a table shows {shown!r}"
             assert "+00:00" not in shown, f"{name}: a table shows a UTC offset: {shown!r}"
+        if name[:2] in ("01", "02", "03") and "ua-report-table" in table:
+            # Every report table says how fresh its rows are (issue 19 item 4).
+            assert re.search(r"data as of \d{4}-\d\d-\d\d \d\d:\d\d UTC", table), (
+                f"{name}: a table does not say 'data as of'"
+            )
     if name == "02_here_usage":
         # Unpriced features are named, not given as HRNs.
         assert "not on the rate card: " in text and "not on the rate card: hrn" not in text
