@@ -85,16 +85,16 @@ EVENTS: dict[str, list[str]] = {}  # provider (or (provider, account id)) -> pla
 PRICES = None  # your price book, e.g. "my-prices.toml"; None: the example prices
 spend = ua.costs(usage, prices=PRICES, events=EVENTS)
 print(spend)
-charts.spend_table(spend.spend, names=names, caption=f"Spend per provider, account and month · {ua.freshness(usage).text}")
+charts.spend_table(spend.spend, names=names, caption="Spend per provider, account and month", fresh=usage)
 
 # %%
-charts.spend_table(spend.combined, by=(), caption=f"All providers together, per month · {ua.freshness(usage).text}")
+charts.spend_table(spend.combined, by=(), caption="All providers together, per month", fresh=usage)
 
 # %%
 charts.cost_forecast_table(spend.forecast, names=names, caption=f"This month: spent so far and the month-end forecast · {as_of}")
 
 # %%
-charts.cost_forecast_table(spend.combined_forecast, caption="All providers together: this month's spend forecast")
+charts.cost_forecast_table(spend.combined_forecast, caption="All providers together: this month's spend forecast", fresh=usage)
 
 # %% [markdown]
 # ## Allowances
