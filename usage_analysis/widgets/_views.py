@@ -89,9 +89,16 @@ def top_table_html(
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     keys = [by] if by == ucol else [by, ucol]
     table = top_consumers(df if sums is None else sums, by=keys, n=n, quantity=quantity)
+    # Labels and nouns read only the rows of the shown ids (and their provider), on
+    # both paths, so the fast and the rows path name a column alike.
+    ids = table[by].unique().tolist()
     if label_rows is not None:
-        # Labels and nouns read only the rows of the shown ids (and their provider).
-        df = label_rows(by, table[by].unique().tolist())
+        df = label_rows(by, ids)
+    else:
+        held = df[by].isin(ids)
+        if any(pd.isna(v) for v in ids):
+            held |= df[by].isna()
+        df = df[held.to_numpy()]
     labels = charts._labels(df, by, table[by].unique().tolist())
     cell = "padding:2px 12px;border-bottom:1px solid #eee"
     num = f"{cell};text-align:right;font-variant-numeric:tabular-nums"

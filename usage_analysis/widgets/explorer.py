@@ -582,6 +582,7 @@ class UsageExplorer(widgets.VBox):
             wanted = np.zeros(len(cats) + 1, dtype=bool)
             pos = cats.get_indexer(pd.Index(values, dtype=cats.dtype))
             wanted[pos[pos >= 0] + 1] = True
+            wanted[0] = any(pd.isna(v) for v in values)  # code 0: the id is missing
             key = sel.key(column, None)  # code + 1, gathered for the sums already
             codes = sel.codes(column).astype(np.int64) + 1 if key is None else key[0]
             held = np.flatnonzero(wanted[codes])
