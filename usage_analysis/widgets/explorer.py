@@ -296,8 +296,7 @@ class UsageExplorer(widgets.VBox):
         self.headline_html = styled(widgets.HTML(), "ua-headline")
         # The chart fills the explorer's width, also when the explorer is put into a
         # box already on the page (see ChartResizer) and when the window is resized.
-        self.figure = responsive(go.FigureWidget())
-        self.figure.add_class("ua-chart")
+        self.figure = self._new_figure_widget()
         self.resizer = ChartResizer()
         self.top_table = styled(widgets.HTML(), "ua-top-table")
         self.csv_button = styled(
@@ -548,26 +547,29 @@ class UsageExplorer(widgets.VBox):
         self.links.value = " · ".join(links)
 
     def _show(self, fig: go.Figure) -> None:
-        fw = self.figure
-        # Assigning a layout sends plotly.js a *relayout* of the new layout's keys,
-        # which merges: keys only the old figure had (its panel titles, the plan's
-        # threshold lines, a second axis) stayed on the page under every later
-        # chart (issue #13). Every such key is sent as removed in the same update.
-        stale = {key: None for key in fw.layout._props if key not in fig.layout._props}
-        with fw.batch_update():
-            fw.data = ()
-            fw.add_traces(list(fig.data))
-            fw.layout = fig.layout
-        if stale:
-            # The python side already holds the new layout alone; only the page
-            # needs telling (plotly.js deletes a key relayout-ed to null).
-            fw._send_relayout_msg(stale)
+        # Each drawing is a new FigureWidget in the old one's place. Patching one
+        # widget sends its page view deletes, adds and relayouts; a view whose first
+        # Plotly.newPlot is still under way (a user who clicks as soon as the explorer
+        # shows) applied them to the plot being built and then showed the old figure
+        # (plotly's widget does not queue them). A new view always starts from the
+        # whole figure, and no key of an earlier chart can linger on the page either.
+        old = self.figure
+        fw = self._new_figure_widget(fig)
+        self.figure = fw
+        self.children = [fw if child is old else child for child in self.children]
+        old.close()
+
+    @staticmethod
+    def _new_figure_widget(fig: go.Figure | None = None) -> Any:
+        fw = responsive(go.FigureWidget(fig))
+        fw.add_class("ua-chart")
         # A FigureWidget inside a container is never displayed by its own
         # _repr_mimebundle_, the only place plotly copies the figure into the synced
-        # state a new view starts from: without this a page opened (or a container
-        # displayed) after an update shows an empty chart. Plotly does the same there.
+        # state a new view starts from: without this a page shows an empty chart.
+        # Plotly does the same there.
         fw._widget_layout = _copy_props(fw._layout_obj._props)
         fw._widget_data = _copy_props(fw._data)
+        return fw
 
     def _top_table(self, sel: Selected, quantity: str) -> str:
         sums = fast_top_consumers(sel, quantity=quantity) if self.fast else None
