@@ -28,6 +28,7 @@ from .. import charts
 from .._memory import release_memory
 from ..analysis import ParticlePlan, plan_status
 from ..analysis.allocation import with_team
+from ..analysis.events import Event, coerce_events
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
@@ -100,6 +101,8 @@ class UsageExplorer(widgets.VBox):
             computes everything from the filtered rows (the reference, for debugging).
         rules: allocation rules (a TOML file or ``AllocationRules``): each row gets
             its ``team`` (a shared row ``shared: <rule>``), to filter and group by.
+        events: planned changes the headline's forecast takes into account, as in
+            :func:`usage_analysis.forecast` (``"+5,000 devices from 2027-01-15"``).
 
     The current state is readable without a browser: ``selection``, ``view``,
     ``filtered`` (the rows), ``headline`` (a :class:`Headline`), ``figure`` (the
@@ -119,8 +122,10 @@ class UsageExplorer(widgets.VBox):
         quantity: str | None = None,
         fast: bool = True,
         rules: Any = None,
+        events: Event | str | Sequence[Event | str] | None = None,
     ) -> None:
         validate_unified(df)
+        planned = coerce_events(events)  # refused here, before any widget is built
         if rules is not None:  # a team filter and group-by (docs/allocation.md)
             df = with_team(df, rules)
         super().__init__()
@@ -132,6 +137,7 @@ class UsageExplorer(widgets.VBox):
             df.attrs = {}
         self.df = df
         self.fast = fast
+        self.events = planned
         self.columns = filter_columns(df)
         self.filter = FrameFilter(df, columns=self.columns)
         self.export_dir = Path(export_dir) if export_dir is not None else Path("exports")
@@ -396,8 +402,15 @@ class UsageExplorer(widgets.VBox):
             self.headline = self._cached(
                 ("headline", picked, view.quantity, view.plan),
                 lambda: (
-                    (self.fast and fast_headline(sel, quantity=view.quantity, plan=view.plan))
-                    or compute_headline(self.filtered, quantity=view.quantity, plan=view.plan)
+                    (
+                        self.fast
+                        and fast_headline(
+                            sel, quantity=view.quantity, plan=view.plan, events=self.events
+                        )
+                    )
+                    or compute_headline(
+                        self.filtered, quantity=view.quantity, plan=view.plan, events=self.events
+                    )
                 ),
             )
             self.headline_html.value = headline_html(self.headline)
