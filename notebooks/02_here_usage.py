@@ -104,8 +104,9 @@ costs = ua.here_costs(df, "here_rate_card.csv", freq="MS")
 unpriced = sorted(costs.loc[~costs["priced"], "meter"].astype(str).unique())
 print("not on the rate card:", ", ".join(unpriced) or "none")
 charts.table(
-    costs.assign(month=costs["period_start"].dt.strftime("%b %Y")),
-    columns={"month": "month", "meter": "feature", "billable_unit": "unit", "billable_quantity": "billable", "free_allowance": "free", "chargeable_quantity": "chargeable", "price_per_unit": "price (example)", "cost": "estimated cost", "currency": "currency"},
+    costs,
+    columns={"period_start": "month", "meter": "feature", "billable_unit": "unit", "billable_quantity": "billable", "free_allowance": "free", "chargeable_quantity": "chargeable", "price_per_unit": "price (example)", "cost": "estimated cost", "currency": "currency"},
+    months=("period_start",),
     prices={"price_per_unit": ("billable_unit", "currency")},
     decimals={"cost": 2},
     caption="Estimated cost per feature and month from the EXAMPLE rate card (not HERE's price list)",

@@ -131,3 +131,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         raise pytest.UsageError(
             "tests using the shared servers lack their marker:\n" + "\n".join(unmarked)
         )
+
+
+class _GroupsKept:
+    """Refuses a run whose ``--dist loadgroup`` lost the groups.
+
+    xdist carries a test's group to the scheduler as an ``@group`` suffix of its node id.
+    When pytest stops taking that suffix (pytest 9.2 did: pytest-dev/pytest-xdist#1386),
+    every test of a shared server goes to any worker, each worker starts its own
+    JupyterLab, Voila and notebooks, and nothing fails; the run just takes twice as long.
+    """
+
+    @pytest.hookimpl(trylast=True)  # after xdist's worker has written the suffixes
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if not (hasattr(config, "workerinput") and config.getvalue("loadgroup")):
+            return
+        lost = [
+            item.nodeid
+            for item in items
+            if item.get_closest_marker("xdist_group") is not None and "@" not in item.nodeid
+        ]
+        if lost:
+            raise pytest.UsageError(
+                f"--dist loadgroup dropped the xdist groups of {len(lost)} tests (first: "
+                f"{lost[0]}); this pytest and pytest-xdist do not work together, see the "
+                "pytest pin in pyproject.toml"
+            )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_GroupsKept(), "ua-groups-kept")

@@ -166,9 +166,15 @@ def test_statistics_name_values_present_not_unused_categories(tmp_path: Path) ->
     )
 
 
-def test_which_rows_a_report_replaces_known_answer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("listed", ["the report's resources", "the archived others"])
+def test_which_rows_a_report_replaces_known_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listed: str
+) -> None:
     """Overlap of periods, then resource and coalesce(meter_id, meter), nulls as SQL:
-    the predicate delta-rs evaluates, checked on a real table."""
+    the predicate delta-rs evaluates, checked on a real table. The same rows whether
+    it names the report's resources or the archived resources the report lacks."""
+    if listed == "the archived others":
+        monkeypatch.setattr(_write, "LISTED_MAX", 0)
     root = tmp_path / "archive"
     day = pd.Timestamp("2026-01-10", tz="UTC")
     rows = [
@@ -220,6 +226,10 @@ def test_which_rows_a_report_replaces_known_answer(tmp_path: Path) -> None:
     kept = archive.history(archive=root, report_id="old")["quantity"].astype(int)
     assert sorted(kept) == [i for i, r in enumerate(rows) if not r[5]]
     assert done.replaced == sum(r[5] for r in rows)
+    (info,) = [h for h in DeltaTable(str(root)).history() if h["version"] == done.version]
+    assert ("'r2'" in info["operationParameters"]["predicate"]) == (  # named as an other
+        listed == "the archived others"
+    )
 
 
 def test_the_delta_history_of_a_replace_is_an_overwrite_with_its_predicate(
@@ -237,6 +247,61 @@ def test_the_delta_history_of_a_replace_is_an_overwrite_with_its_predicate(
     assert "resource_id = 'dev-a'" in predicate or "'dev-a'" in predicate
     assert "2026-05-10" in predicate and "2026-05-13" in predicate
     assert done.replaced == 3
+
+
+def _fleet(devices: range, day: str = "2026-05-01") -> pd.DataFrame:
+    start = pd.Timestamp(day, tz="UTC")
+    return pd.DataFrame(
+        {
+            "provider": "particle",
+            "account_id": "acme",
+            "period_start": start,
+            "period_end": start + pd.Timedelta(days=1),
+            "resource_id": [f"{i:024x}" for i in devices],
+            "meter_id": "data_operations",
+            "quantity": [float(i) for i in devices],
+            "unit": "data operations",
+        }
+    )
+
+
+@pytest.mark.slow
+def test_a_report_of_40000_devices_replaces_without_listing_them(tmp_path: Path) -> None:
+    """Listing 30,000 devices in the predicate overflowed delta-rs's stack and killed
+    the process (issue 21): a fleet's report names the archived devices it lacks."""
+    root = tmp_path / "archive"
+    archive.archive_frame(_fleet(range(40_000)), grain="devices", archive=root)
+    done = archive.archive_frame(_fleet(range(1, 40_001)), grain="devices", archive=root)
+    assert done.replaced == 39_999
+    (info,) = [h for h in DeltaTable(str(root)).history() if h["version"] == done.version]
+    assert f"'{0:024x}'" in info["operationParameters"]["predicate"]  # the one it lacks
+    kept = archive.history(archive=root)
+    assert len(kept) == 40_001
+    assert kept["quantity"].sum() == sum(range(40_001))
+
+
+def test_a_long_predicate_is_evaluated_on_a_big_stack_with_the_same_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_write, "LISTED_MAX", 10)
+    monkeypatch.setattr(_write, "_LONG_PREDICATE", 10)
+    threads: list[str] = []
+    real = _write.write_deltalake
+
+    def spy(*args: object, **kwargs: object) -> None:
+        import threading
+
+        threads.append(threading.current_thread().name)
+        real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_write, "write_deltalake", spy)
+    root = tmp_path / "archive"
+    archive.archive_frame(_fleet(range(0, 300)), grain="devices", archive=root)
+    # 150 of the report's 300 devices are archived, 150 archived ones it lacks.
+    done = archive.archive_frame(_fleet(range(150, 450)), grain="devices", archive=root)
+    assert done.replaced == 150
+    assert threads[-1] == "usage-analysis-delta-write"
+    assert sorted(archive.history(archive=root)["quantity"]) == [float(i) for i in range(450)]
 
 
 def test_an_append_only_table_is_refused_at_once_saying_so(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import itertools
 import json
 import re
@@ -13,6 +14,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import usage_analysis as ua
 from usage_analysis import charts
@@ -573,3 +576,40 @@ def test_period_over_period_shows_informatica_meter_names_in_full() -> None:
     # Room under the panel for the longest name's lines.
     lines = max(t.count("<br>") + 1 for t in fig.layout.xaxis.ticktext)
     assert fig.layout.margin.b >= lines * 17
+
+
+def _assert_month_ticks(fig: go.Figure, months: pd.DatetimeIndex) -> None:
+    """Each x axis names the months ``months`` (every k-th past 12) at their bars or cells."""
+    bars = {x for trace in fig.data for x in np.atleast_1d(trace.x)}
+    step = -(-len(months) // 12)
+    for axis in [k for k in fig.layout if k.startswith("xaxis")]:
+        ticks = fig.layout[axis]
+        assert ticks.ticktext is not None, axis
+        assert list(ticks.ticktext) == [f"{m:%b %Y}" for m in months[::step]]
+        for value in ticks.tickvals:
+            assert pd.Timestamp(value).day == 1 and value in bars
+
+
+def test_monthly_time_axes_name_each_month_where_its_bar_is() -> None:
+    """Month buckets are labelled as months ("Oct 2026"), never as period-end days ("Oct 31")."""
+    df = synthetic(devices=2, days=92, products=2, start="2026-09-10", units=("ops", "GB"))
+    months = pd.date_range("2026-09-01", "2026-12-01", freq="MS")
+    _assert_month_ticks(charts.usage_over_time(df, by="product", freq="MS"), months)
+    one_unit = df.loc[(df["unit"] == "ops").to_numpy()]
+    _assert_month_ticks(charts.heatmap(one_unit, by="resource_id", freq="MS"), months)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    first=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2090, 12, 1)),
+    count=st.integers(min_value=1, max_value=200),
+)
+def test_month_ticks_name_every_kth_month_on_its_first_day(first: dt.date, count: int) -> None:
+    from usage_analysis.charts.timeseries import _month_ticks
+
+    months = pd.date_range(pd.Timestamp(first).replace(day=1), periods=count, freq="MS", tz="UTC")
+    ticks = _month_ticks(months)
+    assert 1 <= len(ticks["ticktext"]) <= 12
+    step = -(-count // 12)
+    assert ticks["tickvals"] == [f"{m:%Y-%m-01}" for m in months[::step]]
+    assert ticks["ticktext"] == [f"{m:%b %Y}" for m in months[::step]]

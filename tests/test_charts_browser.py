@@ -141,3 +141,48 @@ def test_free_plan_burn_down_keeps_its_70_90_100_labels_apart(
         levels = [b for b in figure["boxes"] if b["kind"] == "panel title" and "%:" in b["text"]]
         assert len(levels) == 3, figure
         assert overlaps(levels) == [], figure["id"]
+
+
+@pytest.mark.parametrize("width", [1300, 800])
+def test_monthly_charts_name_months_under_their_bars_and_ticks_stay_apart(
+    page: Any, tmp_path: Path, width: int
+) -> None:
+    import re
+
+    particle = read_report(SAMPLES / "particle_devices_2026-09-01_2026-11-20.csv", unified=True)
+    # Three years of one device's days: every third month gets a tick.
+    days = pd.date_range("2024-01-01", "2026-12-31", freq="D", tz="UTC")
+    long = coerce_unified(
+        pd.DataFrame(
+            {
+                "provider": "particle",
+                "resource_id": "dev-1",
+                "product": "Fleet",
+                "period_start": days,
+                "period_end": days + pd.Timedelta(days=1),
+                "quantity": 10.0,
+                "unit": "data operations",
+            }
+        )
+    )
+    figures = {
+        "months": charts.usage_over_time(particle, by="product", freq="MS"),
+        "months_heatmap": charts.heatmap(particle, by="resource_id", freq="MS"),
+        "three_years": charts.usage_over_time(long, by="product", freq="MS"),
+    }
+    drawn = drawn_text(page, figures, tmp_path / "months.html", width)
+    for figure in drawn:
+        ticks = [b for b in figure["boxes"] if b["kind"] == "tick label"]
+        x_ticks = [b for b in ticks if re.fullmatch(r"[A-Z][a-z]{2} \d{4}", b["text"])]
+        assert x_ticks, figure["id"]
+        # No day-of-month label ("Oct 31") on any axis.
+        assert not [b for b in ticks if re.fullmatch(r"[A-Z][a-z]{2} \d{1,2}", b["text"])]
+        # Month names are wider than days: they must not cover one another.
+        covered = [
+            (a["text"], b["text"])
+            for i, a in enumerate(x_ticks)
+            for b in x_ticks[i + 1 :]
+            if min(a["x1"], b["x1"]) > max(a["x0"], b["x0"])
+            and min(a["y1"], b["y1"]) > max(a["y0"], b["y0"])
+        ]
+        assert covered == [], figure["id"]

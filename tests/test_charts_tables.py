@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 import usage_analysis as ua
 from usage_analysis import charts
+from usage_analysis.errors import InvalidParameter
 from usage_analysis.readers import read_report
 from usage_analysis.schema import coerce_unified
 
@@ -248,3 +249,50 @@ def test_a_table_refuses_a_freshness_that_is_neither_frame_nor_freshness(
 ) -> None:
     with pytest.raises(ua.InvalidParameter):
         charts.table(usage.head(2), fresh="yesterday")  # type: ignore[arg-type]
+
+
+def column_css(html: str, header: str) -> set[str]:
+    """The CSS declarations every body cell under ``header`` carries (pandas Styler HTML)."""
+    heads = re.findall(r'<th [^>]*class="col_heading level0 (col\d+)"[^>]*>(.*?)</th>', html, re.S)
+    col = next(c for c, text in heads if re.sub(r"<[^>]+>", "", text).strip() == header)
+    ids = re.findall(rf'<td id="([^"]+)" class="data row\d+ {col}"', html)
+    assert ids, header
+    rules = re.findall(r"([^{}]+)\{([^}]*)\}", html.split("</style>")[0])
+    per_cell = []
+    for cell in ids:
+        props: set[str] = set()
+        for selectors, body in rules:
+            if f"#{cell}" in [s.strip() for s in selectors.split(",")]:
+                props |= {p.strip().replace(" ", "") for p in body.split(";") if p.strip()}
+        per_cell.append(props)
+    return set.intersection(*per_cell)
+
+
+def test_date_and_month_columns_never_wrap() -> None:
+    frame = pd.DataFrame(
+        {
+            "month": pd.to_datetime(["2026-10-01", "2026-11-01"], utc=True),
+            "day": pd.to_datetime(["2026-10-04", "2026-11-30"]),
+            "seen": pd.to_datetime(["2026-10-04 14:05", None], utc=True),
+            "feature": ["Vector Tiles", "Routing"],
+            "cost": [12.5, 3.0],
+        }
+    )
+    styler = charts.table(frame, months=("month",))
+    html = styler.to_html()
+    assert cells(html)[:3] == ["Oct 2026", "Oct 4, 2026", "Oct 4, 2026 14:05 UTC"]
+    for header in ("month", "day", "seen"):
+        assert "white-space:nowrap" in column_css(html, header), header
+    # The check can fail: text still wraps.
+    assert "white-space:nowrap" not in column_css(html, "feature")
+    with pytest.raises(InvalidParameter, match="months"):
+        charts.table(frame, months=("feature",))
+    with pytest.raises(InvalidParameter, match="months"):
+        charts.table(frame, columns={"day": "day"}, months=("month",))
+
+
+def test_report_tables_keep_their_month_and_day_columns_on_one_line(usage: pd.DataFrame) -> None:
+    overview = charts.overview_table(ua.overview(usage)).to_html()
+    assert "white-space:nowrap" in column_css(overview, "runs out on")
+    forecast = charts.cost_forecast_table(ua.costs(usage).forecast).to_html()
+    assert "white-space:nowrap" in column_css(forecast, "month")

@@ -281,6 +281,61 @@ def test_a_monitor_that_cannot_work_is_reported_without_hiding_the_others() -> N
     assert good.status == "ok" and good.used == 5.0
 
 
+def test_a_monitor_naming_a_column_the_data_lacks_fails_validation_naming_it() -> None:
+    df = unified([ops("2026-11-01", 800)])
+    good = Monitor("fleet", "budget", "particle", allowance=1000)
+    cases = [
+        (Monitor("tagged", "budget", "particle", allowance=10, tag="team-a"), "billing_tag"),
+        (Monitor("by project", "anomaly", "particle", by="project"), "project"),
+    ]
+    for monitor, column in cases:
+        with pytest.raises(InvalidParameter) as raised:
+            evaluate([good, monitor], df, now="2026-11-05")
+        text = str(raised.value)
+        assert f"monitor {monitor.name!r}" in text and repr(column) in text
+        assert "columns available: provider, account_id" in text
+    # A provider with no rows is "no data", not a column to blame (its refresh may have failed).
+    here = Monitor("here tag", "budget", "here", allowance=10, tag="team-a")
+    (state,) = evaluate([here], df, now="2026-11-05")
+    assert state.status == "no data"
+
+
+def test_check_refuses_a_misconfigured_monitor_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archive_helpers import usage as archived_usage
+
+    from usage_analysis.archive import archive_frame
+
+    archive = tmp_path / "archive"
+    archive_frame(archived_usage("2026-11-01", "2026-11-03"), archive=archive)
+    path = tmp_path / "monitors.toml"
+    path.write_text(
+        '[[monitor]]\nname = "fleet"\nkind = "budget"\nprovider = "particle"\nallowance = 10\n'
+        '[[monitor]]\nname = "team a"\nkind = "budget"\nprovider = "particle"\n'
+        'allowance = 10\ntag = "team-a"\n'
+    )
+    with pytest.raises(InvalidParameter, match=r"monitors\.toml: monitor 'team a'"):
+        check(path, refresh=False, archive=archive, now="2026-11-04", dry_run=True)
+    code = main(
+        [
+            "check",
+            "--monitors",
+            str(path),
+            "--archive",
+            str(archive),
+            "--no-refresh",
+            "--now",
+            "2026-11-04T00:00:00Z",
+            "--dry-run",
+        ]
+    )
+    out = capsys.readouterr()
+    assert code == 1
+    assert str(path) in out.err and "'billing_tag'" in out.err and "columns available" in out.err
+    assert "fleet (" not in out.out  # nothing evaluated: the file is fixed first
+
+
 def test_here_rows_of_the_last_48_hours_count_as_provisional_and_rows_after_now_are_left_out() -> (
     None
 ):

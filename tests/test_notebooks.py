@@ -16,6 +16,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+from test_charts_tables import column_css
 
 from usage_analysis.emulator import Emulator
 
@@ -141,6 +142,14 @@ def test_notebook_runs_top_to_bottom_on_the_embedded_emulator(
     if name == "02_here_usage":
         # Unpriced features are named, not given as HRNs.
         assert "not on the rate card: " in text and "not on the rate card: hrn" not in text
+        # The cost table's months read "Oct 2026", on one line.
+        cost_table = next(
+            o["data"]["text/html"]
+            for o in outputs
+            if "Estimated cost per feature" in o.get("data", {}).get("text/html", "")
+        )
+        assert "white-space:nowrap" in column_css(cost_table, "month")
+        assert re.search(r">\s*[A-Z][a-z]{2} \d{4}\s*</td>", cost_table)
     if name == "03_informatica_ipus":
         # The IPU burn-down says when its alert level is (or will be) crossed.
         titles = [str((f["layout"].get("title") or {}).get("text", "")) for f in figures]

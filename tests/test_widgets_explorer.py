@@ -472,3 +472,19 @@ def test_here_projects_are_offered_and_drawn_by_name_not_hrn(tmp_path: Path) -> 
         str(y) for trace in fig.data for y in (trace.y if trace.y is not None else ())
     )
     assert "hrn:" not in shown and sorted(labels)[0] in shown
+
+
+def test_each_drawing_is_a_new_chart_widget_in_the_old_ones_place(
+    explorer: UsageExplorer,
+) -> None:
+    # A page view of the old widget may still be drawing its first figure: patching it
+    # lost the change there. A new widget's view starts from the whole new figure.
+    before = explorer.figure
+    explorer.selects["product"].value = ("Fleet Gateway",)
+    after = explorer.figure
+    assert after is not before
+    assert before.comm is None, "the old chart widget is closed"
+    charts = [c for c in explorer.children if isinstance(c, type(after))]
+    assert charts == [after]
+    state = after.get_state()
+    assert [t["name"] for t in state["_widget_data"]] == ["Fleet Gateway"]

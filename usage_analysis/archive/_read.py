@@ -472,49 +472,91 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _file_select(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    files: list[tuple[str, dict[str, Any], bool]],
-    schema: pa.Schema,
-) -> str:
+@dataclass(frozen=True)
+class _File:
+    """One data file as DuckDB reads it: its path, partition values, whether hive
+    partitioning reads them from the path, and the table's columns it lacks."""
+
+    path: str
+    keys: tuple[Any, ...]
+    hive: bool
+    lacks: frozenset[str]
+
+
+# Arrow types a column a file lacks is read as (NULL cast to it); beyond these the
+# Arrow dataset scan serves the table.
+_DUCKDB_TYPES = {pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT"}
+
+
+def _file_select(files: list[_File], schema: pa.Schema) -> str:
     """A SELECT of every column over these data files, read by DuckDB itself.
 
-    Files whose paths carry their partition values plainly are one
-    ``read_parquet`` with hive partitioning (conditions on the partition
-    columns skip whole files); the others take their values from the log.
-    While every file has the table's columns, no ``union_by_name`` (it opens
-    every file before any is skipped); once a reader added columns, older files
-    lack them and DuckDB matches the columns by name.
+    Files whose paths carry their partition values plainly are read by one
+    ``read_parquet`` with hive partitioning (conditions on the partition columns
+    skip whole files); the others (a missing account, an encoded value) by one
+    ``read_parquet`` per partition, its values from the log written in as
+    constants (a condition on them drops the whole branch). Files written before
+    a reader's columns joined the table read them as NULL: each set of missing
+    columns is its own branch, so no ``union_by_name`` (it opens every file
+    before any is skipped).
     """
-    cols = ", ".join(f'"{c}"' for c in schema.names)
     if not files:
-        con.register(name, schema.empty_table())
-        return f"SELECT {cols} FROM {name}"
+        empty = ", ".join(
+            f'NULL::{_DUCKDB_TYPES.get(f.type, "VARCHAR")} AS "{f.name}"' for f in schema
+        )
+        return f"SELECT {empty} WHERE false"
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for f in files:
+        groups.setdefault((f.hive, None if f.hive else f.keys, f.lacks), []).append(f.path)
     branches = []
-    hive = [path for path, _, safe in files if safe]
-    odd = [(path, keys) for path, keys, safe in files if not safe]
-    if hive:
-        listed = ", ".join(_literal(p) for p in hive)
-        branches.append(
-            f"SELECT {cols} FROM read_parquet([{listed}], hive_partitioning = true, "
-            f"hive_types = {_HIVE_TYPES})"
+    for (hive, keys, lacks), paths in groups.items():
+        constants = {} if hive else dict(zip(PARTITIONS, keys, strict=True))
+        selected = []
+        for field in schema:
+            c = field.name
+            if c in constants:
+                value = constants[c]
+                shown = "NULL" if value is None else _literal(str(value))
+                selected.append(f'{shown}::VARCHAR AS "{c}"')
+            elif c in lacks:
+                selected.append(f'NULL::{_DUCKDB_TYPES[field.type]} AS "{c}"')
+            else:
+                selected.append(f'"{c}"')
+        listed = ", ".join(_literal(p) for p in paths)
+        how = (
+            f"hive_partitioning = true, hive_types = {_HIVE_TYPES}"
+            if hive
+            else ("hive_partitioning = false")
         )
-    if odd:
-        parts = pa.table(
-            {
-                "filename": pa.array([p for p, _ in odd], pa.string()),
-                **{k: pa.array([keys[k] for _, keys in odd], pa.string()) for k in PARTITIONS},
-            }
-        )
-        con.register(name, parts)
-        listed = ", ".join(_literal(p) for p, _ in odd)
-        qualified = ", ".join(f'p."{c}"' if c in PARTITIONS else f'f."{c}"' for c in schema.names)
-        branches.append(
-            f"SELECT {qualified} FROM read_parquet([{listed}], hive_partitioning = false, "
-            f"filename = true) AS f JOIN {name} AS p USING (filename)"
-        )
+        branches.append(f"SELECT {', '.join(selected)} FROM read_parquet([{listed}], {how})")
     return " UNION ALL ".join(branches)
+
+
+def _lacking(snap: Snapshot, full_paths: Mapping[str, str]) -> dict[str, frozenset[str]] | None:
+    """Which of the table's added columns each file lacks: from the log's null counts
+    (a file without the column has none), else from the file's own footer; None when
+    an added column has a type DuckDB's branch cannot cast a NULL to."""
+    extras = snap.extras
+    if not extras:
+        return dict.fromkeys(full_paths, frozenset())
+    if any(snap.schema.field(c).type not in _DUCKDB_TYPES for c in extras):
+        return None
+    assert snap.table is not None
+    actions = pa.table(snap.table.get_add_actions(flatten=True))
+    counted = {
+        c: actions[f"null_count.{c}"].is_valid().to_pylist()
+        if f"null_count.{c}" in actions.column_names
+        else [False] * actions.num_rows
+        for c in extras
+    }
+    out: dict[str, frozenset[str]] = {}
+    for i, path in enumerate(actions["path"].to_pylist()):
+        if path not in full_paths:
+            continue
+        unknown = [c for c in extras if not counted[c][i]]
+        names = set(pq.read_schema(full_paths[path]).names) if unknown else set(extras)
+        out[path] = frozenset(c for c in extras if c not in names)
+    return out
 
 
 def _native_views(con: duckdb.DuckDBPyConnection, snap: Snapshot) -> bool:
@@ -527,31 +569,35 @@ def _native_views(con: duckdb.DuckDBPyConnection, snap: Snapshot) -> bool:
     s = snap.store
     if not s.local or "=" in s.path or _GLOB & set(s.path):
         return False
-    if snap.extras:
-        # Files written before a reader's columns joined the table lack them, and
-        # DuckDB cannot name a column no listed file has: Arrow's dataset scan, which
-        # reads such columns as missing, serves this table.
-        return False
     if snap.files is None:
         return False
-    every: list[tuple[str, dict[str, Any], bool]] = []
-    mine: list[tuple[str, dict[str, Any], bool]] = []
     # In path order (the log's own order varies by writer): DuckDB binds the view to
     # the first file's schema, so a query never depends on which commit came first.
     rows = sorted(snap.files.select(["path", *PARTITIONS]).to_pylist(), key=lambda r: r["path"])
+    full: dict[str, str] = {}
     for row in rows:
         relative = snap.relative(row["path"])
         if "://" in relative or relative.startswith("/") or _GLOB & set(relative):
             return False
+        full[row["path"]] = f"{s.path}/{relative}"
+    lacks = _lacking(snap, full)
+    if lacks is None:
+        return False
+    every: list[_File] = []
+    mine: list[_File] = []
+    for row in rows:
         keys = {k: row[k] for k in PARTITIONS}
-        entry = (f"{s.path}/{relative}", keys, _hive_safe(relative, keys))
+        entry = _File(
+            full[row["path"]],
+            tuple(keys.values()),
+            _hive_safe(snap.relative(row["path"]), keys),
+            lacks[row["path"]],
+        )
         every.append(entry)
-        if tuple(keys.values()) in snap.chosen:
+        if entry.keys in snap.chosen:
             mine.append(entry)
-    chosen_sql = _file_select(con, "_usage_chosen_parts", mine, snap.schema)
-    every_sql = _file_select(con, "_usage_every_parts", every, snap.schema)
-    con.execute(f"CREATE VIEW usage AS {chosen_sql}")
-    con.execute(f"CREATE VIEW usage_all AS {every_sql}")
+    con.execute(f"CREATE VIEW usage AS {_file_select(mine, snap.schema)}")
+    con.execute(f"CREATE VIEW usage_all AS {_file_select(every, snap.schema)}")
     return True
 
 
@@ -564,6 +610,7 @@ def _connect(
     con = duckdb.connect()
     # Timestamps come back in UTC whatever the machine's zone (ICU ships with duckdb).
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # a long query drew one on stdout
     # Local files: DuckDB's own Parquet reader over the log's file list (its
     # projection, filter and row-group pushdown, its threads).
     if _native_views(con, snap):

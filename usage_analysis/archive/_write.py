@@ -16,15 +16,18 @@ import hashlib
 import logging
 import os
 import random
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 
@@ -34,7 +37,14 @@ from ..schema import UNIFIED_COLUMNS, coerce_unified
 from ._grain import BY_START, MAX_ROW_SPAN
 from ._migrate import ensure_migrated
 from ._store import Store, clean_source, store
-from ._table import PARTITIONS, TABLE_SCHEMA, archive_errors, extra_columns, open_table
+from ._table import (
+    PARTITIONS,
+    TABLE_SCHEMA,
+    archive_errors,
+    extra_columns,
+    open_table,
+    table_files,
+)
 
 __all__ = ["ArchiveWrite", "archive_file", "archive_frame"]
 
@@ -98,6 +108,27 @@ def _values(*parts: pd.Series) -> tuple[list[str], bool]:
             present.update(str(v) for v in distinct if not pd.isna(v))
             missing = missing or bool(pd.isna(distinct).any())
     return sorted(present), missing
+
+
+# delta-rs's SQL parser recurses once per value of an IN list: a Particle month of
+# 30,000 devices overflowed the 8 MB main-thread stack and killed the process
+# (issue 21). Past this many resources a predicate names the archived resources the
+# report does *not* have instead (none, for a fleet's monthly report), and a
+# predicate that still lists many is evaluated on a thread with a large stack.
+LISTED_MAX = 1_000
+_LONG_PREDICATE = 100_000  # characters
+_BIG_STACK = 1024**3  # reserved address space, touched only as deep as delta-rs goes
+
+T = TypeVar("T")
+
+
+def _beside(expr: str, others: list[str], null: bool) -> str:
+    """SQL: ``expr`` is present and none of ``others`` (or missing, if ``null``)."""
+    if others:
+        term = f"({expr} IS NOT NULL AND {expr} NOT IN ({', '.join(_sql_text(v) for v in others)}))"
+    else:
+        term = f"{expr} IS NOT NULL"
+    return f"({term} OR {expr} IS NULL)" if null else term
 
 
 def _member(expr: str, values: list[str], null: bool) -> str:
@@ -167,9 +198,47 @@ class Replace:
         high = _month(self.stop - pd.Timedelta(microseconds=1))
         return (None if span is None else _month(self.first - span)), high
 
-    def predicate(self) -> str:
+    def others(self, s: Store, table: DeltaTable | None) -> list[str] | None:
+        """The resources archived where this report replaces rows (its provider, grain
+        and months, any account) that the report does not have; None when listing the
+        report's own resources is shorter."""
+        if len(self.resources) <= LISTED_MAX or table is None:
+            return None
+        low, high = self.months
+        files = table_files(table).to_pylist()
+        fs = s.arrow_fs()
+        archived: set[str] = set()
+        for f in files:
+            month = f["month"]
+            if (
+                f["provider"] != self.provider
+                or f["grain"] != self.grain
+                or month is None
+                or month > high
+                or (low is not None and month < low)
+                or not f["num_records"]
+            ):
+                continue
+            column = pq.read_table(
+                unquote(f["path"]),
+                columns=["resource_id"],
+                filesystem=fs,
+                read_dictionary=["resource_id"],
+            )["resource_id"]
+            for chunk in column.chunks:  # each chunk's dictionary: its distinct values
+                values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+                archived.update(v for v in values.to_pylist() if v is not None)
+        others = sorted(archived.difference(self.resources))
+        return others if len(others) <= len(self.resources) else None
+
+    def predicate(self, others: list[str] | None = None) -> str:
         """The rows replaced, as a delta-rs (DataFusion SQL) predicate: partition
-        conditions first, so delta-rs reads only the files that can hold one."""
+        conditions first, so delta-rs reads only the files that can hold one.
+
+        ``others`` (from :meth:`others`, read from the version being replaced): the
+        resources are named as "archived here, but none of these", which picks the
+        same rows as listing the report's own.
+        """
         low, high = self.months
         scope = [f"provider = {_sql_text(self.provider)}", f"grain = {_sql_text(self.grain)}"]
         if low is not None:
@@ -195,7 +264,9 @@ class Replace:
             [
                 account,
                 when,
-                _member("resource_id", self.resources, self.null_resource),
+                _member("resource_id", self.resources, self.null_resource)
+                if others is None
+                else _beside("resource_id", others, self.null_resource),
                 _member("coalesce(meter_id, meter)", self.meters, self.null_meter),
             ]
         )
@@ -216,8 +287,13 @@ def _replaces(frame: pd.DataFrame) -> list[Replace]:
     return out
 
 
-def replace_predicate(replaces: list[Replace]) -> str:
-    return " OR ".join(f"({r.predicate()})" for r in replaces)
+def replace_predicate(
+    replaces: list[Replace], s: Store | None = None, table: DeltaTable | None = None
+) -> str:
+    """The rows a report replaces in ``table`` (the version the commit starts from)."""
+    return " OR ".join(
+        f"({r.predicate(None if s is None else r.others(s, table))})" for r in replaces
+    )
 
 
 # --- the frame as the table stores it ----------------------------------------------
@@ -380,25 +456,61 @@ def _create(s: Store) -> None:
         raise ArchiveError(f"cannot create the archive at {s.root}: {exc}") from exc
 
 
-def commit(s: Store, data: pa.Table, predicate: str, metadata: Mapping[str, str]) -> int:
+def _on_big_stack(fn: Callable[[], T]) -> T:
+    """``fn()`` on a thread with a large stack (delta-rs recursing through a long predicate)."""
+    out: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as exc:  # handed to the caller's thread
+            out["error"] = exc
+
+    previous = threading.stack_size(_BIG_STACK)
+    try:
+        worker = threading.Thread(target=run, name="usage-analysis-delta-write")
+        worker.start()
+    finally:
+        threading.stack_size(previous)
+    worker.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]  # type: ignore[no-any-return]
+
+
+def commit(
+    s: Store,
+    data: pa.Table,
+    predicate: str | Callable[[DeltaTable], str],
+    metadata: Mapping[str, str],
+) -> int:
     """Write ``data`` replacing the rows ``predicate`` matches, in one commit; start
-    again on a conflict. The commit's version."""
+    again on a conflict. ``predicate`` may depend on the version it replaces (a
+    function of it, called again on each attempt). The commit's version."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         table = open_table(s)
         if table is None:
             _create(s)
             continue
-        try:
+        replaced = predicate if isinstance(predicate, str) else predicate(table)
+
+        def write(table: DeltaTable = table, replaced: str = replaced) -> None:
             write_deltalake(
                 table,
                 data,
                 mode="overwrite",
-                predicate=predicate,
+                predicate=replaced,
                 partition_by=list(PARTITIONS),
                 schema_mode="merge",
                 writer_properties=_WRITER,
                 commit_properties=CommitProperties(custom_metadata=dict(metadata)),
             )
+
+        try:
+            if len(replaced) > _LONG_PREDICATE:
+                _on_big_stack(write)
+            else:
+                write()
         except (DeltaError, OSError) as exc:
             if not _is_conflict(exc):
                 raise _refusal(s, exc) from exc
@@ -502,7 +614,8 @@ def write_frame(
         data = _to_arrow(frame, extra_columns(frame.columns))
         write_id = os.urandom(8).hex()
         metadata = {"usage_analysis.report_id": summary_id, "usage_analysis.write_id": write_id}
-        version = commit(s, data, replace_predicate(_replaces(frame)), metadata)
+        replaces = _replaces(frame)
+        version = commit(s, data, lambda table: replace_predicate(replaces, s, table), metadata)
         # How many rows the commit replaced: what the version before held, plus
         # the new rows, less what this version holds (its own commit alone).
         replaced = _rows_at(s, version - 1) + len(frame) - _rows_at(s, version)

@@ -19,6 +19,7 @@ import pandas as pd
 from pandas.io.formats.style import Styler
 
 from ..analysis.freshness import Freshness
+from ..errors import InvalidParameter
 from ._common import format_quantity, provider_name
 from ._fresh import caption as fresh_caption
 
@@ -43,6 +44,9 @@ _TABLE_STYLES = [
     {"selector": "td", "props": "padding:3px 8px;border-bottom:1px solid #eee"},
     {"selector": "caption", "props": "caption-side:top;text-align:left;color:#444;padding:4px 0"},
 ]
+# A date or a month is one word to a reader: "Oct 2026" over two lines reads as two values.
+# Every column of dates or months in these tables keeps its cells on one line.
+_NOWRAP = {"white-space": "nowrap"}
 
 
 def _threshold_style(value: Any) -> str:
@@ -226,6 +230,7 @@ def overview_table(
     styler = styler.set_properties(
         subset=["account", "unit", "runs out on", "based on"], **{"text-align": "left"}
     )
+    styler = styler.set_properties(subset=["runs out on"], **_NOWRAP)
     styler = styler.set_properties(
         subset=["based on"], **{"min-width": "8em", "max-width": "12em", "font-size": "0.9em"}
     )
@@ -372,6 +377,7 @@ def cost_forecast_table(
         ],
         **{"text-align": "left"},
     )
+    styler = styler.set_properties(subset=["month"], **_NOWRAP)
     return styler.set_properties(
         subset=["spent so far", "month-end forecast"],
         **{"text-align": "right", "font-variant-numeric": "tabular-nums", "white-space": "nowrap"},
@@ -468,6 +474,7 @@ def table(
     *,
     columns: Mapping[str, str] | None = None,
     percent: tuple[str, ...] = (),
+    months: tuple[str, ...] = (),
     decimals: Mapping[str, int] | None = None,
     prices: Mapping[str, tuple[str | None, str | None]] | None = None,
     thresholds: tuple[str, ...] = (),
@@ -481,13 +488,15 @@ def table(
     "14:05 UTC" when a column holds times; never "+00:00"); ``True``/``False``
     as "yes"/"no"; "—" for every missing value (never NaN, NaT or None);
     percent columns (named in ``percent``, or whose name ends in "%" or says
-    "percent") as "70.0 %". Text is escaped.
+    "percent") as "70.0 %". Text is escaped. Dates and months never wrap.
 
     Args:
         columns: column -> header shown (the order of the mapping is the order
             of the columns; columns not named are left out). Default: every
             column under its own name.
         percent: more percent columns (by their name in ``frame``).
+        months: date columns holding months (their first days), shown as
+            "Oct 2026" rather than "Oct 1, 2026".
         decimals: column -> decimals, instead of the rule above.
         prices: price column -> (unit column, currency column), shown with
             :func:`format_price` ("0.83 USD per 1,000 Transactions").
@@ -500,13 +509,15 @@ def table(
     chosen = dict(columns) if columns is not None else {str(c): str(c) for c in frame.columns}
     missing = [c for c in chosen if c not in frame.columns]
     if missing:
-        from ..errors import InvalidParameter
-
         raise InvalidParameter("columns", f"the table has no column {missing[0]!r}")
+    unknown = [c for c in months if c not in chosen]
+    if unknown:
+        raise InvalidParameter("months", f"the table shows no column {unknown[0]!r}")
     prices = dict(prices or {})
     out = pd.DataFrame(index=range(len(frame)))
     formats: dict[str, Callable[[Any], str]] = {}
     numeric: list[str] = []
+    dated: list[str] = []
     for col, header in chosen.items():
         values = frame[col].reset_index(drop=True)
         if col in prices:
@@ -524,15 +535,21 @@ def table(
             numeric.append(header)
             continue
         dtype = values.dtype
-        if pd.api.types.is_bool_dtype(dtype):
-            out[header] = ["yes" if bool(v) else "no" for v in values]
-        elif pd.api.types.is_datetime64_any_dtype(dtype) or (
+        is_date = pd.api.types.is_datetime64_any_dtype(dtype) or bool(
             pd.api.types.is_object_dtype(dtype)
             and len(values.dropna())
             and values.dropna().map(_is_stamp).all()
-        ):
+        )
+        if col in months and not is_date:
+            raise InvalidParameter(
+                "months", f"column {col!r} holds {dtype}, not dates: months are dates"
+            )
+        if pd.api.types.is_bool_dtype(dtype):
+            out[header] = ["yes" if bool(v) else "no" for v in values]
+        elif is_date:
             out[header] = values.astype(object)
-            formats[header] = _when(values)
+            formats[header] = _month if col in months else _when(values)
+            dated.append(header)
         elif pd.api.types.is_numeric_dtype(dtype):
             floats = pd.to_numeric(values, errors="coerce").astype(np.float64)
             out[header] = floats
@@ -559,6 +576,8 @@ def table(
         )
     if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    if dated:
+        styler = styler.set_properties(subset=dated, **_NOWRAP)
     return styler
 
 

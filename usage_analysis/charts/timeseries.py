@@ -172,6 +172,8 @@ def usage_over_time(
         fig.update_xaxes(type="date")
         # The shared time axis is titled once, under the bottom panel, where its ticks are.
         fig.update_xaxes(title_text=_PERIOD_AXIS[used], **_cell(units, units[-1]))
+    if used == "MS":
+        fig.update_xaxes(**_month_ticks(_period_range(table["period_start"], used)))
     return fig
 
 
@@ -252,7 +254,9 @@ def heatmap(
             ygap=1,
         )
     )
-    ticks_x, partial = _week_ticks(df, all_periods, used)
+    ticks_x, partial = (
+        (_month_ticks(all_periods), []) if used == "MS" else _week_ticks(df, all_periods, used)
+    )
     if partial:
         marks = "; ".join(partial)
         note = f"{note} · {marks}" if note else marks
@@ -273,6 +277,28 @@ def heatmap(
 
 # At most this many ticks on a heatmap's time axis (one per week, or every k-th week).
 _MAX_WEEK_TICKS = 14
+# At most this many month ticks ("Oct 2026" is wider than "Oct 4"): every k-th month past it.
+_MAX_MONTH_TICKS = 12
+
+
+def _month_ticks(periods: pd.DatetimeIndex) -> dict[str, Any]:
+    """One tick per month bucket, on its start (where its bar or cell is), named "Oct 2026".
+
+    Plotly's own date ticks on monthly buckets fell every 30 days from the first
+    one and read as days ("Sep 1", "Oct 1", "Oct 31" under November's bar).
+    """
+    periods = pd.DatetimeIndex(periods)
+    if not len(periods):
+        return {}
+    if periods.tz is not None:
+        periods = periods.tz_convert(None)
+    step = max(1, -(-len(periods) // _MAX_MONTH_TICKS))
+    shown = periods[::step]
+    return {
+        "tickmode": "array",
+        "tickvals": list(_dates(shown)),
+        "ticktext": [f"{t:%b %Y}" for t in shown],
+    }
 
 
 def _week_ticks(

@@ -73,6 +73,11 @@ def check(
         notify: extra apprise URLs (added to the file's).
         state_path: the alert state file (default ``<data dir>/monitors-state.json``).
         dry_run: evaluate and report, send nothing, record nothing.
+
+    Raises:
+        InvalidParameter: a monitor names a column the data lacks; the message
+            names the monitors file, the monitor, the column and the columns
+            available (:func:`~usage_analysis.monitors.spec.check_columns`).
     """
     from .. import archive as archive_module
     from .. import refresh as refresh_archive
@@ -100,6 +105,9 @@ def check(
         df = archive_module.history(provider=providers, start=first, archive=archive)
     except UsageAnalysisError as exc:
         return CheckResult([], errors=[*errors, f"reading the archive: {exc}"])
+    # A monitor naming a column the data lacks fails here, naming the file, before
+    # anything is evaluated or sent.
+    mset.validate(df)
     book = PriceBook.coerce(prices if prices is not None else mset.prices)
     states = evaluate(mset.monitors, df, now=now_ts, prices=book, dashboard_url=mset.dashboard_url)
     errors += [f"{s.monitor.name}: {s.error}" for s in states if s.error]

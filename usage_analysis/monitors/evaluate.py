@@ -28,7 +28,7 @@ from ..analysis.prices import PriceBook
 from ..defaults import HERE_DATA_LAG
 from ..errors import UnitMismatch, UsageAnalysisError
 from ..schema import require_columns
-from .spec import Monitor
+from .spec import Monitor, check_columns
 
 __all__ = ["Alert", "MonitorState", "evaluate", "finalized", "reported", "status_text"]
 
@@ -123,7 +123,15 @@ def evaluate(
     prices: PriceBook | None = None,
     dashboard_url: str | None = None,
 ) -> list[MonitorState]:
-    """The state of each monitor on the rows of ``df`` (a unified frame) reported by ``now``."""
+    """The state of each monitor on the rows of ``df`` (a unified frame) reported by ``now``.
+
+    Raises:
+        InvalidParameter: a monitor names a column ``df`` lacks (misconfigured:
+            :func:`~usage_analysis.monitors.spec.check_columns`). A monitor that
+            cannot be evaluated on this data (units mixed, a team the rules lack)
+            is instead an "error" state that never hides the others.
+    """
+    check_columns(monitors, df)
     now_ts = timestamp(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
     final = reported(df, now_ts)
     states = []
@@ -156,8 +164,10 @@ def _mask(df: pd.DataFrame, m: Monitor) -> np.ndarray:
     if m.meter is not None:
         meter = df["meter"].astype(object).eq(m.meter) | df["meter_id"].astype(object).eq(m.meter)
         mask &= meter.to_numpy(dtype=bool, na_value=False)
-    if m.tag is not None:
-        require_columns(df, ["billing_tag"], "tag")  # a missing column is an error, not "no data"
+    if m.tag is not None and len(df):
+        # No rows: "no data". With rows, check_columns has refused a frame without
+        # the column; a team's frame is checked again here.
+        require_columns(df, ["billing_tag"], "tag")
         tag = df["billing_tag"].astype(object).eq(m.tag)
         mask &= tag.to_numpy(dtype=bool, na_value=False)
     return mask

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .._secrets import Secret, secret_url
 from ..analysis.events import Event, coerce_events
 from ..analysis.particle import ParticlePlan
@@ -36,7 +38,7 @@ from ..defaults import (
 )
 from ..errors import InvalidParameter, ReportParseError
 
-__all__ = ["KINDS", "Monitor", "MonitorSet", "load_monitors"]
+__all__ = ["KINDS", "Monitor", "MonitorSet", "check_columns", "load_monitors"]
 
 KINDS = ("budget", "forecast", "anomaly")
 DEFAULT_LEVELS = tuple(t * 100 for t in PARTICLE_THRESHOLDS)  # 70, 90, 100 %
@@ -193,6 +195,21 @@ class Monitor:
     def money(self) -> bool:
         return self.amount is not None
 
+    @property
+    def columns(self) -> dict[str, str]:
+        """The data columns this monitor names, each with the key that names it.
+
+        ``tag`` names HERE's ``billing_tag``; an anomaly monitor's ``by`` names its
+        series column. (``account``, ``product`` and ``meter`` are values of columns
+        every unified frame has.)
+        """
+        named: dict[str, str] = {}
+        if self.tag is not None:
+            named["billing_tag"] = f"tag = {self.tag!r}"
+        if self.kind == "anomaly":
+            named[self.by] = f"by = {self.by!r}"
+        return named
+
     def __repr__(self) -> str:
         watch = ", ".join(
             f"{k}={getattr(self, k)!r}"
@@ -224,8 +241,48 @@ class MonitorSet:
             raise InvalidParameter("monitors", "expected Monitor objects or a monitors file")
         return cls(monitors)
 
+    def validate(self, df: pd.DataFrame) -> None:
+        """Refuse a monitor naming a column ``df`` lacks (see :func:`check_columns`)."""
+        check_columns(self.monitors, df, source=self.source)
+
     def __repr__(self) -> str:
         return f"<MonitorSet {len(self.monitors)} monitor(s) from {self.source}>"
+
+
+def check_columns(
+    monitors: Sequence[Monitor], df: pd.DataFrame, *, source: str | None = None
+) -> None:
+    """Raise :class:`InvalidParameter` for the first monitor that names a column ``df`` lacks.
+
+    A monitor whose spec names a column the data does not have (``tag`` on data
+    without ``billing_tag``, an anomaly ``by`` no row has) is misconfigured: it
+    could never be evaluated, whatever the provider answers. It fails here, loudly,
+    before any monitor is evaluated or any alert sent, with a message naming the
+    monitors file (``source``), the monitor, the column and the columns available
+    (``usage-analysis check`` then prints it and exits 1). This is the one place
+    that rule lives; :func:`~usage_analysis.monitors.evaluate` and
+    :func:`~usage_analysis.monitors.check` both call it.
+
+    What is not misconfiguration keeps its runtime state instead: a provider with
+    no rows in ``df`` (its refresh failed, nothing fetched yet) is not judged by
+    columns it could not have brought, so its monitors become "no data"; units
+    that cannot be added, or a team the rules lack, are the "error" state of that
+    one monitor, which never hides the others.
+    """
+    if "provider" not in df.columns:
+        return
+    present = set(df["provider"].dropna().astype(str).unique())
+    for m in monitors:
+        if m.provider not in present:
+            continue
+        for column, key in m.columns.items():
+            if column not in df.columns:
+                where = f"{source}: " if source and source != "<python>" else ""
+                raise InvalidParameter(
+                    f"{where}monitor {m.name!r}",
+                    f"{key} names the column {column!r}, which the {m.provider} data lacks; "
+                    f"columns available: {', '.join(map(str, df.columns))}",
+                )
 
 
 def load_monitors(path: str | Path) -> MonitorSet:

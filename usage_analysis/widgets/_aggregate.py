@@ -46,6 +46,7 @@ import plotly.graph_objects as go
 
 from .. import grains
 from ..analysis import ParticlePlan, forecast
+from ..analysis.events import Event
 from ..charts._common import _fit_freq
 from ..defaults import CHART_MAX_CELLS, CHART_MAX_POINTS
 from ..errors import UsageAnalysisError
@@ -355,7 +356,9 @@ def _day_frame(
     return _frame(n, out)
 
 
-def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) -> Headline | None:
+def fast_headline(
+    sel: Selected, *, quantity: str, plan: ParticlePlan | None, events: tuple[Event, ...] = ()
+) -> Headline | None:
     """:func:`~.headline.compute_headline` of the selected rows, from per-day sums.
 
     ``None`` when that could differ (the caller computes from the rows).
@@ -363,6 +366,8 @@ def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) ->
     dec = sel.dec
     if not dec.whole_days or not sel.n or dec.one_grain is None:
         return None
+    if any(e.kind == "devices" for e in events):
+        return None  # a device added is one like the average: that counts devices, days do not
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     units, ucats = sel.codes(ucol), dec.codes(ucol)[1]
     # The values are NaN-free already (NaN as 0, how every sum counts it).
@@ -384,7 +389,9 @@ def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) ->
             )
             if days is None:
                 return None  # several accounts or units: the rows path says so
-            return _plan_headline(days, totals, span, quantity=quantity, plan=plan, rows=sel.n)
+            return _plan_headline(
+                days, totals, span, quantity=quantity, plan=plan, rows=sel.n, events=events
+            )
     projection: dict[str, object] = {}
     note = None
     if unit is not None:
@@ -393,7 +400,9 @@ def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) ->
         if days is None:
             return None  # several providers: HERE's data lag applies to some rows only
         try:
-            projection = _projection(forecast(days, quantity=quantity, freq="MS"))
+            projection = _projection(
+                forecast(days, quantity=quantity, freq="MS", events=events or None)
+            )
         except UsageAnalysisError as exc:
             note = f"no forecast: {exc}"
     return Headline(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -116,8 +117,7 @@ def top_table_html(
             f"<td style='{cell}' title='{esc(value)}'>{esc(labels.get(value, value))}</td>"
             f"<td style='{num}'>{fmt_number(float(getattr(rec, quantity)))}</td>"
             f"<td style='{cell}'>{esc(getattr(rec, ucol))}</td>"
-            f"<td style='{num}'>{float(rec.share_percent):.1f} %</td>"
-            f"<td style='{num}'>{float(rec.cumulative_percent):.1f} %</td>"
+            f"{_share_cell(rec.share_percent, num)}{_share_cell(rec.cumulative_percent, num)}"
             "</tr>"
         )
     noun = charts._noun(df, by)
@@ -129,4 +129,20 @@ def top_table_html(
     return (
         "<table class='ua-top-table-rows' style='border-collapse:collapse'>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+# A share of nothing: the unit's total is 0 (every quantity 0 or missing), so no
+# row has a share of it. Said in words, never "nan %".
+NO_USAGE = "no usage"
+
+
+def _share_cell(percent: Any, style: str) -> str:
+    """One share cell: "12.5 %", or "no usage" when the unit's total is 0 or missing."""
+    value = float(percent)
+    if np.isfinite(value):
+        return f"<td style='{style}'>{value:.1f} %</td>"
+    return (
+        f"<td style='{style};color:#666' title='the total of this unit is 0 or missing: "
+        f"there is no usage to share'>{NO_USAGE}</td>"
     )

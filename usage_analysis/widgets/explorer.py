@@ -28,6 +28,7 @@ from .. import charts
 from .._memory import release_memory
 from ..analysis import ParticlePlan, plan_status
 from ..analysis.allocation import with_team
+from ..analysis.events import Event, coerce_events
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
@@ -100,6 +101,8 @@ class UsageExplorer(widgets.VBox):
             computes everything from the filtered rows (the reference, for debugging).
         rules: allocation rules (a TOML file or ``AllocationRules``): each row gets
             its ``team`` (a shared row ``shared: <rule>``), to filter and group by.
+        events: planned changes the headline's forecast takes into account, as in
+            :func:`usage_analysis.forecast` (``"+5,000 devices from 2027-01-15"``).
 
     The current state is readable without a browser: ``selection``, ``view``,
     ``filtered`` (the rows), ``headline`` (a :class:`Headline`), ``figure`` (the
@@ -119,8 +122,10 @@ class UsageExplorer(widgets.VBox):
         quantity: str | None = None,
         fast: bool = True,
         rules: Any = None,
+        events: Event | str | Sequence[Event | str] | None = None,
     ) -> None:
         validate_unified(df)
+        planned = coerce_events(events)  # refused here, before any widget is built
         if rules is not None:  # a team filter and group-by (docs/allocation.md)
             df = with_team(df, rules)
         super().__init__()
@@ -132,6 +137,7 @@ class UsageExplorer(widgets.VBox):
             df.attrs = {}
         self.df = df
         self.fast = fast
+        self.events = planned
         self.columns = filter_columns(df)
         self.filter = FrameFilter(df, columns=self.columns)
         self.export_dir = Path(export_dir) if export_dir is not None else Path("exports")
@@ -296,8 +302,7 @@ class UsageExplorer(widgets.VBox):
         self.headline_html = styled(widgets.HTML(), "ua-headline")
         # The chart fills the explorer's width, also when the explorer is put into a
         # box already on the page (see ChartResizer) and when the window is resized.
-        self.figure = responsive(go.FigureWidget())
-        self.figure.add_class("ua-chart")
+        self.figure = self._new_figure_widget()
         self.resizer = ChartResizer()
         self.top_table = styled(widgets.HTML(), "ua-top-table")
         self.csv_button = styled(
@@ -397,8 +402,15 @@ class UsageExplorer(widgets.VBox):
             self.headline = self._cached(
                 ("headline", picked, view.quantity, view.plan),
                 lambda: (
-                    (self.fast and fast_headline(sel, quantity=view.quantity, plan=view.plan))
-                    or compute_headline(self.filtered, quantity=view.quantity, plan=view.plan)
+                    (
+                        self.fast
+                        and fast_headline(
+                            sel, quantity=view.quantity, plan=view.plan, events=self.events
+                        )
+                    )
+                    or compute_headline(
+                        self.filtered, quantity=view.quantity, plan=view.plan, events=self.events
+                    )
                 ),
             )
             self.headline_html.value = headline_html(self.headline)
@@ -548,26 +560,29 @@ class UsageExplorer(widgets.VBox):
         self.links.value = " · ".join(links)
 
     def _show(self, fig: go.Figure) -> None:
-        fw = self.figure
-        # Assigning a layout sends plotly.js a *relayout* of the new layout's keys,
-        # which merges: keys only the old figure had (its panel titles, the plan's
-        # threshold lines, a second axis) stayed on the page under every later
-        # chart (issue #13). Every such key is sent as removed in the same update.
-        stale = {key: None for key in fw.layout._props if key not in fig.layout._props}
-        with fw.batch_update():
-            fw.data = ()
-            fw.add_traces(list(fig.data))
-            fw.layout = fig.layout
-        if stale:
-            # The python side already holds the new layout alone; only the page
-            # needs telling (plotly.js deletes a key relayout-ed to null).
-            fw._send_relayout_msg(stale)
+        # Each drawing is a new FigureWidget in the old one's place. Patching one
+        # widget sends its page view deletes, adds and relayouts; a view whose first
+        # Plotly.newPlot is still under way (a user who clicks as soon as the explorer
+        # shows) applied them to the plot being built and then showed the old figure
+        # (plotly's widget does not queue them). A new view always starts from the
+        # whole figure, and no key of an earlier chart can linger on the page either.
+        old = self.figure
+        fw = self._new_figure_widget(fig)
+        self.figure = fw
+        self.children = [fw if child is old else child for child in self.children]
+        old.close()
+
+    @staticmethod
+    def _new_figure_widget(fig: go.Figure | None = None) -> Any:
+        fw = responsive(go.FigureWidget(fig))
+        fw.add_class("ua-chart")
         # A FigureWidget inside a container is never displayed by its own
         # _repr_mimebundle_, the only place plotly copies the figure into the synced
-        # state a new view starts from: without this a page opened (or a container
-        # displayed) after an update shows an empty chart. Plotly does the same there.
+        # state a new view starts from: without this a page shows an empty chart.
+        # Plotly does the same there.
         fw._widget_layout = _copy_props(fw._layout_obj._props)
         fw._widget_data = _copy_props(fw._data)
+        return fw
 
     def _top_table(self, sel: Selected, quantity: str) -> str:
         sums = fast_top_consumers(sel, quantity=quantity) if self.fast else None
