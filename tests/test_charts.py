@@ -185,6 +185,32 @@ def test_usage_over_time_names_the_sandbox_for_particle_devices_without_product(
     assert sum(ys(t).sum() for t in fig.data) == pytest.approx(particle["quantity"].sum())
 
 
+@pytest.mark.parametrize("by", ["category", "account_id", "resource_id", "team"])
+@pytest.mark.parametrize("top", [1, 10])
+def test_usage_over_time_draws_missing_group_values_as_none_in_every_panel(
+    mixed_providers: pd.DataFrame, by: str, top: int
+) -> None:
+    # A grouping column with missing values (categorical, or an object column such
+    # as the allocated team holding NaN objects) draws them as "(none)", never a
+    # KeyError looking up the label of NaN; every unit keeps its total.
+    df = mixed_providers.copy()
+    missing = np.arange(len(df)) % 3 == 0
+    if by == "team":
+        df[by] = np.array(
+            [float("nan") if m else f"team {i % 4}" for i, m in enumerate(missing)], dtype=object
+        )
+    else:
+        codes = df[by].cat.codes.to_numpy().copy()
+        codes[missing] = -1
+        df[by] = pd.Categorical.from_codes(codes, dtype=df[by].dtype)
+    for freq in ("D", "W", "MS"):
+        fig = charts.usage_over_time(df, by=by, freq=freq, top=top)
+        names = {t.name for t in fig.data}
+        assert "(none)" in names or (top == 1 and "other" in names)
+        total = sum(float(np.nansum(ys(t))) for t in fig.data)
+        assert total == pytest.approx(float(np.nansum(df["quantity"])), rel=1e-9)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "parameter"),
     [
