@@ -488,3 +488,28 @@ def test_each_drawing_is_a_new_chart_widget_in_the_old_ones_place(
     assert charts == [after]
     state = after.get_state()
     assert [t["name"] for t in state["_widget_data"]] == ["Fleet Gateway"]
+
+
+def test_a_new_chart_widget_opens_its_comm_with_the_whole_figure(
+    explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A view created right after the widget (the chart put in place of the old one)
+    # starts from what the comm opened with: it must already be the whole figure.
+    import comm
+
+    opened: list[dict[str, Any]] = []
+    create = comm.create_comm
+
+    def spy(**kwargs: Any) -> Any:
+        opened.append(kwargs["data"]["state"])
+        return create(**kwargs)
+
+    monkeypatch.setattr(comm, "create_comm", spy)
+    explorer.selects["product"].value = ("Fleet Gateway",)
+    charts = [
+        s for s in opened if s.get("_model_name") == explorer.figure.get_state()["_model_name"]
+    ]
+    assert len(charts) == 1
+    assert [t["name"] for t in charts[0]["_widget_data"]] == ["Fleet Gateway"]
+    assert charts[0]["_widget_layout"]["title"]["text"] == "Usage per day by product"
+    assert "ua-chart" in charts[0]["_dom_classes"]
