@@ -170,7 +170,10 @@ class ChartWidget(go.FigureWidget):
 
     def __init__(self, figure: go.Figure | None = None, *, css_class: str = "ua-chart") -> None:
         self._whole = False
-        super().__init__(figure)
+        # The figure's traces and layout as they are: a chart's figure is built from
+        # known keys (usage_analysis.charts._style._figure); checking every key and
+        # array again was most of a redraw.
+        super().__init__(figure, _validate=False)
         responsive(self)
         self.add_class(css_class)
         # The synced state a new view starts from (plotly copies it only in
