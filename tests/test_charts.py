@@ -411,6 +411,7 @@ def test_cumulative_vs_allowance_refuses_something_that_is_not_a_plan(
 # ----------------------------------------------------------------- size
 
 
+@pytest.mark.slow
 def test_every_figure_stays_under_500_kb_on_a_million_rows() -> None:
     big = synthetic(devices=1000, days=1000, products=40)
     assert len(big) == 1_000_000
@@ -441,6 +442,7 @@ def axis_titles(fig: go.Figure) -> dict[str, str | None]:
     return out
 
 
+@pytest.mark.slow
 def test_every_cartesian_chart_titles_both_axes(
     frame: pd.DataFrame, here: pd.DataFrame, particle: pd.DataFrame
 ) -> None:
@@ -478,6 +480,7 @@ def test_time_axes_say_the_period_and_utc_and_top_bars_name_what_they_rank(
     assert [v for k, v in stacked.items() if k.startswith("xaxis")] == ["day (UTC)"]
 
 
+@pytest.mark.slow
 def test_stacked_panels_leave_room_in_pixels_for_ticks_axis_title_and_panel_title(
     here: pd.DataFrame, frame: pd.DataFrame
 ) -> None:
@@ -507,6 +510,7 @@ def test_stacked_panels_leave_room_in_pixels_for_ticks_axis_title_and_panel_titl
         assert layout.margin.t >= 70 + (30 if titles else 0)
 
 
+@pytest.mark.slow
 def test_providers_are_named_as_they_write_themselves(mixed_providers: pd.DataFrame) -> None:
     assert [charts.provider_name(p) for p in ("particle", "here", "informatica")] == [
         "Particle",

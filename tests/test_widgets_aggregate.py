@@ -129,6 +129,7 @@ def masks(df: pd.DataFrame) -> list[np.ndarray | None]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("plan", [None, ParticlePlan.free(), ParticlePlan.basic(blocks=2)])
 def test_the_headline_from_day_sums_is_the_headline_from_the_rows(
     particle: pd.DataFrame, plan: ParticlePlan | None
@@ -146,6 +147,7 @@ def test_the_headline_from_day_sums_is_the_headline_from_the_rows(
     assert in_order != np.bincount(day, weights=q).sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("freq", ["D", "W", "MS"])
 @pytest.mark.parametrize("by", ["product", "meter", "category"])
 def test_the_time_chart_from_group_sums_is_the_chart_from_the_rows(
@@ -302,6 +304,7 @@ def test_several_accounts_or_providers_take_the_rows_path() -> None:
     assert fast_headline(selected(same_unit), quantity="quantity", plan=None) is None
 
 
+@pytest.mark.slow
 def test_every_redraw_of_the_explorer_equals_the_rows_path(
     particle: pd.DataFrame, tmp_path: Path
 ) -> None:
