@@ -7,17 +7,24 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8765
 
-.PHONY: demo test check bench dashboard lint typecheck imports pytest pytest-quick setup browser clean focus-env
+.PHONY: demo test check bench dashboard lint typecheck imports pytest pytest-quick setup browser clean focus-env bytecode
 
 setup: $(STAMP)
 
 # The venv is (re)built when missing or when pyproject.toml changes. uv is used
-# only to install fast; it comes from PyPI like everything else.
+# only to install fast; it comes from PyPI like everything else. Bytecode is compiled
+# at install: with PYTHONDONTWRITEBYTECODE set (this machine sets it) every process
+# would otherwise compile each module it imports again, every kernel and server of
+# the tests included.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
+	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test]'
 	touch $(STAMP)
+
+# The project's own modules, compiled before a test run (the same reason).
+bytecode: setup
+	@$(BIN)/python -m compileall -q -j 0 usage_analysis tests bench
 
 # Debian's Chromium for the browser tests (Playwright must not download its own).
 browser:
@@ -48,12 +55,12 @@ imports: setup
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
-pytest: setup browser focus-env
+pytest: setup browser focus-env bytecode
 	$(PYTEST) $(PYTEST_ARGS)
 
 # The inner loop's tests: every one that needs no browser, no notebook run, no long wait.
 QUICK := not browser and not notebook and not slow
-pytest-quick: setup
+pytest-quick: setup bytecode
 	$(PYTEST) -m "$(QUICK)" $(PYTEST_ARGS)
 
 # Lint, types and layers run beside the tests (they need nothing the tests need); each

@@ -111,3 +111,34 @@ def test_a_closed_explorer_holds_no_more_than_its_frame(tmp_path: Path) -> None:
     )
     assert got["after"][0] <= 100 * MB
     assert got["after"][0] < got["held"][0]  # closing gave something back
+
+
+@pytest.mark.slow
+def test_history_holds_no_more_than_its_frame_plus_100_mb(tmp_path: Path) -> None:
+    """Arrow's pool kept the record batches history() read (1.4 GB beside a 670 MB
+    frame of 12M rows): after the call only the frame stays, plus at most 100 MB."""
+    from bench.bench_widgets import mixed_frame
+    from usage_analysis import archive
+
+    root = tmp_path / "archive"
+    df = mixed_frame(3_000_000)
+    df["account_id"] = df["account_id"].cat.add_categories(["acme"]).fillna("acme")
+    archive.archive_frame(df, grain="day", report_id="big", archive=root)
+    del df
+    got = run_fresh(
+        f"""
+        import gc, json, psutil
+        from usage_analysis import archive
+        proc = psutil.Process()
+        archive.history(archive={str(root)!r}, provider="here", end="2026-07-03")  # warm up
+        gc.collect()
+        base = proc.memory_info().rss
+        df = archive.history(archive={str(root)!r})
+        gc.collect()
+        held = proc.memory_info().rss - base
+        frame = float(df.memory_usage(deep=True).sum())
+        print(json.dumps({{"held": [held], "frames": [frame], "rows": [len(df)]}}))
+        """
+    )
+    assert got["rows"][0] == 3_000_000
+    assert got["held"][0] <= got["frames"][0] + 100 * MB

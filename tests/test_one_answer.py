@@ -38,7 +38,7 @@ from usage_analysis.monitors import Monitor, evaluate, state_table
 from usage_analysis.monitors.check import CheckResult, print_summary
 from usage_analysis.monitors.evaluate import status_text
 from usage_analysis.schema import coerce_unified
-from usage_analysis.widgets.headline import compute_headline, headline_html
+from usage_analysis.widgets.headline import Headline, compute_headline, headline_html
 
 BOOK = {
     "particle": {"currency": "USD", "block_price": 299.0},
@@ -425,3 +425,59 @@ def test_the_overview_json_and_the_monitor_agree_after_a_round_trip(world: World
     (state,) = evaluate([monitor_for(q)], world.df, now=world.now)
     (row,) = [r for r in payload if r["provider"] == q.provider and r["unit"] == q.unit]
     assert row["forecast_percent"] == pytest.approx(state.forecast_percent, abs=0.1)
+
+
+# Planned changes, written as a user would: devices joining mid-month and a rate change.
+EVENTS = ("+5 devices from 2026-12-15", "rate x1.3 from 2026-12-20")
+
+
+def headline_as_answer(h: Headline, q: Question, where: str, *, checks_day: bool) -> Answer:
+    assert h.forecast is not None, (where, h.note)
+    used = h.percent if h.percent is not None else (h.month_used or 0) / q.allowance * 100
+    return Answer(h.forecast / q.allowance * 100, used, h.runs_out_on, checks_day=checks_day)
+
+
+@pytest.mark.parametrize("events", [EVENTS, EVENTS[1:]], ids=["devices and rate", "rate"])
+def test_the_explorer_headline_forecasts_planned_events_as_the_overview(
+    events: tuple[str, ...],
+) -> None:
+    """``UsageExplorer(events=...)``: the headline's forecast is the overview's with the same events.
+
+    The explorer's two headline paths both take them: the rows path, and the fast
+    path from per-day sums (which steps aside for a change in devices: it counts devices).
+    """
+    from usage_analysis.widgets import UsageExplorer
+    from usage_analysis.widgets._aggregate import Decoded, Selected, fast_headline
+    from usage_analysis.widgets._filter import FrameFilter
+
+    world = by_hand()
+    table = ua.overview(world.df, allowances=world.allowances, events=list(events))
+    plain = ua.overview(world.df, allowances=world.allowances)
+    planned = tuple(ua.Event.parse(e) for e in events)
+    for q in world.questions:
+        truth = overview_answer(table, q)
+        # The events move the forecast: the comparisons below can fail.
+        assert truth.forecast_percent > overview_answer(plain, q).forecast_percent + 1
+        rows = account_rows(world.df, q)
+        plan = ua.ParticlePlan.basic(blocks=1) if q.provider == "particle" else None
+        ff = FrameFilter(rows)
+        fast = fast_headline(
+            Selected(Decoded(rows, ff.day, known=ff.decoded()), None),
+            quantity="billable_quantity",
+            plan=plan,
+            events=planned,
+        )
+        slow = compute_headline(rows, quantity="billable_quantity", plan=plan, events=planned)
+        assert (fast is None) == (len(events) == 2)  # device events take the rows path
+        assert fast is None or fast == slow
+        checks_day = plan is not None  # without a plan the headline has no allowance
+        close(truth, headline_as_answer(slow, q, "rows", checks_day=checks_day), f"{q} rows")
+        if len(events) == 2:  # one explorer per question is enough: the paths agree above
+            explorer = UsageExplorer(
+                rows, plan=plan, quantity="billable_quantity", events=list(events)
+            )
+            try:
+                got = headline_as_answer(explorer.headline, q, "explorer", checks_day=checks_day)
+            finally:
+                explorer.close()
+            close(truth, got, f"{q} explorer")

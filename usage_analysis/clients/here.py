@@ -12,7 +12,6 @@ silently cut off. The bearer token is given, or fetched with the OAuth 1.0a
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 import zlib
@@ -45,6 +44,7 @@ from ..errors import (
     InvalidParameter,
     LimitExceeded,
 )
+from ..readers.here import PageProblem, PageTally
 from ._base import BaseClient, credential, day_range, day_windows, endpoint, one_of, setting
 from ._clock import PollSchedule
 from ._http import Headers, retry_after_of
@@ -572,7 +572,8 @@ class HereClient(BaseClient):
         offset = 0
         total: int | None = None
         last: int | None = None
-        seen_pages: set[str] = set()
+        # Repeated, missing and extra pages: the one rule the reader applies to saved pages.
+        tally = PageTally()
         step: int | None = None  # how far nextOffset moved, once seen
         guessed = False  # this page's offset was not named by the server
         where = f"(window {window['start']}..{window['end']})"
@@ -586,7 +587,6 @@ class HereClient(BaseClient):
             found = page.get("items") or []
             if not isinstance(found, list):
                 raise APIError("HERE usage search: 'items' is not a list", provider=self.provider)
-            total = _int_or_none(page.get("total"), total)
             if found and last is not None and offset > last:
                 raise APIError(
                     f"HERE usage search: the page at offset {offset} holds records past the "
@@ -595,14 +595,10 @@ class HereClient(BaseClient):
                     provider=self.provider,
                 )
             last = _int_or_none(page.get("lastOffset"), last)
-            fingerprint = json.dumps(found, sort_keys=True, default=str)
-            if found and fingerprint in seen_pages:
-                raise APIError(
-                    f"HERE usage search: the page at offset {offset} repeats an earlier page; "
-                    "the records would be counted twice",
-                    provider=self.provider,
-                )
-            seen_pages.add(fingerprint)
+            problem = tally.add(found, page.get("total"))
+            if problem is not None:
+                self._page_error(problem, offset, where)
+            total = tally.want
             items.extend(found)
             if len(items) > HERE_MAX_RECORDS:
                 # Every page brings new records (repeats raise above): this bounds the loop.
@@ -657,14 +653,25 @@ class HereClient(BaseClient):
             if page.get("nextOffset") is not None:
                 step = following - offset
             offset = following
-        if total is not None and len(items) != total:
+        problem = tally.close()
+        if problem is not None:
+            self._page_error(problem, offset, where)
+        return items
+
+    def _page_error(self, problem: PageProblem, offset: int, where: str) -> None:
+        """The page rule's finding (:class:`~usage_analysis.readers.here.PageTally`) as an APIError."""
+        if problem.kind == "repeated":
             raise APIError(
-                f"HERE usage search returned {len(items)} records but says total={total} "
-                f"{where}: a page is missing or repeated; "
-                "nothing was returned rather than a wrong count",
+                f"HERE usage search: the page at offset {offset} repeats an earlier page; "
+                "the records would be counted twice",
                 provider=self.provider,
             )
-        return items
+        raise APIError(
+            f"HERE usage search returned {problem.have} records but says total={problem.want} "
+            f"{where}: a page is missing or repeated; "
+            "nothing was returned rather than a wrong count",
+            provider=self.provider,
+        )
 
     # -- provider hooks -------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -236,6 +236,88 @@ def _pages(obj: Any, *, label: str, member: str | None) -> list[Mapping[str, Any
     return list(pages)
 
 
+@dataclass(frozen=True)
+class PageProblem:
+    """What is wrong with the pages of a HERE usage search (see :class:`PageTally`).
+
+    ``kind``: "repeated" (page ``last`` holds the items of an earlier page),
+    "missing" (pages ``first``-``last`` hold ``have`` items but say
+    total=``want``) or "extra" (pages ``first``-``last`` hold more than ``want``).
+    Page numbers are 1-based, in the order the pages were added.
+    """
+
+    kind: str
+    first: int
+    last: int
+    have: int
+    want: int | None
+
+
+def page_total(value: Any) -> int | None:
+    """A page's ``total``: a whole number (also written as ``"114"`` or ``114.0``), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+@dataclass
+class PageTally:
+    """The one rule for the pages of HERE usage searches: each page once, none missing.
+
+    Fed page by page, in order: by ``HereClient.search()`` as it pages through a
+    window (it raises :class:`~usage_analysis.errors.APIError`) and by
+    :func:`check_pages` on saved pages (:class:`~usage_analysis.errors.ReportParseError`);
+    each says what is wrong in its own words. A page whose items repeat an earlier
+    page's (``seen``: across the members of one source) would be counted twice.
+    Pages are runs of one search: a run starts with a page stating ``total`` and
+    ends once that many items are in hand; a run that ends short (``total=10`` but
+    5 items, or a page stating another total begins) lacks a page, and a page that
+    takes a run past its total holds records the server did not count. Pages
+    without ``total`` cannot be checked against one.
+    """
+
+    seen: set[str] = field(default_factory=set)
+    want: int | None = None  # the total the current run states
+    have: int = 0  # its items so far
+    first: int = 1  # its first page (1-based)
+    pages: int = 0  # pages added
+
+    @property
+    def complete(self) -> bool:
+        """The current run states a total and has that many items."""
+        return self.want is not None and self.have >= self.want
+
+    def add(self, items: list[Any], total: Any) -> PageProblem | None:
+        """Count one page (``items`` and its ``total`` field); what is wrong, if anything."""
+        self.pages += 1
+        number = self.pages
+        fingerprint = json.dumps(items, sort_keys=True, default=str)
+        if items and fingerprint in self.seen:
+            return PageProblem("repeated", number, number, self.have, self.want)
+        self.seen.add(fingerprint)
+        stated = page_total(total)
+        if self.want is None or self.complete:
+            self.want, self.have, self.first = stated, 0, number
+        elif stated is not None and stated != self.want:
+            return PageProblem("missing", self.first, number - 1, self.have, self.want)
+        self.have += len(items)
+        if self.want is not None and self.have > self.want:
+            return PageProblem("extra", self.first, number, self.have, self.want)
+        return None
+
+    def close(self) -> PageProblem | None:
+        """After the last page: a run that ended short lacks a page."""
+        if self.want is not None and self.have < self.want:
+            return PageProblem("missing", self.first, self.pages, self.have, self.want)
+        return None
+
+
 def check_pages(
     pages: list[Mapping[str, Any]],
     *,
@@ -243,59 +325,41 @@ def check_pages(
     member: str | None,
     seen: set[str] | None = None,
 ) -> None:
-    """The checks of ``HereClient.search()`` on saved pages: none repeated, none missing.
-
-    A page whose items repeat an earlier page's (in this source, across members)
-    would be counted twice. Pages are taken in order as runs of one search: a run
-    starts with a page stating ``total`` and ends once that many items are in
-    hand; a run that ends short (``total=10`` but 5 items) lacks a page, and a
-    page that takes a run past its total holds records the server did not count.
-    Pages without ``total`` cannot be checked against one.
-    """
-    seen = set() if seen is None else seen
-    want: int | None = None
-    have = 0
-    start = 0
-    for i, page in enumerate(pages):
-        items = page["items"]
-        fingerprint = json.dumps(items, sort_keys=True, default=str)
-        if items and fingerprint in seen:
-            raise ReportParseError(
-                f"page {i + 1} repeats the items of an earlier page: reading both would count "
-                "its records twice",
-                file=label,
-                member=member,
-                expected="each search page once",
-            )
-        seen.add(fingerprint)
-        total = page.get("total")
-        total = total if isinstance(total, int) and not isinstance(total, bool) else None
-        if want is None:
-            want, have, start = total, 0, i
-        elif total is not None and total != want:
-            _short(want, have, start, i, label, member)
-        have += len(items)
-        if want is not None and have > want:
-            raise ReportParseError(
-                f"pages {start + 1}-{i + 1} hold {have} items but say total={want}: a page is "
-                "repeated or belongs to another search",
-                file=label,
-                member=member,
-                expected=f"{want} items in the pages of one search",
-            )
-        if want is not None and have == want:
-            want = None
-    if want is not None:
-        _short(want, have, start, len(pages), label, member)
+    """The page rule (:class:`PageTally`) on saved pages: none repeated, none missing."""
+    tally = PageTally(seen=set() if seen is None else seen)
+    for page in pages:
+        problem = tally.add(page["items"], page.get("total"))
+        if problem is not None:
+            _page_error(problem, label, member)
+    problem = tally.close()
+    if problem is not None:
+        _page_error(problem, label, member)
 
 
-def _short(want: int, have: int, start: int, end: int, label: str, member: str | None) -> None:
+def _page_error(problem: PageProblem, label: str, member: str | None) -> None:
+    if problem.kind == "repeated":
+        raise ReportParseError(
+            f"page {problem.last} repeats the items of an earlier page: reading both would "
+            "count its records twice",
+            file=label,
+            member=member,
+            expected="each search page once",
+        )
+    pages = f"pages {problem.first}-{problem.last} hold {problem.have} items"
+    if problem.kind == "extra":
+        raise ReportParseError(
+            f"{pages} but say total={problem.want}: a page is repeated or belongs to another "
+            "search",
+            file=label,
+            member=member,
+            expected=f"{problem.want} items in the pages of one search",
+        )
     raise ReportParseError(
-        f"pages {start + 1}-{end} hold {have} items but say total={want}: a page is missing, "
-        "and the records it held would be lost",
+        f"{pages} but say total={problem.want}: a page is missing, and the records it held "
+        "would be lost",
         file=label,
         member=member,
-        expected=f"every page of the search ({want} items)",
+        expected=f"every page of the search ({problem.want} items)",
     )
 
 

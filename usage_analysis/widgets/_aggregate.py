@@ -37,6 +37,7 @@ import plotly.graph_objects as go
 
 from .. import charts
 from ..analysis import ParticlePlan, forecast
+from ..analysis.events import Event
 from ..charts._common import _fit_freq
 from ..defaults import CHART_MAX_POINTS
 from ..errors import UsageAnalysisError
@@ -343,7 +344,9 @@ def _day_frame(
     return _frame(n, out)
 
 
-def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) -> Headline | None:
+def fast_headline(
+    sel: Selected, *, quantity: str, plan: ParticlePlan | None, events: tuple[Event, ...] = ()
+) -> Headline | None:
     """:func:`~.headline.compute_headline` of the selected rows, from per-day sums.
 
     ``None`` when that could differ (the caller computes from the rows).
@@ -351,6 +354,8 @@ def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) ->
     dec = sel.dec
     if not dec.whole_days or not sel.n:
         return None
+    if any(e.kind == "devices" for e in events):
+        return None  # a device added is one like the average: that counts devices, days do not
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     units, ucats = sel.codes(ucol), dec.codes(ucol)[1]
     # The values are NaN-free already (NaN as 0, how every sum counts it).
@@ -372,7 +377,9 @@ def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) ->
             )
             if days is None:
                 return None  # several accounts or units: the rows path says so
-            return _plan_headline(days, totals, span, quantity=quantity, plan=plan, rows=sel.n)
+            return _plan_headline(
+                days, totals, span, quantity=quantity, plan=plan, rows=sel.n, events=events
+            )
     projection: dict[str, object] = {}
     note = None
     if unit is not None:
@@ -381,7 +388,9 @@ def fast_headline(sel: Selected, *, quantity: str, plan: ParticlePlan | None) ->
         if days is None:
             return None  # several providers: HERE's data lag applies to some rows only
         try:
-            projection = _projection(forecast(days, quantity=quantity, freq="MS"))
+            projection = _projection(
+                forecast(days, quantity=quantity, freq="MS", events=events or None)
+            )
         except UsageAnalysisError as exc:
             note = f"no forecast: {exc}"
     return Headline(

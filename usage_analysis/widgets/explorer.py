@@ -28,6 +28,7 @@ from .. import charts
 from .._memory import release_memory
 from ..analysis import ParticlePlan, plan_status
 from ..analysis.allocation import with_team
+from ..analysis.events import Event, coerce_events
 from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
@@ -101,6 +102,8 @@ class UsageExplorer(widgets.VBox):
             computes everything from the filtered rows (the reference, for debugging).
         rules: allocation rules (a TOML file or ``AllocationRules``): each row gets
             its ``team`` (a shared row ``shared: <rule>``), to filter and group by.
+        events: planned changes the headline's forecast takes into account, as in
+            :func:`usage_analysis.forecast` (``"+5,000 devices from 2027-01-15"``).
 
     The current state is readable without a browser: ``selection``, ``view``,
     ``filtered`` (the rows), ``headline`` (a :class:`Headline`), ``figure`` (the
@@ -120,9 +123,11 @@ class UsageExplorer(widgets.VBox):
         quantity: str | None = None,
         fast: bool = True,
         rules: Any = None,
+        events: Event | str | Sequence[Event | str] | None = None,
         devices: DeviceViews | None = None,
     ) -> None:
         validate_unified(df)
+        planned = coerce_events(events)  # refused here, before any widget is built
         if rules is not None:  # a team filter and group-by (docs/allocation.md)
             df = with_team(df, rules)
         super().__init__()
@@ -134,6 +139,7 @@ class UsageExplorer(widgets.VBox):
             df.attrs = {}
         self.df = df
         self.fast = fast
+        self.events = planned
         self.columns = filter_columns(df)
         self.filter = FrameFilter(df, columns=self.columns)
         self.export_dir = Path(export_dir) if export_dir is not None else Path("exports")
@@ -403,8 +409,15 @@ class UsageExplorer(widgets.VBox):
                 ("headline", picked, view.quantity, view.plan),
                 lambda: (
                     self._device_headline(view)
-                    or (self.fast and fast_headline(sel, quantity=view.quantity, plan=view.plan))
-                    or compute_headline(self.filtered, quantity=view.quantity, plan=view.plan)
+                    or (
+                        self.fast
+                        and fast_headline(
+                            sel, quantity=view.quantity, plan=view.plan, events=self.events
+                        )
+                    )
+                    or compute_headline(
+                        self.filtered, quantity=view.quantity, plan=view.plan, events=self.events
+                    )
                 ),
             )
             self.headline_html.value = headline_html(self.headline)
@@ -619,7 +632,7 @@ class UsageExplorer(widgets.VBox):
         if self.devices is None or not self.selection.values.get("resource_id"):
             return None
         rows = self.devices.selected_rows(self.selection, top=view.top, quantity=view.quantity)
-        return compute_headline(rows, quantity=view.quantity, plan=view.plan)
+        return compute_headline(rows, quantity=view.quantity, plan=view.plan, events=self.events)
 
     def _top_table(self, sel: Selected, quantity: str) -> str:
         if self.devices is not None:

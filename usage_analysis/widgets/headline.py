@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis import ParticlePlan, forecast, plan_status
+from ..analysis.events import Event
 from ..analysis.freshness import Freshness, ran_out_text
 from ..errors import UsageAnalysisError
 from ._common import esc, fmt_number
@@ -60,8 +61,18 @@ class Headline:
     note: str | None = None
 
 
-def compute_headline(df: pd.DataFrame, *, quantity: str, plan: ParticlePlan | None) -> Headline:
-    """Totals per unit, use of the Particle plan and the forecast, for ``df``."""
+def compute_headline(
+    df: pd.DataFrame,
+    *,
+    quantity: str,
+    plan: ParticlePlan | None,
+    events: tuple[Event, ...] = (),
+) -> Headline:
+    """Totals per unit, use of the Particle plan and the forecast, for ``df``.
+
+    ``events``: planned changes (:class:`~usage_analysis.Event`) the forecast takes
+    into account, passed to :func:`usage_analysis.forecast` as the overview does.
+    """
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     if not len(df):
         return Headline(rows=0, note="no rows match the filters")
@@ -74,13 +85,17 @@ def compute_headline(df: pd.DataFrame, *, quantity: str, plan: ParticlePlan | No
     particle = (df["provider"] == "particle").to_numpy(dtype=bool, na_value=False)
     if plan is not None and particle.any():
         prows = df.loc[particle] if not particle.all() else df
-        return _plan_headline(prows, totals, span, quantity=quantity, plan=plan, rows=len(df))
+        return _plan_headline(
+            prows, totals, span, quantity=quantity, plan=plan, rows=len(df), events=events
+        )
     projection: dict[str, object] = {}
     note = None
     if unit is not None:
         rows = df.loc[(df[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
         try:
-            projection = _projection(forecast(rows, quantity=quantity, freq="MS"))
+            projection = _projection(
+                forecast(rows, quantity=quantity, freq="MS", events=events or None)
+            )
         except UsageAnalysisError as exc:
             note = f"no forecast: {exc}"
     return Headline(
@@ -159,6 +174,7 @@ def _plan_headline(
     quantity: str,
     plan: ParticlePlan,
     rows: int,
+    events: tuple[Event, ...] = (),
 ) -> Headline:
     ucol = "unit" if quantity == "quantity" else "billable_unit"
     unit_values = prows[ucol].dropna().unique()
@@ -188,6 +204,7 @@ def _plan_headline(
             start=status.period_start,
             end=status.period_end,
             allowance=status.allowance,
+            events=events or None,
         )
         projection = _projection(fc)
         # The percent used is the forecast's (one computation for every surface).
