@@ -19,18 +19,20 @@ import pytest
 from usage_analysis import charts
 from usage_analysis.analysis import ParticlePlan
 from usage_analysis.defaults import EXPLORER_TOP_ROWS
+from usage_analysis.errors import UnitMismatch
 from usage_analysis.schema import UNIFIED_DTYPES
 from usage_analysis.widgets import UsageExplorer
 from usage_analysis.widgets._aggregate import (
     Decoded,
     Selected,
+    fast_draw,
     fast_headline,
     fast_top_consumers,
     fast_usage_over_time,
     period_sums,
 )
 from usage_analysis.widgets._filter import FrameFilter
-from usage_analysis.widgets._views import top_table_html
+from usage_analysis.widgets._views import View, draw, top_table_html
 from usage_analysis.widgets.headline import compute_headline
 
 DAY = pd.Timedelta(days=1)
@@ -193,6 +195,29 @@ def test_the_top_table_from_device_sums_is_the_table_from_the_rows(
         assert "renamed dev-a" in slow or "name of dev-a" in slow or mask is not None
 
 
+def charts_from_cells(sel: Selected, df: pd.DataFrame) -> set[str]:
+    """The chart kinds drawn from cells (per group, unit and period); each must be the
+    chart from the rows, to the bit (an error the same error). Raises AssertionError."""
+    drawn = set()
+    for chart in ("time", "top", "heatmap", "breakdown"):
+        for by in ("product", "meter", "provider", "category", "account_id"):
+            for freq in ("D", "W", "MS") if chart in ("time", "heatmap") else ("D",):
+                view = View(chart=chart, by=by, freq=freq, top=1)
+                try:
+                    slow = draw(df, view).to_json()
+                except UnitMismatch as exc:
+                    slow = str(exc)  # a heatmap of several units: the same refusal
+                try:
+                    fig = fast_draw(sel, view)
+                    fast = None if fig is None else fig.to_json()
+                except UnitMismatch as exc:
+                    fast = str(exc)
+                if fast is not None:
+                    assert fast == slow, (chart, by, freq)
+                    drawn.add(chart)
+    return drawn
+
+
 def chart_and_table_take_the_rows_path(sel: Selected) -> bool:
     chart = fast_usage_over_time(sel, by="product", freq="D", top=5, quantity="quantity")
     return chart is None and fast_top_consumers(sel, quantity="quantity") is None
@@ -257,7 +282,11 @@ def test_several_accounts_or_providers_take_the_rows_path() -> None:
         r["provider"], r["unit"], r["billable_unit"] = "here", "transactions", "transactions"
     both = frame(particle_rows(days=20) + here)
     sel = selected(both)
-    assert chart_and_table_take_the_rows_path(sel)
+    # Several providers: every chart and the table from cells, as from the rows.
+    # (Device names change from day to day here: the treemap, which names the
+    # devices, takes the rows path.)
+    assert charts_from_cells(sel, both) == {"time", "top", "heatmap"}
+    assert fast_top_consumers(sel, quantity="quantity") is not None
     plan = ParticlePlan.free()
     # The plan reads the Particle rows alone: from day sums as from the rows.
     assert fast_headline(sel, quantity="quantity", plan=plan) == compute_headline(
@@ -290,3 +319,44 @@ def test_every_redraw_of_the_explorer_equals_the_rows_path(
             slow = charts.usage_over_time(rows, by=view.by, freq=freq, top=view.top)
             shown = [(t.name, list(t.x), list(t.y)) for t in ex.figure.data]
             assert shown == [(t.name, list(t.x), list(t.y)) for t in slow.data]
+
+
+def test_rows_of_two_grains_of_one_provider_take_the_rows_path() -> None:
+    # Particle device rows and product rows over the same days: the grain rule
+    # counts one of them, which cells summing both could not tell.
+    rows = particle_rows(days=10)
+    products = [
+        {**r, "category": "product", "resource_id": None, "resource_name": None}
+        for r in particle_rows(days=10)[::3]
+    ]
+    df = frame(rows + products)
+    sel = selected(df)
+    assert fast_draw(sel, View(chart="time", by="product")) is None
+    assert fast_draw(sel, View(chart="top", by="meter")) is None
+    assert fast_top_consumers(sel, quantity="quantity") is None
+    assert fast_headline(sel, quantity="quantity", plan=None) is None
+
+
+def test_charts_with_missing_group_values_from_cells_are_the_charts_from_the_rows() -> None:
+    # A device without product (sandbox) and rows without category, over two
+    # providers and units; devices keep their names, so every chart takes cells.
+    rows = particle_rows(days=30)
+    for r in rows:
+        r["resource_name"] = f"name of {r['resource_id']}"
+        r["category"] = None if r["resource_id"] == "dev-b" else "device"
+    here = particle_rows(days=12)
+    for r in here:
+        r["resource_name"] = f"name of {r['resource_id']}"
+        r["provider"], r["unit"], r["billable_unit"] = "here", "GB", "GB"
+        r["account_id"] = "realm-a"
+    df = frame(rows + here)
+    for mask in (None, (df["provider"] == "here").to_numpy(bool)):
+        sel = selected(df, mask)
+        drawn = charts_from_cells(sel, sub(df, mask))
+        assert drawn == {"time", "top", "heatmap", "breakdown"}
+        for by in ("resource_id", "account_id"):
+            for chart in ("time", "top", "breakdown"):
+                view = View(chart=chart, by=by, freq="W", top=2)
+                fig = fast_draw(sel, view)
+                assert fig is not None
+                assert fig.to_json() == draw(sub(df, mask), view).to_json()

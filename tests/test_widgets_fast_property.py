@@ -35,6 +35,9 @@ QUANTITIES = [0.1, 0.7, 1e16, -1e16, 3.3, 0.2, 5.0, float("nan")]
 def rows(draw: st.DrawFn) -> list[dict[str, Any]]:
     n = draw(st.integers(1, 60))
     hours = draw(st.sampled_from([24, 24, 24, 6]))  # mostly whole days
+    # A device's name: the same on every row (charts then name devices from cells),
+    # or changing from row to row (the newest name is read from the rows).
+    fixed_names = draw(st.booleans())
     out = []
     for _ in range(n):
         provider = draw(st.sampled_from(sorted(PROVIDERS)))
@@ -52,7 +55,13 @@ def rows(draw: st.DrawFn) -> list[dict[str, Any]]:
                 "account_id": draw(st.sampled_from(accounts)),
                 "product": draw(st.sampled_from(["P1", "P2", "P3", None])),
                 "resource_id": None if device is None else f"{provider}-{device}",
-                "resource_name": None if device is None else draw(st.sampled_from(["a", "b"])),
+                "resource_name": (
+                    None
+                    if device is None
+                    else f"{device} name"
+                    if fixed_names
+                    else draw(st.sampled_from(["a", "b"]))
+                ),
                 "meter": draw(st.sampled_from(["m1", "m2"])),
                 "category": draw(st.sampled_from(["c1", "c2", None])),
                 "period_start": start,
@@ -104,7 +113,7 @@ def selections(draw: st.DrawFn, df: pd.DataFrame) -> dict[str, Any]:
 
 
 @settings(
-    max_examples=8,
+    max_examples=15,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -125,7 +134,9 @@ def test_fast_and_rows_paths_show_the_same_for_random_frames_and_selections(
                 )
             ),
             "freq": data.draw(st.sampled_from(["D", "W", "MS"])),
-            "chart": data.draw(st.sampled_from(["time", "time", "top", "plan"])),
+            "chart": data.draw(
+                st.sampled_from(["time", "time", "top", "heatmap", "breakdown", "compare", "plan"])
+            ),
             "quantity": data.draw(st.sampled_from(["quantity", "billable_quantity"])),
             "top": data.draw(st.integers(1, 4)),
             "plan": data.draw(st.sampled_from(["none", "free", "basic"])),

@@ -13,17 +13,26 @@ computed by :func:`~usage_analysis.analysis.plan_status`,
 :func:`~usage_analysis.analysis.forecast` and
 :func:`~usage_analysis.charts.usage_over_time`, never re-implemented here.
 
+Charts (time, top, heatmap, treemap) and the top table are drawn by the same
+chart and analysis functions from *cells*: the rows summed per group, unit (and
+period), one unified row each (:func:`_cells`), plus rows of ``-0.0`` that keep
+what a chart reads from the rows besides the sums (first and last day, each
+provider's newest day, the units' order by row count).
+
 A fast path runs only when the small frame provably gives what the rows give;
-it returns ``None`` otherwise and the caller takes the rows path:
+it returns ``None`` otherwise and the caller takes the rows path. Checked once
+per frame (whatever the selection, a subset of rows then passes too):
 
 - every row is one whole UTC day (``period_start`` at midnight, ``period_end``
   a day later): then the first and last day, the newest data's end and
   "rows of a day or less" read the same on the day rows as on the rows;
-- one provider, one account (for a plan) and one unit among the rows used
-  (checked from category codes): mixed units are refused, or drawn in panels
-  ordered by row count, exactly as the rows path does;
-- the time chart groups by a column without a name column (names are looked up
-  on the newest row of each id, which day rows do not keep).
+- each provider's rows are of one grain (the grain rule drops no row), and each
+  cell holds one provider's rows;
+- an id grouped by (device, account) has one name on every row or none (the
+  charts label it with its newest name);
+
+and per selection: no rows without a unit beside rows with one; for the plan
+and the forecast one provider, account and unit among the rows used.
 """
 
 from __future__ import annotations
@@ -35,18 +44,21 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .. import charts
+from .. import grains
 from ..analysis import ParticlePlan, forecast
 from ..analysis.events import Event
 from ..charts._common import _fit_freq
-from ..defaults import CHART_MAX_POINTS
+from ..defaults import CHART_MAX_CELLS, CHART_MAX_POINTS
 from ..errors import UsageAnalysisError
 from ..schema import UNIFIED_DTYPES
+from ._views import View, breakdown_path, draw
 from .headline import Headline, _plan_headline, _projection, unit_totals_from_codes
 
 __all__ = [
+    "Combos",
     "Decoded",
     "Selected",
+    "fast_draw",
     "fast_headline",
     "fast_top_consumers",
     "fast_usage_over_time",
@@ -92,10 +104,6 @@ def _index_type(n: int) -> type:
     return np.int32 if n < 2**31 - 1 else np.int64
 
 
-# Group-by columns whose labels come from a name column (charts._labels): not fast.
-_NAMED = frozenset({"resource_id", "account_id"})
-
-
 class Decoded:
     """One frame's columns as numbers, decoded on first use and kept."""
 
@@ -112,37 +120,44 @@ class Decoded:
         self._used: dict[str, np.ndarray] = {}
         self._values: dict[str, tuple[np.ndarray, np.ndarray | None]] = {}
         self._whole_days: bool | None = None
-        self._keys: dict[tuple[str, str | None], tuple[np.ndarray, int, int] | None] = {}
+        self._periods: dict[str, tuple[np.ndarray, int, int]] = {}
+        self._combos: dict[tuple[str, ...], Combos | None] = {}
+        self._names: dict[str, np.ndarray | None] = {}
+        self._grain: tuple[dict[int, str] | None] | None = None
         # Day index from the frame's first day: small ints, one bincount bin a day.
         self.first_day = int(day.min()) if len(day) else 0
         self.days = int(day.max()) - self.first_day + 1 if len(day) else 0
         self.day_index: np.ndarray = (day - self.first_day).astype(_index_type(self.days))
 
-    def key(self, by: str, freq: str | None) -> tuple[np.ndarray, int, int] | None:
-        """Per row, ``by``'s code and (with ``freq``) its period as one int, computed
-        once for the whole frame; with the number of periods and the first one.
+    def periods(self, freq: str) -> tuple[np.ndarray, int, int]:
+        """Per day of the frame (``day_index``) its ``freq`` period counted from the first;
+        the number of periods and the first period's number."""
+        if freq not in self._periods:
+            numbers = np.arange(self.first_day, self.first_day + self.days, dtype=np.int64)
+            lut = _bucket_numbers(numbers, freq)
+            first = int(lut[0]) if len(lut) else 0
+            periods = int(lut[-1]) - first + 1 if len(lut) else 1
+            self._periods[freq] = ((lut - first).astype(np.int64), periods, first)
+        return self._periods[freq]
 
-        ``(code + 1) * periods + period``: a bincount over the selected rows' keys
-        sums per group and period. ``None`` when that would need too many bins.
-        """
-        if (by, freq) not in self._keys:
-            codes, cats = self.codes(by)
-            periods, first = 1, 0
-            if freq is not None:
-                numbers = np.arange(self.first_day, self.first_day + self.days, dtype=np.int64)
-                lut = _bucket_numbers(numbers, freq)
-                first = int(lut[0])
-                periods = int(lut[-1]) - first + 1
-            bins = (len(cats) + 1) * periods
-            if bins > MAX_BINS:
-                self._keys[(by, freq)] = None
-            else:
-                key: np.ndarray = codes.astype(_index_type(bins)) + 1
-                if freq is not None and periods > 1:
-                    key *= periods
-                    key += (lut - first).astype(key.dtype)[self.day_index]
-                self._keys[(by, freq)] = (key, periods, first)
-        return self._keys[(by, freq)]
+    def combos(self, keys: tuple[str, ...]) -> Combos | None:
+        """The combinations of ``keys`` in the whole frame (:class:`Combos`), kept."""
+        if keys not in self._combos:
+            self._combos[keys] = _combos(self, keys)
+        return self._combos[keys]
+
+    def one_name(self, column: str) -> np.ndarray | None:
+        """Per id code of ``column``, its one name's code (:func:`_one_name`), kept."""
+        if column not in self._names:
+            self._names[column] = _one_name(self, column)
+        return self._names[column]
+
+    @property
+    def one_grain(self) -> dict[int, str] | None:
+        """Per provider code its one grain in the whole frame (:func:`_one_grain`), kept."""
+        if self._grain is None:
+            self._grain = (_one_grain(self),)
+        return self._grain[0]
 
     def codes(self, column: str) -> tuple[np.ndarray, pd.Index]:
         """The column's category codes (-1 = missing) and its categories."""
@@ -219,14 +234,11 @@ class Selected:
         index = self.day_index
         return self.dec.first_day + int(index.min()), self.dec.first_day + int(index.max())
 
-    def key(self, by: str, freq: str | None) -> tuple[np.ndarray, int, int] | None:
-        """``Decoded.key`` for these rows."""
-        full = self.dec.key(by, freq)
-        if full is None:
-            return None
-        got = self._get(f"key:{by}:{freq}", full[0])
-        assert got is not None
-        return got, full[1], full[2]
+    def combo_ids(self, combos: Combos) -> np.ndarray:
+        """``Combos.ids`` of these rows."""
+        out = self._get(f"combo:{id(combos)}", combos.ids)
+        assert out is not None
+        return out
 
     def values(self, column: str) -> tuple[np.ndarray, np.ndarray | None]:
         clean, nan = self.dec.values(column)
@@ -352,7 +364,7 @@ def fast_headline(
     ``None`` when that could differ (the caller computes from the rows).
     """
     dec = sel.dec
-    if not dec.whole_days or not sel.n:
+    if not dec.whole_days or not sel.n or dec.one_grain is None:
         return None
     if any(e.kind == "devices" for e in events):
         return None  # a device added is one like the average: that counts devices, days do not
@@ -404,90 +416,278 @@ def fast_headline(
     )
 
 
-def _grain_frame(
+# Id columns whose chart labels are read from a name column (charts._labels).
+_NAME_OF = {"resource_id": "resource_name", "account_id": "account_name"}
+
+
+class Combos:
+    """The combinations of some key columns' values occurring in the whole frame.
+
+    ``ids``: per row, its combination's number (0..C-1, in key-code order);
+    ``codes``: per combination, each key's code (-1 missing); ``provider``: per
+    combination its one provider's code, or ``None`` when a combination holds
+    rows of several providers (every subset of rows then could too).
+    """
+
+    def __init__(self, ids: np.ndarray, codes: dict[str, np.ndarray], provider: np.ndarray | None):
+        self.ids = ids
+        self.codes = codes
+        self.provider = provider
+        self.n = len(next(iter(codes.values())))
+
+
+def _combos(dec: Decoded, keys: tuple[str, ...]) -> Combos | None:
+    parts = [dec.codes(k) for k in keys]
+    sizes = [len(cats) + 1 for _, cats in parts]
+    space = 1
+    for size in sizes:
+        space *= size
+    if space > 2**62:
+        return None  # more combinations than one int64 numbers
+    n = len(dec.df)
+    key = np.zeros(n, dtype=np.int64)
+    for (part, _), size in zip(parts, sizes, strict=True):
+        key *= size
+        key += part.astype(np.int64) + 1
+    ids: np.ndarray
+    if space <= max(MAX_BINS, 4 * n):
+        present = np.bincount(key, minlength=space) > 0
+        group_keys = np.flatnonzero(present)
+        remap: np.ndarray = (np.cumsum(present) - 1).astype(_index_type(len(group_keys)))
+        ids = remap[key]
+    else:  # a sparse key space: hashed once per frame
+        dense, uniques = pd.factorize(key, sort=True)
+        ids = dense.astype(_index_type(len(uniques)))
+        group_keys = np.asarray(uniques, dtype=np.int64)
+    codes: dict[str, np.ndarray] = {}
+    rest = group_keys
+    for k, size in zip(reversed(keys), reversed(sizes), strict=True):
+        rest, c = np.divmod(rest, size)
+        codes[k] = c - 1
+    provider: np.ndarray | None
+    if "provider" in codes:
+        provider = codes["provider"]
+    else:
+        pcodes = dec.codes("provider")[0].astype(np.int64) + 1
+        width = len(dec.codes("provider")[1]) + 1
+        pairs = np.flatnonzero(np.bincount(ids.astype(np.int64) * width + pcodes))
+        combo, pcode = np.divmod(pairs, width)
+        provider = pcode - 1 if len(combo) == len(group_keys) else None
+    return Combos(ids, {k: codes[k] for k in keys}, provider)
+
+
+def _one_name(dec: Decoded, column: str) -> np.ndarray | None:
+    """Per code of an id column, the code of its one name (-1: none); ``None`` when an
+    id has two names, or rows with and rows without a name.
+
+    Then every subset of rows names an id as the whole frame does, and the latest
+    name the charts look up is that one name.
+    """
+    ids, cats = dec.codes(column)
+    names = dec.codes(_NAME_OF[column])[0]
+    held = ids >= 0
+    named = held & (names >= 0)
+    one = np.full(len(cats), -1, dtype=np.int64)
+    one[ids[named]] = names[named]
+    if not np.array_equal(one[ids[named]], names[named]):
+        return None  # an id with two names
+    rows = np.bincount(ids[held], minlength=len(cats))
+    with_name = np.bincount(ids[named], minlength=len(cats))
+    if ((with_name > 0) & (with_name != rows)).any():
+        return None  # an id named on some rows only
+    return one
+
+
+def _one_grain(dec: Decoded) -> dict[int, str] | None:
+    """Per provider code, the one grain of its rows in the whole frame; ``None`` when a
+    provider's rows are of several grains (the grain rule then chooses per month)."""
+    ids = grains.grain_ids(dec.df).astype(np.int64)
+    pcodes = dec.codes("provider")[0].astype(np.int64)
+    width = len(grains._ALL_GRAINS) + 1
+    pairs = np.flatnonzero(np.bincount((pcodes + 1) * width + ids + 1))
+    provider, grain = np.divmod(pairs, width)
+    if len(np.unique(provider)) != len(provider) or (grain == 0).any() or (provider == 0).any():
+        return None
+    return {
+        int(p) - 1: grains._ALL_GRAINS[int(g) - 1] for p, g in zip(provider, grain, strict=True)
+    }
+
+
+def _cells(
     sel: Selected,
+    keys: Sequence[str],
     *,
-    by: str,
     quantity: str,
     freq: str | None,
-    constant: dict[str, int],
+    dated: bool = True,
 ) -> pd.DataFrame | None:
-    """The rows summed per ``by`` value (and ``freq`` period), one unified row each.
+    """The selected rows summed per combination of ``keys``, unit (and ``freq`` period):
+    one unified row per cell, summed in row order, what ``group_sum`` gives per cell.
 
-    Sums are per cell in row order (what ``group_sum`` does on the rows). Each cell
-    starts at its period's start; for weeks and months two rows of 0 keep the rows'
-    first and last day (charts size their time axis from them) in the cells
-    holding those days. ``None`` when the cells would be too many to count.
+    A chart grouping by exactly these keys (and period) finds one row per group, so
+    its sums are the rows' to the bit. What else a chart reads from the rows is kept:
+
+    - every cell carries its provider (each cell holds one provider's rows), its
+      grain (the frame's, per provider) and the ids' one name;
+    - ``dated``: the first and last day, and each provider's last day (the newest
+      data, HERE's provisional days) as rows of ``-0.0`` in the cells holding
+      them, which leave every sum as it is; cells stand at their period's start
+      or the first day, whichever is later;
+    - the units rank by row count as in the rows (a chart's panels, most rows
+      first): rows of ``-0.0`` on a unit's first cell make up the difference.
+
+    ``None`` when that cannot be kept (see the module's conditions).
     """
-    cats = sel.dec.codes(by)[1]
-    found = sel.key(by, freq)
-    if found is None:
+    dec = sel.dec
+    if not sel.n or (dated and not dec.whole_days) or dec.one_grain is None:
         return None
-    key, periods, first = found
-    sums, count, _ = period_sums(key, sel.values(quantity)[0], None, (len(cats) + 1) * periods)
-    cells = np.flatnonzero(count)
-    q = sums[cells]
-    out: dict[str, Any] = {}
+    ucol = "unit" if quantity == "quantity" else "billable_unit"
+    names: dict[str, np.ndarray] = {}
+    for k in keys:
+        if dated and k in _NAME_OF and _NAME_OF[k] in dec.df.columns:
+            one = dec.one_name(k)
+            if one is None:
+                return None
+            names[_NAME_OF[k]] = one
+    combos = dec.combos((*keys, ucol) if ucol not in keys else tuple(keys))
+    if combos is None or combos.provider is None:
+        return None
+    ids = sel.combo_ids(combos)
+    if freq is None:
+        lut, periods, first = None, 1, 0
+    else:
+        lut, periods, first = dec.periods(freq)
+    bins = combos.n * periods
+    if lut is not None and periods > 1:
+        key = ids.astype(np.int64) * periods + lut[sel.day_index]
+    else:
+        key = ids
+    clean = sel.values(quantity)[0]
+    if bins <= MAX_BINS:
+        sums, count, _ = period_sums(key, clean, None, bins)
+        cells = np.flatnonzero(count)
+        q, count = sums[cells], count[cells]
+    else:  # sparse: hash the keys, then put the cells in key order
+        dense, uniques = pd.factorize(key, sort=False)
+        order = np.argsort(uniques, kind="stable")
+        q = np.bincount(dense, weights=clean, minlength=len(uniques))[order]
+        count = np.bincount(dense, minlength=len(uniques))[order]
+        cells = np.asarray(uniques, dtype=np.int64)[order]
+    combo = cells // periods
+    unit = combos.codes[ucol][combo]
+    if (unit < 0).any() and (unit >= 0).any():
+        return None  # rows without a unit beside units: the rows path says where they go
     if freq is not None:
-        starts = _bucket_starts(cells % periods + first, freq)
+        start = _bucket_starts(cells % periods + first, freq).asi8
+    else:
+        start = np.zeros(len(cells), dtype=np.int64)
+    extra: list[int] = []  # row positions (in the selection) whose cell gets a -0.0 row
+    if dated:
+        index = sel.day_index
+        first_ns = (int(index.min()) + dec.first_day) * NS_PER_DAY
+        start = np.maximum(start, first_ns) if freq is not None else start
         if freq != "D":
-            index = sel.day_index
-            at = [int(np.argmin(index)), int(np.argmax(index))]
-            cells = np.r_[cells, key[at]]
-            q = np.r_[q, 0.0, 0.0]
-            days = (index[at].astype(np.int64) + sel.dec.first_day) * NS_PER_DAY
-            stamps = pd.DatetimeIndex(days.view("datetime64[ns]")).tz_localize("UTC")
-            starts = starts.append(stamps)
-        out["period_start"] = starts
-        out["period_end"] = starts + pd.Timedelta(days=1)
-    n = len(cells)
-    out[by] = pd.Categorical.from_codes(cells // periods - 1, dtype=pd.CategoricalDtype(cats))
-    for col, code in constant.items():
-        out[col] = _const(code, sel.dec.codes(col)[1], n)
-    out[quantity] = q
-    return _frame(n, out)
+            extra = [int(np.argmin(index)), int(np.argmax(index))]
+            providers = combos.provider[ids] if len(np.unique(combos.provider[combo])) > 1 else None
+            if providers is not None:
+                for p in np.unique(combos.provider[combo]):
+                    at = np.flatnonzero(providers == p)
+                    extra.append(int(at[np.argmax(index[at])]))
+    where = np.searchsorted(cells, key[extra]) if extra else np.zeros(0, dtype=np.int64)
+    extra_start = (sel.day_index[extra].astype(np.int64) + dec.first_day) * NS_PER_DAY
+    if freq is None and dated:
+        # No periods: every cell stands on the first day, the -0.0 rows on theirs.
+        start[:] = first_ns
+    # Units ranked by rows, as the rows rank them: -0.0 rows make the cells' counts
+    # rank alike (ties included).
+    ucats = dec.codes(ucol)[1]
+    real = np.bincount(unit + 1, weights=count, minlength=len(ucats) + 1)[1:]
+    held = np.bincount(unit[unit >= 0], minlength=len(ucats)) + np.bincount(
+        unit[where][unit[where] >= 0], minlength=len(ucats)
+    )
+    pad_cells: list[np.ndarray] = []
+    target = 0
+    for level in np.unique(real[real > 0]):
+        same = np.flatnonzero(real == level)
+        target = max(int(held[same].max()), target + 1)
+        for u in same:
+            if target > held[u]:
+                firsts = np.flatnonzero(unit == u)[0]
+                pad_cells.append(np.full(target - int(held[u]), firsts, dtype=np.int64))
+    pads = np.concatenate(pad_cells) if pad_cells else np.zeros(0, dtype=np.int64)
+    rows = np.r_[np.arange(len(cells)), where, pads]
+    n = len(rows)
+    ns = np.r_[start, extra_start, start[pads]]
+    stamps = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+    quantities = np.r_[q, np.full(len(where) + len(pads), -0.0)]
+    at = combo[rows]
+    out: dict[str, Any] = {
+        "period_start": stamps,
+        "period_end": stamps + pd.Timedelta(days=1),
+        quantity: quantities,
+    }
+    for k, codes in combos.codes.items():
+        out[k] = pd.Categorical.from_codes(codes[at], dtype=pd.CategoricalDtype(dec.codes(k)[1]))
+    pcode = combos.provider[at]
+    out["provider"] = pd.Categorical.from_codes(
+        pcode, dtype=pd.CategoricalDtype(dec.codes("provider")[1])
+    )
+    for name_col, one in names.items():
+        id_col = next(k for k, v in _NAME_OF.items() if v == name_col)
+        out[name_col] = pd.Categorical.from_codes(
+            np.where(out[id_col].codes >= 0, one[np.maximum(out[id_col].codes, 0)], -1),
+            dtype=pd.CategoricalDtype(dec.codes(name_col)[1]),
+        )
+    frame = _frame(n, out)
+    # The rule's grain of each row, given: the rule reads it instead of guessing.
+    grain_of = dec.one_grain
+    labels = sorted(set(grain_of.values()))
+    lookup = np.full(len(dec.codes("provider")[1]) + 1, -1, dtype=np.int64)
+    for p, g in grain_of.items():
+        lookup[p] = labels.index(g)
+    frame["grain"] = pd.Categorical.from_codes(
+        lookup[pcode], dtype=pd.CategoricalDtype(pd.Index(labels, dtype="str"))
+    )
+    return frame
 
 
-def _constants(sel: Selected, columns: Sequence[str]) -> dict[str, int] | None:
-    """The one code of each column (missing included), or ``None`` if one varies."""
-    out: dict[str, int] = {}
-    for col in dict.fromkeys(columns):
-        code = sel.one_code(col)
-        if code is None:
-            return None
-        out[col] = code
-    return out
+def _span(sel: Selected) -> pd.DataFrame:
+    """The selection's first and last day as a frame (what ``_fit_freq`` reads)."""
+    days = np.array(sel.day_range(), dtype=np.int64) * NS_PER_DAY
+    return pd.DataFrame({"period_start": pd.to_datetime(days, utc=True)})
+
+
+def fast_draw(sel: Selected, view: View) -> go.Figure | None:
+    """:func:`~._views.draw` of the selected rows, drawn from their cells (:func:`_cells`);
+    ``None`` when that could differ (the caller draws from the rows)."""
+    by, q = view.by, view.quantity
+    if by not in sel.dec.df.columns or not sel.n:
+        return None
+    if view.chart == "time":
+        used = _fit_freq(_span(sel), view.freq, view.top + 1, CHART_MAX_POINTS)
+        cells = _cells(sel, [by], quantity=q, freq=used)
+    elif view.chart == "heatmap":
+        used = _fit_freq(_span(sel), view.freq, max(view.top, 20), CHART_MAX_CELLS)
+        cells = _cells(sel, [by], quantity=q, freq=used)
+    elif view.chart == "top":
+        cells = _cells(sel, [by], quantity=q, freq=None)
+    elif view.chart == "breakdown":
+        cells = _cells(sel, list(breakdown_path(by)), quantity=q, freq=None)
+    else:
+        return None
+    if cells is None:
+        return None
+    return draw(cells, view)
 
 
 def fast_usage_over_time(
     sel: Selected, *, by: str, freq: str, top: int, quantity: str
 ) -> go.Figure | None:
-    """``charts.usage_over_time`` of the selected rows, drawn from their sums per group
-    and period; ``None`` when that could differ (see the module's conditions)."""
-    dec = sel.dec
-    if not dec.whole_days or by in _NAMED or by not in dec.df.columns or not sel.n:
-        return None
-    ucol = "unit" if quantity == "quantity" else "billable_unit"
-    # Several providers or units: panels ordered by rows, labels per provider.
-    constant = _constants(sel, [c for c in ("provider", ucol) if c != by])
-    if constant is None:
-        return None
-    days = np.array(sel.day_range(), dtype=np.int64) * NS_PER_DAY
-    span = pd.DataFrame({"period_start": pd.to_datetime(days, utc=True)})
-    used = _fit_freq(span, freq, top + 1, CHART_MAX_POINTS)
-    grain = _grain_frame(sel, by=by, quantity=quantity, freq=used, constant=constant)
-    if grain is None:
-        return None
-    return charts.usage_over_time(grain, by=by, freq=freq, top=top, quantity=quantity)
+    """``charts.usage_over_time`` of the selected rows, from their cells (:func:`fast_draw`)."""
+    return fast_draw(sel, View(chart="time", by=by, freq=freq, top=top, quantity=quantity))
 
 
 def fast_top_consumers(sel: Selected, *, quantity: str) -> pd.DataFrame | None:
-    """The rows summed per device/app/asset (``resource_id``), one unified row each, for
-    :func:`~usage_analysis.analysis.top_consumers`; ``None`` with several units or providers."""
-    if not sel.n:
-        return None
-    ucol = "unit" if quantity == "quantity" else "billable_unit"
-    constant = _constants(sel, ("provider", ucol))
-    if constant is None:
-        return None
-    return _grain_frame(sel, by="resource_id", quantity=quantity, freq=None, constant=constant)
+    """The rows summed per device/app/asset (``resource_id``) and unit, one unified row
+    each, for :func:`~usage_analysis.analysis.top_consumers`; ``None`` when that could differ."""
+    return _cells(sel, ["resource_id"], quantity=quantity, freq=None, dated=False)

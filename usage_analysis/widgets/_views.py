@@ -53,7 +53,7 @@ def draw(df: pd.DataFrame, view: View) -> go.Figure:
     if view.chart == "heatmap":
         return charts.heatmap(df, by=view.by, top=max(view.top, 20), freq=view.freq, quantity=q)
     if view.chart == "breakdown":
-        path = ("product", "resource_id") if view.by == "resource_id" else (view.by, "resource_id")
+        path = breakdown_path(view.by)
         return charts.breakdown(df, path=path, top=max(view.top, 30), quantity=q)
     if view.chart == "compare":
         freq = view.freq if view.freq != "D" else "MS"
@@ -68,6 +68,11 @@ def draw(df: pd.DataFrame, view: View) -> go.Figure:
         prows = df if particle.all() else df.loc[particle]
         return charts.cumulative_vs_allowance(prows, plan=view.plan)
     raise InvalidParameter("chart", f"expected one of {', '.join(CHART_KINDS)}, got {view.chart!r}")
+
+
+def breakdown_path(by: str) -> tuple[str, str]:
+    """The treemap's levels for a grouping: the group, then the devices, apps or assets."""
+    return ("product", "resource_id") if by == "resource_id" else (by, "resource_id")
 
 
 def top_table_html(

@@ -36,9 +36,9 @@ from ..schema import validate_unified
 from ._aggregate import (
     Decoded,
     Selected,
+    fast_draw,
     fast_headline,
     fast_top_consumers,
-    fast_usage_over_time,
 )
 from ._common import ChartResizer, Messages, esc, responsive, styled
 from ._filter import NARROWING_COLUMNS, FrameFilter, Selection, filter_columns
@@ -651,9 +651,7 @@ class UsageExplorer(widgets.VBox):
             pos = cats.get_indexer(pd.Index(values, dtype=cats.dtype))
             wanted[pos[pos >= 0] + 1] = True
             wanted[0] = any(pd.isna(v) for v in values)  # code 0: the id is missing
-            key = sel.key(column, None)  # code + 1, gathered for the sums already
-            codes = sel.codes(column).astype(np.int64) + 1 if key is None else key[0]
-            held = np.flatnonzero(wanted[codes])
+            held = np.flatnonzero(wanted[sel.codes(column).astype(np.int64) + 1])
             return self.df.take(held if sel.rows is None else sel.rows[held])
 
         return top_table_html(
@@ -670,10 +668,8 @@ class UsageExplorer(widgets.VBox):
         if rows is not None:
             return draw(rows, view)
         # The allocated team is not among the columns _aggregate sums: drawn from the rows.
-        if self.fast and view.chart == "time" and view.by != "team":
-            fig = fast_usage_over_time(
-                sel, by=view.by, freq=view.freq, top=view.top, quantity=view.quantity
-            )
+        if self.fast and view.by != "team":
+            fig = fast_draw(sel, view)
             if fig is not None:
                 return fig
         return draw(self.filtered, view)
