@@ -102,6 +102,7 @@ def _cell(a: Any, team: str, provider: str, currency: str) -> float:
     return float(rows["cost"].sum())
 
 
+@pytest.mark.slow
 def test_three_reports_split_per_team_as_computed_by_hand(
     three: pd.DataFrame, rules_file: Any
 ) -> None:
@@ -139,6 +140,7 @@ def _shared(a: Any, team: str, provider: str) -> float:
     return float(t.loc[(t["team"] == team) & (t["provider"] == provider), "shared_cost"].sum())
 
 
+@pytest.mark.slow
 def test_csv_has_one_row_per_team_provider_and_currency(
     three: pd.DataFrame, rules_file: Any
 ) -> None:
@@ -268,6 +270,7 @@ def test_close_value_is_suggested() -> None:
         allocate(df, {"team": [{"name": "t", "match": {"product": "Trackerz"}}]}, prices=BOOK)
 
 
+@pytest.mark.slow
 def test_here_project_matches_its_name_or_its_hrn() -> None:
     df = _read(HERE_CSV)
     for value in ("storefront", "hrn:here:authorization::org1:project/storefront", "store*"):
@@ -327,6 +330,7 @@ def test_team_frame_keeps_owned_rows_and_its_share_of_shared_rows(
 _PROJECTS = ["P0", "P1", "P2", "P3", "P4"]
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(
     ipus=st.lists(

@@ -97,6 +97,7 @@ def test_csv_from_three_reports_has_the_hand_computed_team_costs(
     }
 
 
+@pytest.mark.slow
 def test_archive_gives_the_same_csv_as_the_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -126,6 +127,7 @@ def test_archive_gives_the_same_csv_as_the_files(
     assert round(from_archive["cost"].sum(), 2) == round(bill[0], 2)
 
 
+@pytest.mark.slow
 def test_rules_on_here_tags_and_projects_work_from_the_archive(
     files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -147,6 +149,7 @@ def test_rules_on_here_tags_and_projects_work_from_the_archive(
     pd.testing.assert_frame_equal(from_archive[cols], from_files[cols])
 
 
+@pytest.mark.slow
 def test_html_statements_are_written_and_sent_once_per_team(
     files: dict[str, Path], receiver: Receiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

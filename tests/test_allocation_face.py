@@ -29,6 +29,7 @@ def _plotted(ex: UsageExplorer) -> float:
     return float(sum(np.asarray(t.y, dtype=float).sum() for t in ex.figure.data))
 
 
+@pytest.mark.slow
 def test_explorer_filters_and_groups_by_team(usage: pd.DataFrame, tmp_path: Path) -> None:
     ex = UsageExplorer(usage, rules=example_rules(), export_dir=tmp_path)
     assert "team" in ex.selects
@@ -54,6 +55,7 @@ def test_explorer_without_rules_offers_no_team(usage: pd.DataFrame, tmp_path: Pa
     assert "team" not in [v for _, v in ex.by.options]
 
 
+@pytest.mark.slow
 def test_overview_per_team_adds_up_to_the_account(usage: pd.DataFrame) -> None:
     particle = usage[usage["provider"] == "particle"]
     rules = example_rules()

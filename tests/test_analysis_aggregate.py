@@ -306,6 +306,7 @@ def _frame(records: list[tuple[Any, Any, int, float]]) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     records=st.lists(_record, min_size=1, max_size=40),
@@ -337,6 +338,7 @@ def test_any_grouping_preserves_the_total(records: list[Any], by: Any, freq: Any
         )
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(
     records=st.lists(_record, min_size=1, max_size=40),

@@ -215,6 +215,7 @@ def test_a_rate_card_unit_other_than_the_reports_is_refused() -> None:
         costs(df, BOOK)
 
 
+@pytest.mark.slow
 def test_overlapping_report_kinds_are_counted_once_not_twice() -> None:
     """The one grain rule (usage_analysis.grains): the finer summary grain counts."""
     summary = informatica("2026-10-01", "org-a", 10.0)
@@ -245,6 +246,7 @@ def test_month_end_forecast_never_below_spent_and_says_its_days() -> None:
     assert row["history_days"] == 10
 
 
+@pytest.mark.slow
 def test_sample_reports_of_one_provider_agree_across_kinds() -> None:
     root = Path(__file__).parent.parent / "sample_data"
     totals = {}

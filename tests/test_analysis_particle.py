@@ -176,6 +176,7 @@ def test_repr_is_one_readable_line(october: pd.DataFrame) -> None:
     assert "\n" not in text
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(
     daily=st.lists(

@@ -101,6 +101,7 @@ def test_runaway_here_apps_are_exactly_the_anomalies_of_a_three_month_report() -
     assert found(df, ["resource_id", "meter", "unit"]) == expected
 
 
+@pytest.mark.slow
 def test_runaway_informatica_meters_are_exactly_the_anomalies_of_a_summary_export() -> None:
     world = make_world(SEED)
     members = informatica_usage(world, START, END, job_type="SUMMARY", all_linked_orgs=True)

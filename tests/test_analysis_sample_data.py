@@ -93,6 +93,7 @@ def test_ipus_per_meter_add_up_to_the_summary_export() -> None:
         assert got[meter] == pytest.approx(ipu)
 
 
+@pytest.mark.slow
 def test_runaway_devices_are_the_top_anomalies_in_an_emulator_report() -> None:
     with running(seed=SEED, speed="instant", faults=0.0, particle_devices=300) as emu:
         creds = emu.credentials["particle"]

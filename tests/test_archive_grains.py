@@ -84,6 +84,7 @@ def monthly_history(root: Path, **kw: object) -> dict[str, float]:
     return rows.groupby(month)["quantity"].sum().to_dict()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "order", [("daily", "monthly", "summary"), ("summary", "monthly", "daily")]
 )
@@ -125,6 +126,7 @@ def test_here_daily_monthly_and_summarized_reports_count_each_month_once(
     )
 
 
+@pytest.mark.slow
 def test_here_reports_of_every_grain_over_the_same_months(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     months = ["2026-08", "2026-09", "2026-10"]
@@ -212,6 +214,7 @@ def ipu_total_sql(root: Path, view: str = "usage") -> float:
     return float(got["ipu"].iloc[0])
 
 
+@pytest.mark.slow
 def test_informatica_four_exports_of_one_month_count_the_ipus_once(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     for name, text in (
@@ -271,6 +274,7 @@ PRODUCTS = (
 PARTICLE_TRUTH = {"2026-10": 305.0, "2026-11": 7.0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("products_first", [True, False])
 def test_particle_devices_and_products_reports_count_once(
     tmp_path: Path, products_first: bool
@@ -291,6 +295,7 @@ def test_particle_devices_and_products_reports_count_once(
     assert sum(monthly_sql(root, "usage_all").values()) == 2 * sum(PARTICLE_TRUTH.values())
 
 
+@pytest.mark.slow
 def test_a_report_replaces_only_rows_of_its_own_grain(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     archive.archive_file(write(tmp_path, "p.csv", PRODUCTS), account="acme", archive=root)

@@ -24,6 +24,7 @@ def first_lines(source: Path, dest: Path, lines: int) -> Path:
     return dest
 
 
+@pytest.mark.slow
 def test_archive_file_keeps_every_row_of_each_provider_with_its_report(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     for path in (PARTICLE, HERE, INFORMATICA):
@@ -40,6 +41,7 @@ def test_archive_file_keeps_every_row_of_each_provider_with_its_report(tmp_path:
     assert set(back["source"]) == {str(p.resolve()) for p in (PARTICLE, HERE, INFORMATICA)}
 
 
+@pytest.mark.slow
 def test_importing_the_same_download_twice_changes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     first = archive.archive_file(PARTICLE, account="acme", archive=root)

@@ -76,6 +76,7 @@ def write_old_archive(root: Path) -> int:
     return count + len(rows)
 
 
+@pytest.mark.slow
 def test_an_old_archive_migrates_by_itself_the_first_time_it_is_read(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     n = write_old_archive(root)
@@ -104,6 +105,7 @@ def test_an_old_archive_migrates_by_itself_the_first_time_it_is_read(tmp_path: P
     assert len(archive.history(archive=root, grain="products")) == 62
 
 
+@pytest.mark.slow
 def test_cli_migrates_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "archive"
     n = write_old_archive(root)
@@ -128,6 +130,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
+@pytest.mark.slow
 def test_an_archive_written_without_the_readers_columns_gets_them_back(tmp_path: Path) -> None:
     """Issue 19: archives before the table kept HERE's project and billing_tag."""
     from usage_analysis import read_report

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from usage_analysis import archive
 from usage_analysis.schema import coerce_unified
@@ -23,6 +24,7 @@ def doc_example() -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 def test_polars_reads_the_delta_table_with_partition_pruning(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     rows = [

@@ -144,6 +144,7 @@ def test_a_summarized_row_reaching_9999_is_weighed_by_the_grain_rule_without_loo
     assert got["grain"].tolist() == ["summarized"] and got["q"].tolist() == [99.0]
 
 
+@pytest.mark.slow
 def test_as_of_is_delta_time_travel_and_a_vacuumed_version_says_so(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     first = archive.archive_frame(usage("2026-01-01", "2026-01-10"), archive=root)

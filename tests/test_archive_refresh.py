@@ -48,6 +48,7 @@ def particle_periods(emu: Emulator, since: int) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.slow
 def test_refresh_asks_only_for_the_days_after_the_last_archived_one(
     emu: Emulator, particle: ParticleClient, tmp_path: Path
 ) -> None:
@@ -95,6 +96,7 @@ def test_refresh_of_an_empty_archive_needs_a_start(
         refresh("fax", client=particle, archive=tmp_path)
 
 
+@pytest.mark.slow
 def test_refresh_splits_a_long_here_gap_into_95_day_reports(
     emu: Emulator, here: HereClient, tmp_path: Path
 ) -> None:
@@ -150,6 +152,7 @@ def test_refresh_from_the_environment_uses_the_particle_org_it_names(
     assert set(accounts["account_id"].astype(str)) == {env["PARTICLE_ORG"]}
 
 
+@pytest.mark.slow
 def test_refresh_asks_again_for_here_days_still_provisional_when_archived(
     emu: Emulator, here: HereClient, tmp_path: Path
 ) -> None:

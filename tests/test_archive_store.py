@@ -96,6 +96,7 @@ def test_replacement_matches_missing_resource_and_meter_ids(root: Path) -> None:
     assert back["quantity"].tolist() == [1.0, 9.0, 9.0]
 
 
+@pytest.mark.slow
 def test_replacement_never_touches_other_accounts_or_providers(root: Path) -> None:
     archive.archive_frame(usage("2026-05-01", "2026-05-02", account="a"), archive=root)
     archive.archive_frame(usage("2026-05-01", "2026-05-02", account="b"), archive=root)
@@ -106,6 +107,7 @@ def test_replacement_never_touches_other_accounts_or_providers(root: Path) -> No
     assert back.groupby(["provider", "account_id"], observed=True).size().tolist() == [4, 4, 4]
 
 
+@pytest.mark.slow
 def test_history_filters_by_provider_dates_and_columns(root: Path) -> None:
     archive.archive_frame(usage("2025-12-01", "2026-03-31", product="Trackers"), archive=root)
     archive.archive_frame(
@@ -257,6 +259,7 @@ def test_frames_without_period_or_unified_columns_are_refused(root: Path) -> Non
 ODD_ACCOUNTS = ("001", "NULL", "a/b", "x y", "é", "a=b", "100%", "__HIVE_DEFAULT_PARTITION__", None)
 
 
+@pytest.mark.slow
 def test_sql_reads_every_partition_value_as_the_log_has_it(
     root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -294,6 +297,7 @@ def test_sql_reads_every_partition_value_as_the_log_has_it(
         pd.testing.assert_frame_equal(got, arrow)
 
 
+@pytest.mark.slow
 def test_sql_as_of_reads_the_files_of_that_table_version(root: Path) -> None:
     first = archive.archive_frame(usage("2026-01-01", "2026-01-10"), archive=root)
     archive.archive_frame(usage("2026-01-06", "2026-01-10", quantity=5.0), archive=root)

@@ -22,6 +22,7 @@ def test_a_child_that_dies_raises_instead_of_hanging() -> None:
         in_fresh_process(_dies)
 
 
+@pytest.mark.slow
 def test_a_child_that_finishes_reports_time_and_memory() -> None:
     seconds, before, peak = in_fresh_process(_returns)
     assert 0 <= seconds < 60

@@ -185,6 +185,32 @@ def test_usage_over_time_names_the_sandbox_for_particle_devices_without_product(
     assert sum(ys(t).sum() for t in fig.data) == pytest.approx(particle["quantity"].sum())
 
 
+@pytest.mark.parametrize("by", ["category", "account_id", "resource_id", "team"])
+@pytest.mark.parametrize("top", [1, 10])
+def test_usage_over_time_draws_missing_group_values_as_none_in_every_panel(
+    mixed_providers: pd.DataFrame, by: str, top: int
+) -> None:
+    # A grouping column with missing values (categorical, or an object column such
+    # as the allocated team holding NaN objects) draws them as "(none)", never a
+    # KeyError looking up the label of NaN; every unit keeps its total.
+    df = mixed_providers.copy()
+    missing = np.arange(len(df)) % 3 == 0
+    if by == "team":
+        df[by] = np.array(
+            [float("nan") if m else f"team {i % 4}" for i, m in enumerate(missing)], dtype=object
+        )
+    else:
+        codes = df[by].cat.codes.to_numpy().copy()
+        codes[missing] = -1
+        df[by] = pd.Categorical.from_codes(codes, dtype=df[by].dtype)
+    for freq in ("D", "W", "MS"):
+        fig = charts.usage_over_time(df, by=by, freq=freq, top=top)
+        names = {t.name for t in fig.data}
+        assert "(none)" in names or (top == 1 and "other" in names)
+        total = sum(float(np.nansum(ys(t))) for t in fig.data)
+        assert total == pytest.approx(float(np.nansum(df["quantity"])), rel=1e-9)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "parameter"),
     [
@@ -385,6 +411,7 @@ def test_cumulative_vs_allowance_refuses_something_that_is_not_a_plan(
 # ----------------------------------------------------------------- size
 
 
+@pytest.mark.slow
 def test_every_figure_stays_under_500_kb_on_a_million_rows() -> None:
     big = synthetic(devices=1000, days=1000, products=40)
     assert len(big) == 1_000_000
@@ -415,6 +442,7 @@ def axis_titles(fig: go.Figure) -> dict[str, str | None]:
     return out
 
 
+@pytest.mark.slow
 def test_every_cartesian_chart_titles_both_axes(
     frame: pd.DataFrame, here: pd.DataFrame, particle: pd.DataFrame
 ) -> None:
@@ -452,6 +480,7 @@ def test_time_axes_say_the_period_and_utc_and_top_bars_name_what_they_rank(
     assert [v for k, v in stacked.items() if k.startswith("xaxis")] == ["day (UTC)"]
 
 
+@pytest.mark.slow
 def test_stacked_panels_leave_room_in_pixels_for_ticks_axis_title_and_panel_title(
     here: pd.DataFrame, frame: pd.DataFrame
 ) -> None:
@@ -481,6 +510,7 @@ def test_stacked_panels_leave_room_in_pixels_for_ticks_axis_title_and_panel_titl
         assert layout.margin.t >= 70 + (30 if titles else 0)
 
 
+@pytest.mark.slow
 def test_providers_are_named_as_they_write_themselves(mixed_providers: pd.DataFrame) -> None:
     assert [charts.provider_name(p) for p in ("particle", "here", "informatica")] == [
         "Particle",

@@ -43,6 +43,7 @@ def tree_colors(fig: object) -> dict[str, str]:
     return dict(zip(trace.labels, trace.marker.colors, strict=True))
 
 
+@pytest.mark.slow
 def test_a_product_has_one_colour_whatever_else_the_chart_shows(
     particle: pd.DataFrame, here: pd.DataFrame, informatica: pd.DataFrame
 ) -> None:
@@ -87,6 +88,7 @@ def test_the_shared_colour_map_is_what_the_charts_use(particle: pd.DataFrame) ->
     }
 
 
+@pytest.mark.slow
 def test_charts_given_a_plain_concat_of_unified_frames_coerce_it(
     particle: pd.DataFrame, here: pd.DataFrame
 ) -> None:

@@ -34,6 +34,7 @@ def cells(html: str) -> list[str]:
     return [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>.*?</td>", html, re.S)]
 
 
+@pytest.mark.slow
 def test_the_overview_table_reads_like_a_report(usage: pd.DataFrame) -> None:
     plan = ua.ParticlePlan.basic(blocks=1)
     table = ua.overview(usage, allowances={"particle": plan, ("informatica", "x"): 1.0})
@@ -181,6 +182,7 @@ def test_an_account_is_shown_whole_with_its_id_on_hover(usage: pd.DataFrame) -> 
     assert long_id in nameless and "…" not in nameless
 
 
+@pytest.mark.slow
 def test_every_spend_caption_says_when_prices_are_examples(usage: pd.DataFrame) -> None:
     example = ua.costs(usage)
     shown = [
@@ -215,6 +217,7 @@ def test_the_combined_cost_forecast_is_one_row_per_month_and_currency(
 # ----------------------------------------------------------------- freshness
 
 
+@pytest.mark.slow
 def test_every_table_says_data_as_of_the_newest_row(usage: pd.DataFrame) -> None:
     """The caption's 'data as of' is ua.freshness of the rows shown: the one function."""
     particle = usage.loc[usage["provider"] == "particle"]
@@ -291,6 +294,7 @@ def test_date_and_month_columns_never_wrap() -> None:
         charts.table(frame, columns={"day": "day"}, months=("month",))
 
 
+@pytest.mark.slow
 def test_report_tables_keep_their_month_and_day_columns_on_one_line(usage: pd.DataFrame) -> None:
     overview = charts.overview_table(ua.overview(usage)).to_html()
     assert "white-space:nowrap" in column_css(overview, "runs out on")

@@ -348,6 +348,7 @@ def test_export_to_a_missing_folder_makes_it_and_end_is_the_last_day_included(
     assert days == ["2026-10-01", "2026-10-02"]  # --end's day is in
 
 
+@pytest.mark.slow
 def test_an_end_in_the_future_is_warned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "focus.csv"
     future = (date.today().replace(day=1) + pd.DateOffset(months=14)).date().isoformat()

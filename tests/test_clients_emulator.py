@@ -103,6 +103,7 @@ def test_an_expired_particle_link_is_renewed(emu: Emulator) -> None:
     assert statuses == [410, 200]
 
 
+@pytest.mark.slow
 def test_here_report_over_95_days_with_oauth_keys_equals_the_ground_truth(emu: Emulator) -> None:
     creds = emu.credentials["here"]
     client = HereClient(
@@ -124,6 +125,7 @@ def test_here_report_over_95_days_with_oauth_keys_equals_the_ground_truth(emu: E
     assert ("POST", "/here/oauth2/token", 200) in emu.requests_log
 
 
+@pytest.mark.slow
 def test_here_report_at_the_record_cap_is_split_until_complete() -> None:
     with running(seed=7, speed="fast", here_max_records=400) as small:
         creds = small.credentials["here"]
@@ -145,6 +147,7 @@ def test_here_report_at_the_record_cap_is_split_until_complete() -> None:
         assert len(list(job.leaves())) > 1
 
 
+@pytest.mark.slow
 def test_informatica_export_split_by_span_equals_the_ground_truth(
     emu: Emulator, env: dict[str, str]
 ) -> None:
@@ -181,6 +184,7 @@ def test_an_expired_informatica_session_is_renewed(emu: Emulator, env: dict[str,
     assert logins[-2:] == [200, 200]
 
 
+@pytest.mark.slow
 def test_fetch_many_keeps_particle_at_three_outstanding(emu: Emulator) -> None:
     creds = emu.credentials["particle"]
     client = ParticleClient(token=creds["token"], base_url=emu.particle_api_url, schedule=FAST)
@@ -319,6 +323,7 @@ def test_here_error_details_as_an_object_are_read_too() -> None:
         client.close()
 
 
+@pytest.mark.slow
 def test_here_one_day_report_is_read_as_that_day(emu: Emulator) -> None:
     """A daily refresh on the 2nd: the report covers the 2nd only, never the whole month."""
     creds = emu.credentials["here"]

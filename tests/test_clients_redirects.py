@@ -235,6 +235,7 @@ def test_a_redirect_loop_ends_with_an_error(a: Scripted) -> None:
 # -- a real dripping download, cut at its deadline (real time) ---------------------------
 
 
+@pytest.mark.slow
 def test_a_real_dripping_download_is_cut_at_its_deadline(a: Scripted, tmp_path: object) -> None:
     """One byte every 0.3 s, forever, over a real socket: download(timeout=2) ends near 2 s."""
     import time

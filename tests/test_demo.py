@@ -414,6 +414,7 @@ def test_make_demo_stopped_with_ctrl_c_prints_no_make_error(
     assert "Error 130" not in output and "make: ***" not in output, output[-2000:]
 
 
+@pytest.mark.slow
 def test_the_html_report_has_an_as_of_line_and_no_widget_placeholders(tmp_path: Path) -> None:
     import nbformat
 

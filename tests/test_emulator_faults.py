@@ -116,6 +116,7 @@ def test_dropped_connection_ends_the_body_early(
     assert http.get(url, headers=here_headers(emu)).status_code == 200  # the server is still fine
 
 
+@pytest.mark.slow
 def test_slow_fault_delays_the_answer(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -201,6 +202,7 @@ def _statuses(emu: Emulator, http: httpx.Client, n: int = 40) -> list[int]:
     return out
 
 
+@pytest.mark.slow
 def test_faults_are_deterministic_with_the_seed(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -213,6 +215,7 @@ def test_faults_are_deterministic_with_the_seed(
     assert {429, 200} <= set(first)
 
 
+@pytest.mark.slow
 def test_faults_are_off_by_default_and_a_single_rate_spreads_across_kinds(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:

@@ -119,6 +119,7 @@ def test_correlation_id_is_echoed_and_request_id_accepted(
 # --- search --------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_json_search_pages_through_every_record(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -208,6 +209,7 @@ def test_csv_search_is_the_labelled_csv_of_the_ground_truth(
     assert got["App ID (appId)"].ne("").all()
 
 
+@pytest.mark.slow
 def test_fast_csv_writer_matches_the_sample_data_renderer_byte_for_byte() -> None:
     world = make_world(11, here_apps=5)
     for detail in ("summarized", "hour", "day", "month"):
@@ -270,6 +272,7 @@ def test_report_is_created_in_progress_then_completed_with_gzip_output(
     assert emu.ground_truth("here", report_id=created["id"]).equals(truth)
 
 
+@pytest.mark.slow
 def test_report_honours_filters_group_by_detail_level_and_sub_accounts(
     emu: Emulator, http: httpx.Client
 ) -> None:
@@ -335,6 +338,7 @@ def test_unknown_report_is_404(emu: Emulator, http: httpx.Client) -> None:
     check("here_error", r.json())
 
 
+@pytest.mark.slow
 def test_report_list_is_paged_and_sorted(emu: Emulator, http: httpx.Client) -> None:
     ids = [_create(emu, http, OCT).json()["id"] for _ in range(3)]
     r = http.get(here_realm_url(emu) + "/reports", params={"limit": 2}, headers=here_headers(emu))

@@ -91,6 +91,7 @@ def test_logout_ends_the_session(emu: Emulator, http: httpx.Client) -> None:
 # --- exports -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_job_goes_created_processing_success_and_downloads_a_zip(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -145,6 +146,7 @@ def test_project_folder_export_covers_the_requesting_org_unless_linked_orgs_aske
     assert len(_zip(http, api, headers, job_id).namelist()) == 3
 
 
+@pytest.mark.slow
 def test_asset_export_for_ten_orgs_is_a_zip_of_ten_csvs(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -239,6 +241,7 @@ def test_a_sixth_active_job_is_refused_until_one_finishes(
     assert _export(http, api, headers, OCT).status_code == 200
 
 
+@pytest.mark.slow
 def test_job_level_export_needs_a_meter_or_all_meters(emu: Emulator, http: httpx.Client) -> None:
     api, headers = informatica_login(emu, http)
     path = "ExportServiceJobLevelMeteringData"
@@ -270,6 +273,7 @@ def test_older_all_linked_orgs_endpoint_exports_every_org(
     assert len(_zip(http, api, headers, r.json()["jobId"]).namelist()) == 3
 
 
+@pytest.mark.slow
 def test_partial_success_names_the_missing_org_and_leaves_it_out(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -333,6 +337,7 @@ def test_job_id_key_can_be_spelled_as_in_the_docs_tables(
 # --- IPU alerts ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_ipu_alerts_report_this_months_consumption_per_org(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:

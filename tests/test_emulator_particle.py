@@ -164,6 +164,7 @@ def test_download_needs_no_authorization_and_holds_the_ground_truth_rows(
     assert emu.ground_truth("particle", report_id=report_id).equals(truth)
 
 
+@pytest.mark.slow
 def test_reports_honour_report_type_and_device_and_product_filters(
     emu: Emulator, http: httpx.Client
 ) -> None:

@@ -149,6 +149,7 @@ def test_requests_log_and_reprs_never_show_secrets(emu: Emulator, http: httpx.Cl
         assert secret not in text
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_credentials_ids_and_files(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:

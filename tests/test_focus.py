@@ -71,6 +71,7 @@ def test_units_follow_the_focus_unit_format_and_keep_the_report_spelling() -> No
     assert len(storage) and set(storage["PricingUnit"]) == {"GB-Months"}
 
 
+@pytest.mark.slow
 def test_rows_without_dates_need_the_report_period() -> None:
     df = unified("here_report_summarized_2026-10.csv")
     assert df["period_start"].isna().all()  # summarized: no dates in the file
@@ -112,6 +113,7 @@ def test_export_command_writes_the_file_and_refuses_a_report_given_twice(
     assert not (tmp_path / "twice.csv").exists()
 
 
+@pytest.mark.slow
 def test_export_reads_the_archive_over_a_date_range(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     ua.archive_file(SAMPLES / "particle_devices_2026-09-01_2026-11-20.csv", archive=archive)

@@ -53,6 +53,7 @@ def gzipped_reports(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return paths
 
 
+@pytest.mark.slow
 def test_ten_gzipped_reads_in_a_row_do_not_grow_resident_memory(
     gzipped_reports: list[Path],
 ) -> None:
@@ -86,6 +87,7 @@ def test_ten_gzipped_reads_in_a_row_do_not_grow_resident_memory(
     assert max(got["after"][1:]) - got["after"][1] < 16 * MB
 
 
+@pytest.mark.slow
 def test_a_closed_explorer_holds_no_more_than_its_frame(tmp_path: Path) -> None:
     got = run_fresh(
         f"""

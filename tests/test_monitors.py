@@ -107,6 +107,7 @@ def secrets_of(emu: Emulator) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_one_message_per_crossed_level_none_repeated_and_forecast_first(
     emu: Emulator, particle: ParticleClient, receiver: Receiver, tmp_path: Path
 ) -> None:
@@ -172,6 +173,7 @@ def test_one_message_per_crossed_level_none_repeated_and_forecast_first(
         assert secret not in everything.replace(f"/hooks/{HOOK_SECRET}", "")
 
 
+@pytest.mark.slow
 def test_check_command_exits_non_zero_over_budget_and_prints_no_secret(
     emu: Emulator,
     receiver: Receiver,
@@ -411,6 +413,7 @@ def test_monitors_file_is_checked_and_state_shows_as_a_table(tmp_path: Path) -> 
         Monitor("x", "budget", "particle", allowance=5, levels=(90, 70))
 
 
+@pytest.mark.slow
 def test_a_bad_notify_url_is_refused_without_showing_it() -> None:
     from usage_analysis.errors import ConfigurationError
     from usage_analysis.monitors.notify import Notifier
@@ -451,6 +454,7 @@ def _check_frame(mset: MonitorSet, frame: pd.DataFrame, state: Path) -> Any:
     return check(mset, refresh=False, archive=root, now="2026-11-02T06:00:00Z", state_path=state)
 
 
+@pytest.mark.slow
 def test_check_dry_run_prints_the_messages_it_would_send_and_sends_none(
     emu: Emulator,
     receiver: Receiver,

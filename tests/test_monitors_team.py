@@ -80,6 +80,7 @@ def test_team_budget_covers_the_team_s_allocated_cost_and_usage(rules: Path) -> 
     assert states[1].used == pytest.approx(400 + 0.75 * 200)
 
 
+@pytest.mark.slow
 def test_team_budget_alerts_once_through_the_webhook(
     rules: Path, receiver: Receiver, tmp_path: Path
 ) -> None:

@@ -352,6 +352,7 @@ def close(a: Answer, b: Answer, where: str) -> None:
 # ----------------------------------------------------------------------------- the test
 
 
+@pytest.mark.slow
 def test_every_surface_gives_the_same_forecast_percent_and_run_out_day(
     world: World, tmp_path: Path
 ) -> None:
@@ -392,6 +393,7 @@ def test_some_world_runs_out_and_some_forecast_alerts() -> None:
     assert "(days from Dec 7 provisional)" in here.alerts[0].message
 
 
+@pytest.mark.slow
 def test_spend_and_cost_forecast_agree_to_the_cent(world: World) -> None:
     df = world.df[(world.df["provider"] != "here").to_numpy()]
     priced = ua.costs(df, BOOK)
@@ -437,6 +439,7 @@ def headline_as_answer(h: Headline, q: Question, where: str, *, checks_day: bool
     return Answer(h.forecast / q.allowance * 100, used, h.runs_out_on, checks_day=checks_day)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("events", [EVENTS, EVENTS[1:]], ids=["devices and rate", "rate"])
 def test_the_explorer_headline_forecasts_planned_events_as_the_overview(
     events: tuple[str, ...],

@@ -229,6 +229,7 @@ def test_zip_whose_central_directory_points_twice_at_the_same_data_raises() -> N
         read_report(hostile)
 
 
+@pytest.mark.slow
 def test_zip_of_1000_zips_of_1000_members_is_refused_within_seconds() -> None:
     inner = _zip([(f"m{i}.csv", b"x") for i in range(1000)], stored=True)
     outer = _zip([(f"z{i}.zip", inner) for i in range(1000)])

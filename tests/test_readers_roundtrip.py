@@ -35,6 +35,7 @@ def _world(seed: int) -> sd.World:
     return sd.make_world(seed)
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(seeds, starts, spans, st.sampled_from(["devices", "products"]), st.booleans())
 def test_particle_reports_round_trip(
@@ -57,6 +58,7 @@ def test_particle_reports_round_trip(
         assert set(u["resource_id"]) == set(truth["Device ID"])
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(seeds, starts, spans)
 def test_particle_wide_layout_round_trips(seed: int, start: date, span: int) -> None:
@@ -68,6 +70,7 @@ def test_particle_wide_layout_round_trips(seed: int, start: date, span: int) -> 
     assert df["total_data_operations"].sum() == truth["Total Data Operations"].sum()
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(
     seeds,
@@ -98,6 +101,7 @@ def test_here_reports_round_trip(
         assert u.attrs["detail_level"] == level or (level == "day" and end == start)
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(seeds, starts, st.integers(0, 3), st.integers(1, 100))
 def test_here_json_pages_round_trip(seed: int, start: date, span: int, limit: int) -> None:
@@ -110,6 +114,7 @@ def test_here_json_pages_round_trip(seed: int, start: date, span: int, limit: in
         assert df["billable_value"].sum() == pytest.approx(truth["billableValue"].sum())
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(
     seeds,
@@ -164,6 +169,7 @@ def test_the_sample_directory_is_not_empty() -> None:
     assert len(SAMPLES) >= 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SAMPLES, ids=[p.name for p in SAMPLES])
 def test_every_sample_file_reads_without_being_told_what_it_is(path: Path) -> None:
     provider, kind = detect(path)

@@ -111,18 +111,21 @@ FUZZ = settings(
 )
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.binary(max_size=3000))
 def test_arbitrary_bytes_raise_report_parse_error_or_read(data: bytes) -> None:
     _check(data)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mangled())
 def test_mangled_reports_raise_report_parse_error_or_read(data: bytes) -> None:
     _check(data)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(mangled(), st.sampled_from(["gzip", "zip"]), st.integers(0, 400), st.binary(max_size=8))
 def test_damaged_archives_raise_report_parse_error_or_read(

@@ -214,6 +214,7 @@ def test_detect_does_not_use_the_file_name(tmp_path: Path) -> None:
     assert tuple(detect(path)) == ("informatica", "summary")
 
 
+@pytest.mark.slow
 def test_large_multi_member_gzip_streams_read_completely() -> None:
     rng = np.random.default_rng(1)
     header, row = SUMMARY.split("\n")[:2]

@@ -13,6 +13,7 @@ import io
 import warnings
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -84,6 +85,7 @@ def _xlsx(header: list[str], rows: list[list[object]]) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     deadline=None,

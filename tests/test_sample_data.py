@@ -161,6 +161,7 @@ def test_informatica_job_level_runs_add_up_to_asset_usage(world) -> None:
         assert frame[column].sum() == pytest.approx(expected, rel=1e-6), name
 
 
+@pytest.mark.slow
 def test_write_samples_writes_every_kind(tmp_path: Path) -> None:
     paths = write_samples(tmp_path)
     names = {p.name for p in paths}
@@ -175,12 +176,14 @@ def test_write_samples_writes_every_kind(tmp_path: Path) -> None:
             assert gzip.decompress(p.read_bytes()).startswith(b'"Date and time')
 
 
+@pytest.mark.slow
 def test_checked_in_samples_match_the_generator(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parent.parent / "sample_data"
     for p in write_samples(tmp_path):
         assert (repo / p.name).read_bytes() == p.read_bytes(), f"sample_data/{p.name} is stale"
 
 
+@pytest.mark.slow
 def test_generate_file_writes_the_requested_rows(tmp_path: Path) -> None:
     out = generate_file("here", "report", rows=5000, out=tmp_path / "h.csv.gz")
     frame = pd.read_csv(io.BytesIO(gzip.decompress(out.read_bytes())))

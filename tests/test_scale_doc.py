@@ -86,10 +86,12 @@ def check_example(where: dict[str, Any]) -> None:
     assert archive.history(**where)["quantity"].sum() == per_product["quantity"].sum()
 
 
+@pytest.mark.slow
 def test_the_scale_example_runs_on_a_local_archive(tmp_path: Path) -> None:
     check_example({"archive": str(tmp_path / "archive"), "storage_options": None})
 
 
+@pytest.mark.slow
 def test_scan_reads_the_chosen_grain_only_and_lazily(tmp_path: Path) -> None:
     where = {"archive": str(tmp_path / "archive"), "storage_options": None}
     fill(where)
@@ -139,6 +141,7 @@ def client(url: str) -> Any:
     )
 
 
+@pytest.mark.slow
 def test_the_scale_example_runs_on_an_archive_on_s3(s3_endpoint: str) -> None:
     client(s3_endpoint).create_bucket(Bucket="scale-doc")
     options = {
@@ -149,6 +152,7 @@ def test_the_scale_example_runs_on_an_archive_on_s3(s3_endpoint: str) -> None:
     check_example({"archive": "s3://scale-doc/archive", "storage_options": options})
 
 
+@pytest.mark.slow
 def test_the_daily_cube_sums_each_day_in_the_engine_like_pandas(tmp_path: Path) -> None:
     where = {"archive": str(tmp_path / "archive"), "storage_options": None}
     df = fill(where)

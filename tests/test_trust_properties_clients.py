@@ -143,6 +143,7 @@ def _full_backlog() -> Iterator[str]:
 PHASES = ["connect", "silent", "headers", "body", "body-close"]
 
 
+@pytest.mark.slow
 @timed
 @given(
     phase=st.sampled_from(PHASES),
@@ -178,6 +179,7 @@ def _particle_routes(server: Scripted, create: Any, status: Any) -> None:
     server.routes["/v1/user/usage_reports/1001"] = status
 
 
+@pytest.mark.slow
 @timed
 @given(
     step=st.sampled_from(["create", "status"]),
@@ -221,6 +223,7 @@ def apprise_loaded() -> None:
         apprise.Apprise().add("json://localhost/")
 
 
+@pytest.mark.slow
 @timed
 @given(phase=st.sampled_from(["silent", "headers", "body"]), timeout=st.floats(1.0, 1.5))
 def test_a_webhook_that_stalls_or_drips_ends_delivery_by_its_timeout(
@@ -257,6 +260,7 @@ csv_rows = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -325,6 +329,7 @@ def _search_server(
     return handler
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(
     count=st.integers(0, 260),
@@ -445,6 +450,7 @@ SCHEMES: dict[str, Callable[[str, int], str]] = {
 }
 
 
+@pytest.mark.slow
 @settings(
     max_examples=24,
     deadline=None,
@@ -532,6 +538,7 @@ def _unnormalised(draw: Any, token: str) -> tuple[str, str]:
     return link, str(httpx.URL(link))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), token=tokens)
 def test_a_path_token_is_masked_whatever_form_the_link_was_given_in(
@@ -546,6 +553,7 @@ def test_a_path_token_is_masked_whatever_form_the_link_was_given_in(
     assert token not in redact(f"GET https://cdn.example.net/files/{token}/report.csv")
 
 
+@pytest.mark.slow
 @settings(
     max_examples=10,
     deadline=None,
@@ -589,6 +597,7 @@ json_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -616,6 +625,7 @@ def test_an_infinite_or_non_positive_limit_is_refused_naming_it(key: str, value:
         Monitor("m", kind, "particle", **{key: value})
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None)
 @given(
     words=st.lists(st.text(alphabet="abcdefghij ", min_size=1, max_size=6), min_size=1, max_size=3),

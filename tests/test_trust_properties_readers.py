@@ -109,6 +109,7 @@ def _total(values: list[float]) -> float:
     return round(sum(values), 6)
 
 
+@pytest.mark.slow
 @given(
     reports(),
     st.sampled_from(LABELS),
@@ -251,6 +252,7 @@ def test_a_member_under_a_second_name_form_is_never_counted_twice(
     assert df["ipu"].sum() == sum(ipus)
 
 
+@pytest.mark.slow
 @given(st.lists(ORG, min_size=1, max_size=3, unique=True), IPUS, st.integers(0, 2))
 @SETTINGS
 def test_copies_across_nesting_and_an_all_orgs_file_count_once(
@@ -270,6 +272,7 @@ def test_copies_across_nesting_and_an_all_orgs_file_count_once(
     assert df["ipu"].sum() == sum(ipus) * len(orgs)
 
 
+@pytest.mark.slow
 @given(st.lists(IPUS, min_size=2, max_size=4))
 @SETTINGS
 def test_concatenated_zips_lose_no_member(parts: list[list[int]]) -> None:
@@ -306,6 +309,7 @@ def _notations(value: float) -> st.SearchStrategy[str]:
     return st.sampled_from([plain(), sci(), grouped(), sci().replace("E", "e")])
 
 
+@pytest.mark.slow
 @given(st.lists(st.floats(1e-8, 1e7, allow_nan=False), min_size=1, max_size=6), st.data())
 @SETTINGS
 def test_semicolon_numbers_read_as_written_in_any_notation(
@@ -329,6 +333,7 @@ def test_semicolon_numbers_read_as_written_in_any_notation(
 DAY_FORMATS = ["%Y-%m-%d", "%Y-%m-%d 00:00:00", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d"]
 
 
+@pytest.mark.slow
 @given(
     st.integers(2, 10),
     st.sampled_from(DAY_FORMATS),
@@ -433,6 +438,7 @@ def _sheet_rows(month: int, values: list[int]) -> list[list[Any]]:
     ]
 
 
+@pytest.mark.slow
 @given(
     st.lists(
         st.tuples(st.sampled_from(["report", "notes"]), st.sampled_from(["visible", "hidden"])),
@@ -480,6 +486,7 @@ def test_an_uncached_formula_is_refused_not_read_as_empty(values: list[int], at:
         read_report(_workbook([("Usage", rows, "visible")]))
 
 
+@pytest.mark.slow
 def test_gzip_of_many_empty_members_reads_in_linear_time() -> None:
     import time
 
@@ -503,6 +510,7 @@ def test_gzip_of_many_empty_members_reads_in_linear_time() -> None:
 HERE_HEADER = "usageDateTime,realmId,featureId,billableValue\n"
 
 
+@pytest.mark.slow
 @given(
     st.integers(-12, 14),
     st.sampled_from([0, 30]),
@@ -546,6 +554,7 @@ def test_here_times_with_offsets_keep_their_grain_and_their_day(
         assert [t.to_pydatetime().replace(tzinfo=None) for t in sorted(u["period_start"])] == want
 
 
+@pytest.mark.slow
 @given(st.lists(st.integers(0, 24), min_size=2, max_size=5, unique=True))
 @SETTINGS
 def test_a_here_file_is_monthly_only_when_its_firsts_are_consecutive_months(

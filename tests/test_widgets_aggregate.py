@@ -129,6 +129,7 @@ def masks(df: pd.DataFrame) -> list[np.ndarray | None]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("plan", [None, ParticlePlan.free(), ParticlePlan.basic(blocks=2)])
 def test_the_headline_from_day_sums_is_the_headline_from_the_rows(
     particle: pd.DataFrame, plan: ParticlePlan | None
@@ -146,6 +147,7 @@ def test_the_headline_from_day_sums_is_the_headline_from_the_rows(
     assert in_order != np.bincount(day, weights=q).sum()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("freq", ["D", "W", "MS"])
 @pytest.mark.parametrize("by", ["product", "meter", "category"])
 def test_the_time_chart_from_group_sums_is_the_chart_from_the_rows(
@@ -199,9 +201,9 @@ def charts_from_cells(sel: Selected, df: pd.DataFrame) -> set[str]:
     """The chart kinds drawn from cells (per group, unit and period); each must be the
     chart from the rows, to the bit (an error the same error). Raises AssertionError."""
     drawn = set()
-    for chart in ("time", "top", "heatmap", "breakdown"):
+    for chart in ("time", "top", "heatmap", "breakdown", "compare"):
         for by in ("product", "meter", "provider", "category", "account_id"):
-            for freq in ("D", "W", "MS") if chart in ("time", "heatmap") else ("D",):
+            for freq in ("D", "W", "MS") if chart in ("time", "heatmap", "compare") else ("D",):
                 view = View(chart=chart, by=by, freq=freq, top=1)
                 try:
                     slow = draw(df, view).to_json()
@@ -285,7 +287,7 @@ def test_several_accounts_or_providers_take_the_rows_path() -> None:
     # Several providers: every chart and the table from cells, as from the rows.
     # (Device names change from day to day here: the treemap, which names the
     # devices, takes the rows path.)
-    assert charts_from_cells(sel, both) == {"time", "top", "heatmap"}
+    assert charts_from_cells(sel, both) == {"time", "top", "heatmap", "compare"}
     assert fast_top_consumers(sel, quantity="quantity") is not None
     plan = ParticlePlan.free()
     # The plan reads the Particle rows alone: from day sums as from the rows.
@@ -302,6 +304,7 @@ def test_several_accounts_or_providers_take_the_rows_path() -> None:
     assert fast_headline(selected(same_unit), quantity="quantity", plan=None) is None
 
 
+@pytest.mark.slow
 def test_every_redraw_of_the_explorer_equals_the_rows_path(
     particle: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -353,9 +356,9 @@ def test_charts_with_missing_group_values_from_cells_are_the_charts_from_the_row
     for mask in (None, (df["provider"] == "here").to_numpy(bool)):
         sel = selected(df, mask)
         drawn = charts_from_cells(sel, sub(df, mask))
-        assert drawn == {"time", "top", "heatmap", "breakdown"}
+        assert drawn == {"time", "top", "heatmap", "breakdown", "compare"}
         for by in ("resource_id", "account_id"):
-            for chart in ("time", "top", "breakdown"):
+            for chart in ("time", "top", "breakdown", "compare"):
                 view = View(chart=chart, by=by, freq="W", top=2)
                 fig = fast_draw(sel, view)
                 assert fig is not None

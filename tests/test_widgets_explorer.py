@@ -88,6 +88,7 @@ def test_widgets_carry_the_css_classes_a_browser_test_looks_for(explorer: UsageE
     } <= classes(explorer)
 
 
+@pytest.mark.slow
 def test_choosing_a_product_redraws_with_only_its_usage(
     explorer: UsageExplorer, particle: pd.DataFrame
 ) -> None:
@@ -112,6 +113,7 @@ def test_sandbox_devices_without_a_product_can_be_chosen(
     )
 
 
+@pytest.mark.slow
 def test_searching_narrows_the_device_list_and_keeps_what_is_selected(
     explorer: UsageExplorer, particle: pd.DataFrame
 ) -> None:
@@ -147,6 +149,7 @@ def test_a_last_day_before_the_first_is_reported_in_the_widget_not_raised(
     )
 
 
+@pytest.mark.slow
 def test_an_error_message_is_cleared_when_the_next_change_succeeds(
     explorer: UsageExplorer,
 ) -> None:
@@ -163,6 +166,7 @@ def test_an_error_message_is_cleared_when_the_next_change_succeeds(
     assert "kept: not an error" in explorer.messages.lines
 
 
+@pytest.mark.slow
 def test_every_chart_type_draws_without_errors(explorer: UsageExplorer) -> None:
     titles = {}
     for kind in ("time", "top", "heatmap", "breakdown", "compare", "plan"):
@@ -177,6 +181,7 @@ def test_every_chart_type_draws_without_errors(explorer: UsageExplorer) -> None:
     assert "devices" in explorer.figure.layout.title.text
 
 
+@pytest.mark.slow
 def test_the_plan_choice_drives_percent_and_forecast(
     explorer: UsageExplorer, particle: pd.DataFrame
 ) -> None:
@@ -202,6 +207,7 @@ def test_the_plan_choice_drives_percent_and_forecast(
     assert explorer.headline.percent is None and explorer.blocks.disabled
 
 
+@pytest.mark.slow
 def test_units_are_never_added_across_providers(mixed: pd.DataFrame, tmp_path: Path) -> None:
     ex = UsageExplorer(mixed, export_dir=tmp_path)
     # Informatica's billable unit (IPU) is common to its meters: billable is the default.
@@ -221,6 +227,7 @@ def test_units_are_never_added_across_providers(mixed: pd.DataFrame, tmp_path: P
     assert len(axes) == mixed.loc[mixed["provider"] == "here", "unit"].nunique()
 
 
+@pytest.mark.slow
 def test_saving_writes_the_filtered_rows_and_the_chart(
     explorer: UsageExplorer, particle: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -285,6 +292,7 @@ def test_frame_filter_returns_the_frame_itself_when_nothing_is_filtered(
     assert flt.apply(everything) is particle
 
 
+@pytest.mark.slow
 def test_a_browser_view_opened_after_a_redraw_starts_from_the_current_chart(
     explorer: UsageExplorer,
 ) -> None:
@@ -296,6 +304,7 @@ def test_a_browser_view_opened_after_a_redraw_starts_from_the_current_chart(
     assert state["_widget_layout"]["title"]["text"] == "Usage per day by product"
 
 
+@pytest.mark.slow
 def test_the_provider_filter_shows_providers_as_they_write_themselves(
     mixed: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -309,6 +318,7 @@ def test_the_provider_filter_shows_providers_as_they_write_themselves(
     assert list(ex.figure.data[0].y) == ["HERE"]
 
 
+@pytest.mark.slow
 def test_the_chart_has_no_fixed_width_and_refits_to_its_container(
     explorer: UsageExplorer,
 ) -> None:
@@ -362,6 +372,7 @@ def options_of(ex: UsageExplorer, column: str) -> set[Any]:
     return {v for _, v in ex.selects[column].options}
 
 
+@pytest.mark.slow
 def test_choosing_a_provider_narrows_the_other_filters_to_it(
     mixed: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -388,6 +399,7 @@ def test_choosing_a_provider_narrows_the_other_filters_to_it(
     assert here_apps | particle_products <= options_of(ex, "product")
 
 
+@pytest.mark.slow
 def test_account_project_and_billing_tag_filters_keep_their_rows(
     mixed: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -428,6 +440,7 @@ def test_informatica_summary_rows_are_grouped_by_meter_at_first(tmp_path: Path) 
     assert "(none)" not in names and names <= set(infa["meter"].astype(str)) | {"other"}
 
 
+@pytest.mark.slow
 def test_a_wrong_date_range_is_said_beside_the_dates_and_cleared_when_fixed(
     explorer: UsageExplorer,
 ) -> None:
@@ -441,6 +454,7 @@ def test_a_wrong_date_range_is_said_beside_the_dates_and_cleared_when_fixed(
     assert explorer.redraws == before + 1
 
 
+@pytest.mark.slow
 def test_choosing_informatica_groups_by_meter_until_the_user_picks_a_grouping(
     mixed: pd.DataFrame, tmp_path: Path
 ) -> None:
@@ -457,6 +471,7 @@ def test_choosing_informatica_groups_by_meter_until_the_user_picks_a_grouping(
     assert not ex.messages.errors, ex.messages.lines
 
 
+@pytest.mark.slow
 def test_here_projects_are_offered_and_drawn_by_name_not_hrn(tmp_path: Path) -> None:
     here = read_report(SAMPLES / "here_report_2026-10.csv.gz", unified=True)
     hrns = set(here["project"].dropna().astype(str))
@@ -474,6 +489,7 @@ def test_here_projects_are_offered_and_drawn_by_name_not_hrn(tmp_path: Path) -> 
     assert "hrn:" not in shown and sorted(labels)[0] in shown
 
 
+@pytest.mark.slow
 def test_each_drawing_is_a_new_chart_widget_in_the_old_ones_place(
     explorer: UsageExplorer,
 ) -> None:
@@ -488,3 +504,28 @@ def test_each_drawing_is_a_new_chart_widget_in_the_old_ones_place(
     assert charts == [after]
     state = after.get_state()
     assert [t["name"] for t in state["_widget_data"]] == ["Fleet Gateway"]
+
+
+def test_a_new_chart_widget_opens_its_comm_with_the_whole_figure(
+    explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A view created right after the widget (the chart put in place of the old one)
+    # starts from what the comm opened with: it must already be the whole figure.
+    import comm
+
+    opened: list[dict[str, Any]] = []
+    create = comm.create_comm
+
+    def spy(**kwargs: Any) -> Any:
+        opened.append(kwargs["data"]["state"])
+        return create(**kwargs)
+
+    monkeypatch.setattr(comm, "create_comm", spy)
+    explorer.selects["product"].value = ("Fleet Gateway",)
+    charts = [
+        s for s in opened if s.get("_model_name") == explorer.figure.get_state()["_model_name"]
+    ]
+    assert len(charts) == 1
+    assert [t["name"] for t in charts[0]["_widget_data"]] == ["Fleet Gateway"]
+    assert charts[0]["_widget_layout"]["title"]["text"] == "Usage per day by product"
+    assert "ua-chart" in charts[0]["_dom_classes"]

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -112,6 +113,7 @@ def selections(draw: st.DrawFn, df: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.slow
 @settings(
     max_examples=15,
     deadline=None,
@@ -150,6 +152,7 @@ def test_fast_and_rows_paths_show_the_same_for_random_frames_and_selections(
         assert shown(fast) == shown(slow)
 
 
+@pytest.mark.slow
 def test_top_table_names_the_column_alike_on_both_paths_when_a_shown_id_is_missing(
     tmp_path: Path,
 ) -> None:

@@ -152,6 +152,7 @@ def test_particle_form_fills_in_the_agreement_and_its_billing_period() -> None:
     assert r.jobs_select.label == "no earlier jobs" and r.resume_button.disabled
 
 
+@pytest.mark.slow
 def test_a_last_day_before_the_first_disables_the_request_and_says_why() -> None:
     r = ReportRequester(FakeParticle(), poll_schedule=FAST)
     r.end.value = date(2026, 10, 1)
@@ -364,6 +365,7 @@ def emulator() -> Iterator[Any]:
         yield emu
 
 
+@pytest.mark.slow
 def test_particle_report_arrives_through_the_widget_over_http(emulator: Any) -> None:
     creds = emulator.credentials["particle"]
     client = ParticleClient(
@@ -400,6 +402,7 @@ def test_particle_report_arrives_through_the_widget_over_http(emulator: Any) -> 
     assert r.fields["agreement"].options
 
 
+@pytest.mark.slow
 def test_here_report_over_95_days_is_split_and_joined(emulator: Any) -> None:
     creds = emulator.credentials["here"]
     client = HereClient(
@@ -418,6 +421,7 @@ def test_here_report_over_95_days_is_split_and_joined(emulator: Any) -> None:
     assert days.min() == date(2026, 6, 1) and days.max() == date(2026, 9, 30)
 
 
+@pytest.mark.slow
 def test_informatica_export_by_meter_name_over_http(emulator: Any) -> None:
     creds = emulator.credentials["informatica"]
     client = InformaticaClient(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import textwrap
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -155,11 +157,11 @@ def _set_template(fig: go.Figure) -> None:
     copy on every figure took a tenth of an explorer redraw on a busy machine.
     """
     layout = fig.layout
-    layout._validate = False
+    validate, layout._validate = layout._validate, False
     try:
         layout.template = _TEMPLATE_JSON
     finally:
-        layout._validate = True
+        layout._validate = validate
 
 
 _TEMPLATE_JSON = TEMPLATE.to_plotly_json()
@@ -192,7 +194,7 @@ def _layout(
 
 
 def _empty(title: str, message: str = "no usage in the selection") -> go.Figure:
-    fig = go.Figure()
+    fig = _figure()
     _layout(fig, title=title)
     fig.add_annotation(
         text=message,
@@ -216,6 +218,35 @@ class _Geometry(TypedDict):
     bottom: int
 
 
+def _figure(data: Sequence[dict[str, Any]] = (), layout: dict[str, Any] | None = None) -> go.Figure:
+    """A figure from plain trace and layout dicts, taken as they are.
+
+    Every chart builds its traces and layout from known keys (the chart tests
+    draw each); plotly's validation of each key and array again, and again when
+    the figure is updated, was most of an explorer redraw.
+    """
+    fig = go.Figure(data=list(data), layout=layout or {}, _validate=False)
+    return fig
+
+
+@functools.lru_cache(maxsize=128)
+def _grid(
+    rows: int, shared_x: bool, spacing: float, heights: tuple[int, ...], titles: tuple[str, ...]
+) -> tuple[dict[str, Any], Any, Any]:
+    """``make_subplots``' layout (as JSON) and grid for one column of panels, made once
+    per shape: plotly builds and checks it anew on each call, a tenth of a redraw."""
+    fig = make_subplots(
+        rows=rows,
+        cols=1,
+        shared_xaxes=shared_x,
+        vertical_spacing=spacing,
+        row_heights=list(heights),
+        subplot_titles=list(titles),
+    )
+    fig.update_annotations(font={"size": 14})
+    return fig.layout.to_plotly_json(), fig._grid_ref, fig._grid_str
+
+
 def _facets(
     units: list[str],
     *,
@@ -234,20 +265,34 @@ def _facets(
     top = _top_margin(note, panel_titles=len(units) > 1)
     bottom = below + 10
     if len(units) == 1:
-        fig = go.Figure()
-        return fig, {"height": top + panels[0] + bottom, "top": top, "bottom": bottom}
+        return _figure(), {"height": top + panels[0] + bottom, "top": top, "bottom": bottom}
     gap = _PANEL_TITLE_PX + (_TICK_LINE_PX if shared_x else below)
     plot = sum(panels) + gap * (len(units) - 1)
-    fig = make_subplots(
-        rows=len(units),
-        cols=1,
-        shared_xaxes=shared_x,
-        vertical_spacing=gap / plot,
-        row_heights=list(panels),
-        subplot_titles=[f"in {u}" for u in units],
+    layout, grid_ref, grid_str = _grid(
+        len(units), shared_x, gap / plot, tuple(panels), tuple(f"in {u}" for u in units)
     )
-    fig.update_annotations(font={"size": 14})
+    fig = _figure(layout=copy.deepcopy(layout))
+    # What make_subplots sets, so that rows= and cols= find their panels.
+    fig.__dict__["_grid_ref"] = grid_ref
+    fig.__dict__["_grid_str"] = grid_str
     return fig, {"height": top + plot + bottom, "top": top, "bottom": bottom}
+
+
+def _with_traces(fig: go.Figure, traces: Sequence[dict[str, Any]]) -> go.Figure:
+    """``fig`` (a figure without traces) with ``traces`` added at once, taken as they are."""
+    out = _figure(traces, fig.layout.to_plotly_json())
+    if "_grid_ref" in fig.__dict__:
+        out.__dict__["_grid_ref"] = fig.__dict__["_grid_ref"]
+        out.__dict__["_grid_str"] = fig.__dict__["_grid_str"]
+    return out
+
+
+def _axes_of(fig: go.Figure, units: list[str], unit: str) -> dict[str, str]:
+    """The axes a trace of ``unit``'s panel names (``{"xaxis": "x2", "yaxis": "y2"}``)."""
+    if len(units) == 1:
+        return {}
+    ref = fig._grid_ref[units.index(unit)][0][0]
+    return dict(ref.trace_kwargs)
 
 
 def _wrap(label: str, width: int = _WRAP_CHARS, lines: int | None = _WRAP_LINES) -> str:

@@ -35,6 +35,7 @@ from ._style import (
     _colors,
     _empty,
     _esc,
+    _figure,
     _layout,
     _wrap,
 )
@@ -73,7 +74,8 @@ def breakdown(
         return _empty(text)
     table = usage_by(df, by=[*keys, ucol], top=n, quantity=quantity)
     label_maps = {c: _labels(df, c, table[c].unique().tolist()) for c in keys}
-    fig = go.Figure()
+    traces: list[dict[str, Any]] = []
+    titles: list[dict[str, Any]] = []
     per_row = min(len(units), 3)
     n_rows = -(-len(units) // per_row)
     for k, unit in enumerate(units):
@@ -85,7 +87,6 @@ def breakdown(
             "x": [col / per_row + gap, (col + 1) / per_row - gap],
             "y": [1 - (row + 1) / n_rows + gap, 1 - row / n_rows - (0.07 if n_rows > 1 else 0)],
         }
-        trace_type = go.Treemap if kind == "treemap" else go.Sunburst
         # Values as people read them ("277 GB", not "277.263506"), formatted here:
         # plotly's d3 formats give either fixed decimals or raw floats, never both
         # sensible for 0.004 GB and 1,686,556 transactions.
@@ -98,36 +99,41 @@ def breakdown(
             f"{_wrap(label, _TREE_WRAP_CHARS, None)}<br>{_esc(amount)}"
             for label, amount in zip(nodes["labels"], amounts, strict=True)
         ]
-        fig.add_trace(
-            trace_type(
-                ids=nodes["ids"],
-                labels=nodes["labels"],
-                parents=nodes["parents"],
-                values=_num(nodes["values"]),
-                branchvalues="total",
-                domain=domain,
-                name=unit,
-                text=texts,
-                customdata=np.column_stack([amounts, parents]) if len(amounts) else None,
-                hovertemplate=(
-                    "<b>%{label}</b><br>%{customdata[0]}"
-                    "<br>%{percentRoot:.1%} of all, %{percentParent:.1%} of %{customdata[1]}"
-                    "<extra></extra>"
-                ),
-                texttemplate=("%{text}<br>%{percentRoot:.1%}" if kind == "treemap" else "%{text}"),
-                marker={"colors": nodes["colors"]},
-            )
-        )
+        trace: dict[str, Any] = {
+            "type": kind,
+            "ids": nodes["ids"],
+            "labels": nodes["labels"],
+            "parents": nodes["parents"],
+            "values": _num(nodes["values"]),
+            "branchvalues": "total",
+            "domain": domain,
+            "name": unit,
+            "text": texts,
+            "hovertemplate": (
+                "<b>%{label}</b><br>%{customdata[0]}"
+                "<br>%{percentRoot:.1%} of all, %{percentParent:.1%} of %{customdata[1]}"
+                "<extra></extra>"
+            ),
+            "texttemplate": ("%{text}<br>%{percentRoot:.1%}" if kind == "treemap" else "%{text}"),
+            "marker": {"colors": nodes["colors"]},
+        }
+        if len(amounts):
+            trace["customdata"] = np.column_stack([amounts, parents])
+        traces.append(trace)
         if len(units) > 1:
-            fig.add_annotation(
-                text=f"<b>in {_esc(unit)}</b>",
-                showarrow=False,
-                xref="paper",
-                yref="paper",
-                x=(domain["x"][0] + domain["x"][1]) / 2,
-                y=domain["y"][1],
-                yanchor="bottom",
+            titles.append(
+                {
+                    "text": f"<b>in {_esc(unit)}</b>",
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": (domain["x"][0] + domain["x"][1]) / 2,
+                    "y": domain["y"][1],
+                    "yanchor": "bottom",
+                }
             )
+    # Plain dicts, taken as they are (see _style._figure).
+    fig = _figure(traces, {"annotations": titles} if titles else None)
     _layout(fig, title=text, note=fresh_note(df), height=560 if n_rows == 1 else 420 * n_rows)
     # A label that would need a font under 10 px is left to the hover: unreadable
     # slivers of text helped nobody.

@@ -36,11 +36,13 @@ from ._style import (
     MISSING_LABEL,
     OTHER_COLOR,
     PALETTE,
+    _axes_of,
     _cell,
     _empty,
     _esc,
     _facets,
     _layout,
+    _with_traces,
     _wrap,
 )
 
@@ -83,6 +85,7 @@ def top_bar(
         note=note,
         below=_TICK_LINE_PX + _AXIS_TITLE_PX,
     )
+    traces: list[dict[str, Any]] = []
     for unit in units:
         part = parts[unit]
         q = _num(part[quantity])
@@ -90,28 +93,32 @@ def top_bar(
         share = q / total * 100 if total else np.zeros_like(q)
         names = [labels[v] for v in part[by]]
         ids = [MISSING_LABEL if _missing(v) else str(v) for v in part[by]]
-        fig.add_trace(
-            go.Bar(
-                x=q,
-                y=names,
-                orientation="h",
-                marker_color=[OTHER_COLOR if v == OTHER_LABEL else PALETTE[0] for v in part[by]],
-                customdata=np.column_stack([share, ids]) if len(q) else None,
-                text=[f"{s:.1f} %" for s in share],
-                textposition="auto",
-                name=unit,
-                showlegend=False,
-                hovertemplate=(
-                    f"<b>%{{y}}</b><br>%{{customdata[1]}}<br>%{{x:,}} {_esc(unit)}"
-                    "<br>%{customdata[0]:.2f} % of the total<extra></extra>"
-                ),
+        bar: dict[str, Any] = {
+            "type": "bar",
+            "x": q,
+            "y": names,
+            "orientation": "h",
+            "marker": {
+                "color": [OTHER_COLOR if v == OTHER_LABEL else PALETTE[0] for v in part[by]]
+            },
+            "text": [f"{s:.1f} %" for s in share],
+            "textposition": "auto",
+            "name": unit,
+            "showlegend": False,
+            "hovertemplate": (
+                f"<b>%{{y}}</b><br>%{{customdata[1]}}<br>%{{x:,}} {_esc(unit)}"
+                "<br>%{customdata[0]:.2f} % of the total<extra></extra>"
             ),
-            **_cell(units, unit),
-        )
+            **_axes_of(fig, units, unit),
+        }
+        if len(q):
+            bar["customdata"] = np.column_stack([share, ids])
+        traces.append(bar)
         fig.update_xaxes(title_text=f"{unit}", **_cell(units, unit))
         fig.update_yaxes(
             autorange="reversed", automargin=True, title_text=noun, **_cell(units, unit)
         )
+    fig = _with_traces(fig, traces)
     _layout(fig, title=text, note=note, **geometry)
     return fig
 
@@ -182,6 +189,7 @@ def period_over_period(
         below=lines * _TICK_LINE_PX + _AXIS_TITLE_PX,
         note=note,
     )
+    traces: list[dict[str, Any]] = []
     for k, (unit, part, names) in enumerate(parts):
         prev = _num(part["previous"])
         cur = _num(part["current"])
@@ -196,19 +204,20 @@ def period_over_period(
             + "<br>change %{customdata[0]:+,} (%{customdata[1]})<extra></extra>"
         )
         for name, y, color in ((prev_name, prev, "#9ECAE9"), (cur_name, cur, PALETTE[0])):
-            fig.add_trace(
-                go.Bar(
-                    x=names,
-                    y=y,
-                    name=name,
-                    marker_color=color,
-                    customdata=custom,
-                    legendgroup=name,
-                    showlegend=k == 0,
-                    hovertemplate=hover,
-                ),
-                **_cell(units, unit),
-            )
+            bar: dict[str, Any] = {
+                "type": "bar",
+                "x": names,
+                "y": y,
+                "name": name,
+                "marker": {"color": color},
+                "legendgroup": name,
+                "showlegend": k == 0,
+                "hovertemplate": hover,
+                **_axes_of(fig, units, unit),
+            }
+            if custom is not None:
+                bar["customdata"] = custom
+            traces.append(bar)
         fig.update_yaxes(title_text=unit, **_cell(units, unit))
         fig.update_xaxes(
             title_text=noun,
@@ -218,6 +227,7 @@ def period_over_period(
             tickangle=0,
             **_cell(units, unit),
         )
+    fig = _with_traces(fig, traces)
     _layout(fig, title=text, note=note, **geometry)
     fig.update_layout(barmode="group", bargap=0.25)
     return fig

@@ -35,13 +35,16 @@ from ._fresh import bar_marker, chart_freshness, patterns, with_note
 from ._fresh import note as fresh_note
 from ._style import (
     _DATE_TICKS_PX,
+    _axes_of,
     _cell,
     _colors,
     _empty,
     _esc,
     _facets,
+    _figure,
     _layout,
     _top_margin,
+    _with_traces,
 )
 
 
@@ -106,6 +109,7 @@ def usage_over_time(
     all_y = _num(table[quantity])
     # Bars of the period still running (dots) and of HERE's provisional days (hatched).
     all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype=object)
+    all_traces: list[dict[str, Any]] = []
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
         traces: list[Any] = []
@@ -146,13 +150,12 @@ def usage_over_time(
                     trace["stackgroup"] = f"u{units.index(unit)}"
             traces.append(trace)
         cell = _cell(units, unit)
-        fig.add_traces(
-            traces,
-            rows=[cell["row"]] * len(traces) if cell else None,
-            cols=[cell["col"]] * len(traces) if cell else None,
-        )
+        on = _axes_of(fig, units, unit)
+        all_traces += [{**trace, **on} for trace in traces]
         if len(units) > 1:
             fig.update_yaxes(title_text=f"{unit} per {per}", **cell)
+    # Plain dicts, added at once and taken as they are (see _style._figure).
+    fig = _with_traces(fig, all_traces)
     axes: dict[str, Any] = {}
     if len(units) == 1:
         # One panel: its axes go with the layout, in the same (one) update.
@@ -234,25 +237,28 @@ def heatmap(
         shade = np.log10(1.0 + np.clip(z, 0.0, None))
     top_value = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
     ticks = [v for v in (0, 1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9) if v <= top_value]
-    fig = go.Figure(
-        go.Heatmap(
-            z=shade,
-            customdata=z,
-            x=_dates(all_periods),
-            y=[labels[v] for v in order],
-            colorscale="Viridis",
-            colorbar={
-                "title": {"text": f"{unit} per {_FREQ_WORDS[used]}", "side": "right"},
-                "tickvals": [float(np.log10(1 + t)) for t in ticks],
-                "ticktext": [f"{t:,.0f}" for t in ticks],
-            },
-            hoverongaps=False,
-            hovertemplate=(
-                f"<b>%{{y}}</b><br>%{{x|%Y-%m-%d}}<br>%{{customdata:,}} {_esc(unit)}<extra></extra>"
-            ),
-            xgap=1,
-            ygap=1,
-        )
+    fig = _figure(
+        [
+            {
+                "type": "heatmap",
+                "z": shade,
+                "customdata": z,
+                "x": _dates(all_periods),
+                "y": [labels[v] for v in order],
+                "colorscale": _VIRIDIS,
+                "colorbar": {
+                    "title": {"text": f"{unit} per {_FREQ_WORDS[used]}", "side": "right"},
+                    "tickvals": [float(np.log10(1 + t)) for t in ticks],
+                    "ticktext": [f"{t:,.0f}" for t in ticks],
+                },
+                "hoverongaps": False,
+                "hovertemplate": (
+                    f"<b>%{{y}}</b><br>%{{x|%Y-%m-%d}}<br>%{{customdata:,}} {_esc(unit)}<extra></extra>"
+                ),
+                "xgap": 1,
+                "ygap": 1,
+            }
+        ]
     )
     ticks_x, partial = (
         (_month_ticks(all_periods), []) if used == "MS" else _week_ticks(df, all_periods, used)
@@ -275,6 +281,9 @@ def heatmap(
     return fig
 
 
+# The heatmap's colour scale as plotly spells "Viridis" out (the figure is not
+# validated again, which would do this on every chart).
+_VIRIDIS = [list(step) for step in go.Heatmap(colorscale="Viridis").colorscale]
 # At most this many ticks on a heatmap's time axis (one per week, or every k-th week).
 _MAX_WEEK_TICKS = 14
 # At most this many month ticks ("Oct 2026" is wider than "Oct 4"): every k-th month past it.

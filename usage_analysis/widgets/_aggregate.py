@@ -51,7 +51,7 @@ from ..charts._common import _fit_freq
 from ..defaults import CHART_MAX_CELLS, CHART_MAX_POINTS
 from ..errors import UsageAnalysisError
 from ..schema import UNIFIED_DTYPES
-from ._views import View, breakdown_path, draw
+from ._views import View, breakdown_path, compare_freq, draw
 from .headline import Headline, _plan_headline, _projection, unit_totals_from_codes
 
 __all__ = [
@@ -520,6 +520,7 @@ def _cells(
     quantity: str,
     freq: str | None,
     dated: bool = True,
+    late: tuple[int, int] | None = None,
 ) -> pd.DataFrame | None:
     """The selected rows summed per combination of ``keys``, unit (and ``freq`` period):
     one unified row per cell, summed in row order, what ``group_sum`` gives per cell.
@@ -535,6 +536,11 @@ def _cells(
       or the first day, whichever is later;
     - the units rank by row count as in the rows (a chart's panels, most rows
       first): rows of ``-0.0`` on a unit's first cell make up the difference.
+
+    ``late``: (period, day), both counted from the frame's first: that period's
+    rows from that day on go to cells of their own, standing on that day (the
+    previous period cut where the current one's data ends, as ``compare_periods``
+    compares "to date").
 
     ``None`` when that cannot be kept (see the module's conditions).
     """
@@ -562,6 +568,11 @@ def _cells(
         key = ids.astype(np.int64) * periods + lut[sel.day_index]
     else:
         key = ids
+    if late is not None:
+        assert lut is not None
+        bins *= 2
+        index = sel.day_index
+        key = key.astype(np.int64) * 2 + ((lut[index] == late[0]) & (index >= late[1]))
     clean = sel.values(quantity)[0]
     if bins <= MAX_BINS:
         sums, count, _ = period_sums(key, clean, None, bins)
@@ -573,6 +584,9 @@ def _cells(
         q = np.bincount(dense, weights=clean, minlength=len(uniques))[order]
         count = np.bincount(dense, minlength=len(uniques))[order]
         cells = np.asarray(uniques, dtype=np.int64)[order]
+    cell_keys, is_late = cells, None
+    if late is not None:
+        cells, is_late = np.divmod(cells, 2)
     combo = cells // periods
     unit = combos.codes[ucol][combo]
     if (unit < 0).any() and (unit >= 0).any():
@@ -586,6 +600,8 @@ def _cells(
         index = sel.day_index
         first_ns = (int(index.min()) + dec.first_day) * NS_PER_DAY
         start = np.maximum(start, first_ns) if freq is not None else start
+        if is_late is not None and late is not None:
+            start[is_late == 1] = (late[1] + dec.first_day) * NS_PER_DAY
         if freq != "D":
             extra = [int(np.argmin(index)), int(np.argmax(index))]
             providers = combos.provider[ids] if len(np.unique(combos.provider[combo])) > 1 else None
@@ -593,7 +609,7 @@ def _cells(
                 for p in np.unique(combos.provider[combo]):
                     at = np.flatnonzero(providers == p)
                     extra.append(int(at[np.argmax(index[at])]))
-    where = np.searchsorted(cells, key[extra]) if extra else np.zeros(0, dtype=np.int64)
+    where = np.searchsorted(cell_keys, key[extra]) if extra else np.zeros(0, dtype=np.int64)
     extra_start = (sel.day_index[extra].astype(np.int64) + dec.first_day) * NS_PER_DAY
     if freq is None and dated:
         # No periods: every cell stands on the first day, the -0.0 rows on theirs.
@@ -673,11 +689,35 @@ def fast_draw(sel: Selected, view: View) -> go.Figure | None:
         cells = _cells(sel, [by], quantity=q, freq=None)
     elif view.chart == "breakdown":
         cells = _cells(sel, list(breakdown_path(by)), quantity=q, freq=None)
+    elif view.chart == "compare":
+        cells = _compare_cells(sel, by, quantity=q, freq=compare_freq(view.freq))
     else:
         return None
     if cells is None:
         return None
     return draw(cells, view)
+
+
+def _compare_cells(sel: Selected, by: str, *, quantity: str, freq: str) -> pd.DataFrame | None:
+    """Cells for ``charts.period_over_period`` (this period against the last, newest
+    data's period): per group, unit and period, the previous period cut in two where
+    the current one's data ends when the chart compares to date."""
+    dec = sel.dec
+    if not dec.whole_days or not sel.n:
+        return None
+    last = sel.day_range()[1]  # UTC day number
+    current, after = (int(b) for b in _bucket_numbers(np.array([last, last + 1]), freq))
+    # The chart compares to date when the data ends before the current period does
+    # (period_over_period's to_date=None); compare_periods then keeps the previous
+    # period's rows up to as many days in as the current one has.
+    if after != current:
+        return _cells(sel, [by], quantity=quantity, freq=freq)
+    starts = _bucket_starts(np.array([current - 1, current]), freq).asi8 // NS_PER_DAY
+    cut = int(starts[0]) + (last + 1 - int(starts[1]))
+    first = dec.periods(freq)[2]
+    return _cells(
+        sel, [by], quantity=quantity, freq=freq, late=(current - 1 - first, cut - dec.first_day)
+    )
 
 
 def fast_usage_over_time(

@@ -8,6 +8,7 @@ traceback) in an ``Output`` area inside the widget, where the user sees it.
 
 from __future__ import annotations
 
+import copy
 import functools
 import html
 import threading
@@ -20,13 +21,14 @@ from typing import Any, TypeVar
 import anywidget
 import ipywidgets as widgets
 import numpy as np
+import plotly.graph_objects as go
 import traitlets
 
 from .._secrets import redact
 from ..charts import format_quantity
 from ..errors import UsageAnalysisError
 
-__all__ = ["ChartResizer", "Messages", "fmt_number", "styled"]
+__all__ = ["ChartResizer", "ChartWidget", "Messages", "fmt_number", "styled"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -153,6 +155,53 @@ export default {
     def __init__(self) -> None:
         super().__init__()
         self.add_class("ua-chart-resizer")
+
+
+class ChartWidget(go.FigureWidget):
+    """A plotly ``FigureWidget`` whose comm opens with its whole figure.
+
+    A plain FigureWidget opens its comm empty, then sends its figure in later
+    messages; a page view created in between (a chart put in place of another, a
+    user clicking while the page is still drawing) could start from the empty state
+    and show an empty chart, or keep the old one. Here nothing is sent until the
+    figure, its layout defaults (:func:`responsive`), its CSS class and the synced
+    state a view starts from are all set: the comm then opens with all of it.
+    """
+
+    def __init__(self, figure: go.Figure | None = None, *, css_class: str = "ua-chart") -> None:
+        self._whole = False
+        # The figure's traces and layout as they are: a chart's figure is built from
+        # known keys (usage_analysis.charts._style._figure); checking every key and
+        # array again was most of a redraw.
+        super().__init__(figure, _validate=False)
+        responsive(self)
+        self.add_class(css_class)
+        # The synced state a new view starts from (plotly copies it only in
+        # _repr_mimebundle_, never called for a widget inside a container).
+        self._widget_layout = copy_props(self._layout_obj._props)
+        self._widget_data = copy_props(self._data)
+        self._whole = True
+        self.open()
+
+    def open(self) -> None:
+        if getattr(self, "_whole", True):
+            super().open()
+
+
+def copy_props(value: Any) -> Any:
+    """``copy.deepcopy`` of a figure's properties, sharing its read-only arrays.
+
+    Plotly stores every data array as a read-only numpy copy; deep-copying those
+    (element by element for the date strings) was a tenth of a redraw. Nothing
+    can change a read-only array in place, so sharing one is as good as a copy.
+    """
+    if isinstance(value, dict):
+        return {k: copy_props(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_props(v) for v in value]
+    if isinstance(value, np.ndarray) and not value.flags.writeable:
+        return value
+    return copy.deepcopy(value)
 
 
 def responsive(figure: Any) -> Any:

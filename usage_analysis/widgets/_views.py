@@ -56,7 +56,7 @@ def draw(df: pd.DataFrame, view: View) -> go.Figure:
         path = breakdown_path(view.by)
         return charts.breakdown(df, path=path, top=max(view.top, 30), quantity=q)
     if view.chart == "compare":
-        freq = view.freq if view.freq != "D" else "MS"
+        freq = compare_freq(view.freq)
         return charts.period_over_period(df, by=view.by, freq=freq, top=view.top, quantity=q)
     if view.chart == "plan":
         if view.plan is None:
@@ -68,6 +68,12 @@ def draw(df: pd.DataFrame, view: View) -> go.Figure:
         prows = df if particle.all() else df.loc[particle]
         return charts.cumulative_vs_allowance(prows, plan=view.plan)
     raise InvalidParameter("chart", f"expected one of {', '.join(CHART_KINDS)}, got {view.chart!r}")
+
+
+def compare_freq(freq: str) -> str:
+    """The period the comparison chart compares: a day against the day before says
+    little, so days compare months."""
+    return freq if freq != "D" else "MS"
 
 
 def breakdown_path(by: str) -> tuple[str, str]:

@@ -12,7 +12,6 @@ redraws against the targets (200 ms on 1,000,000 rows, 500 ms on 5,000,000).
 from __future__ import annotations
 
 import base64
-import copy
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
@@ -40,7 +39,7 @@ from ._aggregate import (
     fast_headline,
     fast_top_consumers,
 )
-from ._common import ChartResizer, Messages, esc, responsive, styled
+from ._common import ChartResizer, ChartWidget, Messages, esc, styled
 from ._filter import NARROWING_COLUMNS, FrameFilter, Selection, filter_columns
 from ._source import ArchiveSource, DeviceViews
 from ._views import CHART_KINDS, View, draw, top_table_html
@@ -308,7 +307,7 @@ class UsageExplorer(widgets.VBox):
         self.headline_html = styled(widgets.HTML(), "ua-headline")
         # The chart fills the explorer's width, also when the explorer is put into a
         # box already on the page (see ChartResizer) and when the window is resized.
-        self.figure = self._new_figure_widget()
+        self.figure = ChartWidget()
         self.resizer = ChartResizer()
         self.top_table = styled(widgets.HTML(), "ua-top-table")
         self.csv_button = styled(
@@ -574,22 +573,10 @@ class UsageExplorer(widgets.VBox):
         # (plotly's widget does not queue them). A new view always starts from the
         # whole figure, and no key of an earlier chart can linger on the page either.
         old = self.figure
-        fw = self._new_figure_widget(fig)
+        fw = ChartWidget(fig)
         self.figure = fw
         self.children = [fw if child is old else child for child in self.children]
         old.close()
-
-    @staticmethod
-    def _new_figure_widget(fig: go.Figure | None = None) -> Any:
-        fw = responsive(go.FigureWidget(fig))
-        fw.add_class("ua-chart")
-        # A FigureWidget inside a container is never displayed by its own
-        # _repr_mimebundle_, the only place plotly copies the figure into the synced
-        # state a new view starts from: without this a page shows an empty chart.
-        # Plotly does the same there.
-        fw._widget_layout = _copy_props(fw._layout_obj._props)
-        fw._widget_data = _copy_props(fw._data)
-        return fw
 
     # --- opened on a daily cube: what names devices comes from the archive (_source)
 
@@ -782,22 +769,6 @@ class UsageExplorer(widgets.VBox):
         self.blocks.disabled = self.plan.value != "basic"
         if self.plan.value == "custom" and self._custom_plan is None:
             self.messages.info("no custom plan was given: pass plan=ParticlePlan.custom(...)")
-
-
-def _copy_props(value: Any) -> Any:
-    """``copy.deepcopy`` of a figure's properties, sharing its read-only arrays.
-
-    Plotly stores every data array as a read-only numpy copy; deep-copying those
-    (element by element for the date strings) was a tenth of a redraw. Nothing
-    can change a read-only array in place, so sharing one is as good as a copy.
-    """
-    if isinstance(value, dict):
-        return {k: _copy_props(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_props(v) for v in value]
-    if isinstance(value, np.ndarray) and not value.flags.writeable:
-        return value
-    return copy.deepcopy(value)
 
 
 def default_by(df: pd.DataFrame) -> str:
