@@ -113,3 +113,57 @@ def test_a_closed_explorer_holds_no_more_than_its_frame(tmp_path: Path) -> None:
     )
     assert got["after"][0] <= 100 * MB
     assert got["after"][0] < got["held"][0]  # closing gave something back
+
+
+@pytest.mark.slow
+def test_history_holds_no_more_than_its_frame_plus_100_mb(tmp_path: Path) -> None:
+    """Arrow's pool kept the record batches history() read (1.4 GB beside a 670 MB
+    frame of 12M rows): after the call only the frame stays, plus at most 100 MB."""
+    import numpy as np
+    import pandas as pd
+
+    from usage_analysis import archive
+
+    devices, days = 20_000, 100  # 2M rows: the pool kept ~230 MB of batches for them
+    n = devices * days
+    start = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(
+        np.tile(np.arange(days), devices), unit="D"
+    )
+
+    def cat(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype="str"))
+
+    ids = [f"{i:024x}" for i in range(devices)]
+    df = pd.DataFrame(
+        {
+            "provider": cat(np.zeros(n, np.int8), ["particle"]),
+            "account_id": cat(np.zeros(n, np.int8), ["acme"]),
+            "product": cat(np.repeat(np.arange(devices) % 20, days), [f"p{i}" for i in range(20)]),
+            "resource_id": cat(np.repeat(np.arange(devices), days), ids),
+            "meter_id": cat(np.zeros(n, np.int8), ["data_operations"]),
+            "period_start": start,
+            "period_end": start + pd.Timedelta(days=1),
+            "quantity": np.arange(n, dtype=np.float64),
+            "unit": cat(np.zeros(n, np.int8), ["data operations"]),
+        }
+    )
+    root = tmp_path / "archive"
+    archive.archive_frame(df, grain="devices", report_id="big", archive=root)
+    del df
+    got = run_fresh(
+        f"""
+        import gc, json, psutil
+        from usage_analysis import archive
+        proc = psutil.Process()
+        archive.history(archive={str(root)!r}, end="2026-01-02")  # warm up
+        gc.collect()
+        base = proc.memory_info().rss
+        df = archive.history(archive={str(root)!r})
+        gc.collect()
+        held = proc.memory_info().rss - base
+        frame = float(df.memory_usage(deep=True).sum())
+        print(json.dumps({{"held": [held], "frames": [frame], "rows": [len(df)]}}))
+        """
+    )
+    assert got["rows"][0] == n
+    assert got["held"][0] <= got["frames"][0] + 100 * MB

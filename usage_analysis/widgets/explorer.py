@@ -41,6 +41,7 @@ from ._aggregate import (
 )
 from ._common import ChartResizer, ChartWidget, Messages, esc, styled
 from ._filter import NARROWING_COLUMNS, FrameFilter, Selection, filter_columns
+from ._source import ArchiveSource, DeviceViews
 from ._views import CHART_KINDS, View, draw, top_table_html
 from .headline import Headline, compute_headline, headline_html
 
@@ -122,6 +123,7 @@ class UsageExplorer(widgets.VBox):
         fast: bool = True,
         rules: Any = None,
         events: Event | str | Sequence[Event | str] | None = None,
+        devices: DeviceViews | None = None,
     ) -> None:
         validate_unified(df)
         planned = coerce_events(events)  # refused here, before any widget is built
@@ -151,6 +153,10 @@ class UsageExplorer(widgets.VBox):
         self._quiet = False
         self._results: dict[tuple[Any, ...], Any] = {}
         self._all_options = {c: self.filter.options(c) for c in self.columns}
+        # Opened on a daily cube (from_archive): device-level answers come from the archive.
+        self.devices = devices
+        if devices is not None:
+            self._all_options["resource_id"] = devices.options()
         # The options offered now: narrowed to the chosen providers and accounts.
         self._options = dict(self._all_options)
         self._narrowed_by: tuple[frozenset[Any], ...] = ()
@@ -379,7 +385,7 @@ class UsageExplorer(widgets.VBox):
         t0 = time.perf_counter()
         self._narrow()
         try:
-            mask = self.filter.mask(self.selection)
+            mask = self.filter.mask(self._frame_selection())
         except InvalidParameter as exc:
             if exc.parameter not in ("start", "end"):
                 raise
@@ -401,7 +407,8 @@ class UsageExplorer(widgets.VBox):
             self.headline = self._cached(
                 ("headline", picked, view.quantity, view.plan),
                 lambda: (
-                    (
+                    self._device_headline(view)
+                    or (
                         self.fast
                         and fast_headline(
                             sel, quantity=view.quantity, plan=view.plan, events=self.events
@@ -571,7 +578,53 @@ class UsageExplorer(widgets.VBox):
         self.children = [fw if child is old else child for child in self.children]
         old.close()
 
+    # --- opened on a daily cube: what names devices comes from the archive (_source)
+
+    @classmethod
+    def from_archive(
+        cls,
+        *,
+        grain: str | dict[str, str] | None = None,
+        archive: str | Path | None = None,
+        storage_options: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> UsageExplorer:
+        """An explorer on the archive: its daily cube, summed in DuckDB, and device-level
+        views (top consumers, a device filter, grouping by device) selected from the
+        archive on demand - a year of a large fleet without its device rows in memory."""
+        source = ArchiveSource(grain=grain, archive=archive, storage_options=storage_options)
+        return cls(source.cube(), devices=DeviceViews(source), **options)
+
+    def _frame_selection(self) -> Selection:
+        """What the frame itself filters: a daily cube names no devices (``devices`` does)."""
+        sel = self.selection
+        if self.devices is None or not sel.values.get("resource_id"):
+            return sel
+        values = {c: v for c, v in sel.values.items() if c != "resource_id"}
+        return Selection(values=values, start=sel.start, end=sel.end)
+
+    def _device_rows(self, view: View) -> pd.DataFrame | None:
+        """The device rows a view needs (a device filter, grouping by device, a breakdown
+        down to devices), or None: totals where the chart shows no time axis."""
+        sel = self.selection
+        if self.devices is None:
+            return None
+        if view.chart == "breakdown" or (view.chart == "top" and view.by == "resource_id"):
+            return self.devices.totals(sel)
+        if sel.values.get("resource_id") or view.by == "resource_id":
+            return self.devices.selected_rows(sel, top=view.top, quantity=view.quantity)
+        return None
+
+    def _device_headline(self, view: View) -> Headline | None:
+        if self.devices is None or not self.selection.values.get("resource_id"):
+            return None
+        rows = self.devices.selected_rows(self.selection, top=view.top, quantity=view.quantity)
+        return compute_headline(rows, quantity=view.quantity, plan=view.plan, events=self.events)
+
     def _top_table(self, sel: Selected, quantity: str) -> str:
+        if self.devices is not None:
+            totals = self.devices.totals(self.selection)
+            return top_table_html(totals, by="resource_id", quantity=quantity, n=EXPLORER_TOP_ROWS)
         sums = fast_top_consumers(sel, quantity=quantity) if self.fast else None
         if sums is None:
             return top_table_html(
@@ -598,6 +651,9 @@ class UsageExplorer(widgets.VBox):
         )
 
     def _draw(self, sel: Selected, view: View) -> go.Figure:
+        rows = self._device_rows(view)
+        if rows is not None:
+            return draw(rows, view)
         # The allocated team is not among the columns _aggregate sums: drawn from the rows.
         if self.fast and view.by != "team":
             fig = fast_draw(sel, view)
@@ -608,7 +664,7 @@ class UsageExplorer(widgets.VBox):
     def _selection_key(self) -> tuple[Any, ...]:
         """The selection as a hashable key; the same for every selection of all rows."""
         sel = self.selection
-        if self.filter.mask(sel) is None:
+        if self.filter.mask(self._frame_selection()) is None and not sel.values.get("resource_id"):
             return ("all",)
         values = tuple(sorted((c, v) for c, v in sel.values.items() if v))
         return (values, sel.start, sel.end)
@@ -635,6 +691,11 @@ class UsageExplorer(widgets.VBox):
         self._narrowed_by = key
         for col in self.columns:
             if col == "provider":
+                continue
+            if col == "resource_id" and self.devices is not None:
+                self._options[col] = self.devices.options(selection)
+                offered = {v for _, v in self._options[col]}
+                self._set_options(col, [v for v in self.selects[col].value if v in offered])
                 continue
             within = self.filter.narrowing_mask(selection, exclude=(col,))
             self._options[col] = (
