@@ -167,6 +167,85 @@ def _set_template(fig: go.Figure) -> None:
 _TEMPLATE_JSON = TEMPLATE.to_plotly_json()
 
 
+def _merge(into: dict[str, Any], more: Mapping[str, Any]) -> dict[str, Any]:
+    """``into`` updated by ``more`` as plotly's ``update`` does (nested dicts merged)."""
+    for key, value in more.items():
+        if isinstance(value, Mapping) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        elif isinstance(value, Mapping):
+            into[key] = _merge({}, value)
+        else:
+            into[key] = value
+    return into
+
+
+class _Draft:
+    """A figure being drawn, as plain dicts: traces, layout and panel axes are set
+    here and the figure is made once at the end (:meth:`figure`), taken as it is;
+    each ``update_*`` call of a plotly figure parsed its keys again."""
+
+    def __init__(self, fig: go.Figure, units: Sequence[str]) -> None:
+        self.layout: dict[str, Any] = fig.layout.to_plotly_json()
+        self.grid = fig.__dict__.get("_grid_ref")
+        self.grid_str = fig.__dict__.get("_grid_str")
+        self.units = list(units)
+        self.traces: list[dict[str, Any]] = []
+
+    def axis(self, axis: str, unit: str | None = None) -> list[str]:
+        """The layout keys of the ``axis`` ("x" or "y") of ``unit``'s panel (all when None)."""
+        if self.grid is None:
+            return [f"{axis}axis"]
+        at = 0 if axis == "x" else 1
+        rows = range(len(self.units)) if unit is None else [self.units.index(unit)]
+        return [self.grid[r][0][0].layout_keys[at] for r in rows]
+
+    def update_axes(self, axis: str, values: Mapping[str, Any], unit: str | None = None) -> None:
+        for key in self.axis(axis, unit):
+            self.layout[key] = _merge(self.layout.get(key, {}), values)
+
+    def add(self, trace: dict[str, Any], unit: str) -> None:
+        """Add a trace to ``unit``'s panel."""
+        if self.grid is not None:
+            trace = {**trace, **self.grid[self.units.index(unit)][0][0].trace_kwargs}
+        self.traces.append(trace)
+
+    def figure(self, *, title: str, **options: Any) -> go.Figure:
+        """The figure, with the shared layout (:func:`_layout`'s) and ``options``."""
+        more = options.pop("more", {})
+        # The template replaces plotly's default one (as _set_template does).
+        self.layout["template"] = _TEMPLATE_JSON
+        _merge(self.layout, _layout_keys(title=title, **options))
+        _merge(self.layout, more)
+        fig = _figure(self.traces, self.layout)
+        if self.grid is not None:
+            fig.__dict__["_grid_ref"] = self.grid
+            fig.__dict__["_grid_str"] = self.grid_str
+        return fig
+
+
+def _layout_keys(
+    *,
+    title: str,
+    note: str | None = None,
+    height: int = 460,
+    top: int | None = None,
+    bottom: int = 50,
+    **more: Any,
+) -> dict[str, Any]:
+    """The shared layout's keys (see :func:`_layout`)."""
+    return {
+        "title": _title(title, note),
+        "height": height,
+        # No width: the figure fills its container (a notebook cell, the explorer).
+        "autosize": True,
+        "margin": {"l": 70, "r": 20, "t": _top_margin(note) if top is None else top, "b": bottom},
+        "legend": {"title": {"text": ""}, "traceorder": "normal", **more.pop("legend", {})},
+        "hoverlabel": {"namelength": -1},
+        "separators": ".,",
+        **more,
+    }
+
+
 def _layout(
     fig: go.Figure,
     *,

@@ -38,6 +38,7 @@ from ._style import (
     PALETTE,
     _axes_of,
     _cell,
+    _Draft,
     _empty,
     _esc,
     _facets,
@@ -85,7 +86,7 @@ def top_bar(
         note=note,
         below=_TICK_LINE_PX + _AXIS_TITLE_PX,
     )
-    traces: list[dict[str, Any]] = []
+    draft = _Draft(fig, units)
     for unit in units:
         part = parts[unit]
         q = _num(part[quantity])
@@ -109,18 +110,15 @@ def top_bar(
                 f"<b>%{{y}}</b><br>%{{customdata[1]}}<br>%{{x:,}} {_esc(unit)}"
                 "<br>%{customdata[0]:.2f} % of the total<extra></extra>"
             ),
-            **_axes_of(fig, units, unit),
         }
         if len(q):
             bar["customdata"] = np.column_stack([share, ids])
-        traces.append(bar)
-        fig.update_xaxes(title_text=f"{unit}", **_cell(units, unit))
-        fig.update_yaxes(
-            autorange="reversed", automargin=True, title_text=noun, **_cell(units, unit)
+        draft.add(bar, unit)
+        draft.update_axes("x", {"title": {"text": f"{unit}"}}, unit)
+        draft.update_axes(
+            "y", {"autorange": "reversed", "automargin": True, "title": {"text": noun}}, unit
         )
-    fig = _with_traces(fig, traces)
-    _layout(fig, title=text, note=note, **geometry)
-    return fig
+    return draft.figure(title=text, note=note, **geometry)
 
 
 def period_over_period(

@@ -35,16 +35,15 @@ from ._fresh import bar_marker, chart_freshness, patterns, with_note
 from ._fresh import note as fresh_note
 from ._style import (
     _DATE_TICKS_PX,
-    _axes_of,
     _cell,
     _colors,
+    _Draft,
     _empty,
     _esc,
     _facets,
     _figure,
     _layout,
     _top_margin,
-    _with_traces,
 )
 
 
@@ -109,10 +108,9 @@ def usage_over_time(
     all_y = _num(table[quantity])
     # Bars of the period still running (dots) and of HERE's provisional days (hatched).
     all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype=object)
-    all_traces: list[dict[str, Any]] = []
+    draft = _Draft(fig, units)
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
-        traces: list[Any] = []
         for value, rows in part.groupby(by, observed=True, sort=False, dropna=False):
             label = labels[value]
             at = table.index.get_indexer(rows.index)
@@ -148,21 +146,14 @@ def usage_over_time(
                 }
                 if kind == "area":
                     trace["stackgroup"] = f"u{units.index(unit)}"
-            traces.append(trace)
-        cell = _cell(units, unit)
-        on = _axes_of(fig, units, unit)
-        all_traces += [{**trace, **on} for trace in traces]
+            draft.add(trace, unit)
         if len(units) > 1:
-            fig.update_yaxes(title_text=f"{unit} per {per}", **cell)
-    # Plain dicts, added at once and taken as they are (see _style._figure).
-    fig = _with_traces(fig, all_traces)
+            draft.update_axes("y", {"title": {"text": f"{unit} per {per}"}}, unit)
     axes: dict[str, Any] = {}
     if len(units) == 1:
-        # One panel: its axes go with the layout, in the same (one) update.
         axes["yaxis"] = {"title": {"text": f"{units[0]} per {per}"}}
         axes["xaxis"] = {"type": "date", "title": {"text": _PERIOD_AXIS[used]}}
-    _layout(
-        fig,
+    fig = draft.figure(
         title=text,
         note=note,
         **geometry,
@@ -171,6 +162,7 @@ def usage_over_time(
         hovermode="closest",
         **axes,
     )
+    # (Set on the figure's dicts before it is made; the same keys plotly's updates set.)
     if len(units) > 1:
         fig.update_xaxes(type="date")
         # The shared time axis is titled once, under the bottom panel, where its ticks are.
