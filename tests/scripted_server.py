@@ -89,7 +89,7 @@ def scripted_server(host: str = "127.0.0.1") -> Iterator[Scripted]:
 
     server = ThreadingHTTPServer(("127.0.0.1", state.port), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield state

@@ -187,6 +187,11 @@ class ChartWidget(go.FigureWidget):
         if getattr(self, "_whole", True):
             super().open()
 
+    # A widget is itself, not its figure: plotly compares figures by their JSON, and
+    # ipywidgets compares the explorer's old and new children on every chart swap.
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
 
 def copy_props(value: Any) -> Any:
     """``copy.deepcopy`` of a figure's properties, sharing its read-only arrays.
