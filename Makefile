@@ -7,24 +7,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8765
 
-.PHONY: demo test check bench dashboard lint typecheck imports pytest pytest-quick setup browser clean focus-env bytecode
+.PHONY: demo test check bench dashboard lint typecheck imports pytest pytest-quick setup browser clean focus-env
 
 setup: $(STAMP)
 
+# Python keeps the bytecode it compiles, whatever PYTHONDONTWRITEBYTECODE says (this
+# machine sets it): otherwise every process, each kernel, server and subprocess of
+# the tests included, compiled every module it imported again (the FOCUS validator
+# alone spent 30 s of its run compiling). The .pyc files are a cache in __pycache__.
+export PYTHONDONTWRITEBYTECODE :=
+
 # The venv is (re)built when missing or when pyproject.toml changes. uv is used
-# only to install fast; it comes from PyPI like everything else. Bytecode is compiled
-# at install: with PYTHONDONTWRITEBYTECODE set (this machine sets it) every process
-# would otherwise compile each module it imports again, every kernel and server of
-# the tests included.
+# only to install fast; it comes from PyPI like everything else.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip uv
-	$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[test]'
+	$(BIN)/uv pip install -q --python $(BIN)/python -e '.[test]'
 	touch $(STAMP)
-
-# The project's own modules, compiled before a test run (the same reason).
-bytecode: setup
-	@$(BIN)/python -m compileall -q -j 0 usage_analysis tests bench
 
 # Debian's Chromium for the browser tests (Playwright must not download its own).
 browser:
@@ -48,11 +47,6 @@ typecheck: setup
 imports: setup
 	$(BIN)/lint-imports --no-cache
 
-# Test runs keep pytest's rewritten test modules (and any module compiled late) as
-# .pyc files even where PYTHONDONTWRITEBYTECODE is set: collecting the tests again
-# then takes 5 s of CPU per worker instead of 12.
-pytest pytest-quick: export PYTHONDONTWRITEBYTECODE :=
-
 # Two xdist workers (the machine has two cores). --dist loadgroup keeps the tests that
 # share the JupyterLab, the Voila or the executed notebooks on one worker per server
 # (xdist groups lab, voila, notebooks, set in tests/conftest.py): each starts once per run.
@@ -60,12 +54,12 @@ pytest pytest-quick: export PYTHONDONTWRITEBYTECODE :=
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
-pytest: setup browser focus-env bytecode
+pytest: setup browser focus-env
 	$(PYTEST) $(PYTEST_ARGS)
 
 # The inner loop's tests: every one that needs no browser, no notebook run, no long wait.
 QUICK := not browser and not notebook and not slow
-pytest-quick: setup bytecode
+pytest-quick: setup
 	$(PYTEST) -m "$(QUICK)" $(PYTEST_ARGS)
 
 # Lint, types and layers run beside the tests (they need nothing the tests need); each

@@ -82,6 +82,9 @@ MAX_OPTIONS = 300
 # Results (headline, figure, table) kept for recent selections and views: a few
 # figures of at most CHART_MAX_POINTS points each, small next to the frame.
 RESULT_CACHE_SIZE = 24
+# How long a chart replaced by a new drawing stays open (off the page) before it is
+# closed: longer than a busy page takes to set up a widget it was just sent.
+RETIRED_CHART_SECONDS = 30.0
 # Buttons as wide as their text: JupyterLab's fixed default width cut "Save chart (HT…".
 _FIT = widgets.Layout(width="auto", min_width="max-content")
 # A download link embeds the file (data: URL) only up to this size.
@@ -308,6 +311,9 @@ class UsageExplorer(widgets.VBox):
         # The chart fills the explorer's width, also when the explorer is put into a
         # box already on the page (see ChartResizer) and when the window is resized.
         self.figure = ChartWidget()
+        # Charts replaced by a later drawing, with the time they were (see _show).
+        self._retired: list[tuple[float, Any]] = []
+        self._clock: Callable[[], float] = time.monotonic
         self.resizer = ChartResizer()
         self.top_table = styled(widgets.HTML(), "ua-top-table")
         self.csv_button = styled(
@@ -528,6 +534,9 @@ class UsageExplorer(widgets.VBox):
         held = ("df", "filter", "_decoded", "_filtered", "_mask", "_results", "headline")
         if any(name in self.__dict__ for name in held):
             self.figure.close()
+            for _, chart in self._retired:
+                chart.close()
+            self._retired.clear()
             for name in held:
                 self.__dict__.pop(name, None)
             release_memory()
@@ -572,11 +581,18 @@ class UsageExplorer(widgets.VBox):
         # shows) applied them to the plot being built and then showed the old figure
         # (plotly's widget does not queue them). A new view always starts from the
         # whole figure, and no key of an earlier chart can linger on the page either.
+        #
+        # The old widget is closed only once it has been off the page for a while: a
+        # page still setting up its model (redraws in quick succession) had that set-up
+        # aborted by the close, and said so as an error in the browser.
         old = self.figure
         fw = ChartWidget(fig)
         self.figure = fw
         self.children = [fw if child is old else child for child in self.children]
-        old.close()
+        now = self._clock()
+        self._retired.append((now, old))
+        while self._retired and now - self._retired[0][0] >= RETIRED_CHART_SECONDS:
+            self._retired.pop(0)[1].close()
 
     # --- opened on a daily cube: what names devices comes from the archive (_source)
 
