@@ -196,6 +196,7 @@ def test_even_split_ties_go_to_the_first_team() -> None:
     assert costs == [99.67, 99.67, 99.66]
 
 
+@pytest.mark.slow
 def test_team_with_no_usage_is_listed_with_zero() -> None:
     df = _particle({"A": [500], "Idle": [0]})
     rules = {
@@ -216,6 +217,7 @@ def test_team_with_no_usage_is_listed_with_zero() -> None:
     assert a.table.set_index("team").loc["later", "cost"] == 0.0
 
 
+@pytest.mark.slow
 def test_unallocated_tail_holds_what_no_rule_matches() -> None:
     df = _particle({"A": [100], "B": [50], "C": [25]})
     a = allocate(df, {"team": [{"name": "a", "match": {"product": "A"}}]}, prices=BOOK)
@@ -315,6 +317,7 @@ def test_split_cents_uses_largest_remainder() -> None:
     assert cents.tolist() == [34, 33, 33, 50, 25]
 
 
+@pytest.mark.slow
 def test_team_frame_keeps_owned_rows_and_its_share_of_shared_rows(
     three: pd.DataFrame, rules_file: Any
 ) -> None:
@@ -393,6 +396,7 @@ def test_allocated_plus_unallocated_is_the_bill_to_the_cent(
 UNALLOCATED = "unallocated"
 
 
+@pytest.mark.slow
 def test_focus_tags_carry_tags_project_and_the_allocated_team(
     three: pd.DataFrame, rules_file: Any
 ) -> None:

@@ -77,6 +77,7 @@ def _args(files: dict[str, Path]) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_csv_from_three_reports_has_the_hand_computed_team_costs(
     files: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -49,6 +49,7 @@ def test_explorer_filters_and_groups_by_team(usage: pd.DataFrame, tmp_path: Path
     assert _plotted(ex) == pytest.approx(particle.loc[in_range & chosen, "quantity"].sum())
 
 
+@pytest.mark.slow
 def test_explorer_without_rules_offers_no_team(usage: pd.DataFrame, tmp_path: Path) -> None:
     ex = UsageExplorer(usage, export_dir=tmp_path)
     assert "team" not in ex.selects

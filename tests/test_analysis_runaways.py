@@ -92,6 +92,7 @@ def test_the_world_plants_here_and_informatica_runaways() -> None:
     assert (per_pair.nunique() == 1).all().all()
 
 
+@pytest.mark.slow
 def test_runaway_here_apps_are_exactly_the_anomalies_of_a_three_month_report() -> None:
     world = make_world(SEED)
     body = here_csv(here_usage(world, START, END, detail_level="day"))
@@ -127,6 +128,7 @@ def test_the_runaway_days_multiply_the_meters_ipus() -> None:
         assert on.median() > 5 * off.median()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("name", "provider"),
     [

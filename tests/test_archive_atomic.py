@@ -201,6 +201,7 @@ def usage(first: str, last: str, quantity: float) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_a_commit_racing_another_starts_again_from_the_new_version(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

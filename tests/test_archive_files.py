@@ -34,6 +34,7 @@ def _log_actions(root: Path) -> list[dict[str, object]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("account", ODD_ACCOUNTS)
 def test_any_account_id_is_written_replaced_and_read_back_exactly(
     tmp_path: Path, account: str | None
@@ -280,6 +281,7 @@ def test_a_report_of_40000_devices_replaces_without_listing_them(tmp_path: Path)
     assert kept["quantity"].sum() == sum(range(40_001))
 
 
+@pytest.mark.slow
 def test_a_long_predicate_is_evaluated_on_a_big_stack_with_the_same_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -240,6 +240,7 @@ def test_informatica_four_exports_of_one_month_count_the_ipus_once(tmp_path: Pat
     assert len(jobs) == 3 and set(jobs["grain"]) == {"JOB_LEVEL"}
 
 
+@pytest.mark.slow
 def test_one_zip_of_several_exports_keeps_each_members_grain(tmp_path: Path) -> None:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:

@@ -56,6 +56,7 @@ def test_importing_the_same_download_twice_changes_nothing(tmp_path: Path) -> No
     assert set(archive.history(archive=root)["account_id"]) == {"acme"}
 
 
+@pytest.mark.slow
 def test_a_longer_later_download_replaces_the_shorter_one(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     early = first_lines(PARTICLE, tmp_path / "early.csv", 301)

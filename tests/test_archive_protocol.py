@@ -111,6 +111,7 @@ def _append_far_future_row(root: Path) -> None:
     write_deltalake(table, pa.table(row, schema=schema), mode="append")
 
 
+@pytest.mark.slow
 def test_a_period_ending_in_9999_neither_hangs_nor_wraps(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     archive.archive_frame(usage("2026-01-01", "2026-03-31"), archive=root)
@@ -129,6 +130,7 @@ def test_a_period_ending_in_9999_neither_hangs_nor_wraps(tmp_path: Path) -> None
     assert time.monotonic() - began < 60
 
 
+@pytest.mark.slow
 def test_a_summarized_row_reaching_9999_is_weighed_by_the_grain_rule_without_looping(
     tmp_path: Path,
 ) -> None:
@@ -171,6 +173,7 @@ def test_as_of_is_delta_time_travel_and_a_vacuumed_version_says_so(tmp_path: Pat
     assert archive.history(archive=root)["quantity"].sum() == 60.0
 
 
+@pytest.mark.slow
 def test_a_raw_duckdb_or_arrow_error_never_reaches_the_caller(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     archive.archive_frame(usage("2026-01-01", "2026-01-02"), archive=root)

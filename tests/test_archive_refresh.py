@@ -76,6 +76,7 @@ def test_refresh_asks_only_for_the_days_after_the_last_archived_one(
     assert not back.duplicated(["resource_id", "period_start"]).any()
 
 
+@pytest.mark.slow
 def test_refresh_of_an_up_to_date_archive_requests_nothing(
     emu: Emulator, particle: ParticleClient, tmp_path: Path
 ) -> None:
@@ -120,6 +121,7 @@ def test_refresh_splits_a_long_here_gap_into_95_day_reports(
     assert back["period_end"].max() == pd.Timestamp("2026-10-01", tz="UTC")
 
 
+@pytest.mark.slow
 def test_refresh_builds_its_client_from_the_environment(
     emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,6 +138,7 @@ def test_refresh_builds_its_client_from_the_environment(
     assert sum(w.rows for w in written) == len(archive.history(archive=tmp_path / "shared")) > 0
 
 
+@pytest.mark.slow
 def test_refresh_from_the_environment_uses_the_particle_org_it_names(
     emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -188,6 +191,7 @@ def test_refresh_asks_again_for_here_days_still_provisional_when_archived(
     assert back["period_start"].min() == pd.Timestamp("2026-11-29", tz="UTC")
 
 
+@pytest.mark.slow
 def test_refresh_does_not_ask_again_for_particle_days(
     emu: Emulator, particle: ParticleClient, tmp_path: Path
 ) -> None:

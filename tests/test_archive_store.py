@@ -157,6 +157,7 @@ def test_history_of_an_empty_archive_is_an_empty_unified_frame(root: Path) -> No
         assert str(back[column].dtype) == dtype, column
 
 
+@pytest.mark.slow
 def test_sql_answers_monthly_totals_per_product(root: Path) -> None:
     archive.archive_frame(usage("2026-01-30", "2026-02-02"), archive=root)
     archive.archive_frame(
@@ -189,6 +190,7 @@ def test_a_wrong_query_is_an_invalid_parameter_naming_the_problem(root: Path) ->
         archive.sql("   ", archive=root)
 
 
+@pytest.mark.slow
 def test_month_filters_never_scan_files_of_other_months(root: Path) -> None:
     archive.archive_frame(usage("2026-01-01", "2026-03-31"), archive=root)
     # Spoil March's file: a query pruned to February must never open it.
@@ -233,6 +235,7 @@ def test_archive_root_comes_from_argument_then_variable_then_data_dir(
     assert len(archive.history(archive=tmp_path / "shared")) == 2
 
 
+@pytest.mark.slow
 def test_history_frame_copies_into_another_archive_with_its_provenance(
     root: Path, tmp_path: Path
 ) -> None:

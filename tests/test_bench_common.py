@@ -17,6 +17,7 @@ def _returns() -> None:
     return None
 
 
+@pytest.mark.slow
 def test_a_child_that_dies_raises_instead_of_hanging() -> None:
     with pytest.raises(RuntimeError, match=r"died without a result \(exit code 3\)"):
         in_fresh_process(_dies)

@@ -463,6 +463,7 @@ def test_every_cartesian_chart_titles_both_axes(
         assert all(titles.values()), (name, titles)
 
 
+@pytest.mark.slow
 def test_time_axes_say_the_period_and_utc_and_top_bars_name_what_they_rank(
     frame: pd.DataFrame, here: pd.DataFrame
 ) -> None:
@@ -629,6 +630,7 @@ def test_monthly_time_axes_name_each_month_where_its_bar_is() -> None:
     _assert_month_ticks(charts.heatmap(one_unit, by="resource_id", freq="MS"), months)
 
 
+@pytest.mark.slow
 @settings(max_examples=50, deadline=None)
 @given(
     first=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2090, 12, 1)),

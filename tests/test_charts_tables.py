@@ -60,6 +60,7 @@ def test_the_overview_table_reads_like_a_report(usage: pd.DataFrame) -> None:
     assert "Acme Analytics" in joined  # names, not ids, where the report has them
 
 
+@pytest.mark.slow
 def test_text_from_a_report_is_escaped_in_the_table(usage: pd.DataFrame) -> None:
     table = ua.overview(usage)
     table["account_name"] = table["account_name"].astype(object)
@@ -68,6 +69,7 @@ def test_text_from_a_report_is_escaped_in_the_table(usage: pd.DataFrame) -> None
     assert "<script>alert" not in html and "&lt;script&gt;" in html
 
 
+@pytest.mark.slow
 def test_a_forecast_from_two_days_says_so(usage: pd.DataFrame) -> None:
     early = usage.loc[(usage["provider"] == "particle") & (usage["period_start"] >= "2026-11-19")]
     text = " ".join(cells(charts.overview_table(ua.overview(early)).to_html()))
@@ -171,6 +173,7 @@ def test_a_shown_price_never_reads_zero_and_reads_back_within_a_percent(price: f
     assert amount / per == pytest.approx(price, rel=0.01)
 
 
+@pytest.mark.slow
 def test_an_account_is_shown_whole_with_its_id_on_hover(usage: pd.DataFrame) -> None:
     spend = ua.costs(usage).spend
     long_id = "0123456789abcdefghij-long-account-id"
@@ -198,6 +201,7 @@ def test_every_spend_caption_says_when_prices_are_examples(usage: pd.DataFrame) 
     assert "EXAMPLE" not in charts.spend_table(own.spend, caption="Spend").to_html()
 
 
+@pytest.mark.slow
 def test_the_combined_cost_forecast_is_one_row_per_month_and_currency(
     usage: pd.DataFrame,
 ) -> None:
@@ -240,6 +244,7 @@ def test_every_table_says_data_as_of_the_newest_row(usage: pd.DataFrame) -> None
     assert ua.freshness(usage).text in charts.overview_table(status, fresh=usage).to_html()
 
 
+@pytest.mark.slow
 def test_spend_tables_say_data_as_of(usage: pd.DataFrame) -> None:
     cost = ua.costs(usage)
     expected = ua.freshness(usage).text

@@ -45,6 +45,7 @@ def fetch(*args: str) -> int:
 # --------------------------------------------------------------------------- --out names
 
 
+@pytest.mark.slow
 def test_a_gzipped_here_report_is_decompressed_into_a_csv_name(
     env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -59,6 +60,7 @@ def test_a_gzipped_here_report_is_decompressed_into_a_csv_name(
     assert len(pd.read_csv(plain)) == len(read_report(packed)) > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("provider", "name"),
     [("here", "here.json"), ("informatica", "export.csv")],
@@ -334,6 +336,7 @@ def test_export_of_a_missing_file_or_a_folder_is_a_clear_error(
     assert not (tmp_path / "focus.csv").exists()
 
 
+@pytest.mark.slow
 def test_export_to_a_missing_folder_makes_it_and_end_is_the_last_day_included(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -22,6 +22,7 @@ def _client(emu: Emulator) -> ParticleClient:
     return ParticleClient(token=creds["token"], base_url=emu.particle_api_url, schedule="0.05")
 
 
+@pytest.mark.slow
 def test_archiving_a_report_keeps_its_unified_rows(emu: Emulator, tmp_path: Path) -> None:
     job = _client(emu).request_report("2026-10-01", "2026-10-03")
     frame = job.to_dataframe(unified=True)
@@ -33,6 +34,7 @@ def test_archiving_a_report_keeps_its_unified_rows(emu: Emulator, tmp_path: Path
     assert set(frame["account_id"]) == {"sandbox"}  # the file does not say; the request does
 
 
+@pytest.mark.slow
 def test_archiving_without_a_frame_reads_the_unified_rows_itself(
     emu: Emulator, tmp_path: Path
 ) -> None:
@@ -43,6 +45,7 @@ def test_archiving_without_a_frame_reads_the_unified_rows_itself(
     assert len(kept) == len(raw) > 0
 
 
+@pytest.mark.slow
 def test_reading_a_report_archives_nothing(emu: Emulator) -> None:
     client = _client(emu)
     frame = client.request_report("2026-10-06", "2026-10-06").to_dataframe(unified=True)
@@ -60,6 +63,7 @@ def test_to_dataframe_takes_no_archive_option(emu: Emulator, tmp_path: Path) -> 
     assert not (tmp_path / "arch").exists()
 
 
+@pytest.mark.slow
 def test_an_archive_that_cannot_be_written_raises_from_archive_report(
     emu: Emulator, tmp_path: Path
 ) -> None:
@@ -73,6 +77,7 @@ def test_an_archive_that_cannot_be_written_raises_from_archive_report(
     assert issubclass(ArchiveWarning, UserWarning)
 
 
+@pytest.mark.slow
 def test_a_summarized_here_report_takes_its_period_from_the_request(
     emu: Emulator, tmp_path: Path
 ) -> None:

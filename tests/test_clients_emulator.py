@@ -77,6 +77,7 @@ def test_particle_report_equals_the_ground_truth(emu: Emulator) -> None:
     assert len(job.to_dataframe()) == len(truth)
 
 
+@pytest.mark.slow
 def test_particle_org_report_through_the_environment(emu: Emulator, env: dict[str, str]) -> None:
     org = emu.credentials["particle"]["org"]
     df = ParticleClient(org=org, schedule=FAST).fetch_report(
@@ -346,6 +347,7 @@ def test_here_one_day_report_is_read_as_that_day(emu: Emulator) -> None:
     client.close()
 
 
+@pytest.mark.slow
 def test_particle_service_agreements_and_notifications_in_documented_shapes(
     emu: Emulator,
 ) -> None:

@@ -65,6 +65,7 @@ def _informatica(a: Scripted) -> InformaticaClient:
 STATUS = "/saas/public/core/v3/license/metering/ExportMeteringData/JOB1"
 
 
+@pytest.mark.slow
 def test_informatica_status_redirected_to_another_host_gets_no_session_id(
     a: Scripted, b: Scripted
 ) -> None:
@@ -88,6 +89,7 @@ def test_same_origin_redirect_keeps_the_session_header(a: Scripted) -> None:
     assert a.headers_of("/saas/moved/JOB1")[0]["infa-session-id"] == "SESSION-SECRET-1"
 
 
+@pytest.mark.slow
 def test_informatica_download_redirected_to_another_host_gets_no_session_id(
     a: Scripted, b: Scripted, tmp_path: object
 ) -> None:
@@ -132,6 +134,7 @@ def test_login_redirected_with_307_to_another_host_is_refused_naming_the_host(
     assert b.seen == []
 
 
+@pytest.mark.slow
 def test_login_redirected_with_302_is_not_re_posted(a: Scripted, b: Scripted) -> None:
     """302 turns a POST into a GET: the password body is not sent on, nor any credential."""
     a.routes["/saas/public/core/v3/login"] = reply(302, headers={"Location": f"{b.url}/x"})
@@ -162,6 +165,7 @@ def test_here_token_request_redirected_to_another_host_is_refused(a: Scripted, b
     assert a.headers_of("/oauth2/token")[0]["authorization"].startswith("OAuth ")
 
 
+@pytest.mark.slow
 def test_here_download_redirected_to_another_host_gets_no_bearer_token(
     a: Scripted, b: Scripted, tmp_path: object
 ) -> None:
@@ -177,6 +181,7 @@ def test_here_download_redirected_to_another_host_gets_no_bearer_token(
     _no_credentials(b)
 
 
+@pytest.mark.slow
 def test_particle_status_redirects_keep_the_token_on_its_origin_only(
     a: Scripted, b: Scripted
 ) -> None:
@@ -204,6 +209,7 @@ def test_credentials_stay_dropped_when_a_chain_comes_back(a: Scripted, b: Script
     _no_credentials(b)
 
 
+@pytest.mark.slow
 def test_a_callers_client_with_default_credentials_and_cookies_is_stripped_too(
     a: Scripted, b: Scripted
 ) -> None:

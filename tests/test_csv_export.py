@@ -124,6 +124,7 @@ def test_a_bom_is_written_only_when_asked(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_the_explorer_saves_a_spreadsheet_safe_csv(tmp_path: Path) -> None:
     from usage_analysis.widgets import UsageExplorer
 

@@ -83,6 +83,7 @@ def test_rate_limit_fault_is_a_provider_shaped_429_with_retry_after(
     check("informatica_error", r.json())
 
 
+@pytest.mark.slow
 def test_server_error_fault_is_500_or_503_provider_shaped(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -133,6 +134,7 @@ def test_slow_fault_delays_the_answer(
         http.get(url, headers=particle_headers(emu), timeout=0.1)
 
 
+@pytest.mark.slow
 def test_truncated_download_is_complete_http_but_an_incomplete_file(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -168,6 +170,7 @@ def test_truncated_download_is_complete_http_but_an_incomplete_file(
         zipfile.ZipFile(io.BytesIO(cut["informatica"].content))
 
 
+@pytest.mark.slow
 def test_expired_download_fault_answers_gone_for_downloads_only(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:

@@ -192,6 +192,7 @@ def test_ninety_five_days_is_the_longest_span(emu: Emulator, http: httpx.Client)
     assert http.get(here_realm_url(emu), params=over, headers=here_headers(emu)).status_code == 400
 
 
+@pytest.mark.slow
 def test_csv_search_is_the_labelled_csv_of_the_ground_truth(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -240,6 +241,7 @@ def _status(emu: Emulator, http: httpx.Client, report_id: str) -> dict:
     return check("here_report_status", r.json())
 
 
+@pytest.mark.slow
 def test_report_is_created_in_progress_then_completed_with_gzip_output(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:

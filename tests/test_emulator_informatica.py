@@ -65,6 +65,7 @@ def test_missing_or_unknown_session_is_401(emu: Emulator, http: httpx.Client) ->
         check("informatica_error", r.json())
 
 
+@pytest.mark.slow
 def test_session_expires_after_the_idle_time_but_not_while_used(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -125,6 +126,7 @@ def test_export_job_goes_created_processing_success_and_downloads_a_zip(
     assert total == pytest.approx(sum(f["IPU"].sum() for f in truth.values()))
 
 
+@pytest.mark.slow
 def test_combined_usage_is_one_member_for_all_orgs(emu: Emulator, http: httpx.Client) -> None:
     api, headers = informatica_login(emu, http)
     body = {**OCT, "jobType": "SUMMARY", "combinedMeterUsage": "TRUE"}
@@ -132,6 +134,7 @@ def test_combined_usage_is_one_member_for_all_orgs(emu: Emulator, http: httpx.Cl
     assert _zip(http, api, headers, job_id).namelist() == ["MeteringSummary_AllOrgs.csv"]
 
 
+@pytest.mark.slow
 def test_project_folder_export_covers_the_requesting_org_unless_linked_orgs_asked(
     emu: Emulator, http: httpx.Client
 ) -> None:
@@ -264,6 +267,7 @@ def test_job_level_export_needs_a_meter_or_all_meters(emu: Emulator, http: httpx
     assert archive.read(archive.namelist()[0]).startswith(b"Org ID,Executed asset,Date (in UTC)")
 
 
+@pytest.mark.slow
 def test_older_all_linked_orgs_endpoint_exports_every_org(
     emu: Emulator, http: httpx.Client
 ) -> None:
@@ -307,6 +311,7 @@ def test_failed_job_has_an_error_message_and_no_download(
     assert r.status_code == 400
 
 
+@pytest.mark.slow
 def test_download_is_gone_after_three_days(emu: Emulator, http: httpx.Client) -> None:
     api, headers = informatica_login(emu, http)
     job_id = _export(http, api, headers, OCT).json()["jobId"]

@@ -121,6 +121,7 @@ def test_unknown_org_and_unknown_agreement_are_404(emu: Emulator, http: httpx.Cl
     assert r.status_code == 404
 
 
+@pytest.mark.slow
 def test_report_is_pending_then_available_with_a_download_url(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -199,6 +200,7 @@ def test_reports_honour_report_type_and_device_and_product_filters(
     assert one_product["Total Data Operations"].sum() == expected
 
 
+@pytest.mark.slow
 def test_report_range_ends_at_the_emulators_today(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -243,6 +245,7 @@ def test_a_body_that_is_not_json_is_400(emu: Emulator, http: httpx.Client) -> No
     check("particle_error", r.json())
 
 
+@pytest.mark.slow
 def test_a_fourth_outstanding_report_is_refused_with_429_until_one_finishes(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -259,6 +262,7 @@ def test_a_fourth_outstanding_report_is_refused_with_429_until_one_finishes(
     assert _request(emu, http, OCTOBER).status_code == 202
 
 
+@pytest.mark.slow
 def test_presigned_link_expires_and_a_new_status_call_gives_a_fresh_one(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:
@@ -284,6 +288,7 @@ def test_tampered_or_missing_signature_is_403(emu: Emulator, http: httpx.Client)
     assert http.get(url.split("?")[0]).status_code == 403
 
 
+@pytest.mark.slow
 def test_report_is_deleted_after_seven_days(emu: Emulator, http: httpx.Client) -> None:
     rid = _request(emu, http, OCTOBER).json()["data"]["id"]
     url = _status(emu, http, rid)["attributes"]["download_url"]
@@ -334,6 +339,7 @@ def test_user_reports_are_not_visible_on_the_org_path(emu: Emulator, http: httpx
     assert r.status_code == 404
 
 
+@pytest.mark.slow
 def test_notifications_list_the_thresholds_crossed_this_period(
     start_emulator: Callable[..., Emulator], http: httpx.Client
 ) -> None:

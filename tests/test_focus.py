@@ -27,6 +27,7 @@ def unified(name: str) -> pd.DataFrame:
     return ua.to_unified(ua.read_report(SAMPLES / name))
 
 
+@pytest.mark.slow
 def test_one_focus_row_per_unified_row_with_the_costs_of_ua_costs() -> None:
     df = unified("informatica_summary_2026-10.zip")
     focus = to_focus(df, BOOK)
@@ -94,6 +95,7 @@ def test_csv_dates_are_iso_utc_and_parquet_keeps_types(tmp_path: Path) -> None:
         write_focus(focus, tmp_path / "f.xlsx")
 
 
+@pytest.mark.slow
 def test_export_command_writes_the_file_and_refuses_a_report_given_twice(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -177,6 +177,7 @@ def test_a_run_out_day_in_the_past_reads_ran_out_on() -> None:
     assert state.status == "over"
 
 
+@pytest.mark.slow
 def test_every_chart_says_as_of_and_marks_the_partial_month_and_heres_provisional_days() -> None:
     here = frame("here")
     fig = charts.usage_over_time(here, by="account_id", freq="D", quantity="billable_quantity")

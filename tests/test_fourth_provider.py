@@ -60,6 +60,7 @@ def test_read_report_detects_the_fourth_provider_from_its_header(tmp_path: Path)
     assert len(unified) == 4 and unified["quantity"].sum() == (1 + 2) * 11
 
 
+@pytest.mark.slow
 def test_archive_and_history_keep_the_fourth_providers_rows_at_its_grain(
     api: acme.AcmeAPI, tmp_path: Path
 ) -> None:
@@ -92,6 +93,7 @@ def test_a_resumed_fourth_provider_job_finds_its_client_through_the_registry(
     assert isinstance(resumed.client, acme.AcmeClient) and resumed.account == "acme-1"
 
 
+@pytest.mark.slow
 def test_refresh_fetches_and_archives_a_fourth_provider_too(
     api: acme.AcmeAPI, tmp_path: Path
 ) -> None:

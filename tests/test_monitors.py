@@ -428,6 +428,7 @@ def test_a_bad_notify_url_is_refused_without_showing_it() -> None:
         Notifier([]).send("title", "body")
 
 
+@pytest.mark.slow
 def test_a_failed_delivery_is_not_recorded_and_is_tried_again(tmp_path: Path) -> None:
     monitor = Monitor("m", "budget", "particle", allowance=1000, levels=(50,))
     frame = unified([ops("2026-11-01", 600)])

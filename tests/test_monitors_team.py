@@ -70,6 +70,7 @@ def rules(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_team_budget_covers_the_team_s_allocated_cost_and_usage(rules: Path) -> None:
     money = Monitor("fleet money", "budget", "particle", team="fleet", rules=rules, amount=200.0)
     usage = Monitor("fleet ops", "budget", "particle", team="fleet", rules=rules, allowance=1000)

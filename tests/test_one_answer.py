@@ -379,6 +379,7 @@ def test_every_surface_gives_the_same_forecast_percent_and_run_out_day(
     assert asked == len(world.questions) >= 2
 
 
+@pytest.mark.slow
 def test_some_world_runs_out_and_some_forecast_alerts() -> None:
     """The worlds are not trivial: an allowance runs out and a forecast monitor fires."""
     world = by_hand()
@@ -419,6 +420,7 @@ def test_spend_and_cost_forecast_agree_to_the_cent(world: World) -> None:
         assert round(state.forecast, 2) == round(max(expected_projected, expected_spent), 2)
 
 
+@pytest.mark.slow
 def test_the_overview_json_and_the_monitor_agree_after_a_round_trip(world: World) -> None:
     """What the dashboard serialises (JSON) reads back to the monitor's percent."""
     q = world.questions[0]

@@ -383,6 +383,7 @@ EXCEL_ROWS: list[list[object]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["report.xlsx", "report.csv"])
 def test_excel_workbook_reads_like_its_csv_even_renamed(name: str, tmp_path: Path) -> None:
     path = tmp_path / name

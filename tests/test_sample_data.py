@@ -32,6 +32,7 @@ def world():
     return make_world(7)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_world_and_usage() -> None:
     a, b = make_world(11), make_world(11)
     pd.testing.assert_frame_equal(a.particle.devices, b.particle.devices)
@@ -132,6 +133,7 @@ def test_here_json_pages_chain_offsets(world) -> None:
     assert "nextOffset" not in pages[-1]
 
 
+@pytest.mark.slow
 def test_informatica_levels_add_up(world) -> None:
     summary = informatica_usage(
         world, START, END, job_type="SUMMARY", all_linked_orgs=True, combined=True

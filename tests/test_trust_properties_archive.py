@@ -296,6 +296,7 @@ def test_history_and_sql_give_the_same_rows_and_categories_in_sorted_order(
 # --- the same file, without then with an account ------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("account_first", [False, True])
 def test_a_file_imported_without_then_with_an_account_counts_once(
     tmp_path: Path, account_first: bool
@@ -414,6 +415,7 @@ def _reader_fixtures() -> list[tuple[str, str]]:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n, _ in _reader_fixtures()])
 def test_reader_fixtures_round_trip_through_the_archive(tmp_path: Path, name: str) -> None:
     from usage_analysis import read_report

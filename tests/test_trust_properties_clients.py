@@ -489,6 +489,7 @@ def test_a_notification_token_never_shows_in_logs_reprs_errors_or_alerts(
         assert token not in text, (scheme, text[:300])
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(
     user=st.text(alphabet="abcdefghijklmnop", min_size=1, max_size=8),

@@ -149,6 +149,7 @@ def test_summary_rows_are_left_out_whatever_their_label_and_position(
     assert df["device_id"].notna().all()
 
 
+@pytest.mark.slow
 @given(reports(), st.sampled_from([x for x in LABELS if x]), st.sampled_from([0, 1, 2]))
 @SETTINGS
 def test_a_labelled_row_that_does_not_add_up_raises_naming_its_line(
@@ -164,6 +165,7 @@ def test_a_labelled_row_that_does_not_add_up_raises_naming_its_line(
     assert err.value.column == "total_data_operations"
 
 
+@pytest.mark.slow
 @given(
     reports(), st.sampled_from(["Total Tracker", "Fleet Total", "Summe", "Итого"]), st.booleans()
 )
@@ -180,6 +182,7 @@ def test_a_real_device_named_like_a_total_is_never_lost(
     assert df["total_data_operations"].sum() == pytest.approx(sum(values) + value)
 
 
+@pytest.mark.slow
 @given(st.integers(0, 1000), st.sampled_from(["", "x"]), st.booleans())
 @SETTINGS
 def test_a_two_row_report_keeps_both_rows(value: int, tag: str, missing_name: bool) -> None:
@@ -476,6 +479,7 @@ def test_only_visible_report_sheets_are_read_and_hidden_ones_are_said(
     assert all(repr(h) in said for h in hidden)
 
 
+@pytest.mark.slow
 @given(st.lists(st.integers(0, 100), min_size=2, max_size=4), st.integers(0, 3))
 @SETTINGS
 def test_an_uncached_formula_is_refused_not_read_as_empty(values: list[int], at: int) -> None:
@@ -591,6 +595,7 @@ def test_a_bare_cr_in_a_value_is_reported_at_its_line(rows: int, at: int) -> Non
     assert err.value.line == at + 2
 
 
+@pytest.mark.slow
 @given(st.lists(st.one_of(st.none(), st.integers(0, 9)), min_size=1, max_size=8))
 @SETTINGS
 def test_json_nulls_in_quantities_are_counted_and_said(values: list[int | None]) -> None:

@@ -162,6 +162,7 @@ def test_the_time_chart_from_group_sums_is_the_chart_from_the_rows(
         assert fig.to_json() == slow.to_json()
 
 
+@pytest.mark.slow
 def test_a_chart_too_long_for_days_switches_to_weeks_as_from_the_rows() -> None:
     df = frame(particle_rows(days=600))  # 600 days x 11 series > CHART_MAX_POINTS
     fig = fast_usage_over_time(selected(df), by="product", freq="D", top=10, quantity="quantity")
@@ -170,6 +171,7 @@ def test_a_chart_too_long_for_days_switches_to_weeks_as_from_the_rows() -> None:
     assert "weekly" in fig.to_json()
 
 
+@pytest.mark.slow
 def test_the_top_table_from_device_sums_is_the_table_from_the_rows(
     particle: pd.DataFrame,
 ) -> None:
@@ -270,6 +272,7 @@ def test_a_missing_unit_beside_one_unit_keeps_the_rows_path_for_charts() -> None
     )
 
 
+@pytest.mark.slow
 def test_several_accounts_or_providers_take_the_rows_path() -> None:
     rows = particle_rows(days=20)
     for r in rows[::5]:
@@ -340,6 +343,7 @@ def test_rows_of_two_grains_of_one_provider_take_the_rows_path() -> None:
     assert fast_headline(sel, quantity="quantity", plan=None) is None
 
 
+@pytest.mark.slow
 def test_charts_with_missing_group_values_from_cells_are_the_charts_from_the_rows() -> None:
     # A device without product (sandbox) and rows without category, over two
     # providers and units; devices keep their names, so every chart takes cells.

@@ -52,6 +52,7 @@ def classes(widget: Any) -> set[str]:
     return found
 
 
+@pytest.mark.slow
 def test_the_explorer_opens_with_totals_chart_and_table_of_the_whole_frame(
     explorer: UsageExplorer, particle: pd.DataFrame
 ) -> None:
@@ -66,6 +67,7 @@ def test_the_explorer_opens_with_totals_chart_and_table_of_the_whole_frame(
     assert not explorer.messages.errors
 
 
+@pytest.mark.slow
 def test_widgets_carry_the_css_classes_a_browser_test_looks_for(explorer: UsageExplorer) -> None:
     assert {
         "ua-explorer",
@@ -104,6 +106,7 @@ def test_choosing_a_product_redraws_with_only_its_usage(
     assert np.isfinite(explorer.last_redraw_seconds)
 
 
+@pytest.mark.slow
 def test_sandbox_devices_without_a_product_can_be_chosen(
     explorer: UsageExplorer, particle: pd.DataFrame
 ) -> None:
@@ -132,6 +135,7 @@ def test_searching_narrows_the_device_list_and_keeps_what_is_selected(
     )
 
 
+@pytest.mark.slow
 def test_a_date_range_keeps_the_days_in_it(explorer: UsageExplorer, particle: pd.DataFrame) -> None:
     explorer.set_filters(start="2026-10-01", end="2026-10-31")
     day = particle["period_start"].dt.tz_convert("UTC").dt.date
@@ -140,6 +144,7 @@ def test_a_date_range_keeps_the_days_in_it(explorer: UsageExplorer, particle: pd
     assert explorer.redraws >= 2
 
 
+@pytest.mark.slow
 def test_a_last_day_before_the_first_is_reported_in_the_widget_not_raised(
     explorer: UsageExplorer,
 ) -> None:
@@ -248,6 +253,7 @@ def test_saving_writes_the_filtered_rows_and_the_chart(
     assert any(str(csv_path) in line for line in explorer.messages.lines)
 
 
+@pytest.mark.slow
 def test_an_unexpected_error_in_a_callback_shows_its_traceback_in_the_widget(
     explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -339,6 +345,7 @@ def test_the_chart_has_no_fixed_width_and_refits_to_its_container(
     assert "ResizeObserver" in esm and 'new Event("resize")' in esm
 
 
+@pytest.mark.slow
 def test_each_headline_line_says_its_period(explorer: UsageExplorer) -> None:
     text = re.sub(r"<[^>]+>", "\n", explorer.headline_html.value)
     total = explorer.headline_html.value.split("ua-headline-rows")[0]
@@ -351,6 +358,7 @@ def test_each_headline_line_says_its_period(explorer: UsageExplorer) -> None:
     assert "Oct 5 to Oct 20, 2026" in explorer.headline_html.value
 
 
+@pytest.mark.slow
 def test_a_month_end_forecast_is_never_below_the_months_usage_so_far(
     particle: pd.DataFrame,
 ) -> None:
@@ -433,6 +441,7 @@ def test_a_frame_without_billing_tags_has_no_billing_tag_filter(
         ex.set_filters(billing_tag=["x"])
 
 
+@pytest.mark.slow
 def test_informatica_summary_rows_are_grouped_by_meter_at_first(tmp_path: Path) -> None:
     infa = read_report(SAMPLES / "informatica_summary_2026-10.zip", unified=True)
     assert infa["product"].isna().all()
@@ -517,6 +526,7 @@ def test_each_drawing_is_a_new_chart_widget_in_the_old_ones_place(
     assert after.comm is None and explorer.figure.comm is None
 
 
+@pytest.mark.slow
 def test_a_new_chart_widget_opens_its_comm_with_the_whole_figure(
     explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -261,6 +261,7 @@ def test_an_error_in_on_complete_is_shown_and_the_frame_kept() -> None:
     assert any("RuntimeError: callback broke" in line for line in r.messages.lines)
 
 
+@pytest.mark.slow
 def test_an_archive_that_cannot_be_written_is_a_warning_and_the_frame_kept(
     tmp_path: Path,
 ) -> None:
