@@ -19,6 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 from archive_helpers import usage
 from deltalake import DeltaTable
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from usage_analysis import archive
 from usage_analysis.archive import _write
@@ -337,3 +339,54 @@ def test_only_real_conflicts_are_retried(message: str, conflict: bool) -> None:
     from deltalake.exceptions import CommitFailedError
 
     assert _write._is_conflict(CommitFailedError(message)) is conflict
+
+
+DEVICE_POOL = ("dev-a", "dev-b", "dev-c", "dev-d", None)
+
+
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    archived=st.lists(
+        st.tuples(st.integers(0, 6), st.integers(0, 4), st.sampled_from(DEVICE_POOL)),
+        min_size=1,
+        max_size=4,
+    ),
+    report=st.tuples(
+        st.integers(0, 6),
+        st.integers(0, 4),
+        st.lists(st.sampled_from(DEVICE_POOL), min_size=1, max_size=3, unique=True),
+    ),
+)
+def test_both_forms_of_the_replace_predicate_leave_the_same_rows(
+    tmp_path_factory: pytest.TempPathFactory,
+    archived: list[tuple[int, int, str | None]],
+    report: tuple[int, int, list[str | None]],
+) -> None:
+    """A report of many devices names the archived devices it lacks (LISTED_MAX), one
+    of few names its own: for any archive and report, both leave the same rows."""
+    day = pd.Timestamp("2026-01-01")
+
+    def span(start: int, length: int, devices: list[str | None], q: float) -> pd.DataFrame:
+        first, last = day + pd.Timedelta(days=start), day + pd.Timedelta(days=start + length)
+        return usage(str(first.date()), str(last.date()), devices, quantity=q)
+
+    results = []
+    for listed_max in (_write.LISTED_MAX, 0):
+        root = tmp_path_factory.mktemp("forms") / "archive"
+        saved = _write.LISTED_MAX
+        _write.LISTED_MAX = listed_max
+        try:
+            for k, (start, length, device) in enumerate(archived):
+                archive.archive_frame(span(start, length, [device], float(k + 1)), archive=root)
+            archive.archive_frame(span(*report, 100.0), archive=root)
+        finally:
+            _write.LISTED_MAX = saved
+        back = archive.history(archive=root)
+        key = back[["resource_id", "period_start", "quantity"]].astype(object)
+        results.append(
+            sorted(map(tuple, key.where(key.notna(), None).to_numpy().tolist()), key=repr)
+        )
+    assert results[0] == results[1]
+    # The report's rows are all there, once each.
+    assert sum(1 for r in results[0] if r[2] == 100.0) == (report[1] + 1) * len(report[2])
