@@ -174,8 +174,12 @@ class ChartWidget(go.FigureWidget):
         # known keys (usage_analysis.charts._style._figure); checking every key and
         # array again was most of a redraw.
         super().__init__(figure, _validate=False)
+        responsive(self)
         self.add_class(css_class)
-        self._sync()
+        # The synced state a new view starts from (plotly copies it only in
+        # _repr_mimebundle_, never called for a widget inside a container).
+        self._widget_layout = copy_props(self._layout_obj._props)
+        self._widget_data = copy_props(self._data)
         self._whole = True
         self.open()
 
@@ -193,12 +197,6 @@ class ChartWidget(go.FigureWidget):
             self.data = ()
             self.add_traces(list(figure.data))
             self.layout = figure.layout
-        self._sync()
-
-    def _sync(self) -> None:
-        """The layout defaults (:func:`responsive`) and the synced state a new view
-        starts from (plotly copies it only in _repr_mimebundle_, never called for a
-        widget inside a container)."""
         responsive(self)
         self._widget_layout = copy_props(self._layout_obj._props)
         self._widget_data = copy_props(self._data)
