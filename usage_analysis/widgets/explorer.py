@@ -311,7 +311,7 @@ class UsageExplorer(widgets.VBox):
         # The chart fills the explorer's width, also when the explorer is put into a
         # box already on the page (see ChartResizer) and when the window is resized.
         self.figure = ChartWidget()
-        self._spare: ChartWidget | None = None  # the chart off the page (see _show)
+        self._spare = ChartWidget()  # the chart off the page (see _show)
         self.resizer = ChartResizer()
         self.top_table = styled(widgets.HTML(), "ua-top-table")
         self.csv_button = styled(
@@ -532,8 +532,7 @@ class UsageExplorer(widgets.VBox):
         held = ("df", "filter", "_decoded", "_filtered", "_mask", "_results", "headline")
         if any(name in self.__dict__ for name in held):
             self.figure.close()
-            if self._spare is not None:
-                self._spare.close()
+            self._spare.close()
             for name in held:
                 self.__dict__.pop(name, None)
             release_memory()
@@ -580,15 +579,8 @@ class UsageExplorer(widgets.VBox):
         # does not queue them). A view put on the page starts from its widget's whole
         # state instead, and no key of an earlier chart can linger there either. A new
         # widget per drawing would do the same but send plotly's 5 MB script each time.
-        # The first drawing goes into a new widget opened with the whole figure: the
-        # empty one made with the explorer takes its turn from the next drawing on
-        # (JupyterLab showed an empty opening chart when the figure followed an
-        # empty widget's opening at once).
         shown, fw = self.figure, self._spare
-        if fw is None:
-            fw = ChartWidget(fig)
-        else:
-            fw.replace(fig)
+        fw.replace(fig)
         self.children = [fw if child is shown else child for child in self.children]
         self.figure, self._spare = fw, shown
 
