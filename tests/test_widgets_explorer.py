@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from usage_analysis.readers import read_report
 from usage_analysis.schema import coerce_unified
 from usage_analysis.widgets import UsageExplorer
 from usage_analysis.widgets._filter import FrameFilter, Selection
+from usage_analysis.widgets.explorer import RETIRED_CHART_SECONDS
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 
@@ -498,44 +500,39 @@ def test_here_projects_are_offered_and_drawn_by_name_not_hrn(tmp_path: Path) -> 
     assert "hrn:" not in shown and sorted(labels)[0] in shown
 
 
-def test_each_drawing_goes_into_the_chart_off_the_page_which_then_takes_its_place(
+@pytest.mark.slow
+def test_each_drawing_is_a_new_chart_widget_in_the_old_ones_place(
+    explorer: UsageExplorer,
+) -> None:
+    # A page view of the old widget may still be drawing its first figure: patching it
+    # lost the change there. A new widget's view starts from the whole new figure.
+    clock = [time.monotonic()]  # the explorer's own clock, moved by hand from now on
+    explorer._clock = lambda: clock[0]
+    before = explorer.figure
+    explorer.selects["product"].value = ("Fleet Gateway",)
+    after = explorer.figure
+    assert after is not before
+    charts = [c for c in explorer.children if isinstance(c, type(after))]
+    assert charts == [after]
+    # Off the page, the old one stays open a while (a page may still be setting it up),
+    # then the next drawing closes it; closing the explorer closes every chart.
+    assert before.comm is not None
+    clock[0] += RETIRED_CHART_SECONDS
+    explorer.selects["product"].value = ()
+    assert before.comm is None and after.comm is not None
+    state = after.get_state()
+    assert [t["name"] for t in state["_widget_data"]] == ["Fleet Gateway"]
+    explorer.close()
+    assert after.comm is None and explorer.figure.comm is None
+
+
+@pytest.mark.slow
+def test_a_new_chart_widget_opens_its_comm_with_the_whole_figure(
     explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A page view of the shown chart may still be drawing its first figure: patching
-    # it lost the change there. The chart off the page gets the figure and its whole
-    # synced state, then replaces the shown one: its new view starts from that state.
+    # A view created right after the widget (the chart put in place of the old one)
+    # starts from what the comm opened with: it must already be the whole figure.
     import comm
-
-    opened: list[Any] = []
-    create = comm.create_comm
-    monkeypatch.setattr(comm, "create_comm", lambda **kw: opened.append(kw) or create(**kw))
-    first = explorer.figure
-    explorer.selects["product"].value = ("Fleet Gateway",)
-    second = explorer.figure
-    assert second is not first
-    assert [c for c in explorer.children if isinstance(c, type(second))] == [second]
-    state = second.get_state()
-    assert [t["name"] for t in state["_widget_data"]] == ["Fleet Gateway"]
-    assert state["_widget_layout"]["title"]["text"] == "Usage per day by product"
-    assert "ua-chart" in state["_dom_classes"]
-    # The two take turns: no widget is opened per drawing (plotly's widget carries its
-    # 5 MB script in its state), none closed while the explorer is open.
-    explorer.selects["product"].value = ()
-    assert explorer.figure is first and first.comm is not None and second.comm is not None
-    assert len(first.data) > 1
-    assert opened == []
-    explorer.close()
-    assert first.comm is None and second.comm is None
-
-
-def test_a_chart_widget_opens_its_comm_with_the_whole_figure(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # The explorer's first chart is shown from what its comm opened with.
-    import comm
-    import plotly.graph_objects as go
-
-    from usage_analysis.widgets._common import ChartWidget
 
     opened: list[dict[str, Any]] = []
     create = comm.create_comm
@@ -545,10 +542,11 @@ def test_a_chart_widget_opens_its_comm_with_the_whole_figure(
         return create(**kwargs)
 
     monkeypatch.setattr(comm, "create_comm", spy)
-    fig = go.Figure(go.Bar(x=[1, 2], y=[3, 4], name="b"), layout={"title": {"text": "t"}})
-    ChartWidget(fig)
-    (state,) = opened
-    assert [t["name"] for t in state["_widget_data"]] == ["b"]
-    assert state["_widget_layout"]["title"]["text"] == "t"
-    assert state["_widget_layout"]["autosize"] is True
-    assert "ua-chart" in state["_dom_classes"]
+    explorer.selects["product"].value = ("Fleet Gateway",)
+    charts = [
+        s for s in opened if s.get("_model_name") == explorer.figure.get_state()["_model_name"]
+    ]
+    assert len(charts) == 1
+    assert [t["name"] for t in charts[0]["_widget_data"]] == ["Fleet Gateway"]
+    assert charts[0]["_widget_layout"]["title"]["text"] == "Usage per day by product"
+    assert "ua-chart" in charts[0]["_dom_classes"]

@@ -187,20 +187,6 @@ class ChartWidget(go.FigureWidget):
         if getattr(self, "_whole", True):
             super().open()
 
-    def replace(self, figure: go.Figure) -> None:
-        """Hold ``figure`` instead: traces, layout and the synced state a view starts from.
-
-        Meant for a chart that is not on the page (see ``UsageExplorer._show``): its
-        views, if any, are on their way out, and the next view starts from this state.
-        """
-        with self.batch_update():
-            self.data = ()
-            self.add_traces(list(figure.data))
-            self.layout = figure.layout
-        responsive(self)
-        self._widget_layout = copy_props(self._layout_obj._props)
-        self._widget_data = copy_props(self._data)
-
     # A widget is itself, not its figure: plotly compares figures by their JSON, and
     # ipywidgets compares the explorer's old and new children on every chart swap.
     __eq__ = object.__eq__

@@ -85,6 +85,9 @@ MAX_OPTIONS = 300
 # Results (headline, figure, table) kept for recent selections and views: a few
 # figures of at most CHART_MAX_POINTS points each, small next to the frame.
 RESULT_CACHE_SIZE = 24
+# How long a chart replaced by a new drawing stays open (off the page) before it is
+# closed: longer than a busy page takes to set up a widget it was just sent.
+RETIRED_CHART_SECONDS = 30.0
 # Buttons as wide as their text: JupyterLab's fixed default width cut "Save chart (HT…".
 _FIT = widgets.Layout(width="auto", min_width="max-content")
 # A download link embeds the file (data: URL) only up to this size.
@@ -311,7 +314,9 @@ class UsageExplorer(widgets.VBox):
         # The chart fills the explorer's width, also when the explorer is put into a
         # box already on the page (see ChartResizer) and when the window is resized.
         self.figure = ChartWidget()
-        self._spare = ChartWidget()  # the chart off the page (see _show)
+        # Charts replaced by a later drawing, with the time they were (see _show).
+        self._retired: list[tuple[float, Any]] = []
+        self._clock: Callable[[], float] = time.monotonic
         self.resizer = ChartResizer()
         self.top_table = styled(widgets.HTML(), "ua-top-table")
         self.csv_button = styled(
@@ -532,7 +537,9 @@ class UsageExplorer(widgets.VBox):
         held = ("df", "filter", "_decoded", "_filtered", "_mask", "_results", "headline")
         if any(name in self.__dict__ for name in held):
             self.figure.close()
-            self._spare.close()
+            for _, chart in self._retired:
+                chart.close()
+            self._retired.clear()
             for name in held:
                 self.__dict__.pop(name, None)
             release_memory()
@@ -571,18 +578,24 @@ class UsageExplorer(widgets.VBox):
         self.links.value = " · ".join(links)
 
     def _show(self, fig: go.Figure) -> None:
-        # Two chart widgets take turns: the new figure goes into the one off the page,
-        # which then takes the shown one's place. Patching the shown widget sent its
-        # page view deletes, adds and relayouts; a view whose first Plotly.newPlot was
-        # still under way (a user who clicks as soon as the explorer shows) applied
-        # them to the plot being built and kept showing the old figure (plotly's widget
-        # does not queue them). A view put on the page starts from its widget's whole
-        # state instead, and no key of an earlier chart can linger there either. A new
-        # widget per drawing would do the same but send plotly's 5 MB script each time.
-        shown, fw = self.figure, self._spare
-        fw.replace(fig)
-        self.children = [fw if child is shown else child for child in self.children]
-        self.figure, self._spare = fw, shown
+        # Each drawing is a new FigureWidget in the old one's place. Patching one
+        # widget sends its page view deletes, adds and relayouts; a view whose first
+        # Plotly.newPlot is still under way (a user who clicks as soon as the explorer
+        # shows) applied them to the plot being built and then showed the old figure
+        # (plotly's widget does not queue them). A new view always starts from the
+        # whole figure, and no key of an earlier chart can linger on the page either.
+        #
+        # The old widget is closed only once it has been off the page for a while: a
+        # page still setting up its model (redraws in quick succession) had that set-up
+        # aborted by the close, and said so as an error in the browser.
+        old = self.figure
+        fw = ChartWidget(fig)
+        self.figure = fw
+        self.children = [fw if child is old else child for child in self.children]
+        now = self._clock()
+        self._retired.append((now, old))
+        while self._retired and now - self._retired[0][0] >= RETIRED_CHART_SECONDS:
+            self._retired.pop(0)[1].close()
 
     # --- opened on a daily cube: what names devices comes from the archive (_source)
 
