@@ -47,7 +47,9 @@ import json
 import logging
 import math
 import socket
+import threading
 import time
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -242,6 +244,14 @@ def test_a_webhook_that_stalls_or_drips_ends_delivery_by_its_timeout(
             with pytest.raises(DeadlineExceeded, match="not sent"):
                 notifier.send("title", "another")
         took_again = time.monotonic() - again
+        filters = warnings.filters
+    # The abandoned delivery thread ends (its socket timeouts) without touching the
+    # process-wide warning filters: a thread's catch_warnings() restoring a stale list
+    # once made another test's warnings.simplefilter("ignore") vanish mid-call.
+    for thread in threading.enumerate():
+        if thread.name == "usage-analysis-notify":
+            thread.join(timeout + SLACK)
+    assert warnings.filters is filters
     assert took <= timeout + SLACK, (phase, took)
     assert took_again < 1.0
 

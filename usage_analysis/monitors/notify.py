@@ -209,9 +209,12 @@ class Notifier:
         outcome: list[bool | BaseException] = []
 
         def deliver() -> None:
+            # No warnings.catch_warnings() here: it swaps the process-wide filter list,
+            # and a thread that outlives its caller would restore a stale list into
+            # whatever the main thread is doing by then (apprise's lazy imports happen
+            # in ``add`` above, in the caller's thread).
             try:
-                with _quiet_apprise():
-                    outcome.append(bool(app.notify(title=redact(title), body=redact(body))))
+                outcome.append(bool(app.notify(title=redact(title), body=redact(body))))
             except BaseException as exc:  # reported by the caller, never raised in a thread
                 outcome.append(exc)
 
