@@ -523,6 +523,11 @@ def _run_redraw_sequence(page: Any, explorer: Any, prefix: str) -> None:
             _shot(explorer, f"{prefix}-redraw-{k:02d}-{name.replace(' ', '-')}")
     # The sequence did go through a chart with threshold lines and one without axes.
     assert seen_shapes and seen_axes_free
+    # Every chart of those 18 drawings ran on one copy of plotly's script in the page.
+    from usage_analysis.widgets._common import PLOTLY_SCRIPT_KEY
+
+    loaded = page.evaluate("() => [...(globalThis.__usageAnalysisPlotly || new Map()).keys()]")
+    assert loaded == [PLOTLY_SCRIPT_KEY], loaded
 
 
 def _write_redraw_notebook(workdir: Path) -> None:

@@ -171,6 +171,10 @@ def demo_process(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        # Its output pipe too: a test that failed before reading it left the pipe to
+        # the garbage collector, whose ResourceWarning then failed an unrelated test.
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _start_demo(
