@@ -171,6 +171,10 @@ def demo_process(tmp_path: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+        # Its output pipe too: a test that failed before reading it left the pipe to
+        # the garbage collector, whose ResourceWarning then failed an unrelated test.
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def _start_demo(
@@ -443,3 +447,23 @@ def test_the_html_report_has_an_as_of_line_and_no_widget_placeholders(tmp_path: 
     assert "UsageExplorer(children" not in page  # nor the widget's text form
     assert page.count("ua-widget-note") == 1  # one line at the end says where to use it
     assert "12 rows" in page
+
+
+@pytest.mark.slow
+def test_the_demo_s_exit_is_bounded_whatever_thread_is_left_running(tmp_path: Path) -> None:
+    """A thread nobody stops (a library's, after the cleanup) cannot keep a stopped demo
+    alive: the exit ends within its grace, with the demo's exit code."""
+    code = (
+        "import threading, time\n"
+        "threading.Thread(target=time.sleep, args=(600,), name='stuck-library-thread').start()\n"
+        "from usage_analysis.demo import exit_bounded\n"
+        "exit_bounded(130, grace=1.0)\n"
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=60, env=_demo_env(tmp_path)
+    )
+    took = time.monotonic() - started
+    assert done.returncode == 130, done.stderr.decode()[-2000:]
+    assert "stuck-library-thread" in done.stderr.decode()
+    assert took < 30, took

@@ -367,3 +367,35 @@ def test_charts_with_missing_group_values_from_cells_are_the_charts_from_the_row
                 fig = fast_draw(sel, view)
                 assert fig is not None
                 assert fig.to_json() == draw(sub(df, mask), view).to_json()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("plan", [ParticlePlan.free(), ParticlePlan.basic(blocks=2)])
+def test_the_plan_chart_from_day_sums_is_the_plan_chart_from_the_rows(
+    particle: pd.DataFrame, plan: ParticlePlan
+) -> None:
+    here = particle_rows(days=20)
+    for r in here:
+        r["provider"], r["unit"], r["billable_unit"] = "here", "transactions", "transactions"
+        r["account_id"] = "realm-a"
+    both = frame(particle_rows() + here)
+    only_here = (both["provider"] == "here").to_numpy(bool)
+    for df, more in ((particle, []), (both, [only_here])):
+        for mask in [*masks(df), *more]:
+            view = View(chart="plan", plan=plan)
+            fig = fast_draw(selected(df, mask), view)
+            assert fig is not None
+            assert fig.to_json() == draw(sub(df, mask), view).to_json()
+    assert "no Particle rows" in fig.to_json()
+
+
+def test_the_plan_chart_of_several_accounts_or_a_missing_unit_takes_the_rows_path() -> None:
+    view = View(chart="plan", plan=ParticlePlan.free())
+    rows = particle_rows(days=20)
+    for r in rows[::5]:
+        r["account_id"] = "org-2"
+    assert fast_draw(selected(frame(rows)), view) is None
+    rows = particle_rows(days=20)
+    rows[5]["billable_unit"] = None  # the chart's forecast leaves this row out
+    assert fast_draw(selected(frame(rows)), view) is None
+    assert fast_draw(selected(frame(particle_rows(hours=12))), view) is None

@@ -550,3 +550,37 @@ def test_a_new_chart_widget_opens_its_comm_with_the_whole_figure(
     assert [t["name"] for t in charts[0]["_widget_data"]] == ["Fleet Gateway"]
     assert charts[0]["_widget_layout"]["title"]["text"] == "Usage per day by product"
     assert "ua-chart" in charts[0]["_dom_classes"]
+
+
+def test_plotly_s_script_goes_to_the_page_once_per_kernel_not_once_per_chart(
+    explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # plotly's widget script is 5 MB; a new chart widget per drawing sent it each time.
+    import comm
+    import plotly.graph_objects as go
+
+    from usage_analysis.widgets._common import PLOTLY_SCRIPT_KEY, plotly_script
+
+    opened: list[dict[str, Any]] = []
+    create = comm.create_comm
+
+    def spy(**kwargs: Any) -> Any:
+        opened.append(kwargs["data"]["state"])
+        return create(**kwargs)
+
+    monkeypatch.setattr(comm, "create_comm", spy)
+    first = explorer.figure
+    for product in (("Fleet Gateway",), (), ("Fleet Gateway",)):
+        explorer.selects["product"].value = product
+    assert explorer.figure is not first
+    sizes = [len(str(s.get("_esm", ""))) for s in opened]
+    assert opened and max(sizes) < 10_000, sizes
+    script = plotly_script()
+    # Every chart points at the kernel's one script, which is plotly's own.
+    assert {s["_script"] for s in opened if "_script" in s} == {f"IPY_MODEL_{script.model_id}"}
+    assert script.source == str(go.FigureWidget._esm) and len(script.source) > 1_000_000
+    assert {s["_script_key"] for s in opened if "_script_key" in s} == {PLOTLY_SCRIPT_KEY}
+    # A closed script (a cleared output) is made again for the next chart.
+    script.close()
+    explorer.selects["product"].value = ()
+    assert explorer.figure._script is not script and explorer.figure._script.comm is not None

@@ -96,6 +96,9 @@ _WIDGET_NOTE = (
 )
 # How long a child server gets to shut its kernels down after SIGTERM.
 STOP_GRACE = 15.0
+# Seconds the interpreter may take to exit once the demo is done: what it waits for
+# then (threads a library left running, handlers at exit) is not ours to bound.
+EXIT_GRACE = 20.0
 # Which command started the emulator the kernels talk to ("make demo" or "make
 # dashboard"), so the note in each notebook names the right one.
 DEMO_COMMAND_ENV = "USAGE_ANALYSIS_DEMO_COMMAND"
@@ -661,5 +664,32 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
 
 
+def exit_bounded(code: int, *, grace: float = EXIT_GRACE) -> None:
+    """``sys.exit(code)``, with the interpreter's own exit bounded by ``grace`` seconds.
+
+    After :func:`main`'s cleanup, Python still joins the threads left running and runs
+    its exit handlers; a library thread stuck there (the headless job's kernel client
+    after its kernel was stopped) kept a stopped demo alive. Past the grace, the
+    process says which threads were left and exits with the same code.
+    """
+
+    def force() -> None:
+        left = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread())
+        print(
+            f"usage-analysis demo: exit took over {grace:g} s (threads left: "
+            f"{', '.join(left) or 'none'}); exiting now",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        os._exit(code)
+
+    timer = threading.Timer(grace, force)
+    timer.daemon = True
+    timer.name = "usage-analysis-exit-bound"
+    timer.start()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_bounded(main())

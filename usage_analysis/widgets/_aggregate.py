@@ -437,33 +437,31 @@ class Combos:
 
 
 def _combos(dec: Decoded, keys: tuple[str, ...]) -> Combos | None:
-    parts = [dec.codes(k) for k in keys]
-    sizes = [len(cats) + 1 for _, cats in parts]
-    space = 1
-    for size in sizes:
-        space *= size
-    if space > 2**62:
-        return None  # more combinations than one int64 numbers
+    # The keys are folded in one at a time, the combinations so far renumbered
+    # 0..C-1 after each: the key space stays C x (categories + 1) instead of the
+    # product of every key's categories (product x device x unit: 20 million bins
+    # for some 7,500 combinations). The numbering is the same: key-code order.
     n = len(dec.df)
-    key = np.zeros(n, dtype=np.int64)
-    for (part, _), size in zip(parts, sizes, strict=True):
-        key *= size
-        key += part.astype(np.int64) + 1
-    ids: np.ndarray
-    if space <= max(MAX_BINS, 4 * n):
-        present = np.bincount(key, minlength=space) > 0
-        group_keys = np.flatnonzero(present)
-        remap: np.ndarray = (np.cumsum(present) - 1).astype(_index_type(len(group_keys)))
-        ids = remap[key]
-    else:  # a sparse key space: hashed once per frame
-        dense, uniques = pd.factorize(key, sort=True)
-        ids = dense.astype(_index_type(len(uniques)))
-        group_keys = np.asarray(uniques, dtype=np.int64)
+    ids: np.ndarray = np.zeros(n, dtype=np.int64)
     codes: dict[str, np.ndarray] = {}
-    rest = group_keys
-    for k, size in zip(reversed(keys), reversed(sizes), strict=True):
-        rest, c = np.divmod(rest, size)
-        codes[k] = c - 1
+    combos = 1
+    for k in keys:
+        part, cats = dec.codes(k)
+        size = len(cats) + 1
+        key = ids.astype(np.int64) * size + (part.astype(np.int64) + 1)
+        if combos * size <= max(4 * n, 2**16):
+            present = np.bincount(key, minlength=combos * size) > 0
+            group_keys = np.flatnonzero(present)
+            remap: np.ndarray = (np.cumsum(present) - 1).astype(_index_type(len(group_keys)))
+            ids = remap[key]
+        else:  # a sparse key space: hashed once per frame
+            dense, uniques = pd.factorize(key, sort=True)
+            ids = dense.astype(_index_type(len(uniques)))
+            group_keys = np.asarray(uniques, dtype=np.int64)
+        before, code = np.divmod(group_keys, size)
+        codes = {c: v[before] for c, v in codes.items()}
+        codes[k] = code - 1
+        combos = len(group_keys)
     provider: np.ndarray | None
     if "provider" in codes:
         provider = codes["provider"]
@@ -691,11 +689,44 @@ def fast_draw(sel: Selected, view: View) -> go.Figure | None:
         cells = _cells(sel, list(breakdown_path(by)), quantity=q, freq=None)
     elif view.chart == "compare":
         cells = _compare_cells(sel, by, quantity=q, freq=compare_freq(view.freq))
+    elif view.chart == "plan":
+        cells = _plan_days(sel) if view.plan is not None else None
     else:
         return None
     if cells is None:
         return None
     return draw(cells, view)
+
+
+def _plan_days(sel: Selected) -> pd.DataFrame | None:
+    """The selected Particle rows summed per day, for the plan chart
+    (``charts.cumulative_vs_allowance``: :func:`~usage_analysis.analysis.plan_status`
+    and the forecast on the Particle rows, in data operations, ``billable_quantity``).
+
+    The chart reads per-day sums, the first and newest day and the rows' one account
+    and unit; ``None`` when that could differ: several accounts or units, or rows
+    without a unit beside rows with one (the chart then leaves those out of its
+    forecast), or rows of other grains than whole days.
+    """
+    dec = sel.dec
+    pcats = dec.codes("provider")[1]
+    if not dec.whole_days or dec.one_grain is None or "particle" not in pcats:
+        return None
+    code = pcats.get_loc("particle")
+    particle = None if sel.one_code("provider") == code else sel.codes("provider") == code
+    if particle is not None and not particle.any():
+        # No Particle rows, which the chart says: one of the rows tells it so.
+        first = 0 if sel.rows is None else int(sel.rows[0])
+        return dec.df.iloc[first : first + 1]
+    if sel.one_code("billable_unit", particle) is None:
+        return None
+    return _day_frame(
+        sel,
+        particle,
+        quantity="billable_quantity",
+        ucol="billable_unit",
+        constant=("provider", "account_id"),
+    )
 
 
 def _compare_cells(sel: Selected, by: str, *, quantity: str, freq: str) -> pd.DataFrame | None:

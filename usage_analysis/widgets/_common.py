@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import html
 import threading
 import traceback
@@ -28,7 +29,15 @@ from .._secrets import redact
 from ..charts import format_quantity
 from ..errors import UsageAnalysisError
 
-__all__ = ["ChartResizer", "ChartWidget", "Messages", "fmt_number", "styled"]
+__all__ = [
+    "ChartResizer",
+    "ChartWidget",
+    "Messages",
+    "PlotlyScript",
+    "fmt_number",
+    "plotly_script",
+    "styled",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -157,6 +166,96 @@ export default {
         self.add_class("ua-chart-resizer")
 
 
+# plotly's widget script (its FigureWidget's ``_esm``, about 5 MB: plotly.js itself).
+# anywidget sends a widget's script with every widget and the page evaluates it once
+# per widget; an explorer makes a new chart widget per drawing (ChartWidget), so
+# each drawing cost 5 MB over the kernel's socket and a fresh copy of plotly.js in
+# the page, and a page busy with that missed anywidget's 2 s set-up limit. Here the
+# script goes to the page in one model per kernel (PlotlyScript); each chart's own
+# script (below) imports it from there once per page and every chart shares it.
+_PLOTLY_SOURCE = str(go.FigureWidget._esm)
+PLOTLY_SCRIPT_KEY = hashlib.sha256(_PLOTLY_SOURCE.encode()).hexdigest()[:16]
+
+_CHART_ESM = """
+const loaded = (globalThis.__usageAnalysisPlotly ??= new Map());
+
+async function scriptModel(model) {
+  const id = String(model.get("_script")).replace(/^IPY_MODEL_/, "");
+  let failure;
+  // A page restoring its models (Voila, a reload) may create this chart's model
+  // before it registered the script's: ask again for a moment.
+  for (let attempt = 0; attempt < 30; attempt++) {
+    try {
+      return await model.widget_manager.get_model(id);
+    } catch (err) {
+      failure = err;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw failure;
+}
+
+function plotly(model) {
+  const key = model.get("_script_key");
+  let module = loaded.get(key);
+  if (!module) {
+    module = (async () => {
+      const script = await scriptModel(model);
+      const blob = new Blob([script.get("source")], { type: "text/javascript" });
+      const url = URL.createObjectURL(blob);
+      try {
+        return await import(/* webpackIgnore: true */ url);
+      } finally {
+        URL.revokeObjectURL(url);
+      }
+    })();
+    loaded.set(key, module);
+    module.catch(() => loaded.delete(key));
+  }
+  return module;
+}
+
+// anywidget gives a model 2 s to initialize; the first chart on a busy page may take
+// longer to evaluate plotly.js. So initialize only starts the loading and the view
+// waits for it (a chart's state is whole when its comm opens: nothing to miss).
+export default () => {
+  let chart;
+  return {
+    initialize(context) {
+      chart = plotly(context.model).then(async (module) => {
+        const inner = module.default();
+        await inner.initialize(context);
+        return inner;
+      });
+      chart.catch(() => {}); // said by render, which awaits it
+    },
+    async render(context) {
+      return (await chart).render(context);
+    },
+  };
+};
+"""
+
+
+class PlotlyScript(widgets.Widget):
+    """plotly's widget script, sent to the page once per kernel (see ChartWidget)."""
+
+    source = traitlets.Unicode().tag(sync=True)
+
+
+_script: PlotlyScript | None = None
+_script_lock = threading.Lock()
+
+
+def plotly_script() -> PlotlyScript:
+    """The kernel's one :class:`PlotlyScript` (made again if it was closed)."""
+    global _script
+    with _script_lock:
+        if _script is None or getattr(_script, "comm", None) is None:
+            _script = PlotlyScript(source=_PLOTLY_SOURCE)
+        return _script
+
+
 class ChartWidget(go.FigureWidget):
     """A plotly ``FigureWidget`` whose comm opens with its whole figure.
 
@@ -166,10 +265,18 @@ class ChartWidget(go.FigureWidget):
     and show an empty chart, or keep the old one. Here nothing is sent until the
     figure, its layout defaults (:func:`responsive`), its CSS class and the synced
     state a view starts from are all set: the comm then opens with all of it.
+
+    Its script is a few lines that take plotly's from the kernel's one
+    :class:`PlotlyScript`: a new chart costs its figure, not 5 MB of plotly.js.
     """
+
+    _esm = _CHART_ESM
+    _script = traitlets.Instance(PlotlyScript).tag(sync=True, **widgets.widget_serialization)
+    _script_key = traitlets.Unicode(PLOTLY_SCRIPT_KEY).tag(sync=True)
 
     def __init__(self, figure: go.Figure | None = None, *, css_class: str = "ua-chart") -> None:
         self._whole = False
+        self._script = plotly_script()
         # The figure's traces and layout as they are: a chart's figure is built from
         # known keys (usage_analysis.charts._style._figure); checking every key and
         # array again was most of a redraw.
