@@ -24,16 +24,27 @@ in the same run:
   devices) - each at most 500 ms.
 
 ``BENCH_SCALE_BIG=1`` adds what holds for a 1M-device year (365M rows) with
-bounded memory: the overview's cube and the monthly totals, both in DuckDB
-(never all rows in pandas); it builds that archive first (hours on 2 cores).
+bounded memory: the overview and the monthly totals through the package's own
+functions (their sums run in DuckDB, never all rows in pandas), with their peak
+memory (target at most 8 GB). The generator would take about two hours for that
+year, so :func:`build_direct` writes its Particle device-days without it: DuckDB
+draws them (``range`` over devices, deterministic hashes for the values), one
+day per Arrow record batch, streamed into the table by the archive's own commit
+(delta-rs ``write_deltalake``: the table's schema, partitions and writer
+properties), one commit a month as a monthly report makes; HERE and Informatica
+go through the generator and ``archive_frame`` as above. ``BENCH_SCALE_BIG_DEVICES``
+sets its size (default 1,000,000); ``BENCH_SCALE_KEEP=1`` keeps it afterwards
+(otherwise its files are deleted once measured: about 6 GB).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -41,11 +52,15 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 import usage_analysis as ua
 from bench._common import OUT, Report, in_fresh_process
 from bench.bench_widgets import changes
 from usage_analysis import archive, read_report
+from usage_analysis.archive._store import store
+from usage_analysis.archive._table import PARTITIONS, TABLE_SCHEMA
+from usage_analysis.archive._write import commit
 from usage_analysis.errors import UnitMismatch
 from usage_analysis.sample_data import (
     World,
@@ -59,7 +74,7 @@ from usage_analysis.sample_data import (
 from usage_analysis.widgets import UsageExplorer
 
 DEVICES = int(os.environ.get("BENCH_SCALE_DEVICES", "100000"))
-BIG_DEVICES = 1_000_000
+BIG_DEVICES = int(os.environ.get("BENCH_SCALE_BIG_DEVICES", "1000000"))
 YEAR = 2025
 SEED = 7
 GB = 1024**3
@@ -67,6 +82,7 @@ GB = 1024**3
 OVERVIEW_SECONDS, OVERVIEW_RATIO = 5.0, 2.0
 MONTHLY_SECONDS = 1.0
 OPEN_SECONDS, OPEN_BYTES, CHANGE_SECONDS = 20.0, 4 * GB, 0.5
+BIG_PEAK_BYTES = 8 * GB
 
 MONTHLY = (
     "select month, provider, unit, sum(quantity) as quantity from usage group by all order by all"
@@ -108,20 +124,224 @@ def build(devices: int) -> int:
         )
         rows += len(particle)
         del particle
-        reports = {
-            "here": here_csv(here_usage(world, first, last, detail_level="day")),
-            "informatica": informatica_zip(informatica_usage(world, first, last)),
-        }
-        for provider, data in reports.items():
-            df = read_report(data, provider=provider, unified=True)
-            archive.archive_frame(df, report_id=f"{provider}-{month:%Y-%m}", archive=where)
-            rows += len(df)
-            del df
+        rows += archive_others(world, month, where)
         print(
             f"  {month:%Y-%m}: {rows:,} rows so far, {time.perf_counter() - t0:.0f} s", flush=True
         )
     stamp.write_text(json.dumps({"params": params, "rows": rows}))
     return rows
+
+
+def archive_others(world: World, month: pd.Timestamp, where: Path) -> int:
+    """The month's HERE and Informatica reports, rendered, read and archived as a real
+    year's are; how many rows they added."""
+    first, last = month.date(), (month + pd.offsets.MonthEnd(0)).date()
+    reports = {
+        "here": here_csv(here_usage(world, first, last, detail_level="day")),
+        "informatica": informatica_zip(informatica_usage(world, first, last)),
+    }
+    rows = 0
+    for provider, data in reports.items():
+        df = read_report(data, provider=provider, unified=True)
+        archive.archive_frame(df, report_id=f"{provider}-{month:%Y-%m}", archive=where)
+        rows += len(df)
+        del df
+    return rows
+
+
+# --- the 1M-device year, without the generator -----------------------------------
+
+DIRECT_PRODUCTS = 20
+PARTICLE = {  # the columns every Particle device-day row has alike
+    "meter_id": "data_operations",
+    "meter": "Data Operations",
+    "category": "device",
+    "unit": "data operations",
+    "billable_unit": "data operations",
+}
+
+
+def direct_root(devices: int) -> Path:
+    return OUT / f"scale-direct-{devices}"
+
+
+def _fleet(con: duckdb.DuckDBPyConnection, devices: int) -> dict[str, pa.Array]:
+    """The fleet drawn in DuckDB (table ``fleet``: device number, product, rates), in
+    the report's order (product, then device name), and the strings the rows share
+    as Arrow dictionaries: device ids, names, products."""
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE fleet AS
+        WITH drawn AS (
+            SELECT
+                i,
+                -- one device in 20 is a sandbox device: no product
+                CASE WHEN hash(i, {SEED}, 1) % 20 = 0 THEN NULL
+                     ELSE (hash(i, {SEED}, 2) % {DIRECT_PRODUCTS})::INTEGER END AS product_ix,
+                printf('%016x%08x', hash(i, {SEED}, 3), hash(i, {SEED}, 4) % 4294967296)
+                    AS device_id,
+                printf('device-%07d', i) AS device_name,
+                -- data operations a day: 5 to ~4,000, most near 100
+                5 + exp(4.5 + 1.2 * ((hash(i, {SEED}, 5) % 1000000) / 1e6 - 0.5) * 2.5)
+                    AS base,
+                0.2 + 0.8 * (hash(i, {SEED}, 6) % 1000) / 1000.0 AS weekend,
+                hash(i, {SEED}, 7) % 1000 = 0 AS runaway,
+                (hash(i, {SEED}, 8) % 30)::INTEGER AS phase
+            FROM range({devices}) t(i)
+        )
+        SELECT (row_number() OVER (ORDER BY product_ix NULLS FIRST, device_name) - 1)::INTEGER
+            AS dev, * EXCLUDE (i)
+        FROM drawn ORDER BY dev
+        """
+    )
+    names = con.sql("SELECT device_id, device_name FROM fleet ORDER BY dev").to_arrow_table()
+    return {
+        "resource_id": names["device_id"].combine_chunks(),
+        "resource_name": names["device_name"].combine_chunks(),
+        "product": pa.array([f"fleet-{k:02d}" for k in range(DIRECT_PRODUCTS)]),
+    }
+
+
+def _particle_day(
+    con: duckdb.DuckDBPyConnection,
+    strings: dict[str, pa.Array],
+    day: pd.Timestamp,
+    labels: dict[str, str],
+    archived_at: pd.Timestamp,
+) -> pa.RecordBatch:
+    """One day of the fleet as the archive's rows (``TABLE_SCHEMA``, strings that are
+    not partition values as dictionaries, as ``archive_frame`` writes them): the
+    values drawn in DuckDB, the strings as indices into the fleet's dictionaries."""
+    number = (day - pd.Timestamp("1970-01-01", tz="UTC")).days
+    drawn = con.sql(
+        f"""
+        SELECT dev, product_ix, round(
+            CASE WHEN hash(dev, {number}, {SEED}, 9) % 50 = 0 THEN 0  -- an outage
+            ELSE base
+                * CASE WHEN {day.day_of_week} >= 5 THEN weekend ELSE 1 END
+                * (0.75 + 0.5 * (hash(dev, {number}, {SEED}, 10) % 1000000) / 1e6)
+                * CASE WHEN runaway AND ({number} + phase) % 30 < 3 THEN 12 ELSE 1 END
+            END) AS quantity
+        FROM fleet ORDER BY dev
+        """
+    ).to_arrow_table()
+    n = drawn.num_rows
+    dev = drawn["dev"].combine_chunks()
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    zeros = pa.array(np.zeros(n, np.int32))
+
+    def constant(value: str | None, *, plain: bool = False) -> pa.Array:
+        if value is None:
+            return pa.nulls(n, pa.string() if plain else dictionary)
+        arr = pa.DictionaryArray.from_arrays(zeros, pa.array([value]))
+        return arr.dictionary_decode() if plain else arr
+
+    def stamp(ts: pd.Timestamp) -> pa.Array:
+        return pa.array(np.full(n, ts.value // 1000, np.int64)).view(pa.timestamp("us", tz="UTC"))
+
+    quantity = drawn["quantity"].combine_chunks()
+    columns = {
+        "provider": constant("particle", plain=True),
+        "account_id": constant(None, plain=True),
+        "account_name": constant(None),
+        "product": pa.DictionaryArray.from_arrays(
+            drawn["product_ix"].combine_chunks(), strings["product"]
+        ),
+        "resource_id": pa.DictionaryArray.from_arrays(dev, strings["resource_id"]),
+        "resource_name": pa.DictionaryArray.from_arrays(dev, strings["resource_name"]),
+        "period_start": stamp(day),
+        "period_end": stamp(day + pd.Timedelta(days=1)),
+        "quantity": quantity,
+        "billable_quantity": quantity,
+        "grain": constant("devices", plain=True),
+        "month": constant(labels["month"], plain=True),
+        "report_id": constant(labels["report_id"]),
+        "source": constant(None),
+        "archived_at": stamp(archived_at),
+        **{name: constant(value) for name, value in PARTICLE.items()},
+    }
+    return pa.RecordBatch.from_arrays(
+        [columns[name] for name in TABLE_SCHEMA.names], schema=_direct_schema()
+    )
+
+
+def _direct_schema() -> pa.Schema:
+    dictionary = pa.dictionary(pa.int32(), pa.string())
+    return pa.schema(
+        [
+            pa.field(f.name, dictionary)
+            if pa.types.is_string(f.type) and f.name not in PARTITIONS
+            else f
+            for f in TABLE_SCHEMA
+        ]
+    )
+
+
+def archive_particle_month(
+    con: duckdb.DuckDBPyConnection,
+    strings: dict[str, pa.Array],
+    month: pd.Timestamp,
+    where: Path,
+) -> int:
+    """The fleet's device-days of one month, one record batch a day, committed into the
+    archive by its own commit (replacing the month's Particle device rows, as a
+    fleet's monthly report does); how many rows."""
+    labels = {"month": f"{month:%Y-%m}", "report_id": f"particle-{month:%Y-%m}"}
+    archived_at = pd.Timestamp.now(tz="UTC").floor("us")
+    days = pd.date_range(month, month + pd.offsets.MonthEnd(0), freq="D")
+    rows = 0
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        nonlocal rows
+        for day in days:
+            batch = _particle_day(con, strings, day, labels, archived_at)
+            rows += batch.num_rows
+            yield batch
+
+    reader = pa.RecordBatchReader.from_batches(_direct_schema(), batches())
+    predicate = (
+        f"provider = 'particle' AND grain = 'devices' AND month = '{labels['month']}' "
+        "AND account_id IS NULL"
+    )
+    metadata = {
+        "usage_analysis.report_id": labels["report_id"],
+        "usage_analysis.write_id": os.urandom(8).hex(),
+    }
+    commit(store(where, None), reader, predicate, metadata)  # type: ignore[arg-type]
+    return rows
+
+
+def build_direct(devices: int, *, months: int = 12, where: Path | None = None) -> tuple[int, float]:
+    """The year of ``devices`` Particle devices written without the generator (once; a
+    stamp says it is complete), with HERE and Informatica at proportional size through
+    the generator; its rows and the seconds its build took."""
+    where = direct_root(devices) if where is None else where
+    stamp = where.with_suffix(".json")
+    params = {"devices": devices, "year": YEAR, "seed": SEED, "months": months, "how": "duckdb"}
+    if stamp.exists() and json.loads(stamp.read_text()).get("params") == params:
+        done = json.loads(stamp.read_text())
+        return int(done["rows"]), float(done["seconds"])
+    shutil.rmtree(where, ignore_errors=True)
+    print(f"writing the year of {devices:,} devices (DuckDB -> delta-rs) ...", flush=True)
+    world = make_world(
+        SEED,
+        particle_devices=1,  # the fleet is drawn in DuckDB
+        here_apps=max(4, devices // 1000),
+        informatica_assets=max(10, devices // 2500),
+    )
+    con = _duckdb()
+    t0 = time.perf_counter()
+    strings = _fleet(con, devices)
+    rows = 0
+    for month in pd.date_range(f"{YEAR}-01-01", periods=months, freq="MS", tz="UTC"):
+        rows += archive_particle_month(con, strings, month, where)
+        rows += archive_others(world, month.tz_localize(None), where)
+        print(
+            f"  {month:%Y-%m}: {rows:,} rows so far, {time.perf_counter() - t0:.0f} s", flush=True
+        )
+    seconds = time.perf_counter() - t0
+    stamp.write_text(json.dumps({"params": params, "rows": rows, "seconds": seconds}))
+    return rows, seconds
 
 
 def _categorical(values: np.ndarray | pd.Series) -> pd.Categorical:
@@ -292,16 +512,41 @@ def load() -> str:
 
 def run(report: Report) -> None:
     """Build (or reuse) the year, then time each measurement against DuckDB."""
-    run_size(report, DEVICES, explorer=True)
+    rows = build(DEVICES)
+    run_size(report, str(root(DEVICES)), f"{DEVICES:,} devices, {rows / 1e6:.1f}M rows")
     if os.environ.get("BENCH_SCALE_BIG"):
-        run_size(report, BIG_DEVICES, explorer=False)
+        run_big(report, BIG_DEVICES)
 
 
-def run_size(report: Report, devices: int, *, explorer: bool) -> None:
-    rows = build(devices)
-    where = str(root(devices))
+def run_big(report: Report, devices: int) -> None:
+    """The year of ``devices`` (1M: 365M rows) written by :func:`build_direct`: the
+    overview and the monthly totals in bounded memory; its files deleted afterwards
+    unless ``BENCH_SCALE_KEEP`` is set."""
+    print(f"before the build; load: {load()}", flush=True)
+    rows, seconds = build_direct(devices)
+    where = direct_root(devices)
+    size = sum(f.stat().st_size for f in where.rglob("*") if f.is_file())
     label = f"{devices:,} devices, {rows / 1e6:.1f}M rows"
+    report.absolute(f"year written by DuckDB -> delta-rs ({label})", seconds / 60, unit="min")
+    report.absolute(f"its files ({label})", size / GB, unit="GB")
+    try:
+        run_size(report, str(where), label, explorer=False, peak_target=BIG_PEAK_BYTES)
+    finally:
+        if not os.environ.get("BENCH_SCALE_KEEP"):
+            shutil.rmtree(where, ignore_errors=True)
+            where.with_suffix(".json").unlink(missing_ok=True)
+
+
+def run_size(
+    report: Report,
+    where: str,
+    label: str,
+    *,
+    explorer: bool = True,
+    peak_target: float | None = None,
+) -> None:
     tmp = OUT / "scale_tmp.out"
+    target_gb = None if peak_target is None else peak_target / GB
     print(f"{label}; load: {load()}", flush=True)
 
     ours, _, our_peak = in_fresh_process(our_overview, where, str(tmp))
@@ -323,6 +568,10 @@ def run_size(report: Report, devices: int, *, explorer: bool) -> None:
         unit="GB",
         baseline_name="duckdb",
     )
+    if target_gb is not None:
+        report.absolute(
+            f"overview peak memory ({label})", our_peak / GB, unit="GB", target=target_gb
+        )
 
     ours, _, our_peak = in_fresh_process(our_monthly, where, str(tmp))
     theirs, _, their_peak = in_fresh_process(duckdb_monthly, where, str(tmp))
@@ -336,6 +585,10 @@ def run_size(report: Report, devices: int, *, explorer: bool) -> None:
         unit="GB",
         baseline_name="duckdb",
     )
+    if target_gb is not None:
+        report.absolute(
+            f"monthly totals peak memory ({label})", our_peak / GB, unit="GB", target=target_gb
+        )
     if not explorer:
         return
 

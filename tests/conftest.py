@@ -90,6 +90,7 @@ from server_helpers import (  # noqa: E402
     notebook_workdir,
     server_emulator,
     server_env,
+    voila_pages,
     voila_server,
 )
 
@@ -101,6 +102,7 @@ __all__ = [
     "notebook_workdir",
     "server_emulator",
     "server_env",
+    "voila_pages",
     "voila_server",
 ]
 

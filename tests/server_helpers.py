@@ -17,6 +17,7 @@ once per run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import secrets
 import shutil
@@ -61,7 +62,7 @@ SERVER_START_TIMEOUT_S = 120.0
 CELL_TIMEOUT_S = 180
 
 # The fixtures that need a marker, and which one (checked in tests/conftest.py).
-BROWSER_FIXTURES = frozenset({"chromium", "browser", "lab_server", "voila_server"})
+BROWSER_FIXTURES = frozenset({"chromium", "browser", "lab_server", "voila_server", "voila_pages"})
 NOTEBOOK_FIXTURES = frozenset({"executed_notebook"})
 # The xdist group of a test that uses one of these (the first that matches): each group
 # runs on one worker, which starts that server once. Three groups keep both workers busy.
@@ -291,6 +292,10 @@ def chromium() -> Iterator[Any]:
         asyncio.events._set_running_loop(None)
 
 
+# Browser contexts of the shared pages (SharedPages): a test's ``browser`` leaves them open.
+_SHARED_CONTEXTS: set[Any] = set()
+
+
 @pytest.fixture
 def browser(chromium: Any) -> Iterator[Any]:
     """The run's Chromium for one test; the pages (contexts) the test opened are closed after it."""
@@ -300,7 +305,88 @@ def browser(chromium: Any) -> Iterator[Any]:
         yield chromium
     finally:
         for context in list(chromium.contexts):
+            if context not in _SHARED_CONTEXTS:
+                context.close()
+        asyncio.events._set_running_loop(None)
+
+
+@dataclasses.dataclass
+class OpenPage:
+    """A page as it was opened: what it asked for, what it reported, what was seen first."""
+
+    page: Any
+    requests: list[str] = dataclasses.field(default_factory=list)
+    page_errors: list[str] = dataclasses.field(default_factory=list)
+    console_errors: list[str] = dataclasses.field(default_factory=list)
+    opening: Any = None
+
+
+class SharedPages:
+    """Voila pages opened once per run and read by every test that needs the same page.
+
+    Each Voila page runs its notebook in a new kernel (the most costly step of a browser
+    test): the dashboard and one-answer tests read one notebook 04 page, the first-change
+    and redraw tests one explorer page. ``open`` is called inside a test (with
+    ``browser``); the page's requests, page errors and console errors are recorded from
+    before it loads. ``on_open(page)`` runs once, right after the page starts loading
+    (what a user does first), and what it returns or raises is given to every caller.
+    """
+
+    def __init__(self, chromium: Any, server: Server) -> None:
+        self._chromium, self._server = chromium, server
+        self._pages: dict[str, OpenPage] = {}
+        self._failures: dict[str, BaseException] = {}
+
+    def open(
+        self,
+        notebook: str,
+        *,
+        viewport: dict[str, int],
+        timeout_ms: float,
+        on_open: Callable[[Any], Any] | None = None,
+    ) -> OpenPage:
+        if notebook in self._failures:
+            raise self._failures[notebook]
+        if notebook not in self._pages:
+            context = self._chromium.new_context(viewport=viewport)
+            _SHARED_CONTEXTS.add(context)
+            page = context.new_page()
+            shown = OpenPage(page)
+            page.on("request", lambda request: shown.requests.append(request.url))
+            page.on("pageerror", lambda exc: shown.page_errors.append(f"{exc}\n{exc.stack}"[:600]))
+            page.on(
+                "console",
+                lambda m: shown.console_errors.append(m.text[:300]) if m.type == "error" else None,
+            )
+            # Voila streams the page while the kernel runs: do not wait for "load" here.
+            page.goto(
+                self._server.url(voila_page(notebook)), wait_until="commit", timeout=timeout_ms
+            )
+            try:
+                shown.opening = on_open(page) if on_open is not None else None
+            except BaseException as exc:
+                self._failures[notebook] = exc
+                raise
+            self._pages[notebook] = shown
+        return self._pages[notebook]
+
+    def close(self) -> None:
+        for shown in self._pages.values():
+            context = shown.page.context
+            _SHARED_CONTEXTS.discard(context)
             context.close()
+
+
+@pytest.fixture(scope="session")
+def voila_pages(chromium: Any, voila_server: Server) -> Iterator[SharedPages]:
+    """The run's shared Voila pages (:class:`SharedPages`)."""
+    pages = SharedPages(chromium, voila_server)
+    yield pages
+    loop = chromium._impl_obj._loop
+    asyncio.events._set_running_loop(loop)
+    try:
+        pages.close()
+    finally:
         asyncio.events._set_running_loop(None)
 
 

@@ -300,6 +300,35 @@ def test_sql_reads_every_partition_value_as_the_log_has_it(
         pd.testing.assert_frame_equal(got, arrow)
 
 
+def test_sql_reads_a_missing_account_with_the_other_files_in_one_scan(root: Path) -> None:
+    # delta-rs writes a missing partition value as __HIVE_DEFAULT_PARTITION__, which
+    # DuckDB's hive partitioning reads as NULL: no branch of its own per partition
+    # (each branch costs DuckDB a bind and a footer read on every query).
+    archive.archive_frame(
+        usage("2026-01-30", "2026-02-01", quantity=1.0, account=None), archive=root
+    )
+    archive.archive_frame(
+        usage("2026-01-30", "2026-02-01", quantity=2.0, account="acme"), archive=root
+    )
+    from usage_analysis.archive import _read
+
+    with _read._connect(archive._store.store(root, None), None, None) as con:
+        (view,) = con.sql("select sql from duckdb_views() where view_name = 'usage'").fetchall()
+    assert view[0].count("read_parquet") == 1
+    got = archive.sql(
+        "select account_id, month, sum(quantity) as q from usage group by all order by all",
+        archive=root,
+    )
+    rows = [
+        (None if pd.isna(r.account_id) else r.account_id, r.month, r.q) for r in got.itertuples()
+    ]
+    assert sorted(rows, key=str) == sorted(
+        [("acme", "2026-01", 8.0), ("acme", "2026-02", 4.0),
+         (None, "2026-01", 4.0), (None, "2026-02", 2.0)],
+        key=str,
+    )  # fmt: skip
+
+
 @pytest.mark.slow
 def test_sql_as_of_reads_the_files_of_that_table_version(root: Path) -> None:
     first = archive.archive_frame(usage("2026-01-01", "2026-01-10"), archive=root)

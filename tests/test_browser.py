@@ -22,7 +22,9 @@ import httpx
 import pytest
 from server_helpers import (
     ARTIFACTS,
+    OpenPage,
     Server,
+    SharedPages,
     needs_chromium,
     voila_page,
     voila_server_for,
@@ -259,6 +261,8 @@ def test_demo_html_page_draws_its_charts_offline(
 
 # Notebook 04's tables: spend, all providers, cost forecast, combined forecast, overview.
 OVERVIEW_TABLE = 4
+OVERVIEW_NOTEBOOK = "04_billing_overview.ipynb"
+OVERVIEW_VIEWPORT = {"width": 1400, "height": 1400}
 # The report tables of notebook 04: their cell texts, and whether each fits its box.
 REPORT_TABLES = """root => Array.from(root.querySelectorAll('table.ua-report-table')).map(t => {
     t.scrollIntoView({block: 'center'});  // JupyterLab lays out only what is on screen
@@ -297,25 +301,22 @@ def _check_report_tables(page: Any, root: Any) -> list[dict[str, Any]]:
 
 
 def test_voila_dashboard_shows_the_overview_as_report_tables(
-    browser: Any, voila_server: Server
+    browser: Any, voila_pages: SharedPages
 ) -> None:
-    server = voila_server
-    page_path = voila_page("04_billing_overview.ipynb")
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    # The run's one notebook 04 page (test_browser_one_answer reads it too).
+    shown = voila_pages.open(
+        OVERVIEW_NOTEBOOK, viewport=OVERVIEW_VIEWPORT, timeout_ms=RUN_TIMEOUT_MS
+    )
+    page = shown.page
     failed = _on_failure(page, "voila-overview-failure")
-    requests: list[str] = []
-    page.on("request", lambda request: requests.append(request.url))
-    console: list[str] = []
-    page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: console.append(str(exc)[:300]))
     try:
-        page.goto(server.url(page_path), timeout=RUN_TIMEOUT_MS)
         page.locator(".ua-explorer").first.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=RUN_TIMEOUT_MS)
         _check_report_tables(page, page.locator("body"))
         # Nothing from a CDN (Font Awesome came from one): only the server itself.
         local = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
-        assert not [u for u in requests if not u.startswith(local)], requests
+        assert shown.requests
+        assert not [u for u in shown.requests if not u.startswith(local)], shown.requests
         # Font Awesome still draws the buttons' icons (voila.js bundles it).
         faces = page.evaluate(
             "async () => (await document.fonts.load('900 16px \"Font Awesome 5 Free\"'))"
@@ -323,7 +324,8 @@ def test_voila_dashboard_shows_the_overview_as_report_tables(
         )
         families = page.evaluate("() => [...document.fonts].map(f => f.family)")
         assert "loaded" in faces, families
-        assert not [c for c in console if "plotly" in c.lower()], console
+        errors = [e for e in shown.console_errors + shown.page_errors if not _known_voila_error(e)]
+        assert not [c for c in errors if "plotly" in c.lower()], errors
         _shot(page.locator(".ua-report-table").nth(OVERVIEW_TABLE), "voila-04-overview-table")
         failed.cancel()
     finally:
@@ -507,10 +509,15 @@ def _redraw_expected() -> tuple[dict[str, Any], list[tuple[str, Any, dict[str, A
     return opening, steps
 
 
-def _run_redraw_sequence(page: Any, explorer: Any, prefix: str) -> None:
-    """Each step in the page and in a headless twin; the page must match the twin's figure."""
+def _run_redraw_sequence(page: Any, explorer: Any, prefix: str, *, opened: bool = True) -> None:
+    """Each step in the page and in a headless twin; the page must match the twin's figure.
+
+    ``opened=False``: the page already took its first step (``_first_change``) and its
+    opening chart is gone; the first step, done again, changes nothing.
+    """
     opening, steps = _redraw_expected()
-    _wait_layout(page, explorer, opening, "opening")
+    if opened:
+        _wait_layout(page, explorer, opening, "opening")
     # No settling wait: every step, the first included, is checked at once (a change
     # made while the chart is still being drawn: test_voila_a_change_as_soon_as_...).
     seen_shapes = seen_axes_free = False
@@ -538,64 +545,78 @@ def _write_redraw_notebook(workdir: Path) -> None:
     nbformat.write(nb, workdir / REDRAW_NOTEBOOK)
 
 
+def _first_change(page: Any) -> list[Any]:
+    """What a user does first on the explorer page: choose Particle the moment the
+    filter shows (the chart's first draw may still be under way); returns the chart's
+    traces once the page shows the twin's figure for that change."""
+    explorer = page.locator(".ua-explorer").first
+    select = explorer.locator(".ua-provider-filter select")
+    select.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
+    select.select_option(label="Particle")
+    _, steps = _redraw_expected()
+    name, _, expected = steps[0]
+    assert name == "provider particle", name
+    _wait_layout(page, explorer, expected, "first change")
+    return explorer.locator(".ua-chart").evaluate(CHART_STATE)
+
+
+def _explorer_page(voila_pages: SharedPages, workdir: Path) -> OpenPage:
+    """The run's one Voila page of the redraw notebook, its first change made on opening."""
+    _write_redraw_notebook(workdir)
+    return voila_pages.open(
+        REDRAW_NOTEBOOK,
+        viewport={"width": 1400, "height": 1600},
+        timeout_ms=RUN_TIMEOUT_MS,
+        on_open=_first_change,
+    )
+
+
 def test_voila_explorer_redraws_show_only_the_new_chart(
-    browser: Any, voila_server: Server, notebook_workdir: Path
+    browser: Any, voila_pages: SharedPages, notebook_workdir: Path
 ) -> None:
-    _write_redraw_notebook(notebook_workdir)
-    server = voila_server
-    page_path = voila_page(REDRAW_NOTEBOOK)
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    shown = _explorer_page(voila_pages, notebook_workdir)
+    page = shown.page
     failed = _on_failure(page, "voila-redraw-failure")
-    page_errors: list[str] = []
-    page.on("pageerror", lambda exc: page_errors.append(f"{exc}\n{exc.stack}"[:600]))
-    console: list[str] = []
-    page.on("console", lambda m: console.append(m.text[:300]) if m.type == "error" else None)
     try:
-        page.goto(server.url(page_path), timeout=RUN_TIMEOUT_MS)
         explorer = page.locator(".ua-explorer").first
-        explorer.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
         try:
-            _run_redraw_sequence(page, explorer, "voila")
+            _run_redraw_sequence(page, explorer, "voila", opened=False)
         except AssertionError as exc:
-            raise AssertionError(f"{exc}; page errors: {page_errors + console}") from None
-        assert not [e for e in page_errors if not _known_voila_error(e)], page_errors
+            errors = shown.page_errors + shown.console_errors
+            raise AssertionError(f"{exc}; page errors: {errors}") from None
+        assert not [e for e in shown.page_errors if not _known_voila_error(e)], shown.page_errors
         failed.cancel()
     finally:
         failed.run()
 
 
-# How many fresh pages the first-change test opens (UA_FIRST_CHANGE_PAGES=8 to hunt a
-# race that shows on some loads only; ChartWidget removed the one it found).
+# How many fresh pages the first-change test opens besides the shared one
+# (UA_FIRST_CHANGE_PAGES=8 to hunt a race that shows on some loads only; ChartWidget
+# removed the one it found).
 FIRST_CHANGE_PAGES = int(os.environ.get("UA_FIRST_CHANGE_PAGES", "1"))
 
 
 def test_voila_a_change_as_soon_as_the_explorer_shows_is_drawn(
-    browser: Any, voila_server: Server, notebook_workdir: Path
+    browser: Any, voila_pages: SharedPages, voila_server: Server, notebook_workdir: Path
 ) -> None:
     """A user who clicks while the chart is still being drawn sees the new chart.
 
     No settling wait: the provider is changed the moment the explorer is visible
     (the chart's first draw may still be under way), then the page's plotly state
-    must become the new figure's, traces included.
+    must become the new figure's, traces included. The shared explorer page made
+    that change when it opened; more fresh pages on request.
     """
     twin = _redraw_twin()
     twin.selects["provider"].value = ("particle",)
-    expected = _expected_layout(twin.figure)
     expected_traces = [(str(t.name), len(t.y)) for t in twin.figure.data]
-    _write_redraw_notebook(notebook_workdir)
-    server = voila_server
-    page_path = voila_page(REDRAW_NOTEBOOK)
-    for k in range(FIRST_CHANGE_PAGES):
+    shown = _explorer_page(voila_pages, notebook_workdir)
+    assert [(name, n) for name, n, _ in shown.opening] == expected_traces
+    for k in range(1, FIRST_CHANGE_PAGES):
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         failed = _on_failure(page, f"voila-first-change-failure-{k}")
         try:
-            page.goto(server.url(page_path), timeout=RUN_TIMEOUT_MS)
-            explorer = page.locator(".ua-explorer").first
-            select = explorer.locator(".ua-provider-filter select")
-            select.wait_for(state="visible", timeout=RUN_TIMEOUT_MS)
-            select.select_option(label="Particle")
-            _wait_layout(page, explorer, expected, f"first change (page {k})")
-            traces = explorer.locator(".ua-chart").evaluate(CHART_STATE)
+            page.goto(voila_server.url(voila_page(REDRAW_NOTEBOOK)), timeout=RUN_TIMEOUT_MS)
+            traces = _first_change(page)
             assert [(name, n) for name, n, _ in traces] == expected_traces
             failed.cancel()
         finally:

@@ -17,8 +17,8 @@ import time
 from typing import Any
 
 import pytest
-from server_helpers import Server, needs_chromium, voila_page
-from test_browser import RUN_TIMEOUT_MS, _shot
+from server_helpers import Server, SharedPages, needs_chromium, voila_page
+from test_browser import OVERVIEW_NOTEBOOK, OVERVIEW_VIEWPORT, RUN_TIMEOUT_MS, _shot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, needs_chromium]
 
@@ -53,21 +53,26 @@ def _cell(table: dict[str, Any], row: list[str], head: str) -> str:
 
 
 PAGES = {
-    "04_billing_overview.ipynb": "This month per account",
+    OVERVIEW_NOTEBOOK: "This month per account",
     "05_budget_monitors.ipynb": "Where each monitor stands",
 }
 
 
-def _read_both(chromium: Any, server: Server) -> list[dict[str, Any]]:
-    """Both notebooks opened and run at once (each Voila run takes a minute or two)."""
-    pages = []
-    for notebook in PAGES:
-        page = chromium.new_page(viewport={"width": 1400, "height": 1400})
-        # Voila streams the page while the kernel runs: do not wait for "load" here.
-        page.goto(server.url(voila_page(notebook)), wait_until="commit", timeout=RUN_TIMEOUT_MS)
-        pages.append(page)
+def _read_both(chromium: Any, server: Server, pages: SharedPages) -> list[dict[str, Any]]:
+    """Both notebooks opened and run at once (each Voila run takes a minute or two).
+
+    Notebook 04 is the run's shared overview page (the dashboard test reads it too).
+    """
+    overview = pages.open(OVERVIEW_NOTEBOOK, viewport=OVERVIEW_VIEWPORT, timeout_ms=RUN_TIMEOUT_MS)
+    monitors = chromium.new_page(viewport={"width": 1400, "height": 1400})
+    # Voila streams the page while the kernel runs: do not wait for "load" here.
+    monitors.goto(
+        server.url(voila_page("05_budget_monitors.ipynb")),
+        wait_until="commit",
+        timeout=RUN_TIMEOUT_MS,
+    )
     tables = []
-    for page, (notebook, caption) in zip(pages, PAGES.items(), strict=True):
+    for page, (notebook, caption) in zip((overview.page, monitors), PAGES.items(), strict=True):
         tables.append(_table(page, caption))
         _shot(page.locator("table", has=page.locator("caption")).last, f"one-answer-{notebook}")
     return tables
@@ -75,9 +80,9 @@ def _read_both(chromium: Any, server: Server) -> list[dict[str, Any]]:
 
 @pytest.mark.timeout(600)
 def test_voila_overview_and_notebook_05_show_the_same_particle_forecast(
-    browser: Any, voila_server: Server
+    browser: Any, voila_server: Server, voila_pages: SharedPages
 ) -> None:
-    overview, monitors = _read_both(browser, voila_server)
+    overview, monitors = _read_both(browser, voila_server, voila_pages)
     assert "data as of " in overview["caption"] and "data as of " in monitors["caption"]
 
     (particle,) = [r for r in overview["rows"] if r[0].startswith("Particle")]

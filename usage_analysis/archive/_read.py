@@ -432,9 +432,13 @@ def history(
 
 # A partition value DuckDB's hive partitioning reads back unchanged from a path
 # (no percent-encoding, not a spelling of null); any other file gets its values
-# from the Delta log through a join on its name.
+# from the Delta log, written into its own branch as constants.
 _PLAIN = re.compile(r"[A-Za-z0-9._-]+\Z")
 _NOT_PLAIN = ("NULL", "__HIVE_DEFAULT_PARTITION__")
+# How delta-rs (and Spark) spell a missing partition value in a path, which DuckDB's
+# hive partitioning reads as NULL: a Particle month (no account) is read with the
+# rest instead of in a branch of its own (tests/test_archive_store.py checks it).
+_NULL_PART = "__HIVE_DEFAULT_PARTITION__"
 _GLOB = frozenset("*?[]{}")  # DuckDB would expand a path holding these
 # DuckDB errors that are the query's own (its text, names, values), not the archive's.
 _QUERY_ERRORS = (
@@ -458,12 +462,11 @@ def _hive_safe(relative: str, keys: Mapping[str, Any]) -> bool:
         return False
     for part, key in zip(parts, PARTITIONS, strict=False):
         value = keys[key]
-        if (
-            value is None
-            or part != f"{key}={value}"
-            or not _PLAIN.match(value)
-            or value.upper() in _NOT_PLAIN
-        ):
+        if value is None:
+            if part != f"{key}={_NULL_PART}":
+                return False
+            continue
+        if part != f"{key}={value}" or not _PLAIN.match(value) or value.upper() in _NOT_PLAIN:
             return False
     return True
 
