@@ -286,31 +286,24 @@ def _top_and_other(
     if not other:
         return kept, np.zeros(len(kept), dtype=bool)
     rest = table.loc[~keep]
-    keys = rank_cols + within + (["period_start"] if freq else [])
     # Every rest row's rank columns become "other": the buckets are the rest's
     # (unit, period) groups, in the order a sorted groupby gives them.
     bid = ngroup(rest, within + (["period_start"] if freq else []))
-    sums = _pandas_group_sum(bid, rest[quantity].to_numpy(dtype=np.float64))
+    values = rest[quantity].to_numpy(dtype=np.float64)
+    sums = _pandas_group_sum(bid, values)
     if sums is None:
-        for_sum = rest.copy()
-        for c in rank_cols:
-            for_sum[c] = OTHER_LABEL
-            if isinstance(table[c].dtype, pd.CategoricalDtype):
-                for_sum[c] = for_sum[c].astype(table[c].dtype)
-        grouped = for_sum.groupby(keys, dropna=False, observed=True, sort=True)[quantity].sum()
-        bucket = grouped.reset_index()
-        for c in keys:
+        # Large buckets: pandas' own groupby sum over the same rows, in the same order
+        # (relabelling every rest row "other" first cost 0.5 s on 7,500 devices).
+        sums = pd.Series(values).groupby(bid, sort=True).sum().to_numpy()
+    # One row of each bucket carries its keys; the sums are pandas' own.
+    first = np.full(len(sums), len(bid), dtype=np.int64)
+    np.minimum.at(first, bid, np.arange(len(bid)))
+    bucket = rest.iloc[first].reset_index(drop=True)
+    for c in rank_cols:
+        bucket[c] = OTHER_LABEL
+        if isinstance(table[c].dtype, pd.CategoricalDtype):
             bucket[c] = bucket[c].astype(table[c].dtype)
-    else:
-        # One row of each bucket carries its keys; the sums are pandas' own.
-        first = np.full(len(sums), len(bid), dtype=np.int64)
-        np.minimum.at(first, bid, np.arange(len(bid)))
-        bucket = rest.iloc[first].reset_index(drop=True)
-        for c in rank_cols:
-            bucket[c] = OTHER_LABEL
-            if isinstance(table[c].dtype, pd.CategoricalDtype):
-                bucket[c] = bucket[c].astype(table[c].dtype)
-        bucket[quantity] = sums
+    bucket[quantity] = sums
     combined = pd.concat([kept, bucket[table.columns]], ignore_index=True)
     flags = np.r_[np.zeros(len(kept), dtype=bool), np.ones(len(bucket), dtype=bool)]
     return combined, flags
@@ -384,6 +377,11 @@ def ngroup(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
     else:
         if not cols:
             return np.zeros(n, dtype=np.int64)
+        if space <= max(4 * n, 2**16):
+            # Few possible keys: number the ones present in key order, no sort.
+            present = np.zeros(space, dtype=bool)
+            present[combined] = True
+            return (np.cumsum(present) - 1)[combined].astype(np.int64)
         return np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
     grouped = table.groupby(cols, dropna=False, observed=True, sort=True)
     return grouped.ngroup().to_numpy().astype(np.int64)

@@ -29,6 +29,7 @@ from ._common import (
 )
 from ._fresh import note as fresh_note
 from ._style import (
+    _TEMPLATE_JSON,
     _TREE_WRAP_CHARS,
     OTHER_COLOR,
     UNIT_ROOT_COLOR,
@@ -36,7 +37,8 @@ from ._style import (
     _empty,
     _esc,
     _figure,
-    _layout,
+    _layout_keys,
+    _merge,
     _wrap,
 )
 
@@ -132,15 +134,23 @@ def breakdown(
                     "yanchor": "bottom",
                 }
             )
-    # Plain dicts, taken as they are (see _style._figure).
-    fig = _figure(traces, {"annotations": titles} if titles else None)
-    _layout(fig, title=text, note=fresh_note(df), height=560 if n_rows == 1 else 420 * n_rows)
+    # Plain dicts, taken as they are (see _style._figure), the layout made in one go.
+    layout: dict[str, Any] = {"annotations": titles} if titles else {}
+    layout["template"] = _TEMPLATE_JSON
+    _merge(
+        layout,
+        _layout_keys(title=text, note=fresh_note(df), height=560 if n_rows == 1 else 420 * n_rows),
+    )
     # A label that would need a font under 10 px is left to the hover: unreadable
     # slivers of text helped nobody.
-    fig.update_layout(
-        margin={"l": 10, "r": 10, "t": 70, "b": 10}, uniformtext={"minsize": 10, "mode": "hide"}
+    _merge(
+        layout,
+        {
+            "margin": {"l": 10, "r": 10, "t": 70, "b": 10},
+            "uniformtext": {"minsize": 10, "mode": "hide"},
+        },
     )
-    return fig
+    return _figure(traces, layout)
 
 
 def _tree_nodes(

@@ -36,14 +36,10 @@ from ._style import (
     MISSING_LABEL,
     OTHER_COLOR,
     PALETTE,
-    _axes_of,
-    _cell,
     _Draft,
     _empty,
     _esc,
     _facets,
-    _layout,
-    _with_traces,
     _wrap,
 )
 
@@ -187,7 +183,7 @@ def period_over_period(
         below=lines * _TICK_LINE_PX + _AXIS_TITLE_PX,
         note=note,
     )
-    traces: list[dict[str, Any]] = []
+    draft = _Draft(fig, units)
     for k, (unit, part, names) in enumerate(parts):
         prev = _num(part["previous"])
         cur = _num(part["current"])
@@ -211,24 +207,23 @@ def period_over_period(
                 "legendgroup": name,
                 "showlegend": k == 0,
                 "hovertemplate": hover,
-                **_axes_of(fig, units, unit),
             }
             if custom is not None:
                 bar["customdata"] = custom
-            traces.append(bar)
-        fig.update_yaxes(title_text=unit, **_cell(units, unit))
-        fig.update_xaxes(
-            title_text=noun,
-            tickmode="array",
-            tickvals=names,
-            ticktext=[ticks[name] for name in names],
-            tickangle=0,
-            **_cell(units, unit),
+            draft.add(bar, unit)
+        draft.update_axes("y", {"title": {"text": unit}}, unit)
+        draft.update_axes(
+            "x",
+            {
+                "title": {"text": noun},
+                "tickmode": "array",
+                "tickvals": names,
+                "ticktext": [ticks[name] for name in names],
+                "tickangle": 0,
+            },
+            unit,
         )
-    fig = _with_traces(fig, traces)
-    _layout(fig, title=text, note=note, **geometry)
-    fig.update_layout(barmode="group", bargap=0.25)
-    return fig
+    return draft.figure(title=text, note=note, **geometry, barmode="group", bargap=0.25)
 
 
 def _top_rows(part: pd.DataFrame, by: str, n: int) -> pd.DataFrame:

@@ -153,6 +153,7 @@ class UsageExplorer(widgets.VBox):
         self._mask: np.ndarray | None = None
         self._filtered: pd.DataFrame | None = df
         self._decoded = Decoded(df, self.filter.day, known=self.filter.decoded())
+        self._selected: tuple[tuple[Any, ...], Selected] | None = None
         self.redraws = 0
         self.last_redraw_seconds = float("nan")
         self.last_export: dict[str, Path] = {}
@@ -407,11 +408,15 @@ class UsageExplorer(widgets.VBox):
         view = self.view
         # The rows are copied out only when a slow path or an export needs them.
         self._mask, self._filtered = mask, None
-        sel = Selected(self._decoded, None if mask is None else np.flatnonzero(mask))
         # Results are kept per selection: switching the chart recomputes only the
         # chart, and going back to a selection seen before (all rows, typically)
         # recomputes nothing. Every key holds everything its result depends on.
         picked = self._selection_key()
+        # The selected rows' columns, gathered once, serve every view of the selection.
+        if self._selected is None or self._selected[0] != picked:
+            rows = None if mask is None else np.flatnonzero(mask)
+            self._selected = (picked, Selected(self._decoded, rows))
+        sel = self._selected[1]
         with self.messages.catching():
             self.headline = self._cached(
                 ("headline", picked, view.quantity, view.plan),
@@ -534,7 +539,16 @@ class UsageExplorer(widgets.VBox):
         the freed memory is given back to the operating system.
         """
         super().close()
-        held = ("df", "filter", "_decoded", "_filtered", "_mask", "_results", "headline")
+        held = (
+            "df",
+            "filter",
+            "_decoded",
+            "_selected",
+            "_filtered",
+            "_mask",
+            "_results",
+            "headline",
+        )
         if any(name in self.__dict__ for name in held):
             self.figure.close()
             for _, chart in self._retired:
