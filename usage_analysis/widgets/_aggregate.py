@@ -681,8 +681,13 @@ def fast_draw(sel: Selected, view: View) -> go.Figure | None:
         used = _fit_freq(_span(sel), view.freq, view.top + 1, CHART_MAX_POINTS)
         cells = _cells(sel, [by], quantity=q, freq=used)
     elif view.chart == "heatmap":
-        used = _fit_freq(_span(sel), view.freq, max(view.top, 20), CHART_MAX_CELLS)
-        cells = _cells(sel, [by], quantity=q, freq=used)
+        if len(sel.distinct("unit" if q == "quantity" else "billable_unit")) > 1:
+            # Several units: the chart refuses them (one colour scale), which it tells
+            # from the units alone: cells per group, not per group and period.
+            cells = _cells(sel, [by], quantity=q, freq=None)
+        else:
+            used = _fit_freq(_span(sel), view.freq, max(view.top, 20), CHART_MAX_CELLS)
+            cells = _cells(sel, [by], quantity=q, freq=used)
     elif view.chart == "top":
         cells = _cells(sel, [by], quantity=q, freq=None)
     elif view.chart == "breakdown":
