@@ -7,6 +7,7 @@ import functools
 import textwrap
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import plotly.graph_objects as go
@@ -184,10 +185,10 @@ class _Draft:
     here and the figure is made once at the end (:meth:`figure`), taken as it is;
     each ``update_*`` call of a plotly figure parsed its keys again."""
 
-    def __init__(self, fig: go.Figure, units: Sequence[str]) -> None:
-        self.layout: dict[str, Any] = fig.layout.to_plotly_json()
-        self.grid = fig.__dict__.get("_grid_ref")
-        self.grid_str = fig.__dict__.get("_grid_str")
+    def __init__(self, panels: _Panels, units: Sequence[str]) -> None:
+        self.layout: dict[str, Any] = panels.layout
+        self.grid = panels.grid_ref
+        self.grid_str = panels.grid_str
         self.units = list(units)
         self.traces: list[dict[str, Any]] = []
 
@@ -323,7 +324,21 @@ def _grid(
         subplot_titles=list(titles),
     )
     fig.update_annotations(font={"size": 14})
-    return fig.layout.to_plotly_json(), fig._grid_ref, fig._grid_str
+    layout = fig.layout.to_plotly_json()
+    # Plotly's default template: every chart drawn on these panels sets its own
+    # (_Draft.figure), and copying this one cost 10 ms a drawing.
+    layout.pop("template", None)
+    return layout, fig._grid_ref, fig._grid_str
+
+
+@dataclass
+class _Panels:
+    """The layout (plain dicts, the draft's own copy) and grid of a column of panels:
+    what :class:`_Draft` draws on, without a plotly figure made and read back."""
+
+    layout: dict[str, Any]
+    grid_ref: Any = None
+    grid_str: Any = None
 
 
 def _facets(
@@ -333,8 +348,8 @@ def _facets(
     panels: Sequence[int],
     below: int,
     note: str | None = None,
-) -> tuple[go.Figure, _Geometry]:
-    """A figure with one panel per unit (titled "in <unit>"), and its geometry for ``_layout``.
+) -> tuple[_Panels, _Geometry]:
+    """A column of panels, one per unit (titled "in <unit>"), and its geometry for ``_layout``.
 
     ``panels`` are the plot heights in pixels, one per unit; ``below`` is the room
     each panel needs under it for its tick labels and x axis title (only the bottom
@@ -344,17 +359,14 @@ def _facets(
     top = _top_margin(note, panel_titles=len(units) > 1)
     bottom = below + 10
     if len(units) == 1:
-        return _figure(), {"height": top + panels[0] + bottom, "top": top, "bottom": bottom}
+        return _Panels({}), {"height": top + panels[0] + bottom, "top": top, "bottom": bottom}
     gap = _PANEL_TITLE_PX + (_TICK_LINE_PX if shared_x else below)
     plot = sum(panels) + gap * (len(units) - 1)
     layout, grid_ref, grid_str = _grid(
         len(units), shared_x, gap / plot, tuple(panels), tuple(f"in {u}" for u in units)
     )
-    fig = _figure(layout=copy.deepcopy(layout))
-    # What make_subplots sets, so that rows= and cols= find their panels.
-    fig.__dict__["_grid_ref"] = grid_ref
-    fig.__dict__["_grid_str"] = grid_str
-    return fig, {"height": top + plot + bottom, "top": top, "bottom": bottom}
+    geometry: _Geometry = {"height": top + plot + bottom, "top": top, "bottom": bottom}
+    return _Panels(copy.deepcopy(layout), grid_ref, grid_str), geometry
 
 
 def _with_traces(fig: go.Figure, traces: Sequence[dict[str, Any]]) -> go.Figure:

@@ -35,7 +35,6 @@ from ._fresh import bar_marker, chart_freshness, patterns, with_note
 from ._fresh import note as fresh_note
 from ._style import (
     _DATE_TICKS_PX,
-    _cell,
     _colors,
     _Draft,
     _empty,
@@ -153,7 +152,13 @@ def usage_over_time(
     if len(units) == 1:
         axes["yaxis"] = {"title": {"text": f"{units[0]} per {per}"}}
         axes["xaxis"] = {"type": "date", "title": {"text": _PERIOD_AXIS[used]}}
-    fig = draft.figure(
+    else:
+        draft.update_axes("x", {"type": "date"})
+        # The shared time axis is titled once, under the bottom panel, where its ticks are.
+        draft.update_axes("x", {"title": {"text": _PERIOD_AXIS[used]}}, units[-1])
+    if used == "MS":
+        draft.update_axes("x", _month_ticks(_period_range(table["period_start"], used)))
+    return draft.figure(
         title=text,
         note=note,
         **geometry,
@@ -162,14 +167,6 @@ def usage_over_time(
         hovermode="closest",
         **axes,
     )
-    # (Set on the figure's dicts before it is made; the same keys plotly's updates set.)
-    if len(units) > 1:
-        fig.update_xaxes(type="date")
-        # The shared time axis is titled once, under the bottom panel, where its ticks are.
-        fig.update_xaxes(title_text=_PERIOD_AXIS[used], **_cell(units, units[-1]))
-    if used == "MS":
-        fig.update_xaxes(**_month_ticks(_period_range(table["period_start"], used)))
-    return fig
 
 
 def heatmap(
