@@ -19,7 +19,7 @@ from server_helpers import free_port
 
 from usage_analysis import archive
 from usage_analysis.errors import InvalidParameter
-from usage_analysis.schema import coerce_unified
+from usage_analysis.schema import coerce_unified, report_rows
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "scale.md"
 MARKER = "<!-- tested by tests/test_scale_doc.py -->"
@@ -163,6 +163,10 @@ def test_the_daily_cube_sums_each_day_in_the_engine_like_pandas(tmp_path: Path) 
     got = cube.groupby(keys, observed=True)["quantity"].sum()
     assert got.to_dict() == want.to_dict()
     assert len(cube) == len(want)
+    # Each cube row counts the archived rows it sums.
+    counts = df.groupby(keys, observed=True).size()
+    assert cube.groupby(keys, observed=True)["report_rows"].sum().to_dict() == counts.to_dict()
+    assert report_rows(cube) == len(df) == report_rows(df)
     assert (cube["period_end"] - cube["period_start"] == pd.Timedelta(days=1)).all()
     with pytest.raises(InvalidParameter, match="by"):
         archive.daily_cube(by=["quantity"], **where)

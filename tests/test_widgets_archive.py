@@ -83,6 +83,10 @@ def test_every_selection_gives_the_same_headline_and_top_table_as_all_rows(
             ex.set_filters(**chosen)
         assert not every.messages.errors and not cube.messages.errors, chosen
         assert _totals(cube) == _totals(every), chosen
+        # The whole headline as shown, the number of report rows included (the cube
+        # carries the count each of its rows sums).
+        assert cube.headline.rows == every.headline.rows, chosen
+        assert cube.headline_html.value == every.headline_html.value, chosen
         assert len(_top(every.top_table.value)) > 5, chosen
         assert _top(cube.top_table.value) == _top(every.top_table.value), chosen
 

@@ -22,6 +22,7 @@ import pandas as pd
 from .errors import InvalidParameter, SchemaError, UnitMismatch
 
 __all__ = [
+    "REPORT_ROWS",
     "UNIFIED_COLUMNS",
     "UNIFIED_DTYPES",
     "coerce_unified",
@@ -55,6 +56,18 @@ UNIFIED_DTYPES: dict[str, str] = {
 UNIFIED_COLUMNS: tuple[str, ...] = tuple(UNIFIED_DTYPES)
 
 _STRING_COLUMNS = tuple(c for c, t in UNIFIED_DTYPES.items() if t == "category")
+
+# In a frame of sums (the archive's daily cube): how many report rows each row sums.
+REPORT_ROWS = "report_rows"
+
+
+def report_rows(df: pd.DataFrame) -> int:
+    """How many report rows ``df`` stands for: the rows themselves, or for a frame of
+    sums the counts it carries (``REPORT_ROWS``), so that an explorer on the archive's
+    daily cube says the same number of rows as one on every row."""
+    if REPORT_ROWS in df.columns:
+        return int(df[REPORT_ROWS].sum())
+    return len(df)
 
 
 def empty_unified() -> pd.DataFrame:

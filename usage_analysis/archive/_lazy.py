@@ -27,7 +27,7 @@ import duckdb
 import pandas as pd
 
 from ..errors import InvalidParameter
-from ..schema import UNIFIED_COLUMNS, coerce_unified
+from ..schema import REPORT_ROWS, UNIFIED_COLUMNS, coerce_unified
 from ._migrate import ensure_migrated
 from ._read import _connect, _datasets, snapshot
 from ._store import store
@@ -95,7 +95,8 @@ def daily_cube(
     ``billable_quantity`` summed (NaN when every row was missing) - what the overview,
     the forecast and every chart not grouped by device need, from a year of a large
     fleet in a fraction of its rows. Rows shorter than a day are summed into their
-    day (``period_start`` at midnight, ``period_end`` a day later).
+    day (``period_start`` at midnight, ``period_end`` a day later). ``report_rows``
+    (:data:`~usage_analysis.schema.REPORT_ROWS`) counts the archived rows each row sums.
     """
     keys = list(dict.fromkeys([*CUBE_KEYS, *by]))
     allowed = set(UNIFIED_COLUMNS) - {"period_start", "period_end", "quantity", "billable_quantity"}
@@ -111,9 +112,11 @@ def daily_cube(
     day = "date_trunc('day', period_start)"
     query = (
         f"SELECT {cols}, {day} AS period_start, {day} + INTERVAL 1 DAY AS period_end, "
-        "sum(quantity) AS quantity, sum(billable_quantity) AS billable_quantity FROM ("
+        "sum(quantity) AS quantity, sum(billable_quantity) AS billable_quantity, "
+        f"sum({REPORT_ROWS})::BIGINT AS {REPORT_ROWS} FROM ("
         f"SELECT {cols}, period_start, sum(quantity) AS quantity, "
-        "sum(billable_quantity) AS billable_quantity FROM usage GROUP BY ALL"
+        f"sum(billable_quantity) AS billable_quantity, count(*) AS {REPORT_ROWS} "
+        "FROM usage GROUP BY ALL"
         f") GROUP BY ALL ORDER BY period_start, {cols}"
     )
     assert isinstance(rel, duckdb.DuckDBPyRelation)

@@ -50,7 +50,7 @@ from ..analysis.events import Event
 from ..charts._common import _fit_freq
 from ..defaults import CHART_MAX_CELLS, CHART_MAX_POINTS
 from ..errors import UsageAnalysisError
-from ..schema import UNIFIED_DTYPES
+from ..schema import REPORT_ROWS, UNIFIED_DTYPES, report_rows
 from ._views import View, breakdown_path, compare_freq, draw
 from .headline import Headline, _plan_headline, _projection, unit_totals_from_codes
 
@@ -211,6 +211,16 @@ class Selected:
         self.rows = rows
         self.n = len(dec.df) if rows is None else len(rows)
         self._cache: dict[str, np.ndarray | None] = {}
+
+    @property
+    def report_rows(self) -> int:
+        """The report rows the selected rows stand for (:func:`schema.report_rows`)."""
+        if REPORT_ROWS not in self.dec.df.columns:
+            return self.n
+        if self.rows is None:
+            return report_rows(self.dec.df)
+        counts = self.dec.df[REPORT_ROWS].to_numpy()
+        return int(counts[self.rows].sum())
 
     def _get(self, name: str, full: np.ndarray | None) -> np.ndarray | None:
         if name not in self._cache:
@@ -390,7 +400,13 @@ def fast_headline(
             if days is None:
                 return None  # several accounts or units: the rows path says so
             return _plan_headline(
-                days, totals, span, quantity=quantity, plan=plan, rows=sel.n, events=events
+                days,
+                totals,
+                span,
+                quantity=quantity,
+                plan=plan,
+                rows=sel.report_rows,
+                events=events,
             )
     projection: dict[str, object] = {}
     note = None
@@ -406,7 +422,7 @@ def fast_headline(
         except UsageAnalysisError as exc:
             note = f"no forecast: {exc}"
     return Headline(
-        rows=sel.n,
+        rows=sel.report_rows,
         totals=totals,
         unit=unit,
         total=totals.get(unit) if unit is not None else None,

@@ -18,6 +18,7 @@ from ..analysis import ParticlePlan, forecast, plan_status
 from ..analysis.events import Event
 from ..analysis.freshness import Freshness, ran_out_text
 from ..errors import UsageAnalysisError
+from ..schema import report_rows
 from ._common import esc, fmt_number
 
 __all__ = ["Headline", "compute_headline", "headline_html", "unit_totals_from_codes"]
@@ -86,7 +87,7 @@ def compute_headline(
     if plan is not None and particle.any():
         prows = df.loc[particle] if not particle.all() else df
         return _plan_headline(
-            prows, totals, span, quantity=quantity, plan=plan, rows=len(df), events=events
+            prows, totals, span, quantity=quantity, plan=plan, rows=report_rows(df), events=events
         )
     projection: dict[str, object] = {}
     note = None
@@ -99,7 +100,7 @@ def compute_headline(
         except UsageAnalysisError as exc:
             note = f"no forecast: {exc}"
     return Headline(
-        rows=len(df),
+        rows=report_rows(df),
         totals=totals,
         unit=unit,
         total=totals.get(unit) if unit is not None else None,
