@@ -526,22 +526,28 @@ def test_each_drawing_is_a_new_chart_widget_in_the_old_ones_place(
     assert after.comm is None and explorer.figure.comm is None
 
 
-@pytest.mark.slow
-def test_a_new_chart_widget_opens_its_comm_with_the_whole_figure(
-    explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A view created right after the widget (the chart put in place of the old one)
-    # starts from what the comm opened with: it must already be the whole figure.
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The state of every widget comm opened from now on, as sent."""
     import comm
 
-    opened: list[dict[str, Any]] = []
+    states: list[dict[str, Any]] = []
     create = comm.create_comm
 
     def spy(**kwargs: Any) -> Any:
-        opened.append(kwargs["data"]["state"])
+        states.append(kwargs["data"]["state"])
         return create(**kwargs)
 
     monkeypatch.setattr(comm, "create_comm", spy)
+    return states
+
+
+@pytest.mark.slow
+def test_a_new_chart_widget_opens_its_comm_with_the_whole_figure(
+    explorer: UsageExplorer, opened: list[dict[str, Any]]
+) -> None:
+    # A view created right after the widget (the chart put in place of the old one)
+    # starts from what the comm opened with: it must already be the whole figure.
     explorer.selects["product"].value = ("Fleet Gateway",)
     charts = [
         s for s in opened if s.get("_model_name") == explorer.figure.get_state()["_model_name"]
@@ -552,23 +558,15 @@ def test_a_new_chart_widget_opens_its_comm_with_the_whole_figure(
     assert "ua-chart" in charts[0]["_dom_classes"]
 
 
+@pytest.mark.slow
 def test_plotly_s_script_goes_to_the_page_once_per_kernel_not_once_per_chart(
-    explorer: UsageExplorer, monkeypatch: pytest.MonkeyPatch
+    explorer: UsageExplorer, opened: list[dict[str, Any]]
 ) -> None:
     # plotly's widget script is 5 MB; a new chart widget per drawing sent it each time.
-    import comm
     import plotly.graph_objects as go
 
     from usage_analysis.widgets._common import PLOTLY_SCRIPT_KEY, plotly_script
 
-    opened: list[dict[str, Any]] = []
-    create = comm.create_comm
-
-    def spy(**kwargs: Any) -> Any:
-        opened.append(kwargs["data"]["state"])
-        return create(**kwargs)
-
-    monkeypatch.setattr(comm, "create_comm", spy)
     first = explorer.figure
     for product in (("Fleet Gateway",), (), ("Fleet Gateway",)):
         explorer.selects["product"].value = product
