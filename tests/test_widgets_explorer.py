@@ -582,3 +582,26 @@ def test_plotly_s_script_goes_to_the_page_once_per_kernel_not_once_per_chart(
     script.close()
     explorer.selects["product"].value = ()
     assert explorer.figure._script is not script and explorer.figure._script.comm is not None
+
+
+@pytest.mark.slow
+def test_set_view_draws_once_what_setting_each_control_draws(
+    particle: pd.DataFrame, tmp_path: Path
+) -> None:
+    view = {"chart": "top", "by": "resource_id", "freq": "W", "top": 3, "plan": "free"}
+    one_by_one = UsageExplorer(particle, export_dir=tmp_path)
+    for name, value in view.items():
+        getattr(one_by_one, name).value = value
+    at_once = UsageExplorer(particle, export_dir=tmp_path)
+    before = at_once.redraws
+    at_once.set_view(**view)  # type: ignore[arg-type]
+    assert at_once.redraws == before + 1
+    assert at_once.view == one_by_one.view
+    assert at_once.figure.to_json() == one_by_one.figure.to_json()
+    assert at_once.top_table.value == one_by_one.top_table.value
+    assert at_once.headline_html.value == one_by_one.headline_html.value
+    # A value no control offers changes nothing, and says which parameter.
+    for bad in ({"chart": "pie"}, {"top": 0}, {"by": "colour"}):
+        with pytest.raises(InvalidParameter, match=next(iter(bad))):
+            at_once.set_view(freq="D", **bad)  # type: ignore[arg-type]
+    assert at_once.view == one_by_one.view and at_once.redraws == before + 1

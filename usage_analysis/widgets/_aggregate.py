@@ -664,9 +664,11 @@ def _cells(
     )
     for name_col, one in names.items():
         id_col = next(k for k, v in _NAME_OF.items() if v == name_col)
+        # Code -1 (no id) has no name; -1 looks up the extra last slot (a frame whose
+        # ids are all missing has no other).
+        lookup = np.append(one, -1)
         out[name_col] = pd.Categorical.from_codes(
-            np.where(out[id_col].codes >= 0, one[np.maximum(out[id_col].codes, 0)], -1),
-            dtype=pd.CategoricalDtype(dec.codes(name_col)[1]),
+            lookup[out[id_col].codes], dtype=pd.CategoricalDtype(dec.codes(name_col)[1])
         )
     frame = _frame(n, out)
     # The rule's grain of each row, given: the rule reads it instead of guessing.

@@ -513,6 +513,54 @@ class UsageExplorer(widgets.VBox):
             self._quiet = False
         self.refresh()
 
+    def set_view(
+        self,
+        *,
+        chart: str | None = None,
+        by: str | None = None,
+        freq: str | None = None,
+        quantity: str | None = None,
+        top: int | None = None,
+        plan: str | None = None,
+    ) -> None:
+        """Set several view options from code with one redraw (``None`` leaves one as it
+        is). Values are the controls' own: ``chart="top"``, ``by="resource_id"``,
+        ``freq="W"``, ``quantity="billable_quantity"``, ``plan="free"``. A value a
+        control does not offer raises :class:`InvalidParameter` and changes nothing."""
+        wanted = {
+            "chart": chart,
+            "by": by,
+            "freq": freq,
+            "quantity": quantity,
+            "top": top,
+            "plan": plan,
+        }
+        for name, value in wanted.items():
+            if value is None:
+                continue
+            control = getattr(self, name)
+            if name == "top":
+                if isinstance(value, bool) or not isinstance(value, int | np.integer):
+                    raise InvalidParameter(name, f"expected a whole number, got {value!r}")
+                if not control.min <= value <= control.max:
+                    raise InvalidParameter(
+                        name, f"expected {control.min} to {control.max}, got {value!r}"
+                    )
+                continue
+            offered = [o[1] if isinstance(o, tuple) else o for o in control.options]
+            if value not in offered:
+                raise InvalidParameter(name, f"expected one of {offered}, got {value!r}")
+        self._quiet = True
+        try:
+            for name, value in wanted.items():
+                if value is not None:
+                    getattr(self, name).value = value
+        finally:
+            self._quiet = False
+        if by is not None:
+            self._by_auto = False  # chosen: a narrower selection no longer picks it
+        self.refresh()
+
     def export_csv(self, path: str | Path | None = None) -> Path:
         """Write the filtered rows to a CSV file; return its path (a link appears too)."""
         target = self._target(path, "csv")
