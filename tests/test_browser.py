@@ -531,10 +531,10 @@ def _run_redraw_sequence(page: Any, explorer: Any, prefix: str, *, opened: bool 
     # The sequence did go through a chart with threshold lines and one without axes.
     assert seen_shapes and seen_axes_free
     # Every chart of those 18 drawings ran on one copy of plotly's script in the page.
-    from usage_analysis.widgets._common import PLOTLY_SCRIPT_KEY
+    from usage_analysis.widgets._common import plotly_script_key
 
     loaded = page.evaluate("() => [...(globalThis.__usageAnalysisPlotly || new Map()).keys()]")
-    assert loaded == [PLOTLY_SCRIPT_KEY], loaded
+    assert loaded == [plotly_script_key()], loaded
 
 
 def _write_redraw_notebook(workdir: Path) -> None:

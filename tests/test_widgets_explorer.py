@@ -565,7 +565,7 @@ def test_plotly_s_script_goes_to_the_page_once_per_kernel_not_once_per_chart(
     # plotly's widget script is 5 MB; a new chart widget per drawing sent it each time.
     import plotly.graph_objects as go
 
-    from usage_analysis.widgets._common import PLOTLY_SCRIPT_KEY, plotly_script
+    from usage_analysis.widgets._common import plotly_script, plotly_script_key
 
     first = explorer.figure
     for product in (("Fleet Gateway",), (), ("Fleet Gateway",)):
@@ -577,7 +577,7 @@ def test_plotly_s_script_goes_to_the_page_once_per_kernel_not_once_per_chart(
     # Every chart points at the kernel's one script, which is plotly's own.
     assert {s["_script"] for s in opened if "_script" in s} == {f"IPY_MODEL_{script.model_id}"}
     assert script.source == str(go.FigureWidget._esm) and len(script.source) > 1_000_000
-    assert {s["_script_key"] for s in opened if "_script_key" in s} == {PLOTLY_SCRIPT_KEY}
+    assert {s["_script_key"] for s in opened if "_script_key" in s} == {plotly_script_key()}
     # A closed script (a cleared output) is made again for the next chart.
     script.close()
     explorer.selects["product"].value = ()

@@ -36,6 +36,7 @@ __all__ = [
     "PlotlyScript",
     "fmt_number",
     "plotly_script",
+    "plotly_script_key",
     "styled",
 ]
 
@@ -173,8 +174,19 @@ export default {
 # the page, and a page busy with that missed anywidget's 2 s set-up limit. Here the
 # script goes to the page in one model per kernel (PlotlyScript); each chart's own
 # script (below) imports it from there once per page and every chart shares it.
-_PLOTLY_SOURCE = str(go.FigureWidget._esm)
-PLOTLY_SCRIPT_KEY = hashlib.sha256(_PLOTLY_SOURCE.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _plotly_source() -> tuple[str, str]:
+    """plotly's widget script and its key, read when the first chart is made (not on import)."""
+    source = str(go.FigureWidget._esm)
+    return source, hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def plotly_script_key() -> str:
+    """What the page caches plotly's module under (a hash of the script)."""
+    return _plotly_source()[1]
+
 
 _CHART_ESM = """
 const loaded = (globalThis.__usageAnalysisPlotly ??= new Map());
@@ -252,7 +264,7 @@ def plotly_script() -> PlotlyScript:
     global _script
     with _script_lock:
         if _script is None or getattr(_script, "comm", None) is None:
-            _script = PlotlyScript(source=_PLOTLY_SOURCE)
+            _script = PlotlyScript(source=_plotly_source()[0])
         return _script
 
 
@@ -272,11 +284,12 @@ class ChartWidget(go.FigureWidget):
 
     _esm = _CHART_ESM
     _script = traitlets.Instance(PlotlyScript).tag(sync=True, **widgets.widget_serialization)
-    _script_key = traitlets.Unicode(PLOTLY_SCRIPT_KEY).tag(sync=True)
+    _script_key = traitlets.Unicode().tag(sync=True)
 
     def __init__(self, figure: go.Figure | None = None, *, css_class: str = "ua-chart") -> None:
         self._whole = False
         self._script = plotly_script()
+        self._script_key = plotly_script_key()
         # The figure's traces and layout as they are: a chart's figure is built from
         # known keys (usage_analysis.charts._style._figure); checking every key and
         # array again was most of a redraw.
