@@ -86,4 +86,4 @@ dashboard: setup
 	$(BIN)/python -m usage_analysis.demo --port $(PORT) --dashboard --no-job
 
 clean:
-	rm -rf $(VENV) .venv-focus .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache test-artifacts bench/out

@@ -6,6 +6,7 @@ overrides ``emulator_options`` (``tests/test_monitors.py`` sets the clock).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,11 @@ if TYPE_CHECKING:
 # format, and that import builds an Earley parser: 3 s of CPU in every test process.
 # No schema of the tests uses a format check; jsonschema skips the format without it.
 sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+# ... and in every Python process the tests start (tests/_site/sitecustomize.py).
+SITE = Path(__file__).resolve().parent / "_site"
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [str(SITE), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+)
 
 PROVIDER_ENV = (
     "PARTICLE_ACCESS_TOKEN",

@@ -1,14 +1,22 @@
 """The FinOps Foundation's focus-validator in its own environment (it needs Python >= 3.12).
 
 ``python tests/focus_env.py`` (what ``make focus-env`` runs) or :func:`validator_python`
-builds ``.venv-focus/`` once with uv from a Python >= 3.12 found on this machine
+builds the environment once with uv from a Python >= 3.12 found on this machine
 (``$FOCUS_VALIDATOR_PYTHON``, pyenv's ``~/.pyenv/versions/3.12.*``, or ``python3.12``
 on PATH; 3.12 first, because ``pyarrow<17``, which the validator's numpy 1.26 needs,
 has no wheels for 3.13). The project itself stays on Python 3.11+.
+
+The environment lives in the user's cache (``~/.cache/usage-analysis/``, or
+``$XDG_CACHE_HOME``; ``$FOCUS_VALIDATOR_ENV`` names another place), not in the
+checkout: a fresh clone on a machine that ran the test before reuses it instead of
+installing and compiling 1,800 modules again (27 s of CPU). A stamp names what was
+installed; a different one rebuilds it. Builders take a lock, so two checkouts testing
+at once build it once.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pwd
 import shutil
@@ -19,13 +27,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The tests point HOME at a temporary directory: look in the real one.
 REAL_HOME = Path(pwd.getpwuid(os.getuid()).pw_dir)
-ENV = ROOT / ".venv-focus"
 VALIDATOR = "focus-validator==2.2.1"
 # The validator pins numpy 1.26; pyarrow 17+ needs numpy 2.
 REQUIREMENTS = (VALIDATOR, "pyarrow<17")
-STAMP = ENV / ".installed-focus-validator-2.2.1"
 # What the stamp says: the validator and how it was installed (a change rebuilds the env).
 BUILD = f"{VALIDATOR} {' '.join(REQUIREMENTS[1:])} compiled"
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or REAL_HOME / ".cache") / "usage-analysis"
+ENV = Path(os.environ.get("FOCUS_VALIDATOR_ENV") or CACHE / "focus-validator-2.2.1")
 HOW_TO_GET_ONE = (
     "focus-validator needs Python >= 3.12 and none was found. Install one "
     "(`pyenv install 3.12`, or `apt-get install python3.12`, or `uv python install 3.12`) "
@@ -77,14 +85,29 @@ def _uv() -> str:
     found = shutil.which("uv")
     if found:
         return found
-    raise RuntimeError("uv is needed to build .venv-focus: `pip install uv` (make setup does)")
+    raise RuntimeError(
+        "uv is needed to build the validator environment: `pip install uv` (make setup does)"
+    )
 
 
 def validator_python() -> Path:
     """The validator environment's Python, built on first use."""
-    python = ENV / "bin" / "python"
-    if python.exists() and STAMP.exists() and STAMP.read_text().strip() == BUILD:
+    python, stamp = ENV / "bin" / "python", ENV / ".installed"
+
+    def built() -> bool:
+        return python.exists() and stamp.exists() and stamp.read_text().strip() == BUILD
+
+    if built():
         return python
+    ENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(ENV.parent / f"{ENV.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another checkout may be building it
+        if not built():
+            _build(python, stamp)
+    return python
+
+
+def _build(python: Path, stamp: Path) -> None:
     base = find_python()
     uv = _uv()
     env = {**os.environ, "HOME": str(REAL_HOME)}  # uv's cache lives there
@@ -96,8 +119,7 @@ def validator_python() -> Path:
         check=True,
         env=env,
     )
-    STAMP.write_text(BUILD + "\n")
-    return python
+    stamp.write_text(BUILD + "\n")  # last: a build cut short has none and is redone
 
 
 def site_packages(python: Path) -> Path:

@@ -493,3 +493,138 @@ def test_top_and_other_give_what_pandas_groupby_gives(
     slow = usage_by(df, by=by, freq=freq, top=2)
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
     assert "other" in set(fast["product"].astype(str))
+
+
+# --- top_and_other: ranking a per-group table on its codes -----------------------------
+
+_groups = st.one_of(st.none(), st.integers(min_value=0, max_value=30).map(lambda i: f"g{i:02d}"))
+_units = st.sampled_from(["ops", "MB", "GB", None])
+# Halves: every sum exact whatever the order, so ties are real ties.
+_halves = st.one_of(
+    st.integers(min_value=0, max_value=40).map(lambda i: i / 2.0), st.just(float("nan"))
+)
+_cell = st.tuples(_groups, _units, st.integers(min_value=0, max_value=9), _halves)
+
+
+def _qty_or_nan() -> st.SearchStrategy[float]:
+    return st.one_of(
+        st.floats(min_value=-1e12, max_value=1e16, allow_nan=False, allow_infinity=False),
+        st.just(float("nan")),
+        st.sampled_from([0.1, 0.2, 0.3, 1e16, -1e16]),
+    )
+
+
+def _rows_frame(records: list[tuple[Any, Any, int, float]]) -> pd.DataFrame:
+    start = pd.Timestamp("2026-05-01", tz="UTC")
+    return unified(
+        product=[r[0] for r in records],
+        unit=[r[1] for r in records],
+        period_start=[start + pd.Timedelta(days=r[2]) for r in records],
+        quantity=[r[3] for r in records],
+    )
+
+
+def _pandas_top_and_other(df: pd.DataFrame, top: int, other: bool) -> list[tuple[Any, ...]]:
+    """usage_by(df, by=["product", "unit"], freq="D", top=top) in plain pandas."""
+    frame = pd.DataFrame(
+        {
+            "product": df["product"].astype(object),
+            "unit": df["unit"].astype(object),
+            "day": df["period_start"].dt.strftime("%Y-%m-%d"),
+            "q": df["quantity"].fillna(0.0),
+        }
+    )
+    cells = frame.groupby(["product", "unit", "day"], dropna=False, sort=True)["q"].sum()
+    cells = cells.reset_index()
+    totals = cells.groupby(["product", "unit"], dropna=False, sort=True)["q"].sum().reset_index()
+    # rank per unit by total, ties in key order (sorted product, missing last)
+    totals["key"] = np.arange(len(totals))
+    totals = totals.sort_values(["q", "key"], ascending=[False, True], kind="stable")
+    totals["rank"] = totals.groupby("unit", dropna=False, sort=False).cumcount()
+    ranked = cells.merge(totals[["product", "unit", "rank", "key"]], on=["product", "unit"])
+    ranked = ranked.merge(
+        totals[["product", "unit", "q"]].rename(columns={"q": "total"}), on=["product", "unit"]
+    )
+    kept = ranked.loc[ranked["rank"] < top]
+    rest = ranked.loc[ranked["rank"] >= top]
+    unit_order = {u: i for i, u in enumerate(sorted(u for u in df["unit"].cat.categories))}
+
+    def unit_key(u: Any) -> int:
+        return -1 if pd.isna(u) else unit_order[u]  # missing unit first, as its code -1
+
+    out = [
+        (unit_key(r.unit), 0, -r.total, r.key, r.day, r.product, r.unit, r.q)
+        for r in kept.itertuples()
+    ]
+    if other and len(rest):
+        buckets = rest.groupby(["unit", "day"], dropna=False, sort=True)["q"].sum()
+        for (unit, day), q in buckets.items():
+            out.append((unit_key(unit), 1, 0.0, 0, day, "other", unit, q))
+    out.sort(key=lambda r: r[:5])
+    return [
+        (None if pd.isna(r[5]) else r[5], None if pd.isna(r[6]) else r[6], r[4], r[7]) for r in out
+    ]
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None)
+@given(
+    records=st.lists(_cell, min_size=1, max_size=120),
+    top=st.integers(min_value=1, max_value=6),
+    other=st.booleans(),
+)
+def test_top_and_other_ranks_and_folds_as_a_plain_pandas_groupby(
+    records: list[Any], top: int, other: bool
+) -> None:
+    # Many groups, several units (one of them missing), NaN and tied totals.
+    df = _rows_frame(records)
+    table = usage_by(df, by=["product", "unit"], freq="D", top=top, other=other)
+    got = [
+        (p, u, d, q) for p, u, d, q in rows(table, "product", "unit", "period_start", "quantity")
+    ]
+    assert got == _pandas_top_and_other(df, top, other)
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None)
+@given(
+    records=st.lists(
+        st.tuples(_groups, _units, st.integers(min_value=0, max_value=9), _qty_or_nan()),
+        min_size=1,
+        max_size=120,
+    ),
+    top=st.one_of(st.none(), st.integers(min_value=1, max_value=6)),
+    by=st.sampled_from([["product", "unit"], ["product"]]),
+    period=st.booleans(),
+)
+def test_top_and_other_on_codes_is_the_pandas_path_bit_for_bit(
+    records: list[Any], top: int | None, by: list[str], period: bool
+) -> None:
+    # Any floats (sums that depend on the order and method) and NaN in the table:
+    # the categorical table, ranked on its codes, against the same table with
+    # object keys, ranked by pandas.
+    from usage_analysis.analysis import top_and_other
+
+    start = pd.Timestamp("2026-05-01", tz="UTC")
+    table = pd.DataFrame(
+        {
+            "product": pd.Categorical([r[0] for r in records]),
+            "unit": pd.Categorical([r[1] for r in records]),
+            "period_start": [start + pd.Timedelta(days=r[2]) for r in records],
+            "quantity": [r[3] for r in records],
+        }
+    )
+    if not period:
+        table = table.drop(columns="period_start")
+    keys = by + (["period_start"] if period else [])
+    table = table.drop_duplicates(keys).sort_values(keys, kind="stable").reset_index(drop=True)
+    fast = top_and_other(table, by=by, top=top)
+    loose = table.astype({"product": object})  # the unit stays categorical, as usage_by needs
+    slow = top_and_other(loose, by=by, top=top)
+    assert fast.columns.tolist() == slow.columns.tolist()
+    for c in fast.columns:
+        a, b = fast[c].astype(object).to_numpy(), slow[c].astype(object).to_numpy()
+        if c == "quantity":
+            assert np.asarray(a, float).tobytes() == np.asarray(b, float).tobytes()
+        else:
+            assert [None if pd.isna(v) else v for v in a] == [None if pd.isna(v) else v for v in b]

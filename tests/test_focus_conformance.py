@@ -3,7 +3,7 @@
 Every report kind of the three providers in sample_data/ is exported with
 ``to_focus`` into one CSV (``x_SourceFile`` says which file each row came from)
 and validated in one run. The validator needs Python >= 3.12: tests/focus_env.py
-builds ``.venv-focus/`` once; without such a Python this test FAILS and says how
+builds its environment once per machine (in the user's cache); without such a Python this test FAILS and says how
 to get one (it never skips).
 """
 

@@ -3,7 +3,8 @@
 Every function takes a unified frame (``usage_analysis.schema``) and returns a tidy
 table a chart can plot directly, or a status object with such tables:
 
-- :func:`usage_by`, :func:`top_consumers`, :func:`compare_periods`: who uses what, when;
+- :func:`usage_by`, :func:`top_consumers`, :func:`compare_periods`: who uses what, when
+  (:func:`top_and_other`: the ranking and "other" of ``usage_by``, for a table already summed);
 - :class:`ParticlePlan`, :func:`plan_status`: Particle data operations against a plan;
 - :func:`ipu_usage`, :func:`ipu_status`, :func:`ipu_alerts`, :class:`IPUAlert`:
   Informatica IPUs against the entitlement and the ipuAlert thresholds;
@@ -22,7 +23,7 @@ Quantities of different units are never added (``UnitMismatch``).
 from __future__ import annotations
 
 from ._status import AllowanceStatus
-from .aggregate import compare_periods, top_consumers, usage_by
+from .aggregate import compare_periods, top_and_other, top_consumers, usage_by
 from .allocation import Allocation, AllocationRules, AllocationWarning, allocate
 from .anomalies import anomalies
 from .costs import Costs, costs
@@ -67,6 +68,7 @@ __all__ = [
     "load_prices",
     "overview",
     "plan_status",
+    "top_and_other",
     "top_consumers",
     "usage_by",
 ]

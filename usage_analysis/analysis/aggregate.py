@@ -17,6 +17,7 @@ import pandas as pd
 from ..defaults import OTHER_LABEL
 from ..errors import InvalidParameter
 from ._common import (
+    NS_PER_DAY,
     as_columns,
     bucket_numbers,
     bucket_of,
@@ -32,7 +33,7 @@ from ._common import (
     timestamp,
 )
 
-__all__ = ["compare_periods", "top_consumers", "usage_by"]
+__all__ = ["compare_periods", "top_and_other", "top_consumers", "usage_by"]
 
 
 def usage_by(
@@ -78,13 +79,185 @@ def usage_by(
     table = group_sum(
         df, cols, df[quantity].to_numpy(), period=period, freq=freq, value_name=quantity
     )
-    is_other = np.zeros(len(table), dtype=bool)
-    if top is not None:
-        table, is_other = _top_and_other(
-            table, rank_cols, [ucol] if ucol in cols else [], quantity, top, other, freq
-        )
-    table = _order_by_total(table, rank_cols, ucol if ucol in cols else None, quantity, is_other)
+    table = top_and_other(table, by=cols, top=top, other=other, quantity=quantity)
     return finish(table, cols, ucol, unit)
+
+
+def top_and_other(
+    table: pd.DataFrame,
+    *,
+    by: str | Sequence[str],
+    top: int | None,
+    other: bool = True,
+    quantity: str = "quantity",
+) -> pd.DataFrame:
+    """Rank the groups of a per-group table, keep the ``top`` and fold the rest into "other".
+
+    ``table`` holds one row per group of ``by`` (and per ``period_start``, when it has
+    that column) with its ``quantity``, as :func:`usage_by` sums them before ranking
+    (key order, periods ascending within a group). Groups rank by their total
+    (the sum of their rows in table order), per unit when the unit column is in
+    ``by``; ties keep table order. The rest is summed into an ``"other"`` group per
+    unit and period (``other=False``: dropped), in table order, as pandas'
+    ``groupby().sum()`` adds (compensated, NaN skipped).
+
+    Returns:
+        :func:`usage_by`'s rows and order: unit, then groups by total (largest
+        first, ``"other"`` last), then periods; key columns keep only the
+        categories they use. ``top=None`` keeps every group and only orders them.
+
+    Categorical keys (and a datetime ``period_start``) are ranked and folded on
+    their codes with numpy, never relabelling or copying the rest's rows: the
+    explorer hands it a million per-device-day sums.
+    """
+    cols = as_columns(table, by)
+    if quantity not in _UNIT_OF:
+        raise InvalidParameter(
+            "quantity", f"expected 'quantity' or 'billable_quantity', got {quantity!r}"
+        )
+    ucol = _UNIT_OF[quantity]
+    rank_cols = [c for c in cols if c != ucol]
+    within = [ucol] if ucol in cols else []
+    if top is not None and (not isinstance(top, int) or isinstance(top, bool) or top < 1):
+        raise InvalidParameter("top", f"expected a whole number >= 1 or None, got {top!r}")
+    if top is not None and not rank_cols:
+        raise InvalidParameter("top", "needs a grouping column in 'by' to rank")
+    freq = "period" if "period_start" in table.columns else None
+    coded = all(_plain_categories(table[c], c in rank_cols) for c in cols) and (
+        freq is None or pd.api.types.is_datetime64_any_dtype(table["period_start"].dtype)
+    )
+    if not coded:  # other key dtypes: pandas on the table's rows
+        is_other = np.zeros(len(table), dtype=bool)
+        if top is not None:
+            table, is_other = _top_and_other(table, rank_cols, within, quantity, top, other, freq)
+        table = _order_by_total(table, rank_cols, ucol if within else None, quantity, is_other)
+    else:
+        table = _top_and_other_codes(table, rank_cols, within, quantity, top, other, freq)
+    for c in cols:
+        if isinstance(table[c].dtype, pd.CategoricalDtype):
+            table[c] = table[c].cat.remove_unused_categories()
+    return table.reset_index(drop=True)
+
+
+_UNIT_OF = {"quantity": "unit", "billable_quantity": "billable_unit"}
+
+
+def _plain_categories(s: pd.Series, ranked: bool) -> bool:
+    """A categorical column :func:`_top_and_other_codes` takes: string categories, and
+    for a ranked one no category already called "other" (pandas merges the two)."""
+    if not isinstance(s.dtype, pd.CategoricalDtype):
+        return False
+    cats = s.cat.categories
+    return pd.api.types.is_string_dtype(cats.dtype) and not (ranked and OTHER_LABEL in cats)
+
+
+def _with_other(s: pd.Series) -> pd.CategoricalDtype:
+    """The categorical dtype of ``s`` with ``OTHER_LABEL`` among its categories (last)."""
+    cats = s.cat.categories
+    if OTHER_LABEL in cats:
+        return s.dtype
+    if pd.api.types.is_string_dtype(cats.dtype):
+        # As add_categories, which walks 50,000 device ids one by one in Python.
+        return pd.CategoricalDtype(
+            cats.append(pd.Index([OTHER_LABEL], dtype=cats.dtype)), ordered=s.cat.ordered
+        )
+    return s.cat.add_categories([OTHER_LABEL]).dtype
+
+
+def _top_and_other_codes(
+    table: pd.DataFrame,
+    rank_cols: list[str],
+    within: list[str],
+    quantity: str,
+    top: int | None,
+    other: bool,
+    freq: str | None,
+) -> pd.DataFrame:
+    """:func:`_top_and_other` then :func:`_order_by_total`, on category codes.
+
+    The same ranks, sums and order: group numbers as a sorted groupby gives them
+    (:func:`ngroup`, missing last), totals as ``np.bincount`` adds them (in table
+    order), the "other" buckets summed by :func:`_pandas_group_sum` or pandas'
+    own groupby over the rest's values in table order. Only the rows kept and one
+    row per bucket are ever built.
+    """
+    n = len(table)
+    if not n or not rank_cols:
+        return table
+    q = table[quantity].to_numpy(dtype=np.float64)
+    gid = ngroup(table, rank_cols + within)
+    n_groups = int(gid.max()) + 1
+    totals = np.bincount(gid, weights=q, minlength=n_groups)
+    wid = np.zeros(n_groups, dtype=np.int64)
+    if within:
+        wid[gid] = ngroup(table, within)
+    order = np.lexsort((np.arange(n_groups), -totals, wid))
+    if top is None:
+        keep = np.ones(n, dtype=bool)
+    else:
+        ws = wid[order]
+        rank = np.empty(n_groups, dtype=np.int64)
+        rank[order] = np.arange(n_groups) - np.searchsorted(ws, ws, side="left")
+        keep = rank[gid] < top
+    # Kept rows in _order_by_total's order: unit code (missing first), total descending,
+    # group number, table position (kept rows' totals are their groups', unchanged).
+    position = np.empty(n_groups, dtype=np.int64)
+    position[order] = np.arange(n_groups)  # groups ranked within their unit
+    ucodes = table[within[0]].cat.codes.to_numpy() if within else None
+    kept_rows = np.flatnonzero(keep)
+    if ucodes is not None:
+        # the unit of a group is one value, so ranking by unit code then by position
+        # is ranking by (unit code, total, group); missing units (-1) come first.
+        kept_order = np.lexsort((kept_rows, position[gid[kept_rows]], ucodes[kept_rows]))
+    else:
+        kept_order = np.lexsort((kept_rows, position[gid[kept_rows]]))
+    kept_rows = kept_rows[kept_order]
+    if keep.all() or not other:
+        return table.iloc[kept_rows]
+    rest = np.flatnonzero(~keep)
+    # Buckets: the rest's (unit, period) groups, numbered as a sorted groupby does.
+    bucket_cols = within + (["period_start"] if freq else [])
+    if bucket_cols:
+        full = ngroup(table, bucket_cols)
+        present = np.zeros(int(full.max()) + 1, dtype=bool)
+        present[full[rest]] = True
+        bid = (np.cumsum(present) - 1)[full[rest]]
+    else:
+        bid = np.zeros(len(rest), dtype=np.int64)
+    # Each bucket's first rest row carries its unit, period (and any other column).
+    first = np.full(int(bid.max()) + 1, len(rest), dtype=np.int64)
+    np.minimum.at(first, bid, np.arange(len(rest)))
+    carriers = rest[first]
+    values = q[rest]
+    sums = _pandas_group_sum(bid, values)
+    if sums is None:
+        sums = pd.Series(values).groupby(bid, sort=True).sum().to_numpy()
+    n_buckets = len(carriers)
+    # "other" of a unit: ranked after every kept group of its unit; its buckets in order.
+    if ucodes is not None:
+        bucket_unit = ucodes[carriers]
+        kept_unit = ucodes[kept_rows]
+    else:
+        bucket_unit = np.zeros(n_buckets, dtype=np.int64)
+        kept_unit = np.zeros(len(kept_rows), dtype=np.int64)
+    # Merge: kept rows then buckets, stable by unit code (kept before other within one).
+    unit_all = np.r_[kept_unit, bucket_unit]
+    flag = np.r_[np.zeros(len(kept_rows), dtype=np.int8), np.ones(n_buckets, dtype=np.int8)]
+    merged = np.lexsort((np.arange(len(unit_all)), flag, unit_all))
+    out: dict[str, Any] = {}
+    for c in table.columns:
+        s = table[c]
+        if c in rank_cols:
+            dtype = _with_other(s)
+            other_code = dtype.categories.get_loc(OTHER_LABEL)
+            codes = np.r_[s.cat.codes.to_numpy()[kept_rows], np.full(n_buckets, other_code)]
+            out[c] = pd.Categorical.from_codes(codes[merged], dtype=dtype)
+        elif c == quantity:
+            out[c] = np.r_[q[kept_rows], sums][merged]
+        else:
+            # unit, period and any other column: the kept rows' own, the buckets' carriers'
+            out[c] = s.iloc[np.r_[kept_rows, carriers][merged]].array
+    return pd.DataFrame(out, columns=table.columns)
 
 
 def top_consumers(
@@ -365,8 +538,7 @@ def ngroup(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
             codes = s.cat.codes.to_numpy().astype(np.int64)
             k = len(s.cat.categories)
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-            raw, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
-            codes, k = raw.astype(np.int64), len(uniques)
+            codes, k = _time_codes(s)
         else:
             space = 0
             break
@@ -385,6 +557,24 @@ def ngroup(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
         return np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
     grouped = table.groupby(cols, dropna=False, observed=True, sort=True)
     return grouped.ngroup().to_numpy().astype(np.int64)
+
+
+def _time_codes(s: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes of a datetime column in time order (-1: NaT) and how many there can be.
+
+    Period starts at midnight (every table ``usage_by`` makes) are numbered by their
+    day, without hashing: codes then count days from the first, with gaps, which
+    sort as the times do. Other times are factorized (sorted).
+    """
+    ns = s.to_numpy(dtype="datetime64[ns]").view("i8")
+    if len(ns) and not (ns == np.iinfo(np.int64).min).any():
+        days, rem = np.divmod(ns, NS_PER_DAY)
+        first = int(days.min())
+        span = int(days.max()) - first + 1
+        if not rem.any() and span <= max(len(ns), 2**16):
+            return days - first, span
+    raw, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
+    return raw.astype(np.int64), len(uniques)
 
 
 def _order_by_total(

@@ -55,6 +55,7 @@ def usage_over_time(
     kind: str = "bar",
     quantity: str = "quantity",
     title: str | None = None,
+    table: pd.DataFrame | None = None,
 ) -> go.Figure:
     """Usage per day, week or month, stacked by ``by`` (product, device, app, meter...).
 
@@ -69,6 +70,10 @@ def usage_over_time(
         top: groups drawn on their own (at most ``CHART_MAX_SERIES``; None = that many).
         kind: ``"bar"`` (stacked bars), ``"area"`` (stacked areas) or ``"line"``.
         quantity: ``"quantity"`` or ``"billable_quantity"``.
+        table: the bars already summed, ``usage_by(df, by=[by, unit], freq=<the
+            period drawn>, top=top, quantity=quantity)`` (the explorer sums them from
+            category codes); ``df`` then gives only what else the chart reads: the
+            days spanned, the units, the providers, the freshness and the labels.
     """
     df, ucol = _check(df, quantity)
     if freq not in _FREQ_WORDS:
@@ -92,7 +97,8 @@ def usage_over_time(
     fresh = chart_freshness(df)
     note = with_note(note, fresh_note(df, used, marked=kind == "bar", fresh=fresh))
     by_cols = [by] if by == ucol else [by, ucol]
-    table = usage_by(df, by=by_cols, freq=used, top=n, quantity=quantity)
+    if table is None:
+        table = usage_by(df, by=by_cols, freq=used, top=n, quantity=quantity)
     labels = _labels(df, by, table[by].unique().tolist())
     colors = _colors([labels[v] for v in table[by].unique().tolist()])
     # One panel: the height it always had; several: a bit shorter each.
@@ -106,7 +112,7 @@ def usage_over_time(
     all_x = _dates(table["period_start"])
     all_y = _num(table[quantity])
     # Bars of the period still running (dots) and of HERE's provisional days (hatched).
-    all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype=object)
+    all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype="U1")
     draft = _Draft(fig, units)
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
@@ -131,7 +137,7 @@ def usage_over_time(
                     "type": "bar",
                     "x": x,
                     "y": y,
-                    "marker": bar_marker(colors[label], list(all_shapes[at])),
+                    "marker": bar_marker(colors[label], all_shapes[at]),
                     **common,
                 }
             else:

@@ -45,10 +45,10 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .. import grains
-from ..analysis import ParticlePlan, forecast
+from ..analysis import ParticlePlan, forecast, top_and_other
 from ..analysis.events import Event
 from ..charts._common import _fit_freq
-from ..defaults import CHART_MAX_CELLS, CHART_MAX_POINTS
+from ..defaults import CHART_MAX_CELLS, CHART_MAX_POINTS, OTHER_LABEL
 from ..errors import UsageAnalysisError
 from ..schema import REPORT_ROWS, UNIFIED_DTYPES, report_rows
 from ._views import View, breakdown_path, compare_freq, draw
@@ -536,6 +536,35 @@ def _cells(
     dated: bool = True,
     late: tuple[int, int] | None = None,
 ) -> pd.DataFrame | None:
+    """The selected rows summed per combination of ``keys``, unit (and ``freq`` period)
+    (:func:`_cell_frame`)."""
+    found = _cell_frame(sel, keys, quantity=quantity, freq=freq, dated=dated, late=late)
+    return None if found is None else found[0]
+
+
+def _ranked_cells(
+    sel: Selected, by: str, *, quantity: str, freq: str, top: int
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The time chart's bars, ``usage_by(rows, by=[by, unit], freq=freq, top=top)``,
+    ranked and folded by :func:`~usage_analysis.analysis.top_and_other` from the cells'
+    sums; and the cells of the groups shown (plus the ``-0.0`` rows), which give the
+    chart what else it reads from the rows (:func:`_cell_frame`)."""
+    found = _cell_frame(sel, [by], quantity=quantity, freq=freq, top=top)
+    if found is None or found[1] is None:
+        return None
+    return found[0], found[1]
+
+
+def _cell_frame(
+    sel: Selected,
+    keys: Sequence[str],
+    *,
+    quantity: str,
+    freq: str | None,
+    dated: bool = True,
+    late: tuple[int, int] | None = None,
+    top: int | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
     """The selected rows summed per combination of ``keys``, unit (and ``freq`` period):
     one unified row per cell, summed in row order, what ``group_sum`` gives per cell.
 
@@ -555,6 +584,11 @@ def _cells(
     rows from that day on go to cells of their own, standing on that day (the
     previous period cut where the current one's data ends, as ``compare_periods``
     compares "to date").
+
+    ``top`` (one key, with ``freq``): the cells are also ranked into the time chart's
+    table (:func:`~usage_analysis.analysis.top_and_other`, returned second), and only
+    the cells of the groups it shows are kept in the frame, with the ``-0.0`` rows
+    (the first and last day and each provider's newest, in the cells holding them).
 
     ``None`` when that cannot be kept (see the module's conditions).
     """
@@ -605,8 +639,29 @@ def _cells(
     unit = combos.codes[ucol][combo]
     if (unit < 0).any() and (unit >= 0).any():
         return None  # rows without a unit beside units: the rows path says where they go
+    ucats = dec.codes(ucol)[1]
+    table: pd.DataFrame | None = None
     if freq is not None:
-        start = _bucket_starts(cells % periods + first, freq).asi8
+        starts = _bucket_starts(cells % periods + first, freq)
+        if top is not None and keys[0] != ucol:
+            # group_sum's table of the rows: keys, unit, period, sum, in key order.
+            table = top_and_other(
+                pd.DataFrame(
+                    {
+                        keys[0]: pd.Categorical.from_codes(
+                            combos.codes[keys[0]][combo],
+                            dtype=pd.CategoricalDtype(dec.codes(keys[0])[1]),
+                        ),
+                        ucol: pd.Categorical.from_codes(unit, dtype=pd.CategoricalDtype(ucats)),
+                        "period_start": starts,
+                        quantity: q,
+                    }
+                ),
+                by=[keys[0], ucol],
+                top=top,
+                quantity=quantity,
+            )
+        start = starts.asi8
     else:
         start = np.zeros(len(cells), dtype=np.int64)
     extra: list[int] = []  # row positions (in the selection) whose cell gets a -0.0 row
@@ -616,12 +671,16 @@ def _cells(
         start = np.maximum(start, first_ns) if freq is not None else start
         if is_late is not None and late is not None:
             start[is_late == 1] = (late[1] + dec.first_day) * NS_PER_DAY
-        if freq != "D":
+        if freq != "D" or table is not None:
             extra = [int(np.argmin(index)), int(np.argmax(index))]
-            providers = combos.provider[ids] if len(np.unique(combos.provider[combo])) > 1 else None
+            # the providers among the cells: a bincount of their codes, not a sort
+            held_providers = (
+                np.flatnonzero(np.bincount(combos.provider[combo].astype(np.int64) + 1)) - 1
+            )
+            providers = combos.provider[ids] if len(held_providers) > 1 else None
             if providers is not None:
-                for p in np.unique(combos.provider[combo]):
-                    at = np.flatnonzero(providers == p)
+                for code in held_providers:
+                    at = np.flatnonzero(providers == code)
                     extra.append(int(at[np.argmax(index[at])]))
     where = np.searchsorted(cell_keys, key[extra]) if extra else np.zeros(0, dtype=np.int64)
     extra_start = (sel.day_index[extra].astype(np.int64) + dec.first_day) * NS_PER_DAY
@@ -630,8 +689,23 @@ def _cells(
         start[:] = first_ns
     # Units ranked by rows, as the rows rank them: -0.0 rows make the cells' counts
     # rank alike (ties included).
-    ucats = dec.codes(ucol)[1]
     real = np.bincount(unit + 1, weights=count, minlength=len(ucats) + 1)[1:]
+    if table is not None:
+        # Only the shown groups' cells (every unit has its top groups among them), and
+        # those holding a -0.0 row.
+        key_codes = combos.codes[keys[0]][combo]
+        shown = table[keys[0]]
+        named = shown.cat.categories[shown.cat.categories != OTHER_LABEL]
+        wanted = np.zeros(len(dec.codes(keys[0])[1]) + 1, dtype=bool)
+        wanted[dec.codes(keys[0])[1].get_indexer(named) + 1] = True
+        wanted[0] = bool(shown.isna().any())
+        keep = wanted[key_codes + 1]
+        keep[where] = True
+        at_kept = np.cumsum(keep) - 1
+        where = at_kept[where]
+        cells, q, count, combo, unit, start = (
+            a[keep] for a in (cells, q, count, combo, unit, start)
+        )
     held = np.bincount(unit[unit >= 0], minlength=len(ucats)) + np.bincount(
         unit[where][unit[where] >= 0], minlength=len(ucats)
     )
@@ -680,7 +754,7 @@ def _cells(
     frame["grain"] = pd.Categorical.from_codes(
         lookup[pcode], dtype=pd.CategoricalDtype(pd.Index(labels, dtype="str"))
     )
-    return frame
+    return frame, table
 
 
 def _span(sel: Selected) -> pd.DataFrame:
@@ -697,6 +771,9 @@ def fast_draw(sel: Selected, view: View) -> go.Figure | None:
         return None
     if view.chart == "time":
         used = _fit_freq(_span(sel), view.freq, view.top + 1, CHART_MAX_POINTS)
+        ranked = _ranked_cells(sel, by, quantity=q, freq=used, top=view.top)
+        if ranked is not None:
+            return draw(ranked[0], view, table=ranked[1])
         cells = _cells(sel, [by], quantity=q, freq=used)
     elif view.chart == "heatmap":
         if len(sel.distinct("unit" if q == "quantity" else "billable_unit")) > 1:

@@ -41,13 +41,18 @@ class View:
     plan: ParticlePlan | None = None
 
 
-def draw(df: pd.DataFrame, view: View) -> go.Figure:
-    """The figure of ``view`` for the filtered rows (an explanatory empty one if it cannot be)."""
+def draw(df: pd.DataFrame, view: View, *, table: pd.DataFrame | None = None) -> go.Figure:
+    """The figure of ``view`` for the filtered rows (an explanatory empty one if it cannot be).
+
+    ``table``: the time chart's bars already summed (``usage_over_time(table=)``).
+    """
     if not len(df):
         return charts._empty(CHART_KINDS[view.chart], "no rows match the filters")
     q = view.quantity
     if view.chart == "time":
-        return charts.usage_over_time(df, by=view.by, freq=view.freq, top=view.top, quantity=q)
+        return charts.usage_over_time(
+            df, by=view.by, freq=view.freq, top=view.top, quantity=q, table=table
+        )
     if view.chart == "top":
         return charts.top_bar(df, by=view.by, n=view.top, quantity=q)
     if view.chart == "heatmap":
