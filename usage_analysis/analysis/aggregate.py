@@ -542,7 +542,7 @@ def ngroup(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
     for c in cols:
         s = table[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy().astype(np.int64)
+            codes = s.cat.codes.to_numpy()
             k = len(s.cat.categories)
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             codes, k = _time_codes(s)
@@ -552,7 +552,13 @@ def ngroup(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
         space *= k + 1
         if space > 2**62:
             break
-        combined = combined * (k + 1) + np.where(codes < 0, k, codes)
+        if len(codes) and codes.min() < 0:
+            codes = np.where(codes < 0, k, codes)  # missing last
+        if c == cols[0]:
+            combined = codes.astype(np.int64, copy=True)
+        else:
+            combined *= k + 1
+            combined += codes
     else:
         if not cols:
             return np.zeros(n, dtype=np.int64)
@@ -574,12 +580,14 @@ def _time_codes(s: pd.Series) -> tuple[np.ndarray, int]:
     sort as the times do. Other times are factorized (sorted).
     """
     ns = s.to_numpy(dtype="datetime64[ns]").view("i8")
-    if len(ns) and not (ns == np.iinfo(np.int64).min).any():
-        days, rem = np.divmod(ns, NS_PER_DAY)
-        first = int(days.min())
-        span = int(days.max()) - first + 1
-        if not rem.any() and span <= max(len(ns), 2**16):
-            return days - first, span
+    if len(ns):
+        lo, hi = int(ns.min()), int(ns.max())  # NaT is the smallest int64
+        span = (hi - lo) // NS_PER_DAY + 1
+        if lo != np.iinfo(np.int64).min and span <= max(len(ns), 2**16):
+            days = ns // NS_PER_DAY
+            if not (ns - days * NS_PER_DAY).any():
+                days -= lo // NS_PER_DAY
+                return days, span
     raw, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
     return raw.astype(np.int64), len(uniques)
 
