@@ -124,6 +124,8 @@ class Decoded:
         self._combos: dict[tuple[str, ...], Combos | None] = {}
         self._names: dict[str, np.ndarray | None] = {}
         self._grain: tuple[dict[int, str] | None] | None = None
+        # Rows per cell of the whole frame, per cell layout (see row_counts).
+        self._counts: dict[tuple[Any, ...], np.ndarray] = {}
         # Day index from the frame's first day: small ints, one bincount bin a day.
         self.first_day = int(day.min()) if len(day) else 0
         self.days = int(day.max()) - self.first_day + 1 if len(day) else 0
@@ -139,6 +141,22 @@ class Decoded:
             periods = int(lut[-1]) - first + 1 if len(lut) else 1
             self._periods[freq] = ((lut - first).astype(np.int64), periods, first)
         return self._periods[freq]
+
+    def row_counts(self, layout: tuple[Any, ...], key: np.ndarray, bins: int) -> np.ndarray:
+        """``np.bincount(key, minlength=bins)`` of every row, kept per ``layout`` (what
+        made the keys): the sums change with the quantity, the rows per cell do not.
+        At most as many bins as rows are kept, the newest first."""
+        if layout in self._counts:
+            self._counts[layout] = self._counts.pop(layout)
+            return self._counts[layout]
+        count = np.bincount(key, minlength=bins)
+        self._counts[layout] = count
+        while (
+            sum(len(c) for c in self._counts.values()) > max(len(self.df), 1)
+            and len(self._counts) > 1
+        ):
+            del self._counts[next(iter(self._counts))]
+        return count
 
     def combos(self, keys: tuple[str, ...]) -> Combos | None:
         """The combinations of ``keys`` in the whole frame (:class:`Combos`), kept."""
@@ -626,7 +644,11 @@ def _cell_frame(
         key = key.astype(np.int64) * 2 + ((lut[index] == late[0]) & (index >= late[1]))
     clean = sel.values(quantity)[0]
     if bins <= MAX_BINS:
-        sums, count, _ = period_sums(key, clean, None, bins)
+        sums = np.bincount(key, weights=clean, minlength=bins)
+        if sel.rows is None:  # every row: the rows per cell are the frame's, kept
+            count = dec.row_counts((tuple(keys), ucol, freq, late), key, bins)
+        else:
+            count = np.bincount(key, minlength=bins)
         cells = np.flatnonzero(count)
         q, count = sums[cells], count[cells]
     else:  # sparse: hash the keys, then put the cells in key order
