@@ -99,9 +99,18 @@ def build(devices: int) -> int:
     """Write the year into the archive (once; a stamp says it is complete)."""
     where = root(devices)
     stamp = where.with_suffix(".json")
-    params = {"devices": devices, "year": YEAR, "seed": SEED, "online": "all year"}
+    # "layout": the archive's rows in device order (archive._write.device_order); an
+    # archive built before it is built again.
+    params = {
+        "devices": devices,
+        "year": YEAR,
+        "seed": SEED,
+        "online": "all year",
+        "layout": "device order",
+    }
     if stamp.exists() and json.loads(stamp.read_text()).get("params") == params:
         return int(json.loads(stamp.read_text())["rows"])
+    shutil.rmtree(where, ignore_errors=True)
     print(f"building the archive of {devices:,} devices x 365 days (once) ...", flush=True)
     world = make_world(
         SEED,

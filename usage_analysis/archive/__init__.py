@@ -27,7 +27,7 @@ from ._grain import GRAINS
 from ._lazy import daily_cube, scan
 from ._migrate import Migration, migrate_columns
 from ._migrate import migrate as _migrate
-from ._read import history, last_archived, sql
+from ._read import history, last_archived, sql, sql_arrow
 from ._store import ArchiveError, archive_root, clean_source, store
 from ._table import PARTITIONS, TABLE_SCHEMA, archive_errors
 from ._write import ArchiveWrite, archive_file, archive_frame
@@ -50,6 +50,7 @@ __all__ = [
     "migrate",
     "scan",
     "sql",
+    "sql_arrow",
 ]
 
 

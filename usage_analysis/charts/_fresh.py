@@ -99,8 +99,9 @@ def with_note(text: str | None, extra: str) -> str:
     return f"{text} · {extra}" if text else extra
 
 
-def bar_marker(color: str, shapes: list[str]) -> dict[str, Any]:
-    """A bar's marker: its colour, and the pattern of partial or provisional periods."""
+def bar_marker(color: str, shapes: list[str] | np.ndarray) -> dict[str, Any]:
+    """A bar's marker: its colour, and the pattern of partial or provisional periods
+    (a string array is copied whole where a list is copied item by item)."""
     if not any(shapes):
         return {"color": color}
     return {"color": color, "pattern": {"shape": shapes, "fillmode": "overlay", "size": 6}}

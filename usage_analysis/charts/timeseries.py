@@ -112,7 +112,7 @@ def usage_over_time(
     all_x = _dates(table["period_start"])
     all_y = _num(table[quantity])
     # Bars of the period still running (dots) and of HERE's provisional days (hatched).
-    all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype=object)
+    all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype="U1")
     draft = _Draft(fig, units)
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
@@ -137,7 +137,7 @@ def usage_over_time(
                     "type": "bar",
                     "x": x,
                     "y": y,
-                    "marker": bar_marker(colors[label], list(all_shapes[at])),
+                    "marker": bar_marker(colors[label], all_shapes[at]),
                     **common,
                 }
             else:

@@ -613,7 +613,10 @@ def _cell_frame(
         lut, periods, first = dec.periods(freq)
     bins = combos.n * periods
     if lut is not None and periods > 1:
-        key = ids.astype(np.int64) * periods + lut[sel.day_index]
+        key = ids.astype(np.int64)
+        key *= periods
+        # days: each day is its own period (the lookup is the identity)
+        key += sel.day_index if freq == "D" else lut[sel.day_index]
     else:
         key = ids
     if late is not None:
@@ -635,14 +638,14 @@ def _cell_frame(
     cell_keys, is_late = cells, None
     if late is not None:
         cells, is_late = np.divmod(cells, 2)
-    combo = cells // periods
+    combo, period_of = np.divmod(cells, periods)
     unit = combos.codes[ucol][combo]
     if (unit < 0).any() and (unit >= 0).any():
         return None  # rows without a unit beside units: the rows path says where they go
     ucats = dec.codes(ucol)[1]
     table: pd.DataFrame | None = None
     if freq is not None:
-        starts = _bucket_starts(cells % periods + first, freq)
+        starts = _bucket_starts(period_of + first, freq)
         if top is not None and keys[0] != ucol:
             # group_sum's table of the rows: keys, unit, period, sum, in key order.
             table = top_and_other(

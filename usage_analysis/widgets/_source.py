@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import archive
-from ..schema import UNIFIED_COLUMNS, coerce_unified
+from ..schema import UNIFIED_COLUMNS, coerce_unified, concat
 from ._filter import FrameFilter, Selection
 
 __all__ = ["CUBE_BY", "ArchiveSource", "DeviceViews"]
@@ -36,6 +36,10 @@ CUBE_BY = ("product", "meter", "category")
 # Device rows kept for recent device selections (each a few devices' year).
 ROWS_CACHE_SIZE = 8
 _KEYS = ("provider", "account_id", "product", "resource_id", "meter")
+# What names one series of a device's rows: its other columns (names, product, units)
+# are the same on every row of a month wherever the device-month totals hold one row
+# for it that month, which is what lets a cut month be summed by these alone.
+_IDENTITY = ("provider", "account_id", "resource_id", "meter_id")
 _QUANTITIES = ("quantity", "billable_quantity")
 _SUMMED = ("period_start", "period_end", *_QUANTITIES)
 
@@ -62,10 +66,13 @@ class ArchiveSource:
         """The archive summed per day, account, unit, product, meter and category."""
         return archive.daily_cube(by=CUBE_BY, **self._where)
 
-    def device_months(self, selection: Selection | None = None) -> pd.DataFrame:
+    def device_months(
+        self, selection: Selection | None = None, *, days: Sequence[Days] | None = None
+    ) -> pd.DataFrame:
         """Per device, meter and month, the rows summed (a unified frame whose rows
-        span a month); with ``selection``, only the rows it keeps."""
-        where, params = _sql_where(selection)
+        span a month); with ``selection``, only the rows it keeps (and with ``days``,
+        only those of these day ranges)."""
+        where, params = _sql_where(selection, days)
         keys = (
             "provider, account_id, account_name, product, resource_id, resource_name, "
             "meter_id, meter, category, unit, billable_unit"
@@ -83,6 +90,35 @@ class ArchiveSource:
         )
         df = archive.sql(query, params=params, **self._where)
         return _unified(df)
+
+    def day_range(self) -> tuple[date | None, date | None]:
+        """The first and the last day (UTC) a row starts on."""
+        df = archive.sql_arrow(
+            "SELECT min(period_start) AS first, max(period_start) AS last FROM usage",
+            **self._where,
+        ).to_pylist()[0]
+        return tuple(  # type: ignore[return-value]
+            None if df[k] is None else pd.Timestamp(df[k]).tz_convert("UTC").date()
+            for k in ("first", "last")
+        )
+
+    def identity_sums(self, selection: Selection, days: Sequence[Days]) -> pd.DataFrame:
+        """Per device identity (``_IDENTITY``) and month, the sums of the rows
+        ``selection`` keeps within ``days``: grouped by four columns, not eleven (a
+        third of the time: most of the device-month sum is hashing its strings), and
+        handed over as plain strings (no categoricals made of 100,000 ids)."""
+        where, params = _sql_where(selection, days)
+        keys = ", ".join(f'"{c}"' for c in _IDENTITY)
+        month = "coalesce(try_strptime(month, '%Y-%m'), date_trunc('month', first_start))"
+        query = (
+            f"SELECT {keys}, {month} AS period_start, quantity, billable_quantity FROM ("
+            f"SELECT {keys}, month, min(period_start) AS first_start, "
+            "sum(quantity) AS quantity, sum(billable_quantity) AS billable_quantity "
+            f"FROM usage {where} GROUP BY ALL)"
+        )
+        df = archive.sql_arrow(query, params=params, **self._where).to_pandas()
+        df["period_start"] = pd.to_datetime(df["period_start"], utc=True)
+        return df
 
     def device_rows(self, resources: Sequence[Any]) -> pd.DataFrame:
         """Every archived row of these devices (apps, assets)."""
@@ -102,12 +138,28 @@ def _unified(df: pd.DataFrame) -> pd.DataFrame:
     return coerce_unified(df[[c for c in UNIFIED_COLUMNS if c in df.columns]])
 
 
-def _sql_where(selection: Selection | None) -> tuple[str, list[Any]]:
-    """A WHERE clause (and its parameters) keeping what ``selection`` keeps."""
-    if selection is None:
-        return "", []
+Days = tuple[date, date]  # a first and a last day, both kept
+
+
+def _day(d: date) -> str:
+    return f"{d.isoformat()} 00:00:00+00"
+
+
+def _sql_where(
+    selection: Selection | None, days: Sequence[Days] | None = None
+) -> tuple[str, list[Any]]:
+    """A WHERE clause (and its parameters) keeping what ``selection`` keeps (and
+    with ``days``, only the rows starting in one of these ranges)."""
     terms: list[str] = []
     params: list[Any] = []
+    if days is not None:
+        ranges = []
+        for first, last in days:
+            ranges.append("(period_start >= ?::TIMESTAMPTZ AND period_start < ?::TIMESTAMPTZ)")
+            params += [_day(first), _day(last + timedelta(days=1))]
+        terms.append("(" + (" OR ".join(ranges) or "false") + ")")
+    if selection is None:
+        return ("WHERE " + " AND ".join(terms) if terms else ""), params
     for col in _KEYS:
         values = selection.values.get(col, frozenset())
         if not values:
@@ -122,10 +174,10 @@ def _sql_where(selection: Selection | None) -> tuple[str, list[Any]]:
         terms.append("(" + " OR ".join(parts) + ")")
     if selection.start is not None:
         terms.append("period_start >= ?::TIMESTAMPTZ")
-        params.append(f"{selection.start.isoformat()} 00:00:00+00")
+        params.append(_day(selection.start))
     if selection.end is not None:
         terms.append("period_start < ?::TIMESTAMPTZ")
-        params.append(f"{(selection.end + timedelta(days=1)).isoformat()} 00:00:00+00")
+        params.append(_day(selection.end + timedelta(days=1)))
     return ("WHERE " + " AND ".join(terms) if terms else ""), params
 
 
@@ -167,6 +219,66 @@ def _over_every_month(months: pd.DataFrame) -> pd.DataFrame:
     return coerce_unified(summed[list(months.columns)])
 
 
+def _codes(column: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """The codes (missing: -1) of ``column``'s rows and of ``values`` among its
+    values, and how many values there are; None when one of ``values`` is absent."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        cats = column.cat.categories
+        have = column.cat.codes.to_numpy().astype(np.int64)
+    else:
+        have, cats = pd.factorize(column, use_na_sentinel=True)
+        have = have.astype(np.int64)
+    want = cats.get_indexer(pd.Index(values.astype(object).where(values.notna(), None)))
+    missing = values.isna().to_numpy()
+    if ((want < 0) & ~missing).any():
+        return None
+    return have, np.where(missing, -1, want).astype(np.int64), len(cats)
+
+
+def _positions(rows: pd.DataFrame, sums: pd.DataFrame) -> np.ndarray | None:
+    """For each row of ``sums``, the position of the one row of ``rows`` with its
+    identity (``_IDENTITY``) and month; None when one has several rows there or none.
+    Matched on the categorical codes of ``rows`` (no string made per row)."""
+    if not len(sums):
+        return np.zeros(0, dtype=np.int64)
+    have = np.zeros(len(rows), dtype=np.int64)
+    want = np.zeros(len(sums), dtype=np.int64)
+    size = 1
+    starts = pd.Series(
+        np.concatenate(
+            [
+                rows["period_start"].to_numpy(dtype="datetime64[ns]"),
+                sums["period_start"].to_numpy(dtype="datetime64[ns]"),
+            ]
+        )
+    )
+    month, seen = pd.factorize(starts)
+    parts = [(month[: len(rows)].astype(np.int64), month[len(rows) :].astype(np.int64), len(seen))]
+    for col in _IDENTITY:
+        found = _codes(rows[col], sums[col])
+        if found is None:
+            return None
+        parts.append(found)
+    for mine, theirs, width in parts:
+        if size * (width + 1) >= 2**62:
+            return None
+        have = have * (width + 1) + (mine + 1)
+        want = want * (width + 1) + (theirs + 1)
+        size *= width + 1
+    index = pd.Index(have)
+    if not index.is_unique:
+        doubled = index[index.duplicated(keep=False)]
+        if pd.Index(want).isin(doubled).any():
+            return None
+        keep = ~index.duplicated(keep=False)
+        at = pd.Index(have[keep]).get_indexer(want)
+        if (at < 0).any():
+            return None
+        return np.flatnonzero(keep)[at]
+    at = index.get_indexer(want)
+    return None if (at < 0).any() else at
+
+
 def _key(selection: Selection) -> tuple[Any, ...]:
     values = tuple(
         (c, tuple(sorted(map(str, v)))) for c, v in sorted(selection.values.items()) if v
@@ -189,10 +301,16 @@ class DeviceViews:
         self.source = source
         self.months = source.device_months()
         self.filter = FrameFilter(self.months)
+        # The data's own first and last day: the device-month rows start on the first
+        # of their months, so their own span would take a range ending on the 1st of
+        # the last month for all the data.
+        self.first_day, self.last_day = source.day_range()
         # The same summed over every month: what a selection of all days ranks, a
         # twelfth of the rows for a year.
         self.whole = _over_every_month(self.months)
         self.whole_filter = FrameFilter(self.whole)
+        # Each device-month's first day (days since 1970), for month masks.
+        self._starts = self.months["period_start"].to_numpy(dtype="datetime64[D]")
         self._rows: dict[frozenset[Any], pd.DataFrame] = {}
         self._cut: dict[tuple[Any, ...], pd.DataFrame] = {}
 
@@ -205,7 +323,7 @@ class DeviceViews:
 
     def totals(self, selection: Selection) -> pd.DataFrame:
         """What ``selection`` keeps, summed per device, meter and month (exact)."""
-        first, last = self.filter.first_day, self.filter.last_day
+        first, last = self.first_day, self.last_day
         if (selection.start is None or first is None or selection.start <= first) and (
             selection.end is None or last is None or selection.end >= last
         ):
@@ -223,18 +341,55 @@ class DeviceViews:
             return self.months if mask is None else self.months.loc[mask]
         key = _key(selection)
         if key not in self._cut:
-            self._cut = {key: self.source.device_months(selection)}  # the latest only
+            self._cut = {key: self._cut_totals(selection, first, last)}  # the latest only
         return self._cut[key]
+
+    def _cut_totals(self, selection: Selection, first: date, last: date) -> pd.DataFrame:
+        """Device-month totals of a day range cutting one or two months: the whole
+        months from the totals summed when the explorer opened, the cut ones summed in
+        DuckDB over their days alone, per device identity (``_IDENTITY``), each sum
+        put on the one device-month row of its identity. Where an identity has more
+        than one row in a cut month (a device renamed or moved mid-month), or a sum
+        finds no row, the cut months are summed by every key instead: the same
+        numbers either way."""
+        start = selection.start if selection.start is not None and selection.start > first else None
+        end = selection.end if selection.end is not None and selection.end < last else None
+        cut: list[Days] = []
+        if start is not None and start.day != 1:
+            month_end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
+            cut.append((start, month_end if end is None else min(month_end, end)))
+        if end is not None and (end + timedelta(days=1)).day != 1:
+            month_start = end.replace(day=1)
+            if not cut or cut[0][0] < month_start:
+                cut.append((month_start if start is None else max(month_start, start), end))
+        cut_starts = {pd.Timestamp(a.replace(day=1), tz="UTC") for a, _ in cut}
+        # The whole months: rows of the totals from the range's first month to its last.
+        mask = self._month_mask(start, end, self.filter.mask(Selection(values=selection.values)))
+        starts = self.months["period_start"]
+        mask &= ~starts.isin(cut_starts).to_numpy()
+        whole = self.months.loc[mask]
+        if not cut:
+            return whole
+        sums = self.source.identity_sums(Selection(values=selection.values), cut)
+        rows = self.months.loc[starts.isin(cut_starts).to_numpy()]
+        at = _positions(rows, sums)
+        if at is None:
+            parts = self.source.device_months(Selection(values=selection.values), days=cut)
+            return concat([whole, parts]) if len(whole) else parts
+        summed = rows.iloc[at].copy()
+        for col in _QUANTITIES:
+            summed[col] = sums[col].to_numpy(dtype=np.float64)
+        return pd.concat([whole, summed], ignore_index=True)
 
     def _month_mask(
         self, start: date | None, end: date | None, mask: np.ndarray | None
     ) -> np.ndarray:
-        starts = self.months["period_start"].dt.date.to_numpy()
+        starts = self._starts
         keep = np.ones(len(self.months), dtype=bool) if mask is None else mask.copy()
         if start is not None:
-            keep &= starts >= start.replace(day=1)
+            keep &= starts >= np.datetime64(start.replace(day=1), "D")
         if end is not None:
-            keep &= starts <= end
+            keep &= starts <= np.datetime64(end, "D")
         return keep
 
     def rows(self, resources: frozenset[Any]) -> pd.DataFrame:
