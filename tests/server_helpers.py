@@ -17,6 +17,7 @@ once per run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -377,17 +378,24 @@ class SharedPages:
             context.close()
 
 
+@contextlib.contextmanager
+def playwright_calls(chromium: Any) -> Iterator[None]:
+    """Playwright's loop marked running for calls made outside a test's ``browser``
+    (a shared page's teardown)."""
+    asyncio.events._set_running_loop(chromium._impl_obj._loop)
+    try:
+        yield
+    finally:
+        asyncio.events._set_running_loop(None)
+
+
 @pytest.fixture(scope="session")
 def voila_pages(chromium: Any, voila_server: Server) -> Iterator[SharedPages]:
     """The run's shared Voila pages (:class:`SharedPages`)."""
     pages = SharedPages(chromium, voila_server)
     yield pages
-    loop = chromium._impl_obj._loop
-    asyncio.events._set_running_loop(loop)
-    try:
+    with playwright_calls(chromium):
         pages.close()
-    finally:
-        asyncio.events._set_running_loop(None)
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,10 @@
 """Charts drawn by a real browser: no piece of text lands on another.
 
-The figures are written to one offline HTML page (plotly.js embedded) and opened
-in Debian's Chromium through Playwright; the test reads the boxes the browser drew
-for every title, panel title and tick label.
+Each test's figures are drawn in Debian's Chromium through Playwright, in one page
+per module that loaded plotly.js once (its 4.7 MB script costs Chromium 3 to 4 s of
+CPU to compile, the drawing itself well under one): the test puts in the page the
+very ``<div>`` and script ``to_html`` writes for each figure, and reads the boxes
+the browser drew for every title, panel title and tick label.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from server_helpers import needs_chromium
+from server_helpers import _SHARED_CONTEXTS, needs_chromium, playwright_calls
 
 from usage_analysis import charts
 from usage_analysis.readers import read_report
@@ -64,23 +66,61 @@ def mixed(here: pd.DataFrame) -> pd.DataFrame:
     return coerce_unified(pd.concat([particle, here, infa], ignore_index=True))
 
 
+class _PlotlyPage:
+    """The module's page with plotly.js loaded, opened by the first test that draws."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.page = folder, None
+
+    def get(self, browser: Any) -> Any:
+        if self.page is None:
+            context = browser.new_context()
+            _SHARED_CONTEXTS.add(context)  # the test's ``browser`` leaves it open
+            path = self.folder / "plotly.html"
+            # The script exactly as a figure's offline page embeds it.
+            script = go.Figure().to_html(full_html=False, include_plotlyjs=True, div_id="none")
+            path.write_text(f"<!doctype html><html><head></head><body>{script}</body></html>")
+            page = context.new_page()
+            page.goto(path.as_uri())
+            page.wait_for_function("typeof window.Plotly === 'object'")
+            self.page = page
+        return self.page
+
+
+@pytest.fixture(scope="module")
+def _plotly_page(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_PlotlyPage]:
+    shared = _PlotlyPage(tmp_path_factory.mktemp("plotly"))
+    yield shared
+    if shared.page is not None:
+        context = shared.page.context
+        _SHARED_CONTEXTS.discard(context)
+        with playwright_calls(chromium):
+            context.close()
+
+
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A page of the run's Chromium (tests/server_helpers.py)."""
-    page = browser.new_page()
-    yield page
-    page.close()
+def page(browser: Any, _plotly_page: _PlotlyPage) -> Any:
+    """The module's page of the run's Chromium with plotly.js loaded (tests/server_helpers.py)."""
+    return _plotly_page.get(browser)
 
 
-def drawn_text(page: Any, figures: dict[str, go.Figure], path: Path, width: int) -> list[Any]:
-    """Open ``figures`` in one page ``width`` pixels wide; the text boxes of each figure."""
-    parts = [
-        fig.to_html(full_html=False, include_plotlyjs=(i == 0), div_id=name)
-        for i, (name, fig) in enumerate(figures.items())
-    ]
-    path.write_text("<!doctype html><html><body>" + "".join(parts) + "</body></html>")
+# Out with the figures drawn before (and their window listeners), in with the new ones:
+# each figure's div and script as ``to_html`` writes them; the scripts of a contextual
+# fragment run when it is inserted, as they do when a page loads.
+DRAW = """html => {
+    document.querySelectorAll('.js-plotly-plot').forEach(gd => Plotly.purge(gd));
+    document.body.replaceChildren(document.createRange().createContextualFragment(html));
+}"""
+
+
+def drawn_text(page: Any, figures: dict[str, go.Figure], width: int) -> list[Any]:
+    """Draw ``figures`` in the page ``width`` pixels wide; the text boxes of each figure."""
+    html = "".join(
+        fig.to_html(full_html=False, include_plotlyjs=False, div_id=name)
+        for name, fig in figures.items()
+    )
     page.set_viewport_size({"width": width, "height": 900})
-    page.goto(path.as_uri())
+    page.evaluate(DRAW, html)
     page.wait_for_function(
         f"document.querySelectorAll('.js-plotly-plot .main-svg').length >= {len(figures)}"
     )
@@ -103,7 +143,7 @@ def overlaps(boxes: list[dict[str, Any]], *, slack: float = 1.0) -> list[str]:
 
 @pytest.mark.parametrize("width", [1300, 900])
 def test_stacked_unit_panels_keep_their_titles_clear_of_the_axes_above(
-    page: Any, here: pd.DataFrame, mixed: pd.DataFrame, tmp_path: Path, width: int
+    page: Any, here: pd.DataFrame, mixed: pd.DataFrame, width: int
 ) -> None:
     figures = {
         "top_bar_here": charts.top_bar(here, by="resource_id"),
@@ -111,7 +151,7 @@ def test_stacked_unit_panels_keep_their_titles_clear_of_the_axes_above(
         "usage_over_time_here": charts.usage_over_time(here, by="meter"),
         "period_over_period_here": charts.period_over_period(here, by="meter"),
     }
-    drawn = drawn_text(page, figures, tmp_path / "charts.html", width)
+    drawn = drawn_text(page, figures, width)
     assert [d["id"] for d in drawn] == list(figures)
     for figure in drawn:
         kinds = {b["kind"] for b in figure["boxes"]}
@@ -121,9 +161,7 @@ def test_stacked_unit_panels_keep_their_titles_clear_of_the_axes_above(
 
 
 @pytest.mark.parametrize("width", [1300, 800])
-def test_free_plan_burn_down_keeps_its_70_90_100_labels_apart(
-    page: Any, tmp_path: Path, width: int
-) -> None:
+def test_free_plan_burn_down_keeps_its_70_90_100_labels_apart(page: Any, width: int) -> None:
     import usage_analysis as ua
 
     particle = read_report(SAMPLES / "particle_devices_2026-09-01_2026-11-20.csv", unified=True)
@@ -136,7 +174,7 @@ def test_free_plan_burn_down_keeps_its_70_90_100_labels_apart(
         ),
         "basic": charts.cumulative_vs_allowance(particle, plan=ua.ParticlePlan.basic(blocks=1)),
     }
-    drawn = drawn_text(page, figures, tmp_path / "burn.html", width)
+    drawn = drawn_text(page, figures, width)
     for figure in drawn:
         levels = [b for b in figure["boxes"] if b["kind"] == "panel title" and "%:" in b["text"]]
         assert len(levels) == 3, figure
@@ -145,7 +183,7 @@ def test_free_plan_burn_down_keeps_its_70_90_100_labels_apart(
 
 @pytest.mark.parametrize("width", [1300, 800])
 def test_monthly_charts_name_months_under_their_bars_and_ticks_stay_apart(
-    page: Any, tmp_path: Path, width: int
+    page: Any, width: int
 ) -> None:
     import re
 
@@ -170,7 +208,7 @@ def test_monthly_charts_name_months_under_their_bars_and_ticks_stay_apart(
         "months_heatmap": charts.heatmap(particle, by="resource_id", freq="MS"),
         "three_years": charts.usage_over_time(long, by="product", freq="MS"),
     }
-    drawn = drawn_text(page, figures, tmp_path / "months.html", width)
+    drawn = drawn_text(page, figures, width)
     for figure in drawn:
         ticks = [b for b in figure["boxes"] if b["kind"] == "tick label"]
         x_ticks = [b for b in ticks if re.fullmatch(r"[A-Z][a-z]{2} \d{4}", b["text"])]

@@ -188,9 +188,12 @@ def _top_and_other_codes(
     gid = ngroup(table, rank_cols + within)
     n_groups = int(gid.max()) + 1
     totals = np.bincount(gid, weights=q, minlength=n_groups)
+    ucodes = table[within[0]].cat.codes.to_numpy() if within else None
     wid = np.zeros(n_groups, dtype=np.int64)
-    if within:
-        wid[gid] = ngroup(table, within)
+    if ucodes is not None:
+        # Each group's unit, ordered as ngroup orders it (missing last): the ranks
+        # only compare units, so its codes serve as they are.
+        wid[gid] = np.where(ucodes < 0, len(table[within[0]].cat.categories), ucodes)
     order = np.lexsort((np.arange(n_groups), -totals, wid))
     if top is None:
         keep = np.ones(n, dtype=bool)
@@ -203,7 +206,6 @@ def _top_and_other_codes(
     # group number, table position (kept rows' totals are their groups', unchanged).
     position = np.empty(n_groups, dtype=np.int64)
     position[order] = np.arange(n_groups)  # groups ranked within their unit
-    ucodes = table[within[0]].cat.codes.to_numpy() if within else None
     kept_rows = np.flatnonzero(keep)
     if ucodes is not None:
         # the unit of a group is one value, so ranking by unit code then by position
@@ -231,7 +233,9 @@ def _top_and_other_codes(
     values = q[rest]
     sums = _pandas_group_sum(bid, values)
     if sums is None:
-        sums = pd.Series(values).groupby(bid, sort=True).sum().to_numpy()
+        # pandas' own sum; the bucket numbers as a categorical's codes are not hashed again.
+        buckets = pd.Categorical.from_codes(bid, categories=pd.RangeIndex(int(bid.max()) + 1))
+        sums = pd.Series(values).groupby(buckets, observed=True, sort=True).sum().to_numpy()
     n_buckets = len(carriers)
     # "other" of a unit: ranked after every kept group of its unit; its buckets in order.
     if ucodes is not None:
@@ -426,9 +430,12 @@ def _top_and_other(
         return table, np.zeros(0, dtype=bool)
     n_groups = int(gid.max()) + 1
     totals = np.bincount(gid, weights=table[quantity].to_numpy(), minlength=n_groups)
+    ucodes = table[within[0]].cat.codes.to_numpy() if within else None
     wid = np.zeros(n_groups, dtype=np.int64)
-    if within:
-        wid[gid] = ngroup(table, within)
+    if ucodes is not None:
+        # Each group's unit, ordered as ngroup orders it (missing last): the ranks
+        # only compare units, so its codes serve as they are.
+        wid[gid] = np.where(ucodes < 0, len(table[within[0]].cat.categories), ucodes)
     order = np.lexsort((np.arange(n_groups), -totals, wid))
     ws = wid[order]
     rank = np.empty(n_groups, dtype=np.int64)
@@ -535,7 +542,7 @@ def ngroup(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
     for c in cols:
         s = table[c]
         if isinstance(s.dtype, pd.CategoricalDtype):
-            codes = s.cat.codes.to_numpy().astype(np.int64)
+            codes = s.cat.codes.to_numpy()
             k = len(s.cat.categories)
         elif pd.api.types.is_datetime64_any_dtype(s.dtype):
             codes, k = _time_codes(s)
@@ -545,7 +552,13 @@ def ngroup(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
         space *= k + 1
         if space > 2**62:
             break
-        combined = combined * (k + 1) + np.where(codes < 0, k, codes)
+        if len(codes) and codes.min() < 0:
+            codes = np.where(codes < 0, k, codes)  # missing last
+        if c == cols[0]:
+            combined = codes.astype(np.int64, copy=True)
+        else:
+            combined *= k + 1
+            combined += codes
     else:
         if not cols:
             return np.zeros(n, dtype=np.int64)
@@ -567,12 +580,14 @@ def _time_codes(s: pd.Series) -> tuple[np.ndarray, int]:
     sort as the times do. Other times are factorized (sorted).
     """
     ns = s.to_numpy(dtype="datetime64[ns]").view("i8")
-    if len(ns) and not (ns == np.iinfo(np.int64).min).any():
-        days, rem = np.divmod(ns, NS_PER_DAY)
-        first = int(days.min())
-        span = int(days.max()) - first + 1
-        if not rem.any() and span <= max(len(ns), 2**16):
-            return days - first, span
+    if len(ns):
+        lo, hi = int(ns.min()), int(ns.max())  # NaT is the smallest int64
+        span = (hi - lo) // NS_PER_DAY + 1
+        if lo != np.iinfo(np.int64).min and span <= max(len(ns), 2**16):
+            days = ns // NS_PER_DAY
+            if not (ns - days * NS_PER_DAY).any():
+                days -= lo // NS_PER_DAY
+                return days, span
     raw, uniques = pd.factorize(s, sort=True, use_na_sentinel=True)
     return raw.astype(np.int64), len(uniques)
 
