@@ -63,7 +63,9 @@ SERVER_START_TIMEOUT_S = 120.0
 CELL_TIMEOUT_S = 180
 
 # The fixtures that need a marker, and which one (checked in tests/conftest.py).
-BROWSER_FIXTURES = frozenset({"chromium", "browser", "lab_server", "voila_server", "voila_pages"})
+BROWSER_FIXTURES = frozenset(
+    {"chromium", "browser", "lab_server", "lab_pages", "voila_server", "voila_pages"}
+)
 NOTEBOOK_FIXTURES = frozenset({"executed_notebook"})
 # The xdist group of a test that uses one of these (the first that matches): each group
 # runs on one worker, which starts that server once. Three groups keep both workers busy.
@@ -378,6 +380,68 @@ class SharedPages:
             context.close()
 
 
+# The notebook panel in front (JupyterLab keeps the others in the DOM, hidden).
+LAB_VISIBLE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+
+
+class SharedLab:
+    """One JupyterLab page per run: each test opens its notebook in it, as a user does.
+
+    Loading JupyterLab costs Chromium more than any notebook it shows (its scripts,
+    then plotly's, compiled again in every new page). The first ``open`` loads
+    ``/lab/tree/NOTEBOOK?reset``; the next ones use File > Open from Path…, and the
+    notebook comes to the front in a tab of its own. A page left with a dialog or
+    closed (a failed test) is replaced by a new one. Kernels keep running until the
+    run ends (shutting one down under an open notebook makes JupyterLab ask what to do).
+    """
+
+    def __init__(self, chromium: Any, server: Server) -> None:
+        self._chromium, self._server = chromium, server
+        self.page: Any = None
+        self.loads = 0  # how many times JupyterLab itself was loaded
+
+    def open(self, notebook: str, *, viewport: dict[str, int], timeout_ms: float) -> Any:
+        """The page with ``notebook`` open in front and its kernel idle."""
+        import re
+
+        page = self.page
+        if page is not None and (page.is_closed() or page.locator(".jp-Dialog").count()):
+            self._close()
+            page = None
+        if page is None:
+            context = self._chromium.new_context(viewport=viewport)
+            _SHARED_CONTEXTS.add(context)
+            page = self.page = context.new_page()
+            page.goto(self._server.url(f"/lab/tree/{notebook}?reset"), timeout=timeout_ms)
+            self.loads += 1
+        else:
+            page.set_viewport_size(viewport)
+            page.keyboard.press("Escape")  # a menu a failed test left open
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Open from Path")).click()
+            page.locator(".jp-Dialog input").fill(notebook)
+            page.keyboard.press("Enter")
+        name = notebook.rsplit("/", 1)[-1]
+        page.locator(
+            "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel",
+            has_text=re.compile(rf"^{re.escape(name)}$"),
+        ).wait_for(timeout=timeout_ms)
+        # Its kernel up and idle, as the status bar (which follows the notebook in
+        # front) says: "Run All Cells" chosen earlier would do nothing.
+        page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=timeout_ms)
+        return page
+
+    def _close(self) -> None:
+        context = self.page.context
+        _SHARED_CONTEXTS.discard(context)
+        context.close()
+        self.page = None
+
+    def close(self) -> None:
+        if self.page is not None:
+            self._close()
+
+
 @contextlib.contextmanager
 def playwright_calls(chromium: Any) -> Iterator[None]:
     """Playwright's loop marked running for calls made outside a test's ``browser``
@@ -387,6 +451,16 @@ def playwright_calls(chromium: Any) -> Iterator[None]:
         yield
     finally:
         asyncio.events._set_running_loop(None)
+
+
+@pytest.fixture(scope="session")
+def lab_pages(chromium: Any, lab_server: Server) -> Iterator[SharedLab]:
+    """The run's one JupyterLab page (:class:`SharedLab`)."""
+    lab = SharedLab(chromium, lab_server)
+    yield lab
+    with playwright_calls(chromium):
+        lab.close()
+    lab_server.shutdown_kernels()
 
 
 @pytest.fixture(scope="session")

@@ -192,6 +192,17 @@ def test_cut_range_device_totals_equal_the_rows_sums_after_appends_and_replaces(
         _archive(late, root, "late")
         rows = pd.concat([early, late], ignore_index=True)
     views = DeviceViews(ArchiveSource(archive=root))
+    # The rows of some devices, their names from the device-month totals (or read
+    # with the rows where a device was renamed within a month): the archived rows.
+    chosen = frozenset(sorted(rows["resource_id"].dropna().astype(str).unique())[:2])
+    got_rows = views.rows(chosen)
+    keep = rows["resource_id"].astype(object).isin(chosen)
+    order = ["resource_id", "period_start"]
+    pd.testing.assert_frame_equal(
+        _canonical(got_rows.sort_values(order), [*KEYS, "period_start"]),
+        _canonical(rows[keep].sort_values(order), [*KEYS, "period_start"]),
+        check_dtype=False,
+    )
     for a, b in cuts:
         start, end = FIRST + timedelta(days=min(a, b)), FIRST + timedelta(days=max(a, b))
         got = _got(views.totals(Selection(start=start, end=end)))

@@ -22,8 +22,10 @@ import httpx
 import pytest
 from server_helpers import (
     ARTIFACTS,
+    LAB_VISIBLE_PANEL,
     OpenPage,
     Server,
+    SharedLab,
     SharedPages,
     needs_chromium,
     voila_page,
@@ -36,7 +38,7 @@ NOTEBOOK = "01_particle_data_operations.ipynb"
 # widgets show: generous, since the machine may be busy; a hang still ends the test.
 RUN_TIMEOUT_MS = 150_000
 # The notebook panel in front (JupyterLab keeps others in the DOM, hidden).
-VISIBLE_PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+VISIBLE_PANEL = LAB_VISIBLE_PANEL
 STEP_TIMEOUT_MS = 60_000
 
 pytestmark = [
@@ -180,25 +182,24 @@ def _total(headline: str) -> float:
 
 
 def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
-    browser: Any, lab_server: Server
+    browser: Any, lab_pages: SharedLab
 ) -> None:
-    server = lab_server
     failed: _on_failure | None = None
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = _lab_run_all(lab_pages, NOTEBOOK)
         failed = _on_failure(page, "jupyterlab-failure")
-        _lab_run_all(page, server, NOTEBOOK)
         _shot(page, "jupyterlab-running")
-        explorer = page.locator(f"{VISIBLE_PANEL} .ua-explorer").first
+        panel = page.locator(VISIBLE_PANEL)
+        explorer = panel.locator(".ua-explorer").first
         explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
         _wait_chart(page, explorer)
         headline = explorer.locator(".ua-headline", has_text="data operations")
         headline.wait_for(timeout=STEP_TIMEOUT_MS)
         headline.scroll_into_view_if_needed()
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
+        panel.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for(
             timeout=RUN_TIMEOUT_MS
         )
-        errors = page.locator(
+        errors = panel.locator(
             ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
         )
         tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t or "Error" in t]
@@ -208,7 +209,6 @@ def test_jupyterlab_opens_the_notebook_and_runs_it_top_to_bottom(
     finally:
         if failed is not None:
             failed.run()
-        server.shutdown_kernels()
 
 
 @pytest.mark.notebook
@@ -332,24 +332,19 @@ def test_voila_dashboard_shows_the_overview_as_report_tables(
         failed.run()
 
 
-def test_jupyterlab_shows_the_overview_tables_whole(browser: Any, lab_server: Server) -> None:
-    server = lab_server
+def test_jupyterlab_shows_the_overview_tables_whole(browser: Any, lab_pages: SharedLab) -> None:
+    page = _lab_run_all(lab_pages, "04_billing_overview.ipynb")
+    failed = _on_failure(page, "jupyterlab-overview-failure")
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        failed = _on_failure(page, "jupyterlab-overview-failure")
-        try:
-            _lab_run_all(page, server, "04_billing_overview.ipynb")
-            panel = page.locator(VISIBLE_PANEL).first
-            panel.locator(".ua-explorer").first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
-            _check_report_tables(page, panel)
-            overview = panel.locator(".ua-report-table").nth(OVERVIEW_TABLE)
-            overview.scroll_into_view_if_needed()
-            _shot(page, "jupyterlab-04-overview")
-            failed.cancel()
-        finally:
-            failed.run()
+        panel = page.locator(VISIBLE_PANEL).first
+        panel.locator(".ua-explorer").first.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+        _check_report_tables(page, panel)
+        overview = panel.locator(".ua-report-table").nth(OVERVIEW_TABLE)
+        overview.scroll_into_view_if_needed()
+        _shot(page, "jupyterlab-04-overview")
+        failed.cancel()
     finally:
-        server.shutdown_kernels()
+        failed.run()
 
 
 # ------------------------------------------------------------------ the explorer redraws cleanly
@@ -624,32 +619,25 @@ def test_voila_a_change_as_soon_as_the_explorer_shows_is_drawn(
             page.close()
 
 
-def _lab_run_all(page: Any, server: Server, notebook: str) -> None:
-    # ?reset: JupyterLab would otherwise restore the notebooks an earlier test of
-    # the same workdir left open, and a second panel makes every locator ambiguous.
-    page.goto(server.url(f"/lab/tree/{notebook}?reset"), timeout=RUN_TIMEOUT_MS)
-    page.locator(VISIBLE_PANEL).wait_for(timeout=RUN_TIMEOUT_MS)
-    # The kernel must be up and idle before "Run All Cells" is chosen in the Run menu.
-    page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=RUN_TIMEOUT_MS)
+def _lab_run_all(lab: SharedLab, notebook: str) -> Any:
+    """``notebook`` opened in the run's JupyterLab page, its kernel idle, then Run >
+    Run All Cells chosen in the menu; the page."""
+    page = lab.open(notebook, viewport={"width": 1400, "height": 1000}, timeout_ms=RUN_TIMEOUT_MS)
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    return page
 
 
 def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
-    browser: Any, lab_server: Server, notebook_workdir: Path
+    browser: Any, lab_pages: SharedLab, notebook_workdir: Path
 ) -> None:
     _write_redraw_notebook(notebook_workdir)
-    server = lab_server
+    page = _lab_run_all(lab_pages, REDRAW_NOTEBOOK)
+    failed = _on_failure(page, "jupyterlab-redraw-failure")
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        failed = _on_failure(page, "jupyterlab-redraw-failure")
-        try:
-            _lab_run_all(page, server, REDRAW_NOTEBOOK)
-            explorer = page.locator(f"{VISIBLE_PANEL} .ua-explorer").first
-            explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
-            _run_redraw_sequence(page, explorer, "jupyterlab")
-            failed.cancel()
-        finally:
-            failed.run()
+        explorer = page.locator(f"{VISIBLE_PANEL} .ua-explorer").first
+        explorer.wait_for(state="attached", timeout=RUN_TIMEOUT_MS)
+        _run_redraw_sequence(page, explorer, "jupyterlab")
+        failed.cancel()
     finally:
-        server.shutdown_kernels()
+        failed.run()

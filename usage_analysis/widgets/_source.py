@@ -120,11 +120,16 @@ class ArchiveSource:
         df["period_start"] = pd.to_datetime(df["period_start"], utc=True)
         return df
 
-    def device_rows(self, resources: Sequence[Any]) -> pd.DataFrame:
-        """Every archived row of these devices (apps, assets)."""
+    def device_rows(self, resources: Sequence[Any], *, names: bool = True) -> pd.DataFrame:
+        """Every archived row of these devices (apps, assets); without ``names``, their
+        ``resource_name`` left missing (a caller that knows the names: reading them
+        costs a third of the query, each file's dictionary of names decoded)."""
         # DuckDB's scan with the condition pushed into it: Arrow's dataset scan of
         # history(resource_id=...) took 15x longer over a 100,000-device year.
-        cols = ", ".join(f'"{c}"' for c in UNIFIED_COLUMNS)
+        cols = ", ".join(
+            f'"{c}"' if names or c != "resource_name" else 'NULL::VARCHAR AS "resource_name"'
+            for c in UNIFIED_COLUMNS
+        )
         present = [str(r) for r in resources if not pd.isna(r)]
         missing = ' OR "resource_id" IS NULL' if len(present) < len(resources) else ""
         query = f'SELECT {cols} FROM usage WHERE list_contains(?, "resource_id"){missing}'
@@ -228,11 +233,13 @@ def _codes(column: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray
     else:
         have, cats = pd.factorize(column, use_na_sentinel=True)
         have = have.astype(np.int64)
-    want = cats.get_indexer(pd.Index(values.astype(object).where(values.notna(), None)))
-    missing = values.isna().to_numpy()
-    if ((want < 0) & ~missing).any():
+    # The few distinct values looked up, not every row's.
+    index, uniques = pd.factorize(values, use_na_sentinel=True)
+    found = cats.get_indexer(pd.Index(uniques, dtype=object))
+    if (found < 0).any():
         return None
-    return have, np.where(missing, -1, want).astype(np.int64), len(cats)
+    want = np.where(index < 0, -1, found[index] if len(found) else -1).astype(np.int64)
+    return have, want, len(cats)
 
 
 def _positions(rows: pd.DataFrame, sums: pd.DataFrame) -> np.ndarray | None:
@@ -395,10 +402,50 @@ class DeviceViews:
     def rows(self, resources: frozenset[Any]) -> pd.DataFrame:
         """Every row of these devices, from the archive (kept for the next changes)."""
         if resources not in self._rows:
-            self._rows[resources] = self.source.device_rows(sorted(resources, key=str))
+            self._rows[resources] = self._device_rows(sorted(resources, key=str))
             while len(self._rows) > ROWS_CACHE_SIZE:
                 del self._rows[next(iter(self._rows))]
         return self._rows[resources]
+
+    def _device_rows(self, resources: list[Any]) -> pd.DataFrame:
+        """The devices' rows, their names from the device-month totals where each
+        device has one name in each month (else read with the rows)."""
+        if any(pd.isna(r) for r in resources):
+            return self.source.device_rows(resources)
+        rows = self.source.device_rows(resources, names=False)
+        named = self._names(rows)
+        return self.source.device_rows(resources) if named is None else named
+
+    def _names(self, rows: pd.DataFrame) -> pd.DataFrame | None:
+        """``rows`` with the ``resource_name`` the device-month totals give their
+        device that month; None where a device has several names in a month or none."""
+        if not len(rows):
+            return rows
+        ids = self.months["resource_id"]
+        wanted = ids.cat.categories.get_indexer(rows["resource_id"].cat.categories)
+        codes = rows["resource_id"].cat.codes.to_numpy()
+        if (codes < 0).any() or (wanted[codes] < 0).any():
+            return None
+        mine = np.isin(ids.cat.codes.to_numpy(), wanted[np.unique(codes)])
+        held = self.months.loc[mine, ["resource_id", "resource_name"]]
+        month = self._starts[mine].astype(np.int64)
+        key = held["resource_id"].cat.codes.to_numpy().astype(np.int64) * 2**32 + month
+        table = pd.DataFrame({"key": key, "name": held["resource_name"].cat.codes.to_numpy()})
+        table = table.drop_duplicates()
+        if table["key"].duplicated().any():  # a device renamed within a month
+            return None
+        row_months = rows["period_start"].to_numpy(dtype="datetime64[ns]")
+        row_months = row_months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        row_key = wanted[codes].astype(np.int64) * 2**32 + row_months
+        at = pd.Index(table["key"].to_numpy()).get_indexer(row_key)
+        if (at < 0).any():
+            return None
+        names = self.months["resource_name"].cat
+        out = rows.copy()
+        out["resource_name"] = pd.Categorical.from_codes(
+            table["name"].to_numpy()[at], categories=names.categories
+        ).remove_unused_categories()
+        return coerce_unified(out)
 
     def selected_rows(self, selection: Selection, *, top: int, quantity: str) -> pd.DataFrame:
         """The rows ``selection`` keeps of its devices, or of its ``top`` devices by
