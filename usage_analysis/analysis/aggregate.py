@@ -231,7 +231,9 @@ def _top_and_other_codes(
     np.minimum.at(first, bid, np.arange(len(rest)))
     carriers = rest[first]
     values = q[rest]
-    sums = _pandas_group_sum(bid, values)
+    # More rows than buckets can hold at _MAX_KAHAN_ROWS each: pandas, without counting.
+    small = len(values) <= _MAX_KAHAN_ROWS * len(carriers)
+    sums = _pandas_group_sum(bid, values) if small else None
     if sums is None:
         # pandas' own sum; the bucket numbers as a categorical's codes are not hashed again.
         buckets = pd.Categorical.from_codes(bid, categories=pd.RangeIndex(int(bid.max()) + 1))

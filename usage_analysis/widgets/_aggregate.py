@@ -367,16 +367,9 @@ def _cell_frame(
         if is_late is not None and late is not None:
             start[is_late == 1] = (late[1] + dec.first_day) * NS_PER_DAY
         if freq != "D" or table is not None:
-            extra = [int(np.argmin(index)), int(np.argmax(index))]
-            # the providers among the cells: a bincount of their codes, not a sort
-            held_providers = (
-                np.flatnonzero(np.bincount(combos.provider[combo].astype(np.int64) + 1)) - 1
-            )
-            providers = combos.provider[ids] if len(held_providers) > 1 else None
-            if providers is not None:
-                for code in held_providers:
-                    at = np.flatnonzero(providers == code)
-                    extra.append(int(at[np.argmax(index[at])]))
+            # the first and last day, each provider's newest (every cell holds one
+            # provider's rows: the providers of the rows are the cells')
+            extra = sel.ends()
     where = np.searchsorted(cell_keys, key[extra]) if extra else np.zeros(0, dtype=np.int64)
     extra_start = (sel.day_index[extra].astype(np.int64) + dec.first_day) * NS_PER_DAY
     if freq is None and dated:
@@ -417,7 +410,7 @@ def _cell_frame(
     rows = np.r_[np.arange(len(cells)), where, pads]
     n = len(rows)
     ns = np.r_[start, extra_start, start[pads]]
-    stamps = pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+    stamps = pd.DatetimeIndex(ns.view("datetime64[ns]"), dtype="datetime64[ns, UTC]")
     quantities = np.r_[q, np.full(len(where) + len(pads), -0.0)]
     at = combo[rows]
     out: dict[str, Any] = {

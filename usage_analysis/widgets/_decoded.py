@@ -51,7 +51,8 @@ def _bucket_starts(numbers: np.ndarray, freq: str) -> pd.DatetimeIndex:
     else:
         days = numbers.astype("datetime64[M]").astype("datetime64[D]").view("i8")
     ns = days * NS_PER_DAY
-    return pd.DatetimeIndex(ns.view("datetime64[ns]")).tz_localize("UTC")
+    # UTC given as the dtype: no localizing pass over a million cells
+    return pd.DatetimeIndex(ns.view("datetime64[ns]"), dtype="datetime64[ns, UTC]")
 
 
 def _index_type(n: int) -> type:
@@ -184,6 +185,26 @@ class Selected:
         self.rows = rows
         self.n = len(dec.df) if rows is None else len(rows)
         self._cache: dict[str, np.ndarray | None] = {}
+        self._ends: list[int] | None = None
+
+    def ends(self) -> list[int]:
+        """Positions (among the rows) of the first row on the first day, the first on
+        the last day and, when there are several providers, each provider's first row on
+        its newest day (in provider code order): the rows a chart reads the days spanned
+        and each provider's freshness from. Kept: every view of the selection asks."""
+        if self._ends is None:
+            index = self.day_index
+            ends = [int(np.argmin(index)), int(np.argmax(index))]
+            providers = self.codes("provider")
+            held = self.distinct("provider")
+            if (providers < 0).any():
+                held = np.r_[-1, held]
+            if len(held) > 1:
+                for code in held:
+                    at = np.flatnonzero(providers == code)
+                    ends.append(int(at[np.argmax(index[at])]))
+            self._ends = ends
+        return list(self._ends)
 
     @property
     def report_rows(self) -> int:
