@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import archive
 from ..schema import UNIFIED_COLUMNS, coerce_unified, concat
@@ -102,23 +104,35 @@ class ArchiveSource:
             for k in ("first", "last")
         )
 
-    def identity_sums(self, selection: Selection, days: Sequence[Days]) -> pd.DataFrame:
-        """Per device identity (``_IDENTITY``) and month, the sums of the rows
-        ``selection`` keeps within ``days``: grouped by four columns, not eleven (a
-        third of the time: most of the device-month sum is hashing its strings), and
-        handed over as plain strings (no categoricals made of 100,000 ids)."""
+    def identity_sums(
+        self,
+        selection: Selection,
+        days: Sequence[Days],
+        *,
+        keys: Sequence[str] = _IDENTITY,
+        month: pd.Timestamp | None = None,
+    ) -> pa.Table:
+        """Per ``keys`` (a device's identity, ``_IDENTITY``, or fewer columns where
+        they tell the devices apart) and month, the sums of the rows ``selection``
+        keeps within ``days``: grouped by a few columns, not eleven (a third of the
+        time: most of the device-month sum is hashing its strings), handed over as
+        Arrow (no categoricals made of 100,000 ids). ``month``: the one month
+        ``days`` lie in (then not grouped by), its start as ``period_start``."""
         where, params = _sql_where(selection, days)
-        keys = ", ".join(f'"{c}"' for c in _IDENTITY)
-        month = "coalesce(try_strptime(month, '%Y-%m'), date_trunc('month', first_start))"
+        cols = ", ".join(f'"{c}"' for c in keys)
+        sums = "sum(quantity) AS quantity, sum(billable_quantity) AS billable_quantity"
+        if month is not None:
+            query = f"SELECT {cols}, {sums} FROM usage {where} GROUP BY ALL"
+            table = archive.sql_arrow(query, params=params, **self._where)
+            stamp = pa.scalar(month.as_unit("us"), pa.timestamp("us", tz="UTC"))
+            return table.append_column("period_start", pa.repeat(stamp, table.num_rows))
+        first = "coalesce(try_strptime(month, '%Y-%m'), date_trunc('month', first_start))"
         query = (
-            f"SELECT {keys}, {month} AS period_start, quantity, billable_quantity FROM ("
-            f"SELECT {keys}, month, min(period_start) AS first_start, "
-            "sum(quantity) AS quantity, sum(billable_quantity) AS billable_quantity "
+            f"SELECT {cols}, {first} AS period_start, quantity, billable_quantity FROM ("
+            f"SELECT {cols}, month, min(period_start) AS first_start, {sums} "
             f"FROM usage {where} GROUP BY ALL)"
         )
-        df = archive.sql_arrow(query, params=params, **self._where).to_pandas()
-        df["period_start"] = pd.to_datetime(df["period_start"], utc=True)
-        return df
+        return archive.sql_arrow(query, params=params, **self._where)
 
     def device_rows(self, resources: Sequence[Any], *, names: bool = True) -> pd.DataFrame:
         """Every archived row of these devices (apps, assets); without ``names``, their
@@ -226,54 +240,85 @@ def _over_every_month(months: pd.DataFrame) -> pd.DataFrame:
     return coerce_unified(summed[list(months.columns)])
 
 
-def _codes(column: pd.Series, values: pd.Series) -> tuple[np.ndarray, np.ndarray, int] | None:
-    """The codes (missing: -1) of ``column``'s rows and of ``values`` among its
-    values, and how many values there are; None when one of ``values`` is absent."""
+def _codes(column: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """A column's codes (missing: -1) and the values they number."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        cats = column.cat.categories
-        have = column.cat.codes.to_numpy().astype(np.int64)
-    else:
-        have, cats = pd.factorize(column, use_na_sentinel=True)
-        have = have.astype(np.int64)
-    # The few distinct values looked up, not every row's.
-    index, uniques = pd.factorize(values, use_na_sentinel=True)
-    found = cats.get_indexer(pd.Index(uniques, dtype=object))
+        return column.cat.codes.to_numpy().astype(np.int64), column.cat.categories
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _lookup(values: pa.ChunkedArray | pa.Array, among: pd.Index) -> np.ndarray | None:
+    """Each value's position in ``among`` (missing: -1); None when one is absent.
+    The distinct values looked up (Arrow's dictionary encoding), not every row's."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if values.null_count == len(values):
+        return np.full(len(values), -1, dtype=np.int64)
+    encoded = pc.dictionary_encode(values)
+    index = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    found = among.get_indexer(pd.Index(encoded.dictionary.to_pandas(), dtype=object))
     if (found < 0).any():
         return None
-    want = np.where(index < 0, -1, found[index] if len(found) else -1).astype(np.int64)
-    return have, want, len(cats)
+    return np.where(index < 0, -1, found[np.maximum(index, 0)])
 
 
-def _positions(rows: pd.DataFrame, sums: pd.DataFrame) -> np.ndarray | None:
-    """For each row of ``sums``, the position of the one row of ``rows`` with its
-    identity (``_IDENTITY``) and month; None when one has several rows there or none.
-    Matched on the categorical codes of ``rows`` (no string made per row)."""
-    if not len(sums):
-        return np.zeros(0, dtype=np.int64)
-    have = np.zeros(len(rows), dtype=np.int64)
-    want = np.zeros(len(sums), dtype=np.int64)
+def _combined(parts: Sequence[tuple[np.ndarray, int]]) -> np.ndarray | None:
+    """One number per row from several codes (each -1 to width - 1); None on overflow."""
+    key = np.zeros(len(parts[0][0]), dtype=np.int64)
     size = 1
+    for codes, width in parts:
+        if size * (width + 1) >= 2**62:
+            return None
+        key = key * (width + 1) + (codes + 1)
+        size *= width + 1
+    return key
+
+
+def _narrowest(rows: pd.DataFrame) -> tuple[str, ...]:
+    """The fewest columns of a device's identity that tell apart the device-month
+    rows of each month (a device id alone, for a fleet whose devices have one meter
+    each): the fewer the keys, the cheaper DuckDB's sum. The whole identity else."""
+    month, seen = pd.factorize(rows["period_start"].to_numpy(dtype="datetime64[ns]"))
+    for keys in (("resource_id",), ("resource_id", "meter_id")):
+        parts = [(month.astype(np.int64), len(seen))]
+        for col in keys:
+            codes, values = _codes(rows[col])
+            parts.append((codes, len(values)))
+        key = _combined(parts)
+        if key is not None and pd.Index(key).is_unique:
+            return keys
+    return _IDENTITY
+
+
+def _positions(rows: pd.DataFrame, sums: pa.Table, keys: Sequence[str]) -> np.ndarray | None:
+    """For each row of ``sums``, the position of the one row of ``rows`` with its
+    ``keys`` and month; None when one has several rows there or none. Matched on the
+    categorical codes of ``rows`` (no string made per row)."""
+    if not sums.num_rows:
+        return np.zeros(0, dtype=np.int64)
     starts = pd.Series(
         np.concatenate(
             [
                 rows["period_start"].to_numpy(dtype="datetime64[ns]"),
-                sums["period_start"].to_numpy(dtype="datetime64[ns]"),
+                sums.column("period_start").to_pandas().to_numpy(dtype="datetime64[ns]"),
             ]
         )
     )
     month, seen = pd.factorize(starts)
-    parts = [(month[: len(rows)].astype(np.int64), month[len(rows) :].astype(np.int64), len(seen))]
-    for col in _IDENTITY:
-        found = _codes(rows[col], sums[col])
-        if found is None:
+    month = month.astype(np.int64)
+    have_parts = [(month[: len(rows)], len(seen))]
+    want_parts = [(month[len(rows) :], len(seen))]
+    for col in keys:
+        codes, values = _codes(rows[col])
+        wanted = _lookup(sums.column(col), values)
+        if wanted is None:
             return None
-        parts.append(found)
-    for mine, theirs, width in parts:
-        if size * (width + 1) >= 2**62:
-            return None
-        have = have * (width + 1) + (mine + 1)
-        want = want * (width + 1) + (theirs + 1)
-        size *= width + 1
+        have_parts.append((codes, len(values)))
+        want_parts.append((wanted, len(values)))
+    have, want = _combined(have_parts), _combined(want_parts)
+    if have is None or want is None:
+        return None
     index = pd.Index(have)
     if not index.is_unique:
         doubled = index[index.duplicated(keep=False)]
@@ -379,15 +424,19 @@ class DeviceViews:
         whole = self.months.loc[mask]
         if not cut:
             return whole
-        sums = self.source.identity_sums(Selection(values=selection.values), cut)
         rows = self.months.loc[starts.isin(cut_starts).to_numpy()]
-        at = _positions(rows, sums)
+        keys = _narrowest(rows)
+        only = next(iter(cut_starts)) if len(cut_starts) == 1 else None
+        sums = self.source.identity_sums(
+            Selection(values=selection.values), cut, keys=keys, month=only
+        )
+        at = _positions(rows, sums, keys)
         if at is None:
             parts = self.source.device_months(Selection(values=selection.values), days=cut)
             return concat([whole, parts]) if len(whole) else parts
         summed = rows.iloc[at].copy()
         for col in _QUANTITIES:
-            summed[col] = sums[col].to_numpy(dtype=np.float64)
+            summed[col] = sums.column(col).to_numpy(zero_copy_only=False).astype(np.float64)
         return pd.concat([whole, summed], ignore_index=True)
 
     def _month_mask(
