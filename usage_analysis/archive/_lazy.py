@@ -64,8 +64,7 @@ def scan(
         raise InvalidParameter("engine", f"expected one of {', '.join(ENGINES)}, got {engine!r}")
     s = store(archive, storage_options)
     with archive_errors(s, "read"):
-        ensure_migrated(s)
-        snap = snapshot(s, as_of, grain)
+        snap = snapshot(s, as_of, grain, ensure_migrated(s))
         if engine == "duckdb":
             # The relation keeps its own connection (and the views in it) alive.
             return _connect(snap).sql("SELECT * FROM usage")

@@ -263,12 +263,16 @@ def migrate_columns(s: Store) -> int:
     return done
 
 
-def ensure_migrated(s: Store) -> None:
-    """Migrate an old archive the first time it is opened (nothing to do afterwards)."""
+def ensure_migrated(s: Store) -> DeltaTable | None:
+    """Migrate an old archive the first time it is opened (nothing to do afterwards);
+    the table as opened, protocol checked, when nothing needed doing (a reader of
+    the latest version need not open it again), else None."""
     table = open_table(s)
     if table is None:
         if legacy_files(s):
             migrate(s)
-        return
+        return None
     if _lacks_columns(table):
         migrate_columns(s)
+        return None
+    return table

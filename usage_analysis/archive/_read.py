@@ -236,11 +236,17 @@ def _snapshot_key(
     )
 
 
-def snapshot(s: Store, as_of: object, grain: str | Mapping[str, str] | None) -> Snapshot:
+def snapshot(
+    s: Store,
+    as_of: object,
+    grain: str | Mapping[str, str] | None,
+    latest: DeltaTable | None = None,
+) -> Snapshot:
     """The table at ``as_of`` and the partitions the one-grain view shows (kept per
-    table version: ``SNAPSHOT_CACHE_SIZE``)."""
+    table version: ``SNAPSHOT_CACHE_SIZE``). ``latest``: the table just opened at its
+    latest version (by :func:`ensure_migrated`), used when ``as_of`` is None."""
     choice = grain_choice(grain)
-    table = open_table(s, as_of)
+    table = latest if latest is not None and as_of is None else open_table(s, as_of)
     if table is None:
         return Snapshot(s, None, TABLE_SCHEMA, None, set())
     key = _snapshot_key(s, table, choice)
@@ -467,8 +473,7 @@ def history(
     """
     s = store(archive, storage_options)
     with archive_errors(s, "read"):
-        ensure_migrated(s)
-        snap = snapshot(s, as_of, grain)
+        snap = snapshot(s, as_of, grain, ensure_migrated(s))
         default = [*UNIFIED_COLUMNS, *snap.extras, "grain", *PROVENANCE_COLUMNS]
         names = [str(c) for c in (default if columns is None else _as_list(columns))]
         unknown = [c for c in names if c not in snap.columns]
@@ -751,8 +756,7 @@ def sql_arrow(
         raise InvalidParameter("query", "expected a SQL statement over the view 'usage'")
     s = store(archive, storage_options)
     with archive_errors(s, "query"):
-        ensure_migrated(s)
-        snap = snapshot(s, as_of, grain)
+        snap = snapshot(s, as_of, grain, ensure_migrated(s))
         with _connect(snap) as con:
             try:
                 rel = con.sql(query, params=params)

@@ -133,7 +133,9 @@ class ArchiveSource:
         present = [str(r) for r in resources if not pd.isna(r)]
         missing = ' OR "resource_id" IS NULL' if len(present) < len(resources) else ""
         query = f'SELECT {cols} FROM usage WHERE list_contains(?, "resource_id"){missing}'
-        df = archive.sql(query, params=[present], **self._where)
+        # A few devices' rows: strings made categoricals by pandas, not the dictionary
+        # unification sql() does for any size (a third of the time here).
+        df = archive.sql_arrow(query, params=[present], **self._where).to_pandas()
         return _unified(df)
 
 
