@@ -11,10 +11,13 @@ functions on the filtered rows); where it could differ it must return ``None``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from usage_analysis import charts
 from usage_analysis.analysis import ParticlePlan
@@ -399,3 +402,61 @@ def test_the_plan_chart_of_several_accounts_or_a_missing_unit_takes_the_rows_pat
     rows[5]["billable_unit"] = None  # the chart's forecast leaves this row out
     assert fast_draw(selected(frame(rows)), view) is None
     assert fast_draw(selected(frame(particle_rows(hours=12))), view) is None
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    devices=st.lists(
+        st.tuples(
+            st.sampled_from(["P1", "P2", "P3", None]),  # the device's product
+            st.sampled_from(["c1", "c2", None]),  # its category
+            st.sampled_from(["ops", "MB", None]),  # its unit
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    rows=st.lists(st.integers(min_value=0, max_value=11), min_size=1, max_size=60),
+    shared=st.booleans(),
+)
+def test_combinations_refined_from_a_finer_grouping_are_the_folded_ones(
+    devices: list[tuple[Any, Any, Any]], rows: list[int], shared: bool
+) -> None:
+    # (product, device, unit) from the kept (device, unit) combinations must number
+    # the combinations exactly as folding the three keys does, and refuse when a
+    # device has two products (``shared``: one device id on two products' rows).
+    from usage_analysis.widgets import _decoded
+
+    picked = [devices[i % len(devices)] + (f"d{i % len(devices)}",) for i in rows]
+    if shared and len(picked) > 1:
+        picked[-1] = ("P9", *picked[-1][1:])
+    day = pd.Timestamp("2026-09-01", tz="UTC")
+    n = len(picked)
+    df = pd.DataFrame(
+        {
+            "provider": pd.Categorical(["particle"] * n),
+            "product": pd.Categorical([p[0] for p in picked]),
+            "category": pd.Categorical([p[1] for p in picked]),
+            "unit": pd.Categorical([p[2] for p in picked]),
+            "resource_id": pd.Categorical([p[3] for p in picked]),
+            "period_start": [day] * n,
+        }
+    )
+    day_numbers = np.zeros(n, dtype=np.int64)
+    for head in ("product", "category"):
+        dec = _decoded.Decoded(df, day_numbers)
+        tail = dec.combos(("resource_id", "unit"))
+        assert tail is not None
+        refined = _decoded._refine(dec, head, tail)
+        folded = _decoded._combos(_decoded.Decoded(df, day_numbers), (head, "resource_id", "unit"))
+        assert folded is not None
+        if refined is None:
+            heads = df[head].cat.codes.to_numpy()
+            pairs = {(t, h) for t, h in zip(tail.ids.tolist(), heads.tolist(), strict=True)}
+            assert len(pairs) > tail.n  # refused only when a device has two values
+            continue
+        assert refined.ids.tolist() == folded.ids.tolist()
+        assert refined.codes.keys() == folded.codes.keys()
+        for k in folded.codes:
+            assert refined.codes[k].tolist() == folded.codes[k].tolist()
+        assert folded.provider is not None and refined.provider is not None
+        assert refined.provider.tolist() == folded.provider.tolist()
