@@ -10,7 +10,8 @@ path a real year takes); the Particle device-days go from the generator straight
 to the unified frame that ``read_report`` makes of their CSV
 (:func:`particle_unified`; ``tests/test_bench_scale.py`` checks the two are
 equal), as rendering and parsing 36.5M CSV rows would take most of an hour here.
-It is cached in bench/out/scale-N. Every measurement runs in a fresh process (its peak memory
+It is cached in bench/out/scale-N (built again when its stamp predates the archive's
+device order, ``archive._write.device_order``). Every measurement runs in a fresh process (its peak memory
 is its own) beside DuckDB doing the same aggregation over the same Parquet files
 in the same run:
 
