@@ -147,6 +147,8 @@ def test_a_snapshot_is_kept_per_table_version_and_read_again_after_a_commit(
     doubled = df.assign(quantity=df["quantity"] * 2)
     _archive(doubled, tmp_path, "one")
     assert _read.snapshot(store, None, None) is not first
+    # The older version's snapshot is let go (one kept per archive and grain choice).
+    assert not any(snap is first for snap in _read._SNAPSHOTS.values())
     after = archive.sql("select sum(quantity) as q from usage", archive=tmp_path)["q"][0]
     assert after == pytest.approx(2 * df["quantity"].sum())
     # A table made again at the same place, at the same version number: read afresh.

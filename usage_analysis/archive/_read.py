@@ -260,6 +260,11 @@ def snapshot(
         s, table, table_schema(table), files, _chosen_partitions(s, table, files, choice)
     )
     with _SNAPSHOTS_LOCK:
+        # One snapshot kept per archive and grain choice: an older version's files,
+        # views and DuckDB database (50 MB of footers for the 100,000-device year)
+        # are let go when a newer one is read.
+        for other in [k for k in _SNAPSHOTS if k[:2] == key[:2] and k[4] == key[4]]:
+            del _SNAPSHOTS[other]
         _SNAPSHOTS[key] = snap
         while len(_SNAPSHOTS) > SNAPSHOT_CACHE_SIZE:
             _SNAPSHOTS.popitem(last=False)
