@@ -293,7 +293,18 @@ class ChartWidget(go.FigureWidget):
         # The figure's traces and layout as they are: a chart's figure is built from
         # known keys (usage_analysis.charts._style._figure); checking every key and
         # array again was most of a redraw.
-        super().__init__(figure, _validate=False)
+        # Handed over as plain dicts: plotly copies a Layout *object* with validation
+        # whatever _validate says (the template and every key checked again, a third
+        # of a chart's cost); a dict is taken as it is.
+        spec: dict[str, Any] | None = None
+        if figure is not None:
+            spec = {
+                "data": figure._data,
+                "layout": figure._layout,
+                "_grid_str": figure._grid_str,
+                "_grid_ref": figure._grid_ref,
+            }
+        super().__init__(spec, _validate=False)
         responsive(self)
         self.add_class(css_class)
         # The synced state a new view starts from (plotly copies it only in
