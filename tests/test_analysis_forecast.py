@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from usage_analysis.analysis import forecast
 from usage_analysis.errors import InvalidParameter, SchemaError
@@ -145,3 +147,63 @@ def test_monthly_rows_cannot_be_forecast_by_day() -> None:
     df["period_end"] = df["period_start"] + pd.DateOffset(months=1)
     with pytest.raises(SchemaError, match="a day or less"):
         forecast(df)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b", "c"]),
+            st.integers(min_value=0, max_value=30),
+            st.one_of(st.floats(min_value=-50, max_value=1e4), st.just(math.nan)),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    allowance=st.one_of(st.none(), st.floats(min_value=1, max_value=1e5)),
+)
+def test_grouped_forecast_columns_and_usage_match_plain_pandas(
+    rows: list[tuple[str, int, float]], allowance: float | None
+) -> None:
+    """The answer, built in one frame, against plain pandas: one row per group with
+    rows (all in October here), the documented columns and dtypes, ``used`` pandas'
+    sum of the group's days (NaN counts 0) and ``percent`` its share of the allowance."""
+    account, offset, quantity = zip(*rows, strict=True)
+    starts = pd.Timestamp("2026-10-01", tz="UTC") + pd.to_timedelta(list(offset), unit="D")
+    df = unified(account_id=list(account), period_start=starts, quantity=list(quantity))
+    fc = forecast(df, by="account_id", quantity="quantity", allowance=allowance)
+    assert list(fc.columns) == [
+        "account_id",
+        "period_start",
+        "period_end",
+        "as_of",
+        "complete_until",
+        "used",
+        "daily_rate",
+        "history_days",
+        "projected",
+        "lower",
+        "upper",
+        "allowance",
+        "percent",
+        "projected_percent",
+        "runs_out_on",
+        "unit",
+    ]
+    assert fc.index.equals(pd.RangeIndex(len(fc)))
+    for col in ("period_start", "period_end", "as_of", "complete_until", "runs_out_on"):
+        assert str(fc[col].dtype) == "datetime64[ns, UTC]"
+    assert fc["history_days"].dtype == "int64"
+    assert list(fc["account_id"].cat.categories) == sorted(set(account))
+    assert fc["account_id"].astype(str).tolist() == sorted(set(account))
+    assert fc["unit"].astype(str).tolist() == ["data operations"] * len(fc)
+    assert (fc["period_start"] == day("2026-10-01")).all()
+    assert (fc["period_end"] == day("2026-11-01")).all()
+    sums = df.groupby("account_id", observed=True)["quantity"].sum()
+    for i, acc in enumerate(fc["account_id"].astype(str)):
+        used = fc["used"].iloc[i]
+        assert used == pytest.approx(sums[acc], rel=1e-9, abs=1e-9)
+        if allowance is None:
+            assert math.isnan(fc["percent"].iloc[i]) and pd.isna(fc["runs_out_on"].iloc[i])
+        else:
+            assert fc["percent"].iloc[i] == pytest.approx(used / allowance * 100, abs=1e-9)
