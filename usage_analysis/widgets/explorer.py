@@ -14,10 +14,9 @@ on 5,000,000).
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +27,9 @@ import plotly.graph_objects as go
 
 from .. import charts
 from .._memory import release_memory
-from ..analysis import ParticlePlan, plan_status
+from ..analysis import ParticlePlan
 from ..analysis.allocation import with_team
 from ..analysis.events import Event, coerce_events
-from ..csv_export import write_csv
 from ..defaults import CHART_MAX_SERIES, EXPLORER_TOP_ROWS
 from ..errors import InvalidParameter, UsageAnalysisError
 from ..schema import validate_unified
@@ -43,7 +41,9 @@ from ._aggregate import (
     fast_top_consumers,
 )
 from ._common import ChartResizer, ChartWidget, Messages, esc, styled
-from ._filter import NARROWING_COLUMNS, FrameFilter, Selection, filter_columns
+from ._controls import MAX_OPTIONS, Controls, default_by, default_quantity
+from ._export import Exports
+from ._filter import FrameFilter, Selection, filter_columns
 from ._source import ArchiveSource, DeviceViews
 from ._views import CHART_KINDS, View, draw, top_table_html
 from .headline import Headline, compute_headline, headline_html
@@ -79,9 +79,6 @@ _CSS = {
     "resource_id": "ua-resource-filter",
     "meter": "ua-meter-filter",
 }
-# A search box shows at most this many matching options: a browser list of
-# 10,000 devices is unusable, and searching narrows it.
-MAX_OPTIONS = 300
 # Results (headline, figure, table) kept for recent selections and views: a few
 # figures of at most CHART_MAX_POINTS points each, small next to the frame.
 RESULT_CACHE_SIZE = 24
@@ -90,11 +87,9 @@ RESULT_CACHE_SIZE = 24
 RETIRED_CHART_SECONDS = 30.0
 # Buttons as wide as their text: JupyterLab's fixed default width cut "Save chart (HT…".
 _FIT = widgets.Layout(width="auto", min_width="max-content")
-# A download link embeds the file (data: URL) only up to this size.
-MAX_LINK_BYTES = 3 * 1024 * 1024
 
 
-class UsageExplorer(widgets.VBox):
+class UsageExplorer(Controls, Exports, widgets.VBox):
     """Filter, chart and export a unified usage frame in a notebook.
 
     Args:
@@ -268,7 +263,7 @@ class UsageExplorer(widgets.VBox):
         self.quantity = styled(
             widgets.ToggleButtons(
                 options=[("consumed", "quantity"), ("billable", "billable_quantity")],
-                value=quantity or _default_quantity(df),
+                value=quantity or default_quantity(df),
                 style={"button_width": "auto"},
             ),
             "ua-quantity",
@@ -353,38 +348,6 @@ class UsageExplorer(widgets.VBox):
         if self._filtered is None:
             self._filtered = self.df if self._mask is None else self.df.loc[self._mask]
         return self._filtered
-
-    @property
-    def selection(self) -> Selection:
-        """The filters as they are set now."""
-        return Selection(
-            values={c: frozenset(s.value) for c, s in self.selects.items()},
-            start=self.start.value,
-            end=self.end.value,
-        )
-
-    @property
-    def view(self) -> View:
-        """The view options as they are set now."""
-        return View(
-            chart=self.chart.value,
-            by=self.by.value,
-            freq=self.freq.value,
-            quantity=self.quantity.value,
-            top=int(self.top.value),
-            plan=self.current_plan(),
-        )
-
-    def current_plan(self) -> ParticlePlan | None:
-        """The plan chosen in the menu."""
-        choice = self.plan.value
-        if choice == "free":
-            return ParticlePlan.free()
-        if choice == "basic":
-            return ParticlePlan.basic(blocks=int(self.blocks.value))
-        if choice == "custom":
-            return self._custom_plan
-        return None
 
     # ----------------------------------------------------------------- actions
 
@@ -561,24 +524,6 @@ class UsageExplorer(widgets.VBox):
             self._by_auto = False  # chosen: a narrower selection no longer picks it
         self.refresh()
 
-    def export_csv(self, path: str | Path | None = None) -> Path:
-        """Write the filtered rows to a CSV file; return its path (a link appears too)."""
-        target = self._target(path, "csv")
-        # Spreadsheet-safe: plain dates, numbers as numbers, no formula cells.
-        write_csv(self.filtered, target)
-        self._exported("csv", target)
-        return target
-
-    def export_html(self, path: str | Path | None = None, *, include_plotlyjs: Any = True) -> Path:
-        """Write the current chart to a standalone HTML file; return its path."""
-        target = self._target(path, "html")
-        fig = go.Figure(self.figure)
-        tmp = target.with_name(target.name + ".part")
-        fig.write_html(tmp, include_plotlyjs=include_plotlyjs, full_html=True)
-        tmp.replace(target)
-        self._exported("html", target)
-        return target
-
     def close(self) -> None:
         """Close the widget and let go of the frame and everything computed from it.
 
@@ -610,34 +555,6 @@ class UsageExplorer(widgets.VBox):
 
     def _guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         return self.messages.guard(fn)
-
-    def _target(self, path: str | Path | None, ext: str) -> Path:
-        if path is None:
-            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            path = self.export_dir / f"usage-{stamp}.{ext}"
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
-
-    def _exported(self, kind: str, target: Path) -> None:
-        self.last_export[kind] = target
-        size = target.stat().st_size
-        self.messages.info(f"saved {target} ({size:,} bytes)")
-        links = []
-        for k, p in self.last_export.items():
-            if not p.exists():
-                continue
-            name = esc(p.name)
-            if p.stat().st_size <= MAX_LINK_BYTES:
-                data = base64.b64encode(p.read_bytes()).decode("ascii")
-                m = "text/csv" if k == "csv" else "text/html"
-                links.append(
-                    f"<a class='ua-download-{k}' download='{name}' "
-                    f"href='data:{m};base64,{data}'>download {name}</a>"
-                )
-            else:
-                links.append(f"<span class='ua-download-{k}'>saved to {esc(p)}</span>")
-        self.links.value = " · ".join(links)
 
     def _show(self, fig: go.Figure) -> None:
         # Each drawing is a new FigureWidget in the old one's place. Patching one
@@ -759,125 +676,3 @@ class UsageExplorer(widgets.VBox):
         while len(self._results) > RESULT_CACHE_SIZE:
             del self._results[next(iter(self._results))]
         return value
-
-    def _narrow(self) -> None:
-        """Offer only the values of the chosen providers and accounts in the other filters.
-
-        A selected value that no longer occurs there is dropped (it would select nothing).
-        """
-        selection = self.selection
-        key = tuple(selection.values.get(c, frozenset()) for c in NARROWING_COLUMNS)
-        if key == self._narrowed_by:
-            return
-        self._narrowed_by = key
-        for col in self.columns:
-            if col == "provider":
-                continue
-            if col == "resource_id" and self.devices is not None:
-                self._options[col] = self.devices.options(selection)
-                offered = {v for _, v in self._options[col]}
-                self._set_options(col, [v for v in self.selects[col].value if v in offered])
-                continue
-            within = self.filter.narrowing_mask(selection, exclude=(col,))
-            self._options[col] = (
-                self._all_options[col]
-                if within is None
-                else self.filter.options(col, within=within)
-            )
-            offered = {v for _, v in self._options[col]}
-            self._set_options(col, [v for v in self.selects[col].value if v in offered])
-        if self._by_auto:
-            self._follow_default_by(self.filter.narrowing_mask(selection))
-
-    def _by_chosen(self) -> None:
-        if not self._quiet:
-            self._by_auto = False
-
-    def _follow_default_by(self, within: np.ndarray | None) -> None:
-        """Group by what tells the chosen providers' rows apart (:func:`default_by`)."""
-        codes, categories = self.filter.decoded()["product"]
-        if within is not None:
-            codes = codes[within]
-        named = np.append(categories.astype(str).str.strip() != "", False)  # code -1: none
-        by = "product" if len(codes) and named[codes].mean() >= 0.5 else "meter"
-        if not len(codes):
-            return
-        quiet, self._quiet = self._quiet, True
-        try:
-            self.by.value = by
-        finally:
-            self._quiet = quiet
-
-    def _search(self, column: str) -> None:
-        self._set_options(column, list(self.selects[column].value))
-
-    def _set_options(self, column: str, keep: list[Any]) -> None:
-        """Show the options matching the search box, always with the selected ones."""
-        text = self.searches[column].value.strip().casefold()
-        everything = self._options[column]
-        matching = [o for o in everything if text in o[0].casefold()] if text else everything
-        kept = set(keep)
-        shown = [o for o in everything if o[1] in kept]
-        shown += [o for o in matching if o[1] not in kept][: max(0, MAX_OPTIONS - len(shown))]
-        select = self.selects[column]
-        quiet, self._quiet = self._quiet, True
-        try:
-            select.options = shown
-            select.value = tuple(v for v in keep if v in {o[1] for o in shown})
-        finally:
-            self._quiet = quiet
-
-    def _set_plan_controls(self, plan: ParticlePlan | None, particle: pd.DataFrame | None) -> None:
-        quiet, self._quiet = self._quiet, True
-        try:
-            if plan is None and particle is not None:
-                # Default: the Basic blocks the newest month needs, so the chart starts useful.
-                self.plan.value = "basic"
-                self.blocks.value = _blocks_needed(particle)
-            elif plan is None:
-                self.plan.value = "none"
-            elif plan.blocks is not None:
-                self.plan.value = "basic"
-                self.blocks.value = plan.blocks
-            elif plan.name == "free":
-                self.plan.value = "free"
-            else:
-                self.plan.value = "custom"
-        finally:
-            self._quiet = quiet
-
-    def _plan_changed(self) -> None:
-        self.blocks.disabled = self.plan.value != "basic"
-        if self.plan.value == "custom" and self._custom_plan is None:
-            self.messages.info("no custom plan was given: pass plan=ParticlePlan.custom(...)")
-
-
-def default_by(df: pd.DataFrame) -> str:
-    """What the chart groups by at first: products, or meters when most rows have no product.
-
-    Informatica's SUMMARY export names no project: grouping it by product showed
-    one "(none) 100 %" box; its meters are what tells its usage apart.
-    """
-    product = df["product"]
-    named = product.notna()
-    if product.dtype == object or isinstance(product.dtype, pd.StringDtype | pd.CategoricalDtype):
-        named &= product.astype("string").str.strip().fillna("") != ""
-    return "product" if named.mean() >= 0.5 else "meter"
-
-
-def _default_quantity(df: pd.DataFrame) -> str:
-    """Billable when it has fewer units (IPUs across Informatica meters), else consumed."""
-    fewer_units = df["billable_unit"].nunique() < df["unit"].nunique()
-    if fewer_units and df["billable_quantity"].notna().any():
-        return "billable_quantity"
-    return "quantity"
-
-
-def _blocks_needed(df: pd.DataFrame) -> int:
-    """Basic blocks the newest Particle month needs (1 when that cannot be told)."""
-    prows = df.loc[(df["provider"] == "particle").to_numpy(bool, na_value=False)]
-    try:
-        status = plan_status(prows, ParticlePlan.basic(blocks=1))
-    except UsageAnalysisError:
-        return 1
-    return int(status.blocks_needed)
