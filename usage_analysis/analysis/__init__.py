@@ -23,7 +23,14 @@ Quantities of different units are never added (``UnitMismatch``).
 from __future__ import annotations
 
 from ._status import AllowanceStatus
-from .aggregate import compare_periods, top_and_other, top_consumers, usage_by
+from .aggregate import (
+    compare_periods,
+    period_numbers,
+    period_starts,
+    top_and_other,
+    top_consumers,
+    usage_by,
+)
 from .allocation import Allocation, AllocationRules, AllocationWarning, allocate
 from .anomalies import anomalies
 from .costs import Costs, costs
@@ -67,6 +74,8 @@ __all__ = [
     "ipu_usage",
     "load_prices",
     "overview",
+    "period_numbers",
+    "period_starts",
     "plan_status",
     "top_and_other",
     "top_consumers",

@@ -29,11 +29,20 @@ from ._common import (
     group_ids,
     group_sum,
     nanoseconds,
+    period_numbers,
+    period_starts,
     select_rows,
     timestamp,
 )
 
-__all__ = ["compare_periods", "top_and_other", "top_consumers", "usage_by"]
+__all__ = [
+    "compare_periods",
+    "period_numbers",
+    "period_starts",
+    "top_and_other",
+    "top_consumers",
+    "usage_by",
+]
 
 
 def usage_by(

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..analysis import ParticlePlan, forecast, top_and_other
+from ..analysis import ParticlePlan, forecast, period_numbers, period_starts, top_and_other
 from ..analysis.events import Event
 from ..charts._common import _fit_freq
 from ..defaults import CHART_MAX_CELLS, CHART_MAX_POINTS, OTHER_LABEL
@@ -57,8 +57,6 @@ from ._decoded import (
     Combos,
     Decoded,
     Selected,
-    _bucket_numbers,
-    _bucket_starts,
     period_sums,
 )
 from ._views import View, breakdown_path, compare_freq, draw
@@ -337,7 +335,7 @@ def _cell_frame(
     ucats = dec.codes(ucol)[1]
     table: pd.DataFrame | None = None
     if freq is not None:
-        starts = _bucket_starts(period_of + first, freq)
+        starts = period_starts(period_of + first, freq)
         if top is not None and keys[0] != ucol:
             # group_sum's table of the rows: keys, unit, period, sum, in key order.
             table = top_and_other(
@@ -525,13 +523,13 @@ def _compare_cells(sel: Selected, by: str, *, quantity: str, freq: str) -> pd.Da
     if not dec.whole_days or not sel.n:
         return None
     last = sel.day_range()[1]  # UTC day number
-    current, after = (int(b) for b in _bucket_numbers(np.array([last, last + 1]), freq))
+    current, after = (int(b) for b in period_numbers(np.array([last, last + 1]), freq))
     # The chart compares to date when the data ends before the current period does
     # (period_over_period's to_date=None); compare_periods then keeps the previous
     # period's rows up to as many days in as the current one has.
     if after != current:
         return _cells(sel, [by], quantity=quantity, freq=freq)
-    starts = _bucket_starts(np.array([current - 1, current]), freq).asi8 // NS_PER_DAY
+    starts = period_starts(np.array([current - 1, current]), freq).asi8 // NS_PER_DAY
     cut = int(starts[0]) + (last + 1 - int(starts[1]))
     first = dec.periods(freq)[2]
     return _cells(

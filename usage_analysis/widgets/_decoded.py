@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .. import grains
+from ..analysis import period_numbers
 from ..schema import REPORT_ROWS, report_rows
 
 __all__ = ["Combos", "Decoded", "Selected", "period_sums"]
@@ -24,35 +25,6 @@ NS_PER_DAY = 86_400_000_000_000
 # A group x period bincount larger than this (e.g. 10,000 devices x 5 years of days)
 # is left to the rows path.
 MAX_BINS = 20_000_000
-
-
-# 1970-01-01 was a Thursday: day number + 3 counts weeks from Monday.
-_MONDAY_SHIFT = 3
-
-
-def _bucket_numbers(days: np.ndarray, freq: str) -> np.ndarray:
-    """Consecutive period numbers of UTC day numbers: days, weeks from Monday, months
-    since 1970-01 (how ``usage_by`` buckets, as calendar arithmetic on day numbers)."""
-    days = np.asarray(days, dtype=np.int64)
-    if freq == "D":
-        return days
-    if freq == "W":
-        return (days + _MONDAY_SHIFT) // 7
-    return days.astype("datetime64[D]").astype("datetime64[M]").view("i8")
-
-
-def _bucket_starts(numbers: np.ndarray, freq: str) -> pd.DatetimeIndex:
-    """The UTC start of each period number (inverse of :func:`_bucket_numbers`)."""
-    numbers = np.asarray(numbers, dtype=np.int64)
-    if freq == "D":
-        days = numbers
-    elif freq == "W":
-        days = numbers * 7 - _MONDAY_SHIFT
-    else:
-        days = numbers.astype("datetime64[M]").astype("datetime64[D]").view("i8")
-    ns = days * NS_PER_DAY
-    # UTC given as the dtype: no localizing pass over a million cells
-    return pd.DatetimeIndex(ns.view("datetime64[ns]"), dtype="datetime64[ns, UTC]")
 
 
 def _index_type(n: int) -> type:
@@ -92,7 +64,7 @@ class Decoded:
         the number of periods and the first period's number."""
         if freq not in self._periods:
             numbers = np.arange(self.first_day, self.first_day + self.days, dtype=np.int64)
-            lut = _bucket_numbers(numbers, freq)
+            lut = period_numbers(numbers, freq)
             first = int(lut[0]) if len(lut) else 0
             periods = int(lut[-1]) - first + 1 if len(lut) else 1
             self._periods[freq] = ((lut - first).astype(np.int64), periods, first)
