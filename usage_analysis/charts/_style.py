@@ -274,20 +274,23 @@ def _layout(
 
 
 def _empty(title: str, message: str = "no usage in the selection") -> go.Figure:
-    fig = _figure()
-    _layout(fig, title=title)
-    fig.add_annotation(
-        text=message,
-        showarrow=False,
-        xref="paper",
-        yref="paper",
-        x=0.5,
-        y=0.5,
-        font={"size": 16, "color": "#666"},
-    )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
+    # One layout dict, the figure made once from it (each plotly update walks its keys).
+    layout: dict[str, Any] = {"template": _TEMPLATE_JSON, **_layout_keys(title=title)}
+    layout["title"]["subtitle"] = {}  # as plotly's update_layout set it: no subtitle
+    layout["annotations"] = [
+        {
+            "font": {"color": "#666", "size": 16},
+            "showarrow": False,
+            "text": message,
+            "x": 0.5,
+            "xref": "paper",
+            "y": 0.5,
+            "yref": "paper",
+        }
+    ]
+    layout["xaxis"] = {"visible": False}
+    layout["yaxis"] = {"visible": False}
+    return _figure((), layout)
 
 
 class _Geometry(TypedDict):
