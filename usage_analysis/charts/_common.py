@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -177,10 +177,10 @@ def project_name(value: Any) -> str:
     return text
 
 
-def _labels(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, str]:
-    """Display labels for the values of ``column``: names for ids, unique, '(none)' for missing."""
+def _label_names(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, str]:
+    """The name of each value of ``column`` (each value's alone: the name on its newest
+    row, a provider's or a project's), before :func:`_labels` tells equal names apart."""
     raw = [v for v in values if not _missing(v) and v != OTHER_LABEL]
-    none_label = _missing_label(df, column)
     names: dict[Any, str] = {}
     name_col = _NAME_OF.get(column)
     if name_col and name_col in df.columns and raw:
@@ -192,6 +192,25 @@ def _labels(df: pd.DataFrame, column: str, values: Sequence[Any]) -> dict[Any, s
     if column in ("project", "product"):
         # A HERE project HRN (product, when a row names no app) shows as its name.
         names = {v: project_name(v) for v in raw}
+    return names
+
+
+def _labels(
+    df: pd.DataFrame,
+    column: str,
+    values: Sequence[Any],
+    *,
+    names: Mapping[Any, str] | None = None,
+) -> dict[Any, str]:
+    """Display labels for the values of ``column``: names for ids, unique, '(none)' for missing.
+
+    ``names``: :func:`_label_names` of these values or more (looked up once for the
+    panels of one chart); the labels are the same, each value's name being its own.
+    """
+    raw = [v for v in values if not _missing(v) and v != OTHER_LABEL]
+    none_label = _missing_label(df, column)
+    if names is None:
+        names = _label_names(df, column, raw)
     plain = {v: names.get(v, str(v)) for v in raw}
     seen: dict[str, int] = {}
     for label in plain.values():

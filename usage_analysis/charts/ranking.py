@@ -22,6 +22,7 @@ from ._common import (
     _FREQ_WORDS,
     _check,
     _check_count,
+    _label_names,
     _labels,
     _missing,
     _noun,
@@ -166,11 +167,16 @@ def period_over_period(
         prev_name += " (same days)"
     text = title or f"{cur_name} against {prev_name}, by {noun}"
     note = fresh_note(df)
-    parts = []
+    shown = []
     for unit in units:
         part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
-        part = _top_rows(part, by, n)
-        labels = _labels(df, by, part[by].tolist())
+        shown.append((unit, _top_rows(part, by, n)))
+    # The names of every panel's groups looked up once (each group's name is its own);
+    # each panel then labels its groups as before.
+    known = _label_names(df, by, [v for _, part in shown for v in part[by].tolist()])
+    parts = []
+    for unit, part in shown:
+        labels = _labels(df, by, part[by].tolist(), names=known)
         parts.append((unit, part, [labels[v] for v in part[by]]))
     # Names in full ("Data Integration - Change Data Capture"), wrapped: room under
     # each panel for the longest one's lines.
