@@ -114,11 +114,17 @@ def usage_over_time(
     # Bars of the period still running (dots) and of HERE's provisional days (hatched).
     all_shapes = np.array(patterns(df, table["period_start"], used, fresh=fresh), dtype="U1")
     draft = _Draft(fig, units)
+    keys = table[by]
     for unit in units:
-        part = table.loc[(table[ucol] == unit).to_numpy(dtype=bool, na_value=False)]
-        for value, rows in part.groupby(by, observed=True, sort=False, dropna=False):
+        # Each group's rows of this unit, groups in order of first appearance, missing
+        # keys one group (as groupby(sort=False, dropna=False)): numbered, not grouped.
+        pos = np.flatnonzero((table[ucol] == unit).to_numpy(dtype=bool, na_value=False))
+        codes, values = pd.factorize(keys.iloc[pos], use_na_sentinel=False)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(values) + 1))
+        for k, value in enumerate(values):
             label = labels[value]
-            at = table.index.get_indexer(rows.index)
+            at = pos[order[bounds[k] : bounds[k + 1]]]
             x = all_x[at]
             y = all_y[at]
             hover = (
