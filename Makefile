@@ -53,20 +53,25 @@ typecheck: setup
 imports: setup
 	$(BIN)/lint-imports --no-cache
 
-# Two xdist workers (the machine has two cores). --dist loadgroup keeps the tests that
-# share the JupyterLab, the Voila or the executed notebooks on one worker per server
-# (xdist groups lab, voila, notebooks, set in tests/conftest.py): each starts once per run.
+# Three xdist workers for everything on two cores: the browser, demo and deadline tests
+# wait (pages drawing, servers starting, timeouts running out), and a third worker
+# keeps both cores busy meanwhile (the run used 1.4 cores with two). --dist loadgroup
+# keeps the tests that share the JupyterLab, the Voila or the executed notebooks on
+# one worker per server (xdist groups lab, voila, notebooks, set in tests/conftest.py):
+# each starts once per run, the three groups side by side from the start.
+# The quick tests wait for nothing: two workers (one per core) there.
 # PYTEST_ARGS adds options (e.g. PYTEST_ARGS=-x).
-PYTEST_WORKERS ?= 2
+PYTEST_WORKERS ?= 3
+QUICK_WORKERS ?= 2
 PYTEST_ARGS ?=
-PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
+PYTEST = $(BIN)/python -m pytest -q -n $(1) --dist loadgroup
 pytest: setup browser
-	$(PYTEST) $(PYTEST_ARGS)
+	$(call PYTEST,$(PYTEST_WORKERS)) $(PYTEST_ARGS)
 
 # The inner loop's tests: every one that needs no browser, no notebook run, no long wait.
 QUICK := not browser and not notebook and not slow
 pytest-quick: setup
-	$(PYTEST) -m "$(QUICK)" $(PYTEST_ARGS)
+	$(call PYTEST,$(QUICK_WORKERS)) -m "$(QUICK)" $(PYTEST_ARGS)
 
 # Lint, types and layers run beside the tests (they need nothing the tests need); each
 # line of output is kept whole. Any failure fails the target.

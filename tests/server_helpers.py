@@ -426,10 +426,42 @@ class SharedLab:
             "#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabLabel",
             has_text=re.compile(rf"^{re.escape(name)}$"),
         ).wait_for(timeout=timeout_ms)
-        # Its kernel up and idle, as the status bar (which follows the notebook in
-        # front) says: "Run All Cells" chosen earlier would do nothing.
-        page.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=timeout_ms)
+        # Its kernel up and idle, as the status bar says once it follows this notebook
+        # (it names the document in front): "Run All Cells" chosen earlier does nothing.
+        status = page.locator(".jp-StatusBar-Widget")
+        status.get_by_text(name, exact=True).wait_for(timeout=timeout_ms)
+        status.get_by_text(re.compile(r"\| Idle$")).wait_for(timeout=timeout_ms)
         return page
+
+    def run_all(self, notebook: str, *, viewport: dict[str, int], timeout_ms: float) -> Any:
+        """``notebook`` opened (:meth:`open`), then Run > Run All Cells chosen in the menu
+        until a cell of it has started (a kernel that said idle a moment before
+        its connection was made drops the request, as a user would see: nothing runs,
+        and choosing it again runs it). The page."""
+        import re
+
+        page = self.open(notebook, viewport=viewport, timeout_ms=timeout_ms)
+        # Some cell of it running or run: "[*]:" or "[n]:" (JupyterLab keeps only the
+        # cells near the view in the page, so no one cell is watched).
+        started = (
+            "panel => Array.from(panel.querySelectorAll('.jp-InputArea-prompt'))"
+            ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"
+        )
+        panel = page.locator(LAB_VISIBLE_PANEL).first
+        for _attempt in range(3):
+            page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                if panel.evaluate(started):
+                    return page
+                page.wait_for_timeout(250)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-run-all-failure.png"))
+        raise AssertionError(
+            f"Run All Cells never started {notebook} (3 tries; "
+            "test-artifacts/jupyterlab-run-all-failure.png)"
+        )
 
     def _close(self) -> None:
         context = self.page.context

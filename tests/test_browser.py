@@ -622,10 +622,9 @@ def test_voila_a_change_as_soon_as_the_explorer_shows_is_drawn(
 def _lab_run_all(lab: SharedLab, notebook: str) -> Any:
     """``notebook`` opened in the run's JupyterLab page, its kernel idle, then Run >
     Run All Cells chosen in the menu; the page."""
-    page = lab.open(notebook, viewport={"width": 1400, "height": 1000}, timeout_ms=RUN_TIMEOUT_MS)
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-    return page
+    return lab.run_all(
+        notebook, viewport={"width": 1400, "height": 1000}, timeout_ms=RUN_TIMEOUT_MS
+    )
 
 
 def test_jupyterlab_explorer_redraws_show_only_the_new_chart(
